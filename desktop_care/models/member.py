@@ -1,0 +1,117 @@
+"""Members (the accounts of the organisation) and their addresses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class MemberStatus(enum.StrEnum):
+    """Membership status (see the "Change Status" manual).
+
+    ``ENROLLED``: a member of the programme; ``ACTIVE``: an account that is not
+    (or no longer) enrolled but can sign in; ``INACTIVE``: on hold (deactivated or
+    un-enrolled), cannot sign in or accrue points; ``MERGED``: merged into another
+    member, kept only as a pointer.
+    """
+
+    ENROLLED = "enrolled"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    MERGED = "merged"
+
+
+class AddressKind(enum.StrEnum):
+    HOME = "home"
+    POSTAL = "postal"
+    BILLING = "billing"
+
+
+class ImmutableFieldError(ValueError):
+    """Raised when code tries to change a field that never changes (the logon ID)."""
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The member number staff quote and search by ("1000042").
+    member_no: Mapped[str] = mapped_column(String(20), unique=True)
+    #: The member's sign-in name for the portal; set once, never changed.
+    logon_id: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(20), default="")
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[MemberStatus] = mapped_column(
+        Enum(MemberStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=MemberStatus.ENROLLED,
+    )
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), default=None)
+    #: Access to the portal blocked until the unpaid balance is paid.
+    blocked_for_balance: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Summary columns, kept equal to their ledgers by the functions in ledger.py
+    # (invariant 2) so that search results need no aggregate per row.
+    points_balance: Mapped[int] = mapped_column(Integer, default=0)
+    account_balance_cents: Mapped[int] = mapped_column(Integer, default=0)
+    pending_count: Mapped[int] = mapped_column(Integer, default=0)
+    pending_cents: Mapped[int] = mapped_column(Integer, default=0)
+    #: The most recent portal sign-in of any user of this member's account.
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    addresses: Mapped[list[Address]] = relationship(
+        back_populates="member", cascade="all, delete-orphan", order_by="Address.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def home_address(self) -> Address | None:
+        for address in self.addresses:
+            if address.kind == AddressKind.HOME:
+                return address
+        return self.addresses[0] if self.addresses else None
+
+
+@event.listens_for(Member.logon_id, "set", propagate=True, active_history=True)
+def _logon_id_is_immutable(target: Member, value: str, oldvalue: object, initiator: object) -> None:
+    if oldvalue in (NO_VALUE, NEVER_SET, None):
+        return
+    if value != oldvalue:
+        raise ImmutableFieldError("the logon ID of a member never changes")
+
+
+class Address(Base):
+    __tablename__ = "address"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[AddressKind] = mapped_column(
+        Enum(AddressKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=AddressKind.HOME,
+    )
+    line1: Mapped[str] = mapped_column(String(200), default="")
+    line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    postcode: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="GB")
+
+    member: Mapped[Member] = relationship(back_populates="addresses")

@@ -1,0 +1,135 @@
+"""The REST contract (``/api/v1``): pydantic models shared by server and client.
+
+The server returns these; the workstation's ``ApiClient`` parses responses into the
+same classes, so plain, typed, immutable data (never ORM objects) crosses threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models.ledger import TxnStatus
+from .models.member import AddressKind, MemberStatus
+from .models.user import UserRole, UserState
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Health(Schema):
+    status: str
+    version: str
+    database: str
+
+
+class LoginRequest(Schema):
+    username: str = Field(min_length=1, max_length=120)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class StaffPublic(Schema):
+    id: int
+    username: str
+    display_name: str
+    email: str
+    role: UserRole
+
+
+class LoginResponse(Schema):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+    user: StaffPublic
+
+
+class MemberSummary(Schema):
+    """One row of the member search results."""
+
+    id: int
+    member_no: str
+    name: str
+    email: str
+    phone: str
+    postcode: str
+    status: MemberStatus
+    points_balance: int
+    account_balance_cents: int
+    pending_count: int
+    pending_cents: int
+    last_login_at: dt.datetime | None
+
+
+class MemberPage(Schema):
+    items: list[MemberSummary]
+    #: How many members match in all; when ``total_exact`` is false, at least this many.
+    total: int
+    total_exact: bool = True
+    #: Pass as ``cursor`` to get the next page; None on the last page.
+    next_cursor: str | None = None
+
+
+class AddressOut(Schema):
+    id: int
+    kind: AddressKind
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postcode: str
+    country: str
+
+
+class PortalUserOut(Schema):
+    id: int
+    username: str
+    email: str
+    display_name: str
+    role: UserRole
+    state: UserState
+    last_login_at: dt.datetime | None
+
+
+class TransactionOut(Schema):
+    id: int
+    amount_cents: int
+    description: str
+    status: TxnStatus
+    created_at: dt.datetime
+
+
+class MemberDetail(Schema):
+    id: int
+    member_no: str
+    logon_id: str
+    title: str
+    first_name: str
+    last_name: str
+    name: str
+    email: str
+    phone: str
+    email_opt_in: bool
+    status: MemberStatus
+    blocked_for_balance: bool
+    merged_into_id: int | None
+    points_balance: int
+    account_balance_cents: int
+    pending_count: int
+    pending_cents: int
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    addresses: list[AddressOut]
+    users: list[PortalUserOut]
+    pending_transactions: list[TransactionOut]
+
+
+class ErrorDetail(Schema):
+    """Body of every error response: ``{"detail": ..., "fields": {...}}``."""
+
+    detail: str
+    #: For 422: the offending field names mapped to a plain-words message.
+    fields: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,58 @@
+"""Test-wide setup: Qt without a display, and the real server on a loopback port.
+
+Qt settings must be in the environment before PySide6 is imported anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+
+import pytest  # noqa: E402
+
+from tests.support.servers import (  # noqa: E402
+    DatabaseFactory,
+    LiveServer,
+    start_server,
+)
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, monkeypatch):
+    """Nothing a test runs writes to the real user data directory."""
+    monkeypatch.setenv("DESKTOP_CARE_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory) -> DatabaseFactory:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request) -> str:
+    """Parametrises a test over both supported databases."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def server(databases, backend, tmp_path_factory) -> LiveServer:
+    """The real server, in its own process, on a loopback port, on a fresh database
+    of each backend. Shared by the tests of a session: tests create their own data."""
+    srv = start_server(databases.create(backend), tmp_path_factory.mktemp(f"server-{backend}"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(databases, tmp_path_factory) -> LiveServer:
+    """The real server on SQLite only (for UI tests)."""
+    srv = start_server(databases.create("sqlite"), tmp_path_factory.mktemp("server-ui"))
+    yield srv
+    srv.stop()
