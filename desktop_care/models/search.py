@@ -3,29 +3,88 @@
 This module has no FastAPI and no Qt: the central server and (later) a workstation's
 local cache run the same search over their own SQLAlchemy session.
 
-Each member has one ``member_search`` row holding its searchable text, normalised
-(accents removed, case folded) so that "jose" finds "José". The database indexes it for
+Each searchable member has one ``member_search`` row holding its searchable text,
+normalised (accents removed, case folded) so that "jose" finds "José". Merged members
+have none, so they never appear in results. The database indexes the row for
 substring search: an FTS5 ``trigram`` table on SQLite, a ``pg_trgm`` GIN index on
 PostgreSQL (both created by the migrations), so no query scans the whole table.
+``docs/decisions/0002-member-search.md`` explains the query plan.
+
+How a query runs (:func:`search_members`):
+
+1. The query is normalised and split into tokens; every token must occur in the
+   member's text. Tokens of three characters or more use the trigram index; when all
+   tokens are shorter, the first one is matched as a prefix of the first name, last
+   name or email (B-tree range scans). Other short tokens filter the candidates.
+   A one-token query also matches member IDs exactly or by prefix.
+2. Each of those *sources* fetches up to ``total_cap + 1`` matching ids through its
+   index (unless index-only counts of name, email or member ID prefixes already show
+   more). When a source has no more than ``total_cap`` matches, all of them are in
+   hand: the total is exact and the page is cut from them. Otherwise the term is
+   common (at least 1 % of a million members), so walking the primary key in id order
+   and filtering finds a page after a few thousand rows at most; the total is then
+   reported as "at least ``total_cap``" (``total_exact`` false).
+3. Results are ordered by member id and paged by keyset (the opaque cursor holds the
+   last id); an exact member ID match comes first on the first page.
 """
 
 from __future__ import annotations
 
+import abc
+import base64
+import binascii
+import enum
+import heapq
+import json
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, selectinload
 
 from .base import Base
-from .member import Member
+from .member import Address, Member, MemberStatus
 
 _SPACE = re.compile(r"\s+")
 _NOT_DIGIT = re.compile(r"\D")
 
+#: Totals are counted up to this many matches; beyond it a total is "at least".
+TOTAL_CAP = 10_000
+#: Largest page a caller may ask for.
+MAX_LIMIT = 200
+#: Shortest token a trigram index can look up.
+MIN_TRIGRAM = 3
+#: How much of a token PostgreSQL looks up in its trigram index (see _TextSource).
+_TRIGRAM_WINDOW = 6
+#: Sorts after every real character: the upper bound of a prefix range.
+_PREFIX_END = "\U0010ffff"
+
 
 def normalize(text: str) -> str:
     """Case-folded, accent-free text with runs of white space made one space."""
+    if text.isascii():  # the common case, and the same result: casefold() is lower() on ASCII
+        return _SPACE.sub(" ", text.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACE.sub(" ", stripped.casefold()).strip()
@@ -35,35 +94,415 @@ def phone_digits(phone: str) -> str:
     return _NOT_DIGIT.sub("", phone)
 
 
+def tokenize(query: str) -> list[str]:
+    """The distinct tokens of a query, normalised, in the order typed."""
+    return list(dict.fromkeys(normalize(query).split()))
+
+
+#: PostgreSQL's trigram index on ``member_search.text`` (SQLite has ``member_fts``).
+TRIGRAM_INDEX = Index(
+    "ix_member_search_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
+).ddl_if(dialect="postgresql")
+
+
 class MemberSearch(Base):
-    """The searchable text of one member (kept up to date by :func:`index_member`)."""
+    """The searchable text of one member (kept up to date by :func:`reindex_member`)."""
 
     __tablename__ = "member_search"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    #: The member ID, for exact and prefix lookups.
+    member_no: Mapped[str] = mapped_column(String(20))
     #: Normalised name, email, phone (as typed and digits only) and postcodes, one per
     #: line, so that no substring match can run across two fields.
     text: Mapped[str] = mapped_column(Text)
     #: Normalised first name, last name and email: prefix keys for queries too short
     #: for a trigram index.
-    first_key: Mapped[str] = mapped_column(String(100), index=True)
-    last_key: Mapped[str] = mapped_column(String(100), index=True)
-    email_key: Mapped[str] = mapped_column(String(254), index=True)
+    first_key: Mapped[str] = mapped_column(String(100))
+    last_key: Mapped[str] = mapped_column(String(100))
+    email_key: Mapped[str] = mapped_column(String(254))
+
+    # Prefix keys: on PostgreSQL ``text_pattern_ops`` lets ``LIKE 'ab%'`` use the
+    # B-tree whatever the database's collation. The trigram index on ``text`` is
+    # PostgreSQL's; SQLite's is the FTS5 table ``member_fts`` (see the migrations).
+    __table_args__ = (
+        *(
+            Index(f"ix_member_search_{name}", name, postgresql_ops={name: "text_pattern_ops"})
+            for name in ("member_no", "first_key", "last_key", "email_key")
+        ),
+        TRIGRAM_INDEX,
+    )
 
 
-def search_fields(member: Member, postcodes: list[str]) -> dict[str, str]:
-    """The values of a member's ``member_search`` row."""
+def search_fields(member: Member, postcodes: Iterable[str]) -> dict[str, str]:
+    """The values of a member's ``member_search`` row (all but ``member_id``)."""
+    return search_values(member.member_no, member.first_name, member.last_name, member.email, member.phone, postcodes)
+
+
+def search_values(
+    member_no: str, first_name: str, last_name: str, email: str, phone: str, postcodes: Iterable[str]
+) -> dict[str, str]:
+    """:func:`search_fields` from plain values (for bulk loads that build no ORM objects)."""
+    postcodes = [normalize(p) for p in postcodes]
     lines = [
-        normalize(f"{member.first_name} {member.last_name}"),
-        normalize(member.email),
-        normalize(member.phone),
-        phone_digits(member.phone),
-        *(normalize(p) for p in postcodes),
-        *(normalize(p).replace(" ", "") for p in postcodes),
+        normalize(f"{first_name} {last_name}"),
+        normalize(email),
+        normalize(phone),
+        phone_digits(phone),
+        *postcodes,
+        *(p.replace(" ", "") for p in postcodes),
     ]
     return {
-        "text": "\n".join(line for line in lines if line),
-        "first_key": normalize(member.first_name),
-        "last_key": normalize(member.last_name),
-        "email_key": normalize(member.email),
+        "member_no": member_no,
+        "text": "\n".join(dict.fromkeys(line for line in lines if line)),
+        "first_key": normalize(first_name)[:100],
+        "last_key": normalize(last_name)[:100],
+        "email_key": normalize(email)[:254],
     }
+
+
+def is_searchable(member: Member) -> bool:
+    return member.status != MemberStatus.MERGED
+
+
+# --- keeping member_search in step ------------------------------------------------
+
+#: Member attributes that feed its search row.
+_INDEXED_ATTRIBUTES = ("member_no", "first_name", "last_name", "email", "phone", "status")
+
+
+def reindex_member(session: Session, member: Member) -> None:
+    """Rewrite the member's ``member_search`` row from the member and its addresses
+    as they are in the database (call after a flush). Merged members get none."""
+    session.execute(delete(MemberSearch).where(MemberSearch.member_id == member.id))
+    if not is_searchable(member):
+        return
+    postcodes = session.scalars(
+        select(Address.postcode).where(Address.member_id == member.id).order_by(Address.id)
+    ).all()
+    session.execute(insert(MemberSearch).values(member_id=member.id, **search_fields(member, postcodes)))
+
+
+def _changed(obj: object, attributes: Iterable[str]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in attributes)
+
+
+@event.listens_for(Session, "after_flush")
+def _reindex_changed_members(session: Session, flush_context: UOWTransaction) -> None:
+    """Whenever a flush writes a member or an address, rewrite the member's search row."""
+    members: dict[int, Member] = {}
+    member_ids: set[int] = set()
+    deleted_members = {obj.id for obj in session.deleted if isinstance(obj, Member)}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Member):
+            if obj.id not in deleted_members and (obj in session.new or _changed(obj, _INDEXED_ATTRIBUTES)):
+                members[obj.id] = obj
+        elif isinstance(obj, Address):
+            if obj in session.dirty and not _changed(obj, ("postcode", "member_id")):
+                continue
+            history = inspect(obj).attrs["member_id"].history  # the old member too, if it moved
+            member_ids.update(i for i in (*history.unchanged, *history.added, *history.deleted) if i is not None)
+    for member_id in member_ids - members.keys() - deleted_members:
+        member = session.get(Member, member_id)
+        if member is not None:
+            members[member_id] = member
+    for member in members.values():
+        reindex_member(session, member)
+
+
+# --- the cursor -------------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    """A ``cursor`` that no search returned."""
+
+
+def encode_cursor(after_id: int) -> str:
+    raw = json.dumps({"after": after_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        after = json.loads(raw)["after"]
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        raise InvalidCursor("is not a cursor from a previous page") from exc
+    if type(after) is not int or after < 0:
+        raise InvalidCursor("is not a cursor from a previous page")
+    return after
+
+
+# --- the query ----------------------------------------------------------------------
+
+
+class SearchPage(NamedTuple):
+    #: Members of this page, with their addresses loaded.
+    rows: list[Member]
+    #: How many members match; when ``total_exact`` is false, at least this many.
+    total: int
+    total_exact: bool
+    #: Pass back as ``cursor`` for the next page; None on the last page.
+    next_cursor: str | None
+
+
+_ms = MemberSearch.__table__.c
+#: SQLite's FTS5 index over ``member_search.text`` (external content, rowid = member id).
+_fts = table("member_fts", column("rowid", Integer), column("member_fts", Text))
+
+
+class _Dialect(enum.Enum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+    @classmethod
+    def of(cls, session: Session) -> _Dialect:
+        name = session.get_bind().dialect.name
+        try:
+            return cls(name)
+        except ValueError:
+            raise NotImplementedError(f"member search does not support {name}") from None
+
+    def contains(self, haystack: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+        """A literal substring test that no index serves (for filtering rows in hand)."""
+        function = func.instr if self is _Dialect.SQLITE else func.strpos
+        return function(haystack, needle) > 0
+
+    def starts_with(self, key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+        """A prefix test served by the key's B-tree index."""
+        if self is _Dialect.SQLITE:
+            return and_(key >= prefix, key < prefix + _PREFIX_END)
+        return key.like(_escape_like(prefix) + "%", escape="\\")
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fts_phrase(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _starts_with_unindexed(key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """A prefix test no index serves: for walking the primary key in id order."""
+    return func.substr(key, 1, len(prefix)) == prefix
+
+
+@dataclass(frozen=True)
+class _Source(abc.ABC):
+    """One way of matching members: through an index (``sample``) or, for common
+    terms, by walking ``member_search`` in id order and filtering (``walk``)."""
+
+    dialect: _Dialect
+
+    @abc.abstractmethod
+    def sample(self, n: int) -> Select[Any]:
+        """Up to ``n`` matching member ids, in any order, found through an index."""
+
+    @abc.abstractmethod
+    def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
+        """The first ``n`` matching member ids above ``after``, in id order."""
+
+    def subsets(self, n: int) -> list[Select[Any]]:
+        """Queries for up to ``n`` rows of subsets of the matches, each answered from
+        one index alone: counting them shows cheaply that a term is common."""
+        return []
+
+    @staticmethod
+    def _ordered(conditions: Sequence[ColumnElement[bool]], after: int, exclude: int | None, n: int) -> Select[Any]:
+        query = select(_ms.member_id).where(_ms.member_id > after, *conditions)
+        if exclude is not None:
+            query = query.where(_ms.member_id != exclude)
+        return query.order_by(_ms.member_id).limit(n)
+
+
+@dataclass(frozen=True)
+class _TextSource(_Source):
+    """Every long token through the trigram index; short ones filter the matches."""
+
+    long_tokens: tuple[str, ...]
+    short_tokens: tuple[str, ...]
+
+    def _fts_query(self) -> Select[Any]:
+        match = " AND ".join(_fts_phrase(t) for t in self.long_tokens)
+        query = select(_fts.c.rowid.label("member_id")).where(_fts.c.member_fts.op("MATCH")(match))
+        if self.short_tokens:
+            query = query.join(MemberSearch, _ms.member_id == _fts.c.rowid).where(
+                *(self.dialect.contains(_ms.text, t) for t in self.short_tokens)
+            )
+        return query
+
+    def sample(self, n: int) -> Select[Any]:
+        if self.dialect is _Dialect.SQLITE:
+            return self._fts_query().limit(n)
+        # pg_trgm intersects the posting lists of every trigram of a pattern, and a long
+        # token often ends in very common ones (an email domain): look up its first
+        # _TRIGRAM_WINDOW characters in the index, then check the whole token on the rows.
+        looked_up = [_ms.text.like(f"%{_escape_like(t[:_TRIGRAM_WINDOW])}%", escape="\\") for t in self.long_tokens]
+        checked = [t for t in self.long_tokens if len(t) > _TRIGRAM_WINDOW] + list(self.short_tokens)
+        return select(_ms.member_id).where(*looked_up, *(self.dialect.contains(_ms.text, t) for t in checked)).limit(n)
+
+    def subsets(self, n: int) -> list[Select[Any]]:
+        # A one-token query matches at least the members whose name or email starts with it.
+        if len(self.long_tokens) != 1 or self.short_tokens:
+            return []
+        (token,) = self.long_tokens
+        return [select(key).where(self.dialect.starts_with(key, token)).limit(n) for key in _PREFIX_KEYS]
+
+    def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
+        if self.dialect is _Dialect.SQLITE:
+            # FTS5 returns matches in rowid order and honours the rowid bound itself.
+            query = self._fts_query().where(_fts.c.rowid > after)
+            if exclude is not None:
+                query = query.where(_fts.c.rowid != exclude)
+            return query.order_by(_fts.c.rowid).limit(n)
+        tokens = (*self.long_tokens, *self.short_tokens)
+        return self._ordered([self.dialect.contains(_ms.text, t) for t in tokens], after, exclude, n)
+
+
+_PREFIX_KEYS = (_ms.first_key, _ms.last_key, _ms.email_key)
+
+
+@dataclass(frozen=True)
+class _NamePrefixSource(_Source):
+    """Queries of short tokens only: the first is a prefix of a name or the email."""
+
+    prefix: str
+    others: tuple[str, ...]
+
+    def _filters(self) -> list[ColumnElement[bool]]:
+        return [self.dialect.contains(_ms.text, t) for t in self.others]
+
+    def sample(self, n: int) -> Select[Any]:
+        prefixed = or_(*(self.dialect.starts_with(key, self.prefix) for key in _PREFIX_KEYS))
+        return select(_ms.member_id).where(prefixed, *self._filters()).limit(n)
+
+    def subsets(self, n: int) -> list[Select[Any]]:
+        if self.others:
+            return []
+        return [select(key).where(self.dialect.starts_with(key, self.prefix)).limit(n) for key in _PREFIX_KEYS]
+
+    def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
+        prefixed = or_(*(_starts_with_unindexed(key, self.prefix) for key in _PREFIX_KEYS))
+        return self._ordered([prefixed, *self._filters()], after, exclude, n)
+
+
+@dataclass(frozen=True)
+class _MemberNoSource(_Source):
+    """Member IDs starting with the (single) token."""
+
+    prefix: str
+
+    def sample(self, n: int) -> Select[Any]:
+        return select(_ms.member_id).where(self.dialect.starts_with(_ms.member_no, self.prefix)).limit(n)
+
+    def subsets(self, n: int) -> list[Select[Any]]:
+        return [select(_ms.member_no).where(self.dialect.starts_with(_ms.member_no, self.prefix)).limit(n)]
+
+    def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
+        return self._ordered([_starts_with_unindexed(_ms.member_no, self.prefix)], after, exclude, n)
+
+
+def _sources(dialect: _Dialect, tokens: list[str]) -> list[_Source]:
+    long_tokens = tuple(t for t in tokens if len(t) >= MIN_TRIGRAM)
+    short_tokens = tuple(t for t in tokens if len(t) < MIN_TRIGRAM)
+    sources: list[_Source] = []
+    if long_tokens:
+        sources.append(_TextSource(dialect, long_tokens, short_tokens))
+    else:
+        sources.append(_NamePrefixSource(dialect, short_tokens[0], short_tokens[1:]))
+    if len(tokens) == 1:
+        sources.append(_MemberNoSource(dialect, tokens[0]))
+    return sources
+
+
+def search_members(
+    session: Session,
+    q: str,
+    limit: int = 50,
+    cursor: str | None = None,
+    *,
+    total_cap: int = TOTAL_CAP,
+) -> SearchPage:
+    """One page of the members matching ``q`` (see the module's docstring).
+
+    Raises :class:`InvalidCursor` for a cursor no search returned and ``ValueError``
+    for a ``limit`` outside 1..``MAX_LIMIT``.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after = decode_cursor(cursor) if cursor is not None else 0
+    tokens = tokenize(q)
+    if not tokens:
+        return _list_all(session, after, limit)
+    dialect = _Dialect.of(session)
+    sources = _sources(dialect, tokens)
+
+    exact_id: int | None = None
+    if len(tokens) == 1:
+        exact_id = session.scalar(select(_ms.member_id).where(_ms.member_no == tokens[0]))
+    lead = [exact_id] if exact_id is not None and cursor is None else []
+    want = limit - len(lead)
+
+    # Every match of each source, or None when it has more than total_cap.
+    samples = [_all_matches(session, source, total_cap) for source in sources]
+    candidates: list[list[int]] = []
+    for source, sample in zip(sources, samples, strict=True):
+        if sample is not None:
+            candidates.append(sorted(i for i in sample if i > after and i != exact_id)[: want + 1])
+        else:
+            candidates.append(list(session.scalars(source.walk(after, exact_id, want + 1))))
+    merged = list(dict.fromkeys(heapq.merge(*candidates)))[: want + 1]
+    page_ids = merged[:want]
+    next_cursor = encode_cursor(page_ids[-1] if page_ids else after) if len(merged) > want else None
+
+    if any(sample is None for sample in samples):
+        total, total_exact = total_cap, False
+    else:
+        total, total_exact = len(set().union(*(sample or () for sample in samples))), True
+    return SearchPage(_load(session, lead + page_ids), total, total_exact, next_cursor)
+
+
+def _all_matches(session: Session, source: _Source, cap: int) -> Sequence[int] | None:
+    """The ids of every match of ``source``, or None if there are more than ``cap``."""
+    for subset in source.subsets(cap + 1):
+        if (session.scalar(select(func.count()).select_from(subset.subquery())) or 0) > cap:
+            return None
+    sample = session.scalars(source.sample(cap + 1)).all()
+    return sample if len(sample) <= cap else None
+
+
+def _list_all(session: Session, after: int, limit: int) -> SearchPage:
+    ids = list(
+        session.scalars(select(_ms.member_id).where(_ms.member_id > after).order_by(_ms.member_id).limit(limit + 1))
+    )
+    total = session.scalar(select(func.count()).select_from(MemberSearch)) or 0
+    next_cursor = encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    return SearchPage(_load(session, ids[:limit]), total, True, next_cursor)
+
+
+def _load(session: Session, ids: list[int]) -> list[Member]:
+    if not ids:
+        return []
+    found = session.scalars(select(Member).where(Member.id.in_(ids)).options(selectinload(Member.addresses)))
+    by_id = {member.id: member for member in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+__all__ = [
+    "MAX_LIMIT",
+    "TOTAL_CAP",
+    "TRIGRAM_INDEX",
+    "InvalidCursor",
+    "MemberSearch",
+    "SearchPage",
+    "decode_cursor",
+    "encode_cursor",
+    "normalize",
+    "reindex_member",
+    "search_fields",
+    "search_members",
+    "search_values",
+    "tokenize",
+]

@@ -1,0 +1,566 @@
+"""Member search benchmark: latency of the search in the database and over HTTP.
+
+For each backend (SQLite, PostgreSQL) it seeds N members (default 1,000,000) with the
+server's demo seeder, or reuses a database already seeded at that size, then times
+
+(a) ``search_members`` on a session of that database, and
+(b) ``GET /api/v1/members?q=`` against the real server started on a loopback port,
+
+over a fixed list of search terms, and writes p50/p95/max with the machine noted to
+``bench/results/search-<date>.md`` and ``.json``. When a target is missed the report
+lists the slowest terms with the query plans of their SQL statements.
+
+    "$(./dev env)/bin/python" bench/search.py                    # 1M members, both backends
+    "$(./dev env)/bin/python" bench/search.py --members 20000 --backends sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import hashlib
+import inspect
+import json
+import os
+import platform
+import random
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import platformdirs  # noqa: E402
+import requests  # noqa: E402
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
+from sqlalchemy.engine import Connection, Engine, make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from desktop_care import config  # noqa: E402
+from desktop_care.models import Address, Member, MemberSearch  # noqa: E402
+from desktop_care.models.search import search_members  # noqa: E402
+from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
+from desktop_care.server.db import head_revision, make_engine, upgrade  # noqa: E402
+from desktop_care.server.demo import seed_demo  # noqa: E402
+from tests.support.servers import start_server  # noqa: E402
+
+TARGETS_MS = {"db": 35.0, "http": 50.0}
+PAGE_SIZE = 50
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:55432/postgres"
+#: The demo seeder's seed and "today": the same data on every backend and every day.
+SEED = 0
+SEED_NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+RESULTS = REPO / "bench" / "results"
+
+# --------------------------------------------------------------------------- the terms
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str
+    q: str
+
+
+#: Terms that do not depend on the data: short and common substrings, accented
+#: spellings, characters that are wildcards in LIKE, and terms nobody matches.
+FIXED_TERMS: list[Term] = [
+    *(Term("short", q) for q in ["a", "e", "s", "1", "7", "jo", "an", "son", "07", "@"]),
+    *(Term("common", q) for q in [
+        "smith", "jones", "williams", "taylor", "brown", "john", "sarah", "david",
+        "emma", "michael", "mary", "thomas", "example", "example.org", "breeders",
+        "farm.example", "ton", "ley", "ford", "wood",
+    ]),
+    *(Term("accented", q) for q in [
+        "José", "Zoë", "Chloé", "Renée", "Béatrice", "Müller", "François", "Siân",
+        "ÉMMA", "Niño",
+    ]),
+    *(Term("literal", q) for q in ["100%", "a_b", "%", "_", "50%_off"]),
+    *(Term("no-match", q) for q in [
+        "zzqxj", "qxzqxz", "xylophonequartz", "jjjjjjjj", "@nowhere.invalid",
+        "000000000000", "ZZ99 9ZZ", "qwertyuiop", "mxyzptlk smith", "þþþ",
+    ]),
+]
+
+# How many data-derived terms of each kind (from members picked by a seeded RNG).
+DERIVED_COUNTS = {
+    "id-exact": 15,
+    "id-prefix": 15,
+    "name": 25,
+    "email": 15,
+    "postcode": 15,
+    "phone": 15,
+    "multi-token": 15,
+}
+_ACCENTS = str.maketrans({"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ"})
+
+
+def _substring(rng: random.Random, value: str, shortest: int = 1, longest: int = 12) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    length = rng.randint(min(shortest, len(value)), min(longest, len(value)))
+    start = rng.randint(0, len(value) - length)
+    return value[start : start + length].strip() or value[:length]
+
+
+def derived_terms(session: Session, members: int, seed: int = 20240611) -> list[Term]:
+    """Terms made from members picked by a seeded RNG: the same data, the same terms."""
+    rng = random.Random(seed)
+    wanted = max(DERIVED_COUNTS.values()) + 10
+    ids = sorted(rng.sample(range(1, members + 1), min(wanted, members)))
+    rows = session.execute(
+        select(Member.member_no, Member.first_name, Member.last_name, Member.email, Member.phone,
+               func.min(Address.postcode))
+        .join(MemberSearch, MemberSearch.member_id == Member.id)  # merged members are not searchable
+        .outerjoin(Address, Address.member_id == Member.id)
+        .where(Member.id.in_(ids))
+        .group_by(Member.id)
+        .order_by(Member.id)
+    ).all()
+    rng.shuffle(rows := list(rows))
+    if not rows:
+        raise SystemExit("the benchmark database has no members")
+
+    makers: dict[str, Callable[[Any], str]] = {
+        "id-exact": lambda r: r.member_no,
+        "id-prefix": lambda r: r.member_no[: rng.randint(min(3, len(r.member_no) - 1), len(r.member_no) - 1)],
+        "name": lambda r: _substring(rng, f"{r.first_name} {r.last_name}".lower(), 2),
+        "email": lambda r: _substring(rng, r.email.lower(), 3),
+        "postcode": lambda r: _substring(rng, (r[5] or "").lower(), 2, 8),
+        "phone": lambda r: _substring(rng, "".join(ch for ch in r.phone if ch.isdigit()), 4, 11),
+        "multi-token": lambda r: rng.choice([
+            f"{r.first_name} {r.last_name}",
+            f"{r.last_name} {r.first_name[:1]}",
+            f"{r.first_name[:3]} {r.last_name[:4]}",
+            f"{r.first_name} {(r[5] or '').split(' ')[0]}",
+        ]),
+    }
+    terms: list[Term] = []
+    for kind, count in DERIVED_COUNTS.items():
+        made = [makers[kind](row) for row in rows]
+        terms += [Term(kind, q) for q in made if q][:count]
+    # Accented spellings of real names: must find what the plain spelling finds.
+    terms += [Term("accented", f"{r.first_name} {r.last_name}".lower().translate(_ACCENTS)) for r in rows[:5]]
+    return terms
+
+
+def all_terms(session: Session, members: int) -> list[Term]:
+    unique: dict[str, Term] = {}
+    for term in [*derived_terms(session, members), *FIXED_TERMS]:
+        unique.setdefault(term.q, term)
+    return list(unique.values())
+
+
+# ------------------------------------------------------------------------- databases
+
+
+def cache_dir() -> Path:
+    path = Path(platformdirs.user_cache_dir(config.APP_NAME, config.APP_AUTHOR)) / "bench"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url(backend: str, members: int, pg_admin_url: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{cache_dir() / f'search-{members}.sqlite3'}"
+    return make_url(pg_admin_url).set(database=f"dc_bench_{members}").render_as_string(hide_password=False)
+
+
+def seeded_count(url: str) -> int | None:
+    """How many members the database holds, or None when it has no schema yet."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Member)).scalar_one())
+    except Exception:  # noqa: BLE001 - a missing database or table both mean "not seeded"
+        return None
+    finally:
+        engine.dispose()
+
+
+def recreate_database(backend: str, url: str, pg_admin_url: str) -> None:
+    if backend == "sqlite":
+        path = Path(make_url(url).database or "")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = make_url(url).database
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def seed_fingerprint() -> str:
+    """What decides the seeded rows: the seeder, how search rows are built, the schema.
+    A database seeded under another fingerprint is seeded again."""
+    from desktop_care.models import search
+    from desktop_care.server import demo
+
+    parts = [inspect.getsource(demo), *(inspect.getsource(f) for f in (search.search_values, search.normalize)),
+             head_revision(), str(SEED), SEED_NOW.isoformat()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def prepare(backend: str, members: int, pg_admin_url: str, reseed: bool) -> tuple[str, float | None]:
+    """The URL of a database seeded with ``members`` members, and the seconds seeding took
+    (None when an earlier run's database was reused)."""
+    url = database_url(backend, members, pg_admin_url)
+    marker = cache_dir() / f"{backend}-{members}.seeded"
+    fingerprint = seed_fingerprint()
+    seeded = marker.exists() and marker.read_text().strip() == fingerprint
+    if not reseed and seeded and seeded_count(url) == members:
+        print(f"[{backend}] reusing the database seeded with {members:,} members", flush=True)
+        return url, None
+    print(f"[{backend}] seeding {members:,} members into {make_url(url).render_as_string()}", flush=True)
+    marker.unlink(missing_ok=True)
+    recreate_database(backend, url, pg_admin_url)
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        upgrade(engine)
+        seed_demo(engine, members, seed=SEED, now=SEED_NOW, progress=_progress(backend))
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    marker.write_text(fingerprint + "\n")
+    print(f"[{backend}] seeded in {seconds:,.0f} s", flush=True)
+    return url, seconds
+
+
+def _progress(backend: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if done == total or done % 100_000 == 0:
+            print(f"[{backend}]   {done:,} / {total:,} members", flush=True)
+
+    return report
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timings:
+    """Milliseconds per call, and per term (for the slowest terms)."""
+
+    samples: list[float] = field(default_factory=list)
+    per_term: dict[int, list[float]] = field(default_factory=dict)
+
+    def add(self, index: int, ms: float) -> None:
+        self.samples.append(ms)
+        self.per_term.setdefault(index, []).append(ms)
+
+    def summary(self) -> dict[str, float]:
+        cuts = statistics.quantiles(self.samples, n=100, method="inclusive")
+        return {"p50": statistics.median(self.samples), "p95": cuts[94], "max": max(self.samples),
+                "count": len(self.samples)}
+
+    def slowest(self, terms: list[Term], n: int = 10) -> list[tuple[Term, float]]:
+        medians = {i: statistics.median(v) for i, v in self.per_term.items()}
+        return [(terms[i], ms) for i, ms in sorted(medians.items(), key=lambda kv: -kv[1])[:n]]
+
+
+def time_calls(terms: list[Term], repeat: int, call: Callable[[str], int]) -> tuple[Timings, list[int]]:
+    """Times ``call(q)`` for every term, ``repeat`` times after one warm-up pass; returns
+    the timings and the number of items the first page had per term."""
+    found = [call(term.q) for term in terms]  # warm-up: caches as a working server has them
+    timings = Timings()
+    # This process's own garbage collector must not be timed: with its heap frozen, a
+    # full collection takes under 2 ms instead of ~60 ms (measured on the 2-core machine).
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(repeat):
+            for index, term in enumerate(terms):
+                started = time.perf_counter()
+                call(term.q)
+                timings.add(index, (time.perf_counter() - started) * 1000)
+    finally:
+        gc.unfreeze()
+    return timings, found
+
+
+def db_search(engine: Engine) -> Callable[[str], int]:
+    def call(q: str) -> int:
+        with Session(engine) as session:
+            return len(search_members(session, q, limit=PAGE_SIZE).rows)
+
+    return call
+
+
+def http_search(api: str, token: str) -> tuple[requests.Session, Callable[[str], int]]:
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(q: str) -> int:
+        response = http.get(f"{api}/members", params={"q": q, "limit": PAGE_SIZE}, timeout=30)
+        response.raise_for_status()
+        return len(response.json()["items"])
+
+    return http, call
+
+
+@contextmanager
+def captured_statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (with parameters) run on ``engine`` inside the block."""
+    statements: list[tuple[str, Any]] = []
+
+    def before(conn: Connection, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def query_plans(engine: Engine, backend: str, q: str) -> list[str]:
+    """Every statement one search for ``q`` runs, with the time it takes run again on
+    its own (fetching all rows) and its plan (PostgreSQL: with actual timings)."""
+    with captured_statements(engine) as statements:
+        db_search(engine)(q)
+    plans = []
+    explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            started = time.perf_counter()
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+            ms = (time.perf_counter() - started) * 1000
+            cursor.execute(explain + statement, parameters)
+            rows = cursor.fetchall()
+            plan = _sqlite_plan(rows) if backend == "sqlite" else "\n".join(str(row[0]) for row in rows)
+            shown = repr(parameters)
+            shown = shown if len(shown) <= 200 else shown[:200] + "…"
+            plans.append(f"-- {ms:.1f} ms\n{statement.strip()}\n-- params: {shown}\n{plan}")
+        raw.rollback()
+    finally:
+        raw.close()
+    return plans
+
+
+def _sqlite_plan(rows: list[Any]) -> str:
+    """SQLite's plan rows (id, parent, _, detail) as an indented tree."""
+    depth: dict[int, int] = {}
+    lines = []
+    for node, parent, _unused, detail in rows:
+        depth[node] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node] + str(detail))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine(pg_admin_url: str | None) -> dict[str, Any]:
+    cpu = "unknown"
+    ram_gib = 0.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram_gib = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(ram_gib, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        # Other work on the machine skews latencies: noted at the start (and the end).
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    if pg_admin_url:
+        engine = create_engine(pg_admin_url)
+        with engine.connect() as conn:
+            info["postgresql"] = conn.execute(text("SHOW server_version")).scalar_one()
+            info["postgresql_settings"] = {
+                name: conn.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("shared_buffers", "work_mem", "effective_cache_size", "fsync")
+            }
+        engine.dispose()
+    return info
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    members: int
+    seed_seconds: float | None
+    db: dict[str, float]
+    http: dict[str, float]
+    no_results: int
+    slowest_db: list[dict[str, Any]]
+    slowest_http: list[dict[str, Any]]
+    plans: dict[str, list[str]]
+
+
+def run_backend(
+    backend: str, members: int, repeat: int, pg_admin_url: str, reseed: bool
+) -> tuple[BackendResult, list[Term]]:
+    url, seed_seconds = prepare(backend, members, pg_admin_url, reseed)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        terms = all_terms(session, members)
+
+    print(f"[{backend}] timing {len(terms)} terms x {repeat} in the database", flush=True)
+    db_timings, found = time_calls(terms, repeat, db_search(engine))
+
+    token = secrets.token_urlsafe(32)
+    os.environ[BOOTSTRAP_TOKEN_ENV] = token
+    with tempfile.TemporaryDirectory(prefix="dc-bench-") as workdir:
+        server = start_server(url, Path(workdir), timeout=600)
+        try:
+            print(f"[{backend}] timing {len(terms)} terms x {repeat} over HTTP ({server.url})", flush=True)
+            http, call = http_search(server.api, token)
+            with http:
+                http_timings, _ = time_calls(terms, repeat, call)
+        finally:
+            server.stop()
+
+    db_summary, http_summary = db_timings.summary(), http_timings.summary()
+    plans: dict[str, list[str]] = {}
+    if db_summary["p95"] >= TARGETS_MS["db"] or http_summary["p95"] >= TARGETS_MS["http"]:
+        for term, _ms in db_timings.slowest(terms, 5):
+            plans[term.q] = query_plans(engine, backend, term.q)
+    engine.dispose()
+
+    def slow(t: Timings) -> list[dict[str, Any]]:
+        return [{"kind": term.kind, "q": term.q, "median_ms": round(ms, 2)} for term, ms in t.slowest(terms)]
+
+    return BackendResult(
+        backend=backend, members=members, seed_seconds=seed_seconds,
+        db={k: round(v, 2) for k, v in db_summary.items()},
+        http={k: round(v, 2) for k, v in http_summary.items()},
+        no_results=sum(1 for n in found if n == 0),
+        slowest_db=slow(db_timings), slowest_http=slow(http_timings), plans=plans,
+    ), terms
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def verdict(value: float, target: float) -> str:
+    return "ok" if value < target else "MISSED"
+
+
+def markdown(results: list[BackendResult], terms: list[Term], info: dict[str, Any], repeat: int) -> str:
+    kinds: dict[str, int] = {}
+    for term in terms:
+        kinds[term.kind] = kinds.get(term.kind, 0) + 1
+    lines = [
+        f"# Member search benchmark, {dt.date.today().isoformat()}",
+        "",
+        f"Targets: database p95 < {TARGETS_MS['db']:.0f} ms, HTTP p95 < {TARGETS_MS['http']:.0f} ms "
+        f"(first page of {PAGE_SIZE}, with its total).",
+        f"{len(terms)} terms ({', '.join(f'{k} {n}' for k, n in kinds.items())}), "
+        f"each timed {repeat}× after a warm-up pass; HTTP from one keep-alive client, "
+        "sequential requests, to the real server on 127.0.0.1. The benchmark's own heap is "
+        "frozen (`gc.freeze()`) while timing, so its garbage collector's pauses are not "
+        "counted; the server process runs as it is.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gib']} GiB; {info['os']}",
+        f"- load average (1, 5, 15 min) at the start {info['load_average_at_start']}, "
+        f"at the end {info['load_average_at_end']}",
+        f"- Python {info['python']}, SQLite {info['sqlite']}"
+        + (f", PostgreSQL {info['postgresql']} ({', '.join(f'{k}={v}' for k, v in info['postgresql_settings'].items())})"
+           if "postgresql" in info else ""),
+        "",
+        "## Results (ms)",
+        "",
+        "| backend | members | seeding | DB p50 | DB p95 | DB max | HTTP p50 | HTTP p95 | HTTP max |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        seeding = "reused" if r.seed_seconds is None else _duration(r.seed_seconds)
+        lines.append(
+            f"| {r.backend} | {r.members:,} | {seeding} | {r.db['p50']:.1f} | "
+            f"{r.db['p95']:.1f} ({verdict(r.db['p95'], TARGETS_MS['db'])}) | {r.db['max']:.1f} | "
+            f"{r.http['p50']:.1f} | {r.http['p95']:.1f} ({verdict(r.http['p95'], TARGETS_MS['http'])}) | "
+            f"{r.http['max']:.1f} |"
+        )
+    for r in results:
+        lines += ["", f"### Slowest terms on {r.backend} (median ms)", "",
+                  "| term | kind | DB | | term | kind | HTTP |", "|---|---|---:|---|---|---|---:|"]
+        for a, b in zip(r.slowest_db, r.slowest_http, strict=False):
+            lines.append(f"| `{a['q']}` | {a['kind']} | {a['median_ms']:.1f} | | "
+                         f"`{b['q']}` | {b['kind']} | {b['median_ms']:.1f} |")
+        lines.append(f"\n{r.no_results} of {len(terms)} terms found nothing.")
+        for q, plans in r.plans.items():
+            lines += ["", f"#### Query plans for `{q}` ({r.backend})", ""]
+            lines += [f"```\n{plan}\n```" for plan in plans]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=1_000_000, help="members to seed (default 1,000,000)")
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes over the terms (default 3)")
+    parser.add_argument("--pg-url", default=os.environ.get("DESKTOP_CARE_TEST_PG_URL", DEFAULT_PG_URL),
+                        help="PostgreSQL admin URL; the benchmark database is created beside it")
+    parser.add_argument("--reseed", action="store_true", help="seed again even if a seeded database is there")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="directory for the results")
+    args = parser.parse_args(argv)
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - {"sqlite", "postgres"}
+    if unknown or not backends:
+        parser.error(f"--backends: unknown {', '.join(sorted(unknown)) or 'empty list'}; use sqlite,postgres")
+    if args.members < 100:
+        parser.error("--members: at least 100")
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
+
+    info = machine(args.pg_url if "postgres" in backends else None)
+    results: list[BackendResult] = []
+    terms: list[Term] = []
+    for backend in backends:
+        result, terms = run_backend(backend, args.members, args.repeat, args.pg_url, args.reseed)
+        results.append(result)
+        print(f"[{backend}] DB p50 {result.db['p50']:.1f} p95 {result.db['p95']:.1f} max {result.db['max']:.1f} ms; "
+              f"HTTP p50 {result.http['p50']:.1f} p95 {result.http['p95']:.1f} max {result.http['max']:.1f} ms",
+              flush=True)
+
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = args.output / f"search-{dt.date.today().isoformat()}"
+    stem.with_suffix(".md").write_text(markdown(results, terms, info, args.repeat))
+    stem.with_suffix(".json").write_text(json.dumps({
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "targets_ms": TARGETS_MS, "page_size": PAGE_SIZE, "repeat": args.repeat,
+        "machine": info, "terms": [asdict(t) for t in terms],
+        "results": [asdict(r) for r in results],
+    }, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {stem}.md and {stem}.json")
+    missed = any(r.db["p95"] >= TARGETS_MS["db"] or r.http["p95"] >= TARGETS_MS["http"] for r in results)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

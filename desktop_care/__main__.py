@@ -1,0 +1,66 @@
+"""``desktop-care``: the workstation app.
+
+With no options it starts the embedded (local) server and signs in its demo
+administrator; ``--server URL`` signs in to a central server instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, config
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="desktop-care",
+        description="Customer care console for membership organisations. Without --server, "
+        "it runs its own local server with demo data.",
+    )
+    parser.add_argument("--server", metavar="URL",
+                        help="sign in to this central server (e.g. https://care.example.org)")
+    parser.add_argument("--screenshot", metavar="PATH", type=Path,
+                        help="save a picture of the main window once the first results show, then quit")
+    parser.add_argument("--search", metavar="TEXT", default="",
+                        help="what to search for first (default: all members)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def setup_logging() -> None:
+    """Everything to a rotating file in the log directory; warnings also to stderr."""
+    file_handler = logging.handlers.RotatingFileHandler(
+        config.log_dir() / "desktop-care.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    )
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("desktop-care: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[file_handler, console])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--run-server"]:
+        # A frozen build's own executable doubles as the embedded server (see embedded.py).
+        from .server.cli import main as server_main
+
+        return int(server_main(args[1:]) or 0)
+    options = parse_args(args)
+    if options.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # render without a screen
+    setup_logging()
+
+    from .ui.app import Options, run
+
+    return run(Options(server=options.server, screenshot=options.screenshot, search=options.search))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The embedded (local) server: the bundled server run as a child process.
+
+A new user's first run needs no central server: the app starts
+``desktop_care.server serve`` on 127.0.0.1 with a SQLite database in the user data
+directory, seeded with demo data when that database is empty, and talks to it over REST
+exactly as it would to a central server. A fresh random bootstrap token, handed to the
+child in its environment, signs the app in as the demo Society Admin without a password.
+
+No Qt here: :meth:`EmbeddedServer.start` blocks until the server answers (or fails), so
+the UI runs it off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import logging
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from . import config
+from .sync.api_client import ApiClient, ApiError
+
+log = logging.getLogger(__name__)
+
+#: The environment variable the server reads its bootstrap token from.
+BOOTSTRAP_TOKEN_ENV = "DESKTOP_CARE_BOOTSTRAP_TOKEN"
+
+_PORT_IN_USE = re.compile(r"address already in use|errno (98|48)|10048", re.IGNORECASE)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The local server did not start; the message says why, in plain words."""
+
+    def __init__(self, message: str, log_path: Path) -> None:
+        super().__init__(message)
+        self.log_path = log_path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command(*args: str) -> list[str]:
+    """How to run the bundled server's CLI with ``args``.
+
+    From a frozen (PyInstaller) build ``-m`` is not available: the app's own executable
+    takes ``--run-server`` and hands the rest to the server's CLI (see ``__main__``).
+    """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--run-server", *args]
+    return [sys.executable, "-m", "desktop_care.server", *args]
+
+
+@dataclass
+class EmbeddedServer:
+    """``start()`` it, use ``url`` and ``token``, ``stop()`` it (also done at exit)."""
+
+    database_url: str = field(default_factory=config.embedded_database_url)
+    seed_members: int = config.DEMO_MEMBERS
+    #: The first run migrates and seeds the database before the server answers.
+    startup_timeout: float = 180.0
+    port_attempts: int = 3
+    log_path: Path = field(default_factory=lambda: config.log_dir() / "embedded-server.log")
+
+    url: str | None = field(default=None, init=False)
+    token: str | None = field(default=None, init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> str:
+        """Start the server and wait until it answers; returns its URL.
+
+        Raises :class:`EmbeddedServerError` when it exits, or does not answer before
+        ``startup_timeout``; another port is tried when the chosen one was taken.
+        """
+        if self.running:
+            assert self.url is not None
+            return self.url
+        for attempt in range(1, self.port_attempts + 1):
+            token = secrets.token_urlsafe(32)
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            process = self._process = self._spawn(port, token)
+            atexit.register(self.stop)
+            try:
+                self._wait_until_ready(process, url)
+            except _PortTaken:
+                log.info("port %d was taken (attempt %d); trying another", port, attempt)
+                continue
+            self.url, self.token = url, token
+            log.info("embedded server answering at %s", url)
+            return url
+        raise EmbeddedServerError(
+            f"The local server could not find a free port after {self.port_attempts} tries.",
+            self.log_path,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Revoke the bootstrap token, then stop the server (terminate; kill if it
+        does not exit within ``timeout``)."""
+        atexit.unregister(self.stop)
+        process, self._process = self._process, None
+        url, token, self.url, self.token = self.url, self.token, None, None
+        if process is None or process.poll() is not None:
+            return
+        if url and token:
+            self._revoke(url, token)
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- internals
+
+    @staticmethod
+    def _revoke(url: str, token: str) -> None:
+        """The token stays in the database: make sure it signs nobody in after us."""
+        client = ApiClient(url, token=token, timeouts=config.Timeouts(connect=1.0, read=3.0), retries=0)
+        try:
+            client.logout()
+        except ApiError as exc:
+            log.info("could not revoke the bootstrap token: %s", exc.message)
+        finally:
+            client.close()
+
+    def _spawn(self, port: int, token: str) -> subprocess.Popen[bytes]:
+        command = server_command(
+            "serve",
+            "--database-url", self.database_url,
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--seed-demo-if-empty", str(self.seed_members),
+        )
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env[BOOTSTRAP_TOKEN_ENV] = token
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        with self.log_path.open("ab") as log_file:
+            self._log_header(log_file, port)
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(config.data_dir()),
+            )
+
+    def _log_header(self, log_file: IO[bytes], port: int) -> None:
+        stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        log_file.write(f"\n===== {stamp} starting the embedded server on port {port}\n".encode())
+        log_file.flush()
+
+    def _log_tail(self, max_chars: int = 4000) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[text.rfind("\n===== ") :][-max_chars:]
+
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], url: str) -> None:
+        probe = ApiClient(url, timeouts=config.Timeouts(connect=1.0, read=5.0), retries=0)
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            while True:
+                if self._process is not process:
+                    raise EmbeddedServerError("The local server was stopped while starting.", self.log_path)
+                code = process.poll()
+                if code is not None:
+                    self._process = None
+                    tail = self._log_tail()
+                    if _PORT_IN_USE.search(tail):
+                        raise _PortTaken
+                    raise EmbeddedServerError(
+                        f"The local server stopped while starting (exit code {code}). "
+                        f"Details are in {self.log_path}.",
+                        self.log_path,
+                    )
+                try:
+                    probe.health()
+                    return
+                except ApiError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise EmbeddedServerError(
+                        f"The local server did not answer within {self.startup_timeout:.0f} seconds. "
+                        f"Details are in {self.log_path}.",
+                        self.log_path,
+                    )
+                time.sleep(0.1)  # polling a readiness condition, bounded by the deadline
+        finally:
+            probe.close()
+
+
+class _PortTaken(Exception):
+    """The server could not bind its port (someone took it after we picked it)."""

@@ -1,0 +1,133 @@
+"""Members: ``GET /members`` (search) and ``GET /members/{member_id}`` (details)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole
+from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
+from desktop_care.schemas import (
+    AddressOut,
+    ErrorDetail,
+    MemberDetail,
+    MemberPage,
+    MemberSummary,
+    PortalUserOut,
+    TransactionOut,
+)
+
+from ..deps import CurrentStaff, SessionDep
+from ..errors import ERROR_RESPONSES, InvalidInput, NotFound
+
+router = APIRouter(prefix="/members", tags=["members"], responses=ERROR_RESPONSES)
+
+MAX_QUERY_LENGTH = 200
+_PAGE_SIZE_MESSAGE = f"must be a whole number between 1 and {MAX_LIMIT}"
+
+
+def _page_size(value: object) -> int:
+    """Page sizes outside 1..MAX_LIMIT, or not numbers, get one plain message."""
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        raise PydanticCustomError("page_size", _PAGE_SIZE_MESSAGE) from None
+    if not 1 <= number <= MAX_LIMIT:
+        raise PydanticCustomError("page_size", _PAGE_SIZE_MESSAGE)
+    return number
+
+
+PageSize = Annotated[int, BeforeValidator(_page_size)]
+
+
+def _common_fields(member: Member) -> dict[str, Any]:
+    """What a search result and the details both say about a member."""
+    return {
+        "id": member.id,
+        "member_no": member.member_no,
+        "name": member.display_name,
+        "email": member.email,
+        "phone": member.phone,
+        "status": member.status,
+        "points_balance": member.points_balance,
+        "account_balance_cents": member.account_balance_cents,
+        "pending_count": member.pending_count,
+        "pending_cents": member.pending_cents,
+        "last_login_at": member.last_login_at,
+    }
+
+
+def member_summary(member: Member) -> MemberSummary:
+    home = member.home_address
+    return MemberSummary(**_common_fields(member), postcode=home.postcode if home is not None else "")
+
+
+@router.get("", operation_id="searchMembers", response_model=MemberPage)
+def search(
+    session: SessionDep,
+    staff: CurrentStaff,
+    q: Annotated[
+        str,
+        Query(
+            max_length=MAX_QUERY_LENGTH,
+            description="Member ID (exact or prefix), or words found in name, email, phone or postcode",
+        ),
+    ] = "",
+    limit: Annotated[PageSize, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+) -> MemberPage:
+    """Find members; results are ordered by member, one page at a time."""
+    try:
+        page = search_members(session, q, limit, cursor)
+    except InvalidCursor as exc:
+        raise InvalidInput("cursor", str(exc)) from None
+    return MemberPage(
+        items=[member_summary(member) for member in page.rows],
+        total=page.total,
+        total_exact=page.total_exact,
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/{member_id}",
+    operation_id="getMember",
+    response_model=MemberDetail,
+    responses={404: {"model": ErrorDetail, "description": "No such member"}},
+)
+def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> MemberDetail:
+    """One member with addresses, the portal users of the account and pending transactions."""
+    member = session.get(Member, member_id, options=[selectinload(Member.addresses)])
+    if member is None:
+        raise NotFound(f"no member with id {member_id}")
+    users = session.scalars(
+        select(User)
+        .where(User.member_id == member.id, User.role.in_([UserRole.FULL, UserRole.STANDARD]))
+        .order_by(User.id)
+    )
+    pending = session.scalars(
+        select(AccountTransaction)
+        .where(AccountTransaction.member_id == member.id, AccountTransaction.status == TxnStatus.PENDING)
+        .order_by(AccountTransaction.created_at, AccountTransaction.id)
+    )
+    return MemberDetail(
+        **_common_fields(member),
+        logon_id=member.logon_id,
+        title=member.title,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        email_opt_in=member.email_opt_in,
+        blocked_for_balance=member.blocked_for_balance,
+        merged_into_id=member.merged_into_id,
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+        version=member.version,
+        addresses=[AddressOut.model_validate(address) for address in member.addresses],
+        users=[PortalUserOut.model_validate(user) for user in users],
+        pending_transactions=[TransactionOut.model_validate(txn) for txn in pending],
+    )

@@ -1,0 +1,618 @@
+"""Demo data: realistic members, portal users, ledgers and staff, fast enough for a million.
+
+Names come from pools built once with Faker in a few locales (so some are accented),
+then every row is drawn from those pools with one seeded ``random.Random``: the same
+``seed`` (and ``now``) on an empty database gives the same data. Rows go to the
+database in batches through the driver's fastest path (``executemany`` on SQLite,
+``COPY`` on PostgreSQL), in one transaction, with each member's ``member_search`` row
+built in the same pass; the summary columns of a member equal the sums of the ledger
+rows written with it (invariant 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from faker import Faker
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from desktop_care.models import (
+    AddressKind,
+    Member,
+    MemberStatus,
+    PointsType,
+    TxnStatus,
+    User,
+    UserRole,
+    UserState,
+    record,
+    utcnow,
+)
+from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
+
+from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
+
+#: Locales of member names, with their weights.
+LOCALES = {"en_GB": 70, "fr_FR": 10, "de_DE": 10, "es_ES": 10}
+EMAIL_DOMAINS = (
+    "example.com", "example.org", "example.net", "mail.example", "post.example",
+    "farm.example", "breeders.example", "countryside.example",
+)  # fmt: skip
+#: UK postcode areas with a post town and county in each, for addresses that agree.
+POST_TOWNS = {
+    "AB": ("Aberdeen", "Aberdeenshire"), "B": ("Birmingham", "West Midlands"), "BA": ("Bath", "Somerset"),
+    "BB": ("Blackburn", "Lancashire"), "BD": ("Bradford", "West Yorkshire"), "BH": ("Bournemouth", "Dorset"),
+    "BL": ("Bolton", "Greater Manchester"), "BN": ("Brighton", "East Sussex"), "BS": ("Bristol", "Bristol"),
+    "CA": ("Carlisle", "Cumbria"), "CB": ("Cambridge", "Cambridgeshire"), "CF": ("Cardiff", "South Glamorgan"),
+    "CH": ("Chester", "Cheshire"), "CM": ("Chelmsford", "Essex"), "CO": ("Colchester", "Essex"),
+    "CT": ("Canterbury", "Kent"), "CV": ("Coventry", "West Midlands"), "CW": ("Crewe", "Cheshire"),
+    "DD": ("Dundee", "Angus"), "DE": ("Derby", "Derbyshire"), "DG": ("Dumfries", "Dumfriesshire"),
+    "DH": ("Durham", "County Durham"), "DL": ("Darlington", "County Durham"), "DN": ("Doncaster", "South Yorkshire"),
+    "DT": ("Dorchester", "Dorset"), "EH": ("Edinburgh", "Midlothian"), "EX": ("Exeter", "Devon"),
+    "FK": ("Stirling", "Stirlingshire"), "GL": ("Gloucester", "Gloucestershire"), "GU": ("Guildford", "Surrey"),
+    "HG": ("Harrogate", "North Yorkshire"), "HR": ("Hereford", "Herefordshire"), "HU": ("Hull", "East Yorkshire"),
+    "IP": ("Ipswich", "Suffolk"), "IV": ("Inverness", "Inverness-shire"), "KA": ("Kilmarnock", "Ayrshire"),
+    "LA": ("Lancaster", "Lancashire"), "LD": ("Llandrindod Wells", "Powys"), "LE": ("Leicester", "Leicestershire"),
+    "LL": ("Llandudno", "Conwy"), "LN": ("Lincoln", "Lincolnshire"), "LS": ("Leeds", "West Yorkshire"),
+    "M": ("Manchester", "Greater Manchester"), "NE": ("Newcastle upon Tyne", "Tyne and Wear"),
+    "NG": ("Nottingham", "Nottinghamshire"), "NN": ("Northampton", "Northamptonshire"), "NR": ("Norwich", "Norfolk"),
+    "OX": ("Oxford", "Oxfordshire"), "PE": ("Peterborough", "Cambridgeshire"), "PH": ("Perth", "Perthshire"),
+    "PL": ("Plymouth", "Devon"), "PO": ("Portsmouth", "Hampshire"), "PR": ("Preston", "Lancashire"),
+    "RG": ("Reading", "Berkshire"), "S": ("Sheffield", "South Yorkshire"), "SA": ("Swansea", "West Glamorgan"),
+    "SN": ("Swindon", "Wiltshire"), "SO": ("Southampton", "Hampshire"), "SP": ("Salisbury", "Wiltshire"),
+    "ST": ("Stoke-on-Trent", "Staffordshire"), "SY": ("Shrewsbury", "Shropshire"), "TA": ("Taunton", "Somerset"),
+    "TD": ("Galashiels", "Selkirkshire"), "TN": ("Tunbridge Wells", "Kent"), "TQ": ("Torquay", "Devon"),
+    "TR": ("Truro", "Cornwall"), "WR": ("Worcester", "Worcestershire"), "YO": ("York", "North Yorkshire"),
+}  # fmt: skip
+_STREET_NAMES = (
+    "High", "Church", "Station", "Mill", "Park", "Victoria", "Green", "Manor", "Kings", "Queens", "School", "Oak",
+    "Elm", "Beech", "Willow", "Meadow", "Orchard", "Chapel", "Farm", "Bridge", "Castle", "Albert", "Windsor",
+    "Grange", "Springfield", "Richmond", "Heather", "Rowan", "Hawthorn", "Priory", "Abbey", "Market", "Tannery",
+)  # fmt: skip
+_STREET_KINDS = ("Street", "Road", "Lane", "Close", "Avenue", "Drive", "Way", "Gardens", "Crescent", "Grove", "Row")
+_POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+_STATUSES = (MemberStatus.ENROLLED, MemberStatus.ACTIVE, MemberStatus.INACTIVE, MemberStatus.MERGED)
+_STATUS_WEIGHTS = (82, 9, 7, 2)
+_USER_STATES = (UserState.ACTIVE, UserState.INVITED, UserState.LOCKED, UserState.DISABLED, UserState.REVOKED)
+_USER_STATE_WEIGHTS = (86, 7, 4, 2, 1)
+_POINTS_REASONS = {
+    PointsType.BASE: ("Annual membership points", "Registration points", "Show entry points"),
+    PointsType.BONUS: ("Early renewal bonus", "Referral bonus", "Show champion bonus"),
+    PointsType.PROMOTIONAL: ("Spring promotion", "Breed show promotion"),
+    PointsType.GOODWILL: ("Goodwill: delayed certificate", "Goodwill: website outage"),
+}
+_ANIMALS = ("Bramble", "Duchess", "Hector", "Juniper", "Maple", "Nutmeg", "Oakley", "Pippin", "Rosie", "Thistle")
+_STAFF_COUNT = 3
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+#: Columns written per table, in the order the row tuples below hold them.
+MEMBER_COLUMNS = (
+    "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_opt_in", "status",
+    "merged_into_id", "blocked_for_balance", "points_balance", "account_balance_cents", "pending_count",
+    "pending_cents", "last_login_at", "created_at", "updated_at", "version",
+)  # fmt: skip
+ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
+SEARCH_COLUMNS = ("member_id", "member_no", "text", "first_key", "last_key", "email_key")
+USER_COLUMNS = (
+    "id", "username", "email", "display_name", "role", "state", "member_id", "failed_logins", "last_login_at",
+    "created_at", "version",
+)  # fmt: skip
+POINTS_COLUMNS = ("id", "member_id", "delta", "points_type", "reason", "actor_user_id", "created_at")
+TXN_COLUMNS = ("id", "member_id", "amount_cents", "description", "status", "created_at")
+
+#: Tables whose ids the seeder assigns itself (PostgreSQL sequences are moved past them).
+_ID_TABLES = ("member", "address", "app_user", "points_entry", "account_txn")
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    members: int
+    addresses: int
+    users: int
+    points_entries: int
+    transactions: int
+    staff: list[str]
+    seconds: float
+
+
+def _slug(value: str) -> str:
+    return _SLUG.sub("", normalize(value))
+
+
+@dataclass(frozen=True)
+class _Person:
+    first: str
+    last: str
+    title: str
+
+
+class _Pools:
+    """Everything drawn from Faker, drawn once."""
+
+    def __init__(self, seed: int, size: int = 600) -> None:
+        self.people: list[list[tuple[str, str]]] = []  # per locale: (first name, title)
+        self.last_names: list[list[str]] = []
+        for locale in LOCALES:
+            fake = Faker(locale)
+            fake.seed_instance(seed)
+            firsts = [(fake.first_name_female(), "Mrs" if i % 3 else "Ms") for i in range(size)]
+            firsts += [(fake.first_name_male(), "Mr") for _ in range(size)]
+            self.people.append(firsts)
+            self.last_names.append([fake.last_name() for _ in range(size)])
+        self.streets = [f"{name} {kind}" for name in _STREET_NAMES for kind in _STREET_KINDS]
+        self.areas = list(POST_TOWNS)
+        self.locale_weights = list(LOCALES.values())
+
+
+class _Generator:
+    """Draws members and their rows; ids continue from those already in the database."""
+
+    def __init__(self, seed: int, now: dt.datetime, timestamp: Callable[[dt.datetime], Any]) -> None:
+        self.rng = random.Random(seed)
+        self.pools = _Pools(seed)
+        self.now = now
+        self.next_id = dict.fromkeys(_ID_TABLES, 1)
+        self.ts = timestamp
+        self.members: list[tuple[Any, ...]] = []
+        self.addresses: list[tuple[Any, ...]] = []
+        self.search: list[tuple[Any, ...]] = []
+        self.users: list[tuple[Any, ...]] = []
+        self.points: list[tuple[Any, ...]] = []
+        self.txns: list[tuple[Any, ...]] = []
+        self.written = dict.fromkeys(
+            ("member", "address", "member_search", "app_user", "points_entry", "account_txn"), 0
+        )
+
+    def _id(self, table: str) -> int:
+        value = self.next_id[table]
+        self.next_id[table] = value + 1
+        return value
+
+    def _ago(self, low_days: float, high_days: float) -> dt.datetime:
+        return self.now - dt.timedelta(seconds=self.rng.uniform(low_days * 86400, high_days * 86400))
+
+    def _between(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+        return start + (end - start) * self.rng.random()
+
+    def _person(self) -> _Person:
+        rng = self.rng
+        locale = rng.choices(range(len(self.pools.people)), self.pools.locale_weights)[0]
+        first, title = rng.choice(self.pools.people[locale])
+        last = rng.choice(self.pools.last_names[locale])
+        if rng.random() < 0.05:
+            title = "Dr"
+        elif rng.random() < 0.2:
+            title = ""
+        return _Person(first, last, title)
+
+    def _email(self, person: _Person, number: int) -> str:
+        rng = self.rng
+        first, last = _slug(person.first) or "member", _slug(person.last) or "member"
+        local = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"{first}{last}", f"{last}.{first}"))
+        if rng.random() < 0.6:
+            local += str(number % 1000 if rng.random() < 0.5 else rng.randint(1, 99))
+        return f"{local}@{rng.choice(EMAIL_DOMAINS)}"
+
+    def _phone(self) -> str:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.75:
+            return f"07{rng.randint(100, 999)} {rng.randint(0, 999999):06d}"
+        if roll < 0.85:
+            return f"020 {rng.randint(3000, 8999)} {rng.randint(0, 9999):04d}"
+        return f"01{rng.randint(200, 999)} {rng.randint(100000, 999999)}"
+
+    def _address(self, member_id: int, kind: AddressKind) -> str:
+        """Add an address row; returns its postcode."""
+        rng = self.rng
+        letters = _POSTCODE_LETTERS
+        area = rng.choice(self.pools.areas)
+        town, county = POST_TOWNS[area]
+        postcode = f"{area}{rng.randint(1, 29)} {rng.randint(0, 9)}{rng.choice(letters)}{rng.choice(letters)}"
+        line2 = f"Flat {rng.randint(1, 40)}" if rng.random() < 0.15 else ""
+        line1 = f"{rng.randint(1, 220)} {rng.choice(self.pools.streets)}"
+        self.addresses.append((self._id("address"), member_id, kind.value, line1, line2, town, county, postcode, "GB"))
+        return postcode
+
+    def member(self) -> None:
+        rng, ts = self.rng, self.ts
+        member_id = self._id("member")
+        member_no = str(1_000_000 + member_id)
+        person = self._person()
+        email = self._email(person, member_id)
+        phone = self._phone()
+        status = rng.choices(_STATUSES, _STATUS_WEIGHTS)[0]
+        created = self._ago(30, 3650)
+        logon_id = f"{(_slug(person.first) or 'm')[0]}{_slug(person.last)[:30]}{member_no}"
+
+        postcodes = [self._address(member_id, AddressKind.HOME)]
+        if rng.random() < 0.3:
+            postcodes.append(self._address(member_id, rng.choice((AddressKind.POSTAL, AddressKind.BILLING))))
+
+        points = balance = pending_count = pending_cents = 0
+        last_login: dt.datetime | None = None
+        merged_into = None
+        if status == MemberStatus.MERGED:
+            if member_id > 1:
+                merged_into = rng.randint(max(1, member_id - 5000), member_id - 1)
+            else:
+                status = MemberStatus.ACTIVE
+        if status != MemberStatus.MERGED:
+            points = self._points(member_id, created)
+            balance, pending_count, pending_cents = self._transactions(member_id, created)
+            last_login = self._portal_users(member_id, person, email, logon_id, status, created)
+            values = search_values(member_no, person.first, person.last, email, phone, postcodes)
+            self.search.append((member_id, *(values[column] for column in SEARCH_COLUMNS[1:])))
+
+        opt_in = status in (MemberStatus.ENROLLED, MemberStatus.ACTIVE) and rng.random() < 0.6
+        blocked = balance > 0 and rng.random() < 0.15
+        updated = self._between(created, self.now)
+        self.members.append(
+            (
+                member_id,
+                member_no,
+                logon_id,
+                person.title,
+                person.first,
+                person.last,
+                email,
+                phone,
+                opt_in,
+                status.value,
+                merged_into,
+                blocked,
+                points,
+                balance,
+                pending_count,
+                pending_cents,
+                ts(last_login) if last_login else None,
+                ts(created),
+                ts(updated),
+                1,
+            )
+        )
+
+    def _points(self, member_id: int, created: dt.datetime) -> int:
+        rng, ts = self.rng, self.ts
+        total = 0
+        at = created
+        for _ in range(rng.randint(1, 5)):
+            at = self._between(at, self.now)
+            if total > 500 and rng.random() < 0.2:
+                kind, delta, reason = (
+                    PointsType.REDEMPTION,
+                    -rng.randint(1, total // 100) * 100,
+                    "Redeemed for show entry",
+                )
+            else:
+                kind = rng.choices(
+                    (PointsType.BASE, PointsType.BONUS, PointsType.PROMOTIONAL, PointsType.GOODWILL), (70, 15, 10, 5)
+                )[0]
+                delta, reason = rng.randint(1, 40) * 25, rng.choice(_POINTS_REASONS[kind])
+            total += delta
+            self.points.append((self._id("points_entry"), member_id, delta, kind.value, reason, None, ts(at)))
+        return total
+
+    def _transactions(self, member_id: int, created: dt.datetime) -> tuple[int, int, int]:
+        rng, ts = self.rng, self.ts
+        balance = pending_count = pending_cents = 0
+        at = created
+        for year in range(max(created.year, self.now.year - 2), self.now.year + 1):
+            fee = rng.choice((4500, 6000, 7500))
+            at = max(at, self._between(dt.datetime(year, 1, 1, tzinfo=dt.UTC), self.now))
+            self.txns.append(
+                (self._id("account_txn"), member_id, fee, f"Annual membership {year}", TxnStatus.SETTLED.value, ts(at))
+            )
+            balance += fee
+            if rng.random() < 0.9:
+                paid_at = self._between(at, self.now)
+                self.txns.append(
+                    (
+                        self._id("account_txn"),
+                        member_id,
+                        -fee,
+                        "Payment received, thank you",
+                        TxnStatus.SETTLED.value,
+                        ts(paid_at),
+                    )
+                )
+                balance -= fee
+        if rng.random() < 0.22:
+            for _ in range(rng.randint(1, 3)):
+                amount = rng.choice((1500, 2500, 3200))
+                description = rng.choice(
+                    (f"Registration: {rng.choice(_ANIMALS)}", f"Transfer: {rng.choice(_ANIMALS)}", "Show entry fee")
+                )
+                self.txns.append(
+                    (
+                        self._id("account_txn"),
+                        member_id,
+                        amount,
+                        description,
+                        TxnStatus.PENDING.value,
+                        ts(self._ago(0, 45)),
+                    )
+                )
+                pending_count += 1
+                pending_cents += amount
+        return balance, pending_count, pending_cents
+
+    def _portal_users(
+        self, member_id: int, person: _Person, email: str, logon_id: str, status: MemberStatus, created: dt.datetime
+    ) -> dt.datetime | None:
+        """Add the account's portal users; returns the latest sign-in of any of them."""
+        rng = self.rng
+        if rng.random() >= 0.75:
+            return None
+        # Inactive accounts cannot sign in: their users last did before deactivation.
+        until = max(created, self._ago(60, 400)) if status == MemberStatus.INACTIVE else self.now
+        logins = [
+            self._user(logon_id, email, f"{person.first} {person.last}", UserRole.FULL, member_id, created, until)
+        ]
+        if rng.random() < 0.2:
+            other = self._person()
+            logins.append(
+                self._user(
+                    f"{logon_id}-{rng.randint(2, 9)}",
+                    self._email(other, member_id),
+                    f"{other.first} {person.last}",
+                    UserRole.STANDARD,
+                    member_id,
+                    created,
+                    until,
+                )
+            )
+        return max((login for login in logins if login is not None), default=None)
+
+    def _user(
+        self,
+        username: str,
+        email: str,
+        display_name: str,
+        role: UserRole,
+        member_id: int | None,
+        created: dt.datetime,
+        until: dt.datetime,
+    ) -> dt.datetime | None:
+        """Add a user; returns their last sign-in (None if they never signed in)."""
+        rng, ts = self.rng, self.ts
+        state = rng.choices(_USER_STATES, _USER_STATE_WEIGHTS)[0]
+        since = self._between(created, until)
+        last_login = None
+        if state != UserState.INVITED:
+            recently = max(since, until - dt.timedelta(days=30))
+            last_login = self._between(recently if rng.random() < 0.6 else since, until)
+        failed = 5 if state == UserState.LOCKED else 0
+        self.users.append(
+            (
+                self._id("app_user"),
+                username,
+                email,
+                display_name,
+                role.value,
+                state.value,
+                member_id,
+                failed,
+                ts(last_login) if last_login else None,
+                ts(since),
+                1,
+            )
+        )
+        return last_login
+
+    def non_member_user(self) -> None:
+        person = self._person()
+        user_id = self.next_id["app_user"]
+        username = f"{_slug(person.first)}.{_slug(person.last)}.{user_id}"
+        name = f"{person.first} {person.last}"
+        self._user(
+            username, self._email(person, user_id), name, UserRole.NON_MEMBER, None, self._ago(30, 1500), self.now
+        )
+
+    def take(self) -> dict[str, tuple[Sequence[str], list[tuple[Any, ...]]]]:
+        """The rows drawn since the last call, by table, parents first."""
+        batch: dict[str, tuple[Sequence[str], list[tuple[Any, ...]]]] = {
+            "member": (MEMBER_COLUMNS, self.members),
+            "address": (ADDRESS_COLUMNS, self.addresses),
+            "member_search": (SEARCH_COLUMNS, self.search),
+            "app_user": (USER_COLUMNS, self.users),
+            "points_entry": (POINTS_COLUMNS, self.points),
+            "account_txn": (TXN_COLUMNS, self.txns),
+        }
+        self.members, self.addresses, self.search, self.users, self.points, self.txns = [], [], [], [], [], []
+        for table, (_, rows) in batch.items():
+            self.written[table] += len(rows)
+        return batch
+
+
+class _Loader(Protocol):
+    def timestamp(self, value: dt.datetime) -> Any: ...
+
+    def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass
+class _SqliteLoader:
+    connection: Connection
+
+    def timestamp(self, value: dt.datetime) -> str:
+        # The storage format of SQLAlchemy's SQLite DateTime: naive UTC, microseconds.
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            placeholders = ", ".join("?" * len(columns))
+            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+            self.connection.connection.dbapi_connection.cursor().executemany(statement, rows)  # type: ignore[union-attr]
+
+    def finish(self) -> None:
+        # Merge the FTS5 index's segments into one b-tree: faster queries afterwards.
+        self.connection.exec_driver_sql("INSERT INTO member_fts (member_fts) VALUES ('optimize')")
+
+
+@dataclass
+class _PostgresLoader:
+    connection: Connection
+    rebuild_trigram_index: bool = False
+    _dropped: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.rebuild_trigram_index:
+            # Building the GIN index once after the load is several times faster than
+            # updating it row by row; DDL is transactional, so a failure restores it.
+            TRIGRAM_INDEX.drop(self.connection)
+            self._dropped = True
+
+    def timestamp(self, value: dt.datetime) -> dt.datetime:
+        return value
+
+    def write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def finish(self) -> None:
+        for table in _ID_TABLES:
+            self.connection.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) "
+                f"FROM {table}"
+            )
+        if self._dropped:
+            self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+            TRIGRAM_INDEX.create(self.connection)
+
+
+@contextmanager
+def _loading(engine: Engine, members_before: int) -> Iterator[tuple[Connection, _Loader]]:
+    """A connection in a transaction, tuned for a bulk load, and its loader."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            dbapi_connection = connection.connection.dbapi_connection
+            assert dbapi_connection is not None
+            dbapi_connection.execute("PRAGMA synchronous=OFF")
+            dbapi_connection.execute("PRAGMA cache_size=-1048576")  # up to 1 GiB, allocated as needed
+            try:
+                with connection.begin():
+                    yield connection, _SqliteLoader(connection)
+            finally:
+                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+                dbapi_connection.execute("PRAGMA cache_size=-2000")
+        else:
+            with connection.begin():
+                yield connection, _PostgresLoader(connection, rebuild_trigram_index=members_before == 0)
+
+
+def _create_staff(session: Session, pools: _Pools, rng: random.Random, password: str | None) -> list[str]:
+    if session.scalar(select(User.id).where(User.username == DEMO_ADMIN)) is not None:
+        return []
+    admin = create_staff(
+        session,
+        DEMO_ADMIN,
+        password,
+        role=UserRole.SOCIETY_ADMIN,
+        email=DEMO_ADMIN_EMAIL,
+        display_name=DEMO_ADMIN_NAME,
+        actor="seed-demo",
+    )
+    names = [admin.username]
+    english = pools.people[0]
+    while len(names) < 1 + _STAFF_COUNT:
+        first, _ = rng.choice(english)
+        last = rng.choice(pools.last_names[0])
+        username = f"{_slug(first)}.{_slug(last)}"
+        if username in names or session.scalar(select(User.id).where(User.username == username)) is not None:
+            continue
+        create_staff(
+            session,
+            username,
+            password,
+            role=UserRole.SOCIETY_STAFF,
+            email=f"{username}@society.example",
+            display_name=f"{first} {last}",
+            actor="seed-demo",
+        )
+        names.append(username)
+    return names
+
+
+def seed_demo(
+    engine: Engine,
+    members: int,
+    *,
+    seed: int = 0,
+    now: dt.datetime | None = None,
+    staff_password: str | None = None,
+    batch_size: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> SeedReport:
+    """Add ``members`` demo members (ids after any already there), their portal users,
+    ledgers and search rows, one non-member user per hundred members, and — unless
+    they exist — the demo Society Admin ``demo-admin`` and three Society Staff.
+
+    ``staff_password`` gives the demo staff a password (otherwise they sign in only
+    by a bootstrap token). ``now`` anchors every date (default: today, 00:00 UTC), so
+    a seed and a day give the same data. One transaction: all or nothing.
+    """
+    if members < 0:
+        raise ValueError("members must be zero or more")
+    started = time.monotonic()
+    now = now or utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    with Session(engine) as probe:
+        members_before = probe.scalar(select(func.count()).select_from(Member)) or 0
+    with _loading(engine, members_before) as (connection, loader):
+        generator = _Generator(seed, now, loader.timestamp)
+        session = Session(bind=connection)
+        staff = _create_staff(session, generator.pools, generator.rng, staff_password)
+        session.flush()
+        for table in _ID_TABLES:
+            generator.next_id[table] = (connection.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}")) or 0) + 1
+        for done in range(0, members, batch_size):
+            size = min(batch_size, members - done)
+            for i in range(size):
+                generator.member()
+                if (done + i) % 100 == 99:
+                    generator.non_member_user()
+            for table, (columns, rows) in generator.take().items():
+                loader.write(table, columns, rows)
+            if progress is not None:
+                progress(done + size, members)
+        record(
+            session,
+            actor_user_id=None,
+            actor_name="seed-demo",
+            action="demo.seeded",
+            details={"members": members, "seed": seed},
+        )
+        session.flush()
+        loader.finish()
+    if engine.dialect.name == "postgresql":
+        # Statistics for the planner, and a visibility map so counts can be index-only.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in (*_ID_TABLES, "member_search"):
+                connection.exec_driver_sql(f"VACUUM ANALYZE {table}")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    written = generator.written
+    return SeedReport(
+        members=written["member"],
+        addresses=written["address"],
+        users=written["app_user"],
+        points_entries=written["points_entry"],
+        transactions=written["account_txn"],
+        staff=staff,
+        seconds=time.monotonic() - started,
+    )

@@ -1,0 +1,50 @@
+"""Dependencies shared by the routers: one database session per request, and the
+signed-in staff member."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from desktop_care.models import User
+
+from .security import StaffSession, resolve_token
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/login")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_staff_session(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffSession:
+    return resolve_token(session, credentials.credentials if credentials is not None else None)
+
+
+CurrentSession = Annotated[StaffSession, Depends(get_staff_session)]
+
+
+def get_current_staff(staff_session: CurrentSession) -> User:
+    return staff_session.user
+
+
+CurrentStaff = Annotated[User, Depends(get_current_staff)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+ClientAddress = Annotated[str, Depends(client_address)]

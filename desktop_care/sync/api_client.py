@@ -1,0 +1,365 @@
+"""The workstation's REST client for the central (or embedded) server.
+
+Every call returns the same pydantic classes the server answers with
+(:mod:`desktop_care.schemas`), or raises one of the typed errors below, each with a
+``message`` in plain words. The UI maps error *types* to what a person can do
+(:mod:`desktop_care.ui.errors`); nothing above this module sees ``requests``.
+
+Retries: idempotent calls (GET) are retried with exponential backoff on connection
+failures, read time-outs and 502/503/504 (honouring ``Retry-After``). Anything else,
+above all ``POST /auth/login``, is sent exactly once.
+
+Threads: a :class:`requests.Session` is not safe to share between threads, so each
+thread that uses an :class:`ApiClient` gets its own session (and connection pool); the
+bearer token is shared by all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+from .. import __version__, config
+from ..schemas import Health, LoginRequest, LoginResponse, MemberDetail, MemberPage, StaffPublic
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ApiError(Exception):
+    """A call to the server failed; ``message`` says why in plain words."""
+
+    default_message = "The server could not complete the request."
+
+    def __init__(self, message: str | None = None, *, status: int | None = None) -> None:
+        self.message = message or self.default_message
+        self.status = status
+        super().__init__(self.message)
+
+
+class Unauthorized(ApiError):
+    """401: no token, an expired or revoked one, or a wrong password at sign-in."""
+
+    default_message = "Your session has ended. Please sign in again."
+
+
+class Forbidden(ApiError):
+    """403: signed in, but not allowed (or the account is locked or disabled)."""
+
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(ApiError):
+    default_message = "It no longer exists."
+
+
+class ValidationFailed(ApiError):
+    """422: the request was refused because of the fields named in ``fields``."""
+
+    default_message = "Some of the values are not valid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = 422,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.fields: dict[str, str] = dict(fields or {})
+
+
+class Conflict(ApiError):
+    """409/412: someone else changed the same data first."""
+
+    default_message = "Someone else changed this in the meantime."
+
+
+class ServerBusy(ApiError):
+    """429/503: the server asks us to come back later; nothing was done."""
+
+    default_message = "The server is busy. Please try again in a moment."
+
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx, or an answer the client cannot understand: a fault on the server side."""
+
+    default_message = "The server ran into a problem. Please try again later."
+
+
+class Unreachable(ApiError):
+    """No connection: refused, unknown host, network down, or no answer to connect."""
+
+    def __init__(self, url: str, message: str | None = None) -> None:
+        self.url = url
+        super().__init__(message or f"The server at {url} can't be reached.")
+
+
+class TimedOut(ApiError):
+    """Connected, but the server did not answer in time."""
+
+    def __init__(self, url: str, message: str | None = None) -> None:
+        self.url = url
+        super().__init__(message or f"The server at {url} did not answer in time.")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def normalize_server_url(text: str) -> str:
+    """``"host:8000/"`` → ``"http://host:8000"``; ValueError (in plain words) if unusable."""
+    url = text.strip()
+    if not url:
+        raise ValueError("Enter the server address.")
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("The server address must start with http:// or https://.")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("The port in the server address is not a number.") from None
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("That is not a server address (e.g. https://care.example.org).")
+    return url.rstrip("/")
+
+
+class IdempotentRetry(Retry):
+    """urllib3 ``Retry`` that never re-sends a non-idempotent request.
+
+    Plain ``Retry`` re-sends any method after a *connection* error; for a sign-in or a
+    command we rather report the failure and let the person decide.
+    """
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if error is not None and (method or "").upper() not in IDEMPOTENT_METHODS:
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _retry_policy(retries: int, backoff: float) -> Retry:
+    return IdempotentRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        backoff_factor=backoff,
+        backoff_max=5.0,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=IDEMPOTENT_METHODS,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def _error_body(response: requests.Response) -> tuple[str | None, dict[str, str]]:
+    """``(detail, fields)`` from an error answer: our ``ErrorDetail`` shape, or
+    FastAPI's default ``{"detail": [{"loc": [...], "msg": ...}]}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, {}
+    if not isinstance(body, dict):
+        return None, {}
+    detail = body.get("detail")
+    fields = {str(k): str(v) for k, v in (body.get("fields") or {}).items()}
+    if isinstance(detail, list):  # FastAPI's own validation error shape
+        for item in detail:
+            if isinstance(item, dict) and item.get("loc"):
+                fields.setdefault(str(item["loc"][-1]), str(item.get("msg", "Not valid")))
+        detail = None
+    return (detail if isinstance(detail, str) and detail else None), fields
+
+
+def _fields_of(exc: ValidationError) -> dict[str, str]:
+    """Field name → message of a pydantic validation error."""
+    return {str(err["loc"][-1]): err["msg"] for err in exc.errors() if err["loc"]}
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_for_response(response: requests.Response) -> ApiError:
+    """The typed error for an unsuccessful answer."""
+    status = response.status_code
+    detail, fields = _error_body(response)
+    if status == 401:
+        return Unauthorized(detail, status=status)
+    if status == 403:
+        return Forbidden(detail, status=status)
+    if status == 404:
+        return NotFound(detail, status=status)
+    if status in (409, 412):
+        return Conflict(detail, status=status)
+    if status == 422 or (status == 400 and fields):
+        return ValidationFailed(detail, status=status, fields=fields)
+    if status in (429, 503):
+        return ServerBusy(detail, status=status, retry_after=_retry_after(response))
+    if status >= 500:
+        return ServerError(detail, status=status)
+    return ApiError(detail or f"The server refused the request ({status}).", status=status)
+
+
+def _network_error(exc: requests.RequestException, server: str) -> ApiError:
+    """The typed error for a request that got no answer."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return Unreachable(server)
+    if isinstance(exc, requests.ReadTimeout):
+        return TimedOut(server)
+    reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+    if isinstance(reason, ReadTimeoutError):
+        return TimedOut(server)
+    if isinstance(reason, ConnectTimeoutError) or isinstance(exc, requests.ConnectionError):
+        return Unreachable(server)
+    return ApiError(f"The request to {server} failed: {exc}")
+
+
+# --------------------------------------------------------------------------- client
+
+
+class ApiClient:
+    """A client of one server's ``/api/v1``; ``token`` is the staff bearer token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeouts: config.Timeouts = config.TIMEOUTS,
+        retries: int = 3,
+        backoff: float = 0.25,
+    ) -> None:
+        self.base_url = normalize_server_url(base_url)
+        self.api_url = f"{self.base_url}{config.API_PREFIX}"
+        self.token = token
+        self.timeouts = timeouts
+        self._retries = retries
+        self._backoff = backoff
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.base_url!r}, signed_in={self.token is not None})"
+
+    # ----------------------------------------------------------------- endpoints
+
+    def health(self) -> Health:
+        return self._call("GET", "/health", Health)
+
+    def login(self, username: str, password: str) -> LoginResponse:
+        """Sign in; on success the client uses the new token for every later call."""
+        try:
+            body = LoginRequest(username=username, password=password)
+        except ValidationError as exc:
+            raise ValidationFailed(status=None, fields=_fields_of(exc)) from None
+        response = self._call("POST", "/auth/login", LoginResponse, json=body.model_dump())
+        self.token = response.access_token
+        return response
+
+    def me(self) -> StaffPublic:
+        return self._call("GET", "/auth/me", StaffPublic)
+
+    def logout(self) -> None:
+        """End the session on the server (if it is still valid) and forget the token."""
+        try:
+            if self.token is not None:
+                self._send("POST", "/auth/logout")
+        except Unauthorized:
+            pass
+        finally:
+            self.token = None
+
+    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
+        params: dict[str, str | int] = {"q": q, "limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._call("GET", "/members", MemberPage, params=params)
+
+    def member(self, member_id: int) -> MemberDetail:
+        return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def close(self) -> None:
+        """Close every thread's connection pool."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=_retry_policy(self._retries, self._backoff))
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = f"desktop-care/{__version__}"
+            session.headers["Accept"] = "application/json"
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def _call(self, method: str, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
+        response = self._send(method, path, **kwargs)
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ServerError(
+                f"The server at {self.base_url} sent an answer this app does not understand."
+            ) from exc
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = self._session().request(
+                method,
+                f"{self.api_url}{path}",
+                headers=headers,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise _network_error(exc, self.base_url) from exc
+        if not response.ok:
+            raise error_for_response(response)
+        return response

@@ -1,0 +1,206 @@
+"""The application: which window is up, from start to quit.
+
+Two ways in: the *embedded default* starts the bundled server off the GUI thread (a
+"Starting the local server…" window meanwhile) and signs in the demo Society Admin with
+the server's bootstrap token; ``--server URL`` shows the sign-in dialog for that server.
+Either way the main window follows; signing out (or a session the server no longer
+accepts) goes back to the sign-in dialog.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..embedded import EmbeddedServer
+from ..sync.api_client import ApiClient
+from . import message, ops
+from .errors import describe
+from .main_window import MainWindow
+from .ops import Op
+from .qt import QApplication, QObject, QTimer, QWidget, Signal
+from .resources import apply_look
+from .session import StaffSession
+from .signin import SignInDialog
+from .startup import StartupWindow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    #: A central server to sign in to; None for the embedded (local) server.
+    server: str | None = None
+    #: Save a picture of the main window here once the first results show, then quit.
+    screenshot: Path | None = None
+    #: The first search (default: every member, first page).
+    search: str = ""
+
+
+class DesktopCare(QObject):
+    """Owns the windows, the session and (in the embedded default) the local server.
+
+    It never ends the event loop itself: it emits :attr:`finished` with the exit code
+    and :func:`run` quits the loop (so tests can drive it without one).
+    """
+
+    finished = Signal(int)
+
+    def __init__(
+        self,
+        app: QApplication,
+        options: Options,
+        embedded_factory: Callable[[], EmbeddedServer] = EmbeddedServer,
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.options = options
+        self.exit_code = 0
+        self.session: StaffSession | None = None
+        self.embedded: EmbeddedServer | None = None
+        self._embedded_factory = embedded_factory
+        self.startup_window: StartupWindow | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self.main_window: MainWindow | None = None
+        message.bridge.sign_in_required.connect(self._session_ended)
+        app.aboutToQuit.connect(self.shutdown)
+
+    # ----------------------------------------------------------------- flow
+
+    def start(self) -> None:
+        if self.options.server is not None:
+            self.show_sign_in(self.options.server)
+        else:
+            self.start_embedded()
+
+    def start_embedded(self) -> None:
+        """Start the local server off the GUI thread, then sign in as the demo admin."""
+        if self.startup_window is None:
+            self.startup_window = StartupWindow()
+            self.startup_window.retry_requested.connect(self.start_embedded)
+            self.startup_window.quit_requested.connect(lambda: self._exit(0))
+        self.startup_window.show_starting()
+        self.startup_window.show()
+        if self.embedded is None:
+            self.embedded = self._embedded_factory()
+        embedded = self.embedded
+        Op(self, lambda: _sign_in_locally(embedded)).success(self.open_main).failure(self._startup_failed).run()
+
+    def show_sign_in(self, server_url: str, *, username: str = "", notice: str = "") -> None:
+        dialog = SignInDialog(server_url, username=username)
+        dialog.signed_in.connect(self.open_main)
+        dialog.rejected.connect(self._sign_in_cancelled)
+        if notice:
+            dialog.form_error.setText(notice)
+            dialog.form_error.show()
+        dialog.show()
+        self._replace_window(dialog)
+        self.sign_in_dialog = dialog
+
+    def open_main(self, session: StaffSession) -> None:
+        self.session = session
+        window = MainWindow(session)
+        if self.options.screenshot is not None:
+            window.search_view.results_shown.connect(self._take_screenshot)
+        window.sign_out_requested.connect(self.sign_out)
+        window.quit_requested.connect(lambda: self._exit(0))
+        window.show()
+        self._replace_window(window)
+        self.main_window = window
+        window.search_view.set_query(self.options.search)
+        window.search_view.focus_search()
+
+    def sign_out(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        client = session.client
+        Op(self, client.logout).failure(lambda exc: log.info("sign-out: %s", exc)).run()
+        self.show_sign_in(session.server_url, username=session.staff.username)
+
+    def shutdown(self) -> None:
+        """Stop the local server and let running ops finish (at quit)."""
+        if self.embedded is not None:
+            self.embedded.stop()
+        ops.wait_for_idle(5_000)
+
+    # ----------------------------------------------------------------- internals
+
+    def _replace_window(self, new: QWidget) -> None:
+        """Close the other windows once ``new`` is up (so the app never has none and quits)."""
+        for attr in ("startup_window", "sign_in_dialog", "main_window"):
+            old = getattr(self, attr)
+            if old is not None and old is not new:
+                setattr(self, attr, None)
+                if isinstance(old, SignInDialog):
+                    old.rejected.disconnect(self._sign_in_cancelled)
+                old.close()
+                old.deleteLater()
+
+    def _startup_failed(self, exc: BaseException) -> None:
+        problem = describe(exc)
+        log.error("the local server did not start: %s\n%s", problem.text, problem.details)
+        if self.options.screenshot is not None:
+            print(f"desktop-care: {problem.text}", file=sys.stderr)
+            self._exit(1)
+            return
+        if self.startup_window is not None:
+            self.startup_window.show_problem(problem)
+
+    def _session_ended(self, notice: str) -> None:
+        session = self.session
+        if session is None or self.main_window is None:
+            return
+        self.session = None
+        self.show_sign_in(session.server_url, username=session.staff.username, notice=notice)
+
+    def _sign_in_cancelled(self) -> None:
+        self._exit(0)
+
+    def _take_screenshot(self) -> None:
+        window = self.main_window
+        path = self.options.screenshot
+        if window is None or path is None:
+            return
+        window.search_view.results_shown.disconnect(self._take_screenshot)
+
+        def save() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saved = window.grab().save(str(path))
+            print(f"desktop-care: {'saved' if saved else 'could not save'} {path}", file=sys.stderr)
+            self._exit(0 if saved else 1)
+
+        QTimer.singleShot(0, save)  # after the table has laid out the new rows
+
+    def _exit(self, code: int) -> None:
+        self.exit_code = code
+        self.finished.emit(code)
+
+
+def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
+    """Worker thread: start the local server and sign in with its bootstrap token."""
+    url = embedded.start()
+    client = ApiClient(url, token=embedded.token)
+    return StaffSession(client, client.me(), local=True)
+
+
+def run(options: Options, argv: Sequence[str] | None = None) -> int:
+    """Create (or reuse) the QApplication, run the app until it quits; the exit code."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(list(argv or sys.argv[:1]))
+    app.setApplicationName("Desktop Care")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("desktop_care")
+    app.setDesktopFileName("desktop-care")
+    apply_look(app)
+    controller = DesktopCare(app, options)
+    controller.finished.connect(app.exit)
+    QTimer.singleShot(0, controller.start)
+    code = app.exec()
+    return controller.exit_code or code

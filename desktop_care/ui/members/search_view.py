@@ -1,0 +1,220 @@
+"""The member search: a search box over a lazily paged table of results.
+
+Typing restarts a short single-shot timer; when it fires, the query goes to the server
+off the GUI thread (:class:`MemberTableModel`). Enter searches at once, Down moves to
+the results, and Enter or a double-click on a row opens that member.
+"""
+
+from __future__ import annotations
+
+from ... import schemas
+from ...sync.api_client import ApiClient
+from .. import format as fmt
+from .. import message
+from ..errors import Action, describe
+from ..qt import (
+    QAbstractItemView,
+    QEvent,
+    QFont,
+    QFontMetrics,
+    QHBoxLayout,
+    QHeaderView,
+    QKeyEvent,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QObject,
+    QStackedWidget,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from ..widgets import StatePanel, make_read_only_table, named
+from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
+
+DEBOUNCE_MS = 250
+PLACEHOLDER = "Member ID, name, email, phone or postcode"
+
+#: Widest text each fixed-width column is sized for (the Name column is resizable
+#: and Email takes the remaining room).
+_COLUMN_SAMPLES = {
+    "Member ID": "10000000",
+    "Status": "Inactive",
+    "Points": "1,000,000",
+    "Balance": "-£10,000.00",
+    "Pending": "99 (£10,000.00)",
+    "Last login": "30 Sep 2025, 23:59",
+}
+
+
+def results_summary(model: MemberTableModel) -> str:
+    """The line above the results: how many are shown, of how many."""
+    if model.searching:
+        return "Searching…"
+    rows = model.rowCount()
+    if model.error is not None or (rows == 0 and not model.has_more):
+        return ""
+    if not model.total_exact:
+        return f"showing {rows:,} of more than {model.total:,} — refine your search"
+    if model.has_more or rows < model.total:
+        return f"showing {rows:,} of {model.total:,} — refine your search"
+    return fmt.plural(rows, "member")
+
+
+class MemberTable(QTableView):
+    """The results table; Enter or a double-click asks to open the current member."""
+
+    open_requested = Signal(int)
+
+    def __init__(self, model: MemberTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("memberTable")
+        self.setModel(model)
+        make_read_only_table(self)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
+        self._size_columns()
+        self.doubleClicked.connect(self._open)
+
+    def _size_columns(self) -> None:
+        header = self.horizontalHeader()
+        metrics = self.fontMetrics()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        title_metrics = QFontMetrics(bold)  # headers are bold (style.qss)
+        padding = 32  # cell and header padding, with room for the sort-free header's margins
+        for section, column in enumerate(COLUMNS):
+            sample = _COLUMN_SAMPLES.get(column.title)
+            if column.title == "Email":
+                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
+                continue
+            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
+            width = metrics.horizontalAdvance(sample or "M" * 18)
+            self.setColumnWidth(section, max(width, title_metrics.horizontalAdvance(column.title)) + padding)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self._open(self.currentIndex())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _open(self, index: QModelIndex) -> None:
+        member_id = index.siblingAtColumn(0).data(MEMBER_ID_ROLE)
+        if member_id is not None:
+            self.open_requested.emit(int(member_id))
+
+
+class SearchView(QWidget):
+    """Search box, results summary, and the results (or a state panel)."""
+
+    #: The person asked to open a member (by its id).
+    member_opened = Signal(int)
+    #: A search's results (or its empty state) are on screen.
+    results_shown = Signal()
+
+    def __init__(self, client: ApiClient, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
+        super().__init__(parent)
+        self.setObjectName("searchView")
+        self.model = MemberTableModel(client, self)
+
+        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "searchBox")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAccessibleName("Find member")
+        self.summary = named(QLabel(), "resultsSummary")
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.table = MemberTable(self.model, self)
+        self.state = StatePanel(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.state)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search_box, 3)
+        top.addWidget(self.summary, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+
+        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
+        self._debounce.timeout.connect(self.search_now)
+        self.search_box.textEdited.connect(self._debounce.start)
+        self.search_box.textChanged.connect(self._cleared)
+        self.search_box.returnPressed.connect(self.search_now)
+        self.search_box.installEventFilter(self)
+        self.state.retry_button.clicked.connect(self.model.retry)
+        self.table.open_requested.connect(self.member_opened)
+        self.model.state_changed.connect(self._update)
+        self._update()
+
+    # ----------------------------------------------------------------- actions
+
+    def search_now(self) -> None:
+        """Search for what is in the box now (without waiting for the debounce)."""
+        self._debounce.stop()
+        self.model.search(self.search_box.text().strip())
+
+    def set_query(self, text: str) -> None:
+        """Put ``text`` in the search box and search for it at once."""
+        self.search_box.setText(text)
+        self.search_now()
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def current_member(self) -> schemas.MemberSummary | None:
+        index = self.table.currentIndex()
+        return self.model.summary(index.row()) if index.isValid() else None
+
+    # ----------------------------------------------------------------- internals
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Down in the search box moves to the first result."""
+        if (
+            watched is self.search_box
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Down
+            and self.model.rowCount() > 0
+        ):
+            self.table.setFocus(Qt.FocusReason.TabFocusReason)
+            if not self.table.currentIndex().isValid():
+                self.table.selectRow(0)
+            return True
+        return super().eventFilter(watched, event)
+
+    def _cleared(self, text: str) -> None:
+        if not text:  # the clear button (or select-all + delete): show everything again
+            self._debounce.start()
+
+    def _update(self) -> None:
+        model = self.model
+        self.summary.setText(results_summary(model))
+        if model.searching:
+            return  # keep showing the previous results (or state) until the new ones arrive
+        if model.error is not None:
+            problem = describe(model.error)
+            if problem.action is Action.SIGN_IN_AGAIN:
+                message.problem(model.error)
+            self.state.show_state("The search did not work", problem.text,
+                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
+            self.stack.setCurrentWidget(self.state)
+        elif model.rowCount() == 0 and model.query is not None:
+            query = model.query
+            self.state.show_state(
+                f"No members match “{query}”" if query else "There are no members yet",
+                "Check the spelling, or search by member ID, email, phone or postcode." if query else "",
+            )
+            self.stack.setCurrentWidget(self.state)
+        else:
+            self.stack.setCurrentWidget(self.table)
+        if model.query is not None and not model.loading:
+            self.results_shown.emit()

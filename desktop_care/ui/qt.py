@@ -1,0 +1,110 @@
+"""The one module that imports Qt.
+
+Everything else in the UI imports Qt names from here, so the binding (PySide6) and its
+version quirks are handled in one place.
+"""
+
+from __future__ import annotations
+
+from PySide6 import __version__ as PYSIDE_VERSION
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+    qVersion,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid as is_alive
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+__all__ = [
+    "PYSIDE_VERSION",
+    "ModelIndex",
+    "QAbstractItemView",
+    "QAbstractTableModel",
+    "QAction",
+    "QApplication",
+    "QCloseEvent",
+    "QColor",
+    "QDialog",
+    "QDialogButtonBox",
+    "QEvent",
+    "QFont",
+    "QFontMetrics",
+    "QFormLayout",
+    "QGridLayout",
+    "QGroupBox",
+    "QHBoxLayout",
+    "QHeaderView",
+    "QIcon",
+    "QImage",
+    "QKeyEvent",
+    "QKeySequence",
+    "QLabel",
+    "QLineEdit",
+    "QMainWindow",
+    "QMessageBox",
+    "QModelIndex",
+    "QObject",
+    "QPersistentModelIndex",
+    "QProgressBar",
+    "QPushButton",
+    "QRunnable",
+    "QScrollArea",
+    "QStackedWidget",
+    "QTableView",
+    "QTableWidget",
+    "QTableWidgetItem",
+    "QThreadPool",
+    "QTimer",
+    "QVBoxLayout",
+    "QWidget",
+    "Qt",
+    "Signal",
+    "Slot",
+    "is_alive",
+    "qVersion",
+]

@@ -1,0 +1,59 @@
+"""Small widgets and helpers shared by several views."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from .qt import QAbstractItemView, QHBoxLayout, QLabel, QPushButton, Qt, QTableView, QVBoxLayout, QWidget
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, name: str) -> W:
+    """``widget`` with its object name set (for the style sheet and for tests)."""
+    widget.setObjectName(name)
+    return widget
+
+
+def make_read_only_table(table: QTableView) -> None:
+    """Rows selected whole, nothing editable, no grid or row numbers."""
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.setShowGrid(False)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setHighlightSections(False)
+    table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+class StatePanel(QWidget):
+    """What shows instead of content: loading, nothing found, or a failure with
+    "Try again"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statePanel")
+        self.title = named(QLabel(), "stateTitle")
+        self.body = named(QLabel(), "stateBody")
+        for label in (self.title, self.body):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+        self.retry_button = named(QPushButton("Try again"), "retryButton")
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(self.retry_button)
+        row.addStretch()
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.body)
+        layout.addSpacing(8)
+        layout.addLayout(row)
+        layout.addStretch(3)
+
+    def show_state(self, title: str, body: str = "", *, retry: bool = False) -> None:
+        self.title.setText(title)
+        self.body.setText(body)
+        self.body.setVisible(bool(body))
+        self.retry_button.setVisible(retry)

@@ -1,0 +1,90 @@
+"""Helpers for API tests: arrange rows in the real server's database, sign in over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pytest
+import requests
+from sqlalchemy.orm import Session
+
+from desktop_care.models import Address, Member, User, UserCredential, UserRole
+from desktop_care.server.accounts import create_staff
+from desktop_care.server.security import hash_password
+from tests.support.servers import LiveServer
+
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (the server and its database are shared)."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def db(server: LiveServer) -> Iterator[Session]:
+    """A session on the server's database; what a test commits, the server sees."""
+    with Session(server.engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    password: str
+
+
+@pytest.fixture
+def make_staff(db: Session) -> Callable[..., Staff]:
+    def make(role: UserRole = UserRole.SOCIETY_STAFF, password: str = PASSWORD) -> Staff:
+        user = create_staff(db, unique("staff."), password, role=role, display_name="Test Staff", actor="test")
+        db.commit()
+        return Staff(user.id, user.username, password)
+
+    return make
+
+
+@pytest.fixture
+def staff_token(server: LiveServer, make_staff: Callable[..., Staff]) -> str:
+    staff = make_staff()
+    return login(server, staff.username, staff.password).json()["access_token"]
+
+
+@pytest.fixture
+def auth(staff_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {staff_token}"}
+
+
+def login(server: LiveServer, username: str, password: str) -> requests.Response:
+    return requests.post(f"{server.api}/auth/login", json={"username": username, "password": password}, timeout=10)
+
+
+def make_portal_user(db: Session, member: Member | None, role: UserRole = UserRole.FULL, **fields: object) -> User:
+    user = User(username=unique("portal."), role=role, member_id=member.id if member else None, **fields)
+    db.add(user)
+    db.flush()
+    db.add(UserCredential(user_id=user.id, password_hash=hash_password(PASSWORD)))
+    db.commit()
+    return user
+
+
+def make_member(
+    db: Session, first_name: str, last_name: str, postcodes: Sequence[str] = (), **fields: object
+) -> Member:
+    number = next(_numbers)
+    member = Member(
+        member_no=fields.pop("member_no", None) or f"8{uuid.uuid4().int % 10**9:09d}",
+        logon_id=unique(f"logon{number}."),
+        first_name=first_name,
+        last_name=last_name,
+        addresses=[Address(line1=f"{i + 1} Test Lane", postcode=p) for i, p in enumerate(postcodes)],
+        **fields,
+    )
+    db.add(member)
+    db.commit()
+    return member

@@ -1,0 +1,115 @@
+"""Member search and details over HTTP against the real server (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import requests
+from sqlalchemy.orm import Session
+
+from desktop_care.models import MemberStatus, PointsType, TxnStatus, UserRole, UserState, add_points, post_transaction
+from desktop_care.schemas import MemberDetail, MemberPage
+from tests.support.servers import LiveServer
+
+from .conftest import make_member, make_portal_user, unique
+
+
+def search(server: LiveServer, auth: dict[str, str], **params: object) -> requests.Response:
+    return requests.get(f"{server.api}/members", params=params, headers=auth, timeout=10)
+
+
+def test_search_finds_members_by_name_and_pages_through_them(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    surname = unique("Zyx")
+    made = [make_member(db, f"Anna{i}", surname, postcodes=[f"ZZ{i} 9AA"]) for i in range(5)]
+    make_member(db, "Somebody", unique("Other"))
+
+    first = search(server, auth, q=surname.lower(), limit=2)
+    assert first.status_code == 200, first.text
+    page = MemberPage.model_validate(first.json())
+    assert (page.total, page.total_exact) == (5, True)
+    assert [item.id for item in page.items] == [m.id for m in made[:2]]
+    assert page.items[0].name == f"Anna0 {surname}"
+    assert page.items[0].postcode == "ZZ0 9AA"
+
+    seen = [item.id for item in page.items]
+    while page.next_cursor:
+        page = MemberPage.model_validate(search(server, auth, q=surname, limit=2, cursor=page.next_cursor).json())
+        seen += [item.id for item in page.items]
+    assert seen == [m.id for m in made]
+
+
+def test_search_by_member_id_puts_the_exact_match_first(server: LiveServer, auth: dict[str, str], db: Session) -> None:
+    base = unique("")[:6]
+    digits = str(int(base, 16) % 10**6).rjust(6, "1")
+    longer = make_member(db, "Longer", "Number", member_no=f"{digits}0")
+    exact = make_member(db, "Exact", "Number", member_no=digits)
+    page = MemberPage.model_validate(search(server, auth, q=digits).json())
+    assert [item.id for item in page.items][:2] == [exact.id, longer.id]
+
+
+def test_member_details(server: LiveServer, auth: dict[str, str], db: Session) -> None:
+    member = make_member(db, "Détail", unique("Person"), postcodes=["DT1 1AA", "DT2 2BB"], email="d@example.org")
+    add_points(db, member, 750, PointsType.BASE, "joining")
+    post_transaction(db, member, 4500, "Annual membership")
+    post_transaction(db, member, 1500, "Registration: Bramble", TxnStatus.PENDING)
+    full = make_portal_user(db, member, UserRole.FULL, display_name="Détail Person")
+    standard = make_portal_user(db, member, UserRole.STANDARD, state=UserState.INVITED)
+    db.commit()
+
+    response = requests.get(f"{server.api}/members/{member.id}", headers=auth, timeout=10)
+    assert response.status_code == 200, response.text
+    detail = MemberDetail.model_validate(response.json())
+    assert (detail.member_no, detail.logon_id, detail.name) == (member.member_no, member.logon_id, member.display_name)
+    assert (detail.points_balance, detail.account_balance_cents, detail.pending_count, detail.pending_cents) == (
+        750,
+        4500,
+        1,
+        1500,
+    )
+    assert [a.postcode for a in detail.addresses] == ["DT1 1AA", "DT2 2BB"]
+    assert [(u.id, u.role, u.state) for u in detail.users] == [
+        (full.id, UserRole.FULL, UserState.ACTIVE),
+        (standard.id, UserRole.STANDARD, UserState.INVITED),
+    ]
+    assert [(t.amount_cents, t.description) for t in detail.pending_transactions] == [(1500, "Registration: Bramble")]
+    assert detail.status == MemberStatus.ENROLLED
+
+
+def test_unknown_member_is_404(server: LiveServer, auth: dict[str, str]) -> None:
+    response = requests.get(f"{server.api}/members/987654321", headers=auth, timeout=10)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no member with id 987654321", "fields": {}}
+
+
+def test_members_need_a_sign_in(server: LiveServer) -> None:
+    for url in (f"{server.api}/members", f"{server.api}/members/1"):
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "sign in required", "fields": {}}
+
+
+def test_invalid_parameters_name_the_field(server: LiveServer, auth: dict[str, str]) -> None:
+    page_size = "must be a whole number between 1 and 200"
+    cases = [
+        ({"limit": 0}, "limit", page_size),
+        ({"limit": 201}, "limit", page_size),
+        ({"limit": "abc"}, "limit", page_size),
+        ({"cursor": "not-a-cursor"}, "cursor", "is not a cursor from a previous page"),
+        ({"q": "x" * 201}, "q", "must be at most 200 characters"),
+    ]
+    for params, field, message in cases:
+        response = search(server, auth, **params)
+        assert response.status_code == 422, params
+        assert response.json() == {"detail": f"{field}: {message}", "fields": {field: message}}, params
+
+    response = requests.get(f"{server.api}/members/abc", headers=auth, timeout=10)
+    assert response.status_code == 422
+    assert response.json()["fields"] == {"member_id": "must be a whole number"}
+
+
+def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
+    document = requests.get(f"{server.api}/openapi.json", timeout=10).json()
+    operations = {
+        op["operationId"] for path in document["paths"].values() for op in path.values() if "operationId" in op
+    }
+    assert operations == {"getHealth", "login", "getMe", "logout", "searchMembers", "getMember"}

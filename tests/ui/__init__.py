@@ -1,0 +1,1 @@
+"""Tests of the Qt UI, the embedded server launcher and the app flow."""

@@ -1,0 +1,110 @@
+"""The whole app flow: sign in to a server, search, sign out; and the embedded default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from desktop_care.__main__ import main
+from desktop_care.embedded import EmbeddedServer
+from desktop_care.sync.api_client import ApiClient
+from desktop_care.ui.app import DesktopCare, Options
+from desktop_care.ui.main_window import ONLINE
+from desktop_care.ui.qt import QImage, Qt
+from desktop_care.ui.startup import STARTING
+from tests.support.servers import REPO, LiveServer
+from tests.ui.arrange import StaffAccount, unique
+
+
+def test_sign_in_search_and_sign_out(qtbot, qapp, sqlite_server: LiveServer, staff: StaffAccount,
+                                     make_members) -> None:
+    surname = unique("Flowers")
+    make_members(surname, 4)
+    app = DesktopCare(qapp, Options(server=sqlite_server.url, search=surname))
+    app.start()
+    dialog = app.sign_in_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.server.edit.text() == sqlite_server.url
+
+    qtbot.keyClicks(dialog.username.edit, staff.username)
+    qtbot.keyClicks(dialog.password.edit, staff.password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.main_window is not None)
+    window = app.main_window
+    assert window is not None and window.isVisible()
+    assert app.sign_in_dialog is None
+    qtbot.waitUntil(lambda: window.search_view.model.rowCount() == 4)
+    assert window.search_view.search_box.text() == surname
+
+    window.sign_out_action.trigger()
+    again = app.sign_in_dialog
+    assert again is not None and again.isVisible()
+    assert again.username.edit.text() == staff.username
+    assert app.main_window is None and app.session is None
+    again.close()
+
+
+def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> None:
+    app = DesktopCare(qapp, Options(), embedded_factory=lambda: EmbeddedServer(seed_members=25))
+    try:
+        app.start()
+        assert app.startup_window is not None and app.startup_window.isVisible()
+        assert app.startup_window.status.text() == STARTING
+        qtbot.waitUntil(lambda: app.main_window is not None, timeout=120_000)
+        window = app.main_window
+        assert window is not None
+        assert app.startup_window is None
+        assert window.staff_label.text().endswith("· Society Admin")
+        assert window.server_label.text().endswith("(local)")
+        qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
+        qtbot.waitUntil(lambda: window.connection_state == ONLINE)
+        window.close()
+    finally:
+        app.shutdown()
+    assert app.embedded is not None and not app.embedded.running
+
+
+def test_a_session_the_server_ended_asks_to_sign_in_again(qtbot, qapp, sqlite_server: LiveServer,
+                                                          staff: StaffAccount) -> None:
+    app = DesktopCare(qapp, Options(server=sqlite_server.url))
+    app.start()
+    dialog = app.sign_in_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.username.edit, staff.username)
+    qtbot.keyClicks(dialog.password.edit, staff.password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.main_window is not None and not app.main_window.search_view.model.loading)
+    window = app.main_window
+    assert window is not None and app.session is not None
+
+    ApiClient(sqlite_server.url, token=app.session.client.token).logout()  # e.g. revoked elsewhere
+    window.search_view.set_query("anything")
+    qtbot.waitUntil(lambda: app.main_window is None)
+    again = app.sign_in_dialog
+    assert again is not None and again.isVisible()
+    assert again.form_error.text() == "Your session has ended. Please sign in again."
+    assert again.username.edit.text() == staff.username
+    again.close()
+
+
+def test_screenshot_command_renders_the_main_window(tmp_path) -> None:
+    shot = tmp_path / "main.png"
+    env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop_care", "--screenshot", str(shot), "--search", "a"],
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1280, 760)
+    assert "embedded server answering" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.startswith("desktop-care 0.")

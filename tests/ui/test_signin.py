@@ -1,0 +1,94 @@
+"""The sign-in dialog against the real server: success, and errors in plain words."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from desktop_care.models import User, UserState
+from desktop_care.ui.qt import Qt
+from desktop_care.ui.signin import SignInDialog
+from tests.support.servers import LiveServer, free_port
+from tests.ui.arrange import StaffAccount, server_cli, unique
+
+
+@pytest.fixture
+def dialog(qtbot, sqlite_server: LiveServer) -> SignInDialog:
+    dialog = SignInDialog(sqlite_server.url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def fill(qtbot, dialog: SignInDialog, username: str, password: str) -> None:
+    qtbot.keyClicks(dialog.username.edit, username)
+    qtbot.keyClicks(dialog.password.edit, password)
+
+
+def test_signing_in_hands_over_the_session(qtbot, dialog: SignInDialog, staff: StaffAccount) -> None:
+    fill(qtbot, dialog, staff.username, staff.password)
+    with qtbot.waitSignal(dialog.signed_in) as signed_in:
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+        # while the request is out, the dialog cannot be sent twice
+        assert dialog.busy
+        assert not dialog.sign_in_button.isEnabled()
+        assert dialog.sign_in_button.text() == "Signing in…"
+    session = signed_in.args[0]
+    assert session.staff.username == staff.username
+    assert session.client.token
+    assert not dialog.isVisible()
+
+
+def test_wrong_password_is_told_under_the_password(qtbot, dialog: SignInDialog, staff: StaffAccount) -> None:
+    fill(qtbot, dialog, staff.username, "not-my-password")
+    qtbot.keyClick(dialog.password.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.password.error.isVisible())
+    assert dialog.password.error.text() == "Wrong username or password."
+    assert dialog.password.edit.text() == ""
+    assert dialog.sign_in_button.isEnabled()
+    assert dialog.isVisible()
+    assert not dialog.server.error.isVisible()
+
+
+def test_unreachable_server_is_told_under_the_server(qtbot) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    dialog = SignInDialog(url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(qtbot, dialog, "someone", "secret")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.server.error.isVisible())
+    assert dialog.server.error.text().startswith(f"The server at {url} can't be reached.")
+    assert dialog.sign_in_button.isEnabled()
+
+
+def test_locked_account_is_told_in_plain_words(qtbot, sqlite_server: LiveServer, dialog: SignInDialog) -> None:
+    username, password = unique("locked").lower(), "a-long-password"
+    server_cli(sqlite_server, "create-admin", "--username", username, "--password", password)
+    with Session(sqlite_server.engine()) as session:
+        session.execute(update(User).where(User.username == username).values(state=UserState.LOCKED))
+        session.commit()
+    fill(qtbot, dialog, username, password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.form_error.isVisible())
+    assert "locked" in dialog.form_error.text().lower()
+    assert dialog.form_error.text().endswith(".")
+
+
+def test_missing_fields_are_pointed_at_before_asking_the_server(qtbot, dialog: SignInDialog) -> None:
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.username.error.text() == "Enter your username."
+    assert not dialog.busy
+    qtbot.keyClicks(dialog.username.edit, "someone")
+    assert not dialog.username.error.isVisible()  # typing clears the message
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.password.error.text() == "Enter your password."
+
+
+def test_an_unusable_server_address_is_pointed_at(qtbot, dialog: SignInDialog) -> None:
+    dialog.server.edit.setText("ftp://files.example.org")
+    fill(qtbot, dialog, "someone", "secret")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.server.error.text() == "The server address must start with http:// or https://."
+    assert not dialog.busy
