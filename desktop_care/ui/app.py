@@ -90,9 +90,23 @@ class DesktopCare(QObject):
         embedded = self.embedded
         Op(self, lambda: _sign_in_locally(embedded)).success(self.open_main).failure(self._startup_failed).run()
 
+    def restart_embedded(self) -> None:
+        """After a sign-out from the embedded default: the bootstrap token was revoked, so
+        restart the local server (same data) with a fresh one and sign in again."""
+        embedded = self.embedded
+        if embedded is not None:
+            self.embedded = None
+            Op(self, embedded.stop).success(lambda _: self.start_embedded()).failure(
+                self._startup_failed
+            ).run()
+        else:
+            self.start_embedded()
+
     def show_sign_in(self, server_url: str, *, username: str = "", notice: str = "") -> None:
-        dialog = SignInDialog(server_url, username=username)
+        local = self.options.server is None
+        dialog = SignInDialog(server_url, username=username, offer_demo=local)
         dialog.signed_in.connect(self.open_main)
+        dialog.demo_requested.connect(self.restart_embedded)
         dialog.rejected.connect(self._sign_in_cancelled)
         if notice:
             dialog.form_error.setText(notice)

@@ -60,8 +60,17 @@ class SignInDialog(QDialog):
     """Signs a staff member in; emits :attr:`signed_in` with the new session."""
 
     signed_in = Signal(object)
+    #: The embedded default only: sign in again as the demo Society Admin.
+    demo_requested = Signal()
 
-    def __init__(self, server_url: str = "", parent: QWidget | None = None, *, username: str = "") -> None:
+    def __init__(
+        self,
+        server_url: str = "",
+        parent: QWidget | None = None,
+        *,
+        username: str = "",
+        offer_demo: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
         self.setWindowTitle("Sign in — Desktop Care")
@@ -94,6 +103,11 @@ class SignInDialog(QDialog):
         buttons.addButton(self.sign_in_button, QDialogButtonBox.ButtonRole.AcceptRole)
         quit_button = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
         quit_button.setObjectName("quitButton")
+        if offer_demo:
+            demo_button = named(QPushButton("Continue as Demo Admin"), "demoButton")
+            demo_button.setToolTip("Restart the local demo server and sign in as its Society Admin")
+            buttons.addButton(demo_button, QDialogButtonBox.ButtonRole.ActionRole)
+            demo_button.clicked.connect(self.demo_requested)
         buttons.accepted.connect(self.submit)
         buttons.rejected.connect(self.reject)
 

@@ -13,7 +13,7 @@ from desktop_care.embedded import EmbeddedServer
 from desktop_care.sync.api_client import ApiClient
 from desktop_care.ui.app import DesktopCare, Options
 from desktop_care.ui.main_window import ONLINE
-from desktop_care.ui.qt import QImage, Qt
+from desktop_care.ui.qt import QImage, QPushButton, Qt
 from desktop_care.ui.startup import STARTING
 from tests.support.servers import REPO, LiveServer
 from tests.ui.arrange import StaffAccount, unique
@@ -61,7 +61,23 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
         assert window.server_label.text().endswith("(local)")
         qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
         qtbot.waitUntil(lambda: window.connection_state == ONLINE)
-        window.close()
+        first = app.embedded
+
+        # Signing out revokes the bootstrap token; the sign-in dialog offers the demo
+        # admin again, which restarts the local server on the same data.
+        window.sign_out_action.trigger()
+        dialog = app.sign_in_dialog
+        assert dialog is not None and dialog.isVisible()
+        demo = dialog.findChild(QPushButton, "demoButton")
+        assert demo is not None and demo.text() == "Continue as Demo Admin"
+        qtbot.mouseClick(demo, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: app.main_window is not None, timeout=120_000)
+        again = app.main_window
+        assert again is not None and again.staff_label.text().endswith("· Society Admin")
+        qtbot.waitUntil(lambda: again.search_view.summary.text() == "25 members")
+        assert first is not None and not first.running
+        assert app.embedded is not None and app.embedded is not first and app.embedded.running
+        again.close()
     finally:
         app.shutdown()
     assert app.embedded is not None and not app.embedded.running
