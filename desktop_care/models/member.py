@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, event
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
@@ -71,6 +71,9 @@ class Member(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: For each field written by a command: [member version that wrote it, origin
+    #: workstation] (field-level conflict detection of offline changes).
+    field_versions: Mapped[dict[str, list[int | str | None]]] = mapped_column(JSON, default=dict)
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="member", cascade="all, delete-orphan", order_by="Address.id"

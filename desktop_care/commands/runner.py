@@ -1,0 +1,150 @@
+"""Runs a command once and only once, with field-level conflict detection.
+
+``execute`` is what the server does with every command a workstation pushes:
+
+1. An ``op_id`` seen before returns the stored result with status ``duplicate`` and
+   applies nothing; the same ``op_id`` with another payload raises :class:`OpIdReused`.
+2. The member is locked; a command based on an older version conflicts only if one of
+   the fields it writes was changed since that version (``Member.field_versions``);
+   otherwise it applies on top (field-level merge). Deltas never conflict.
+3. Business rules (``check``) may reject it with a reason.
+4. It applies, the fields it wrote get the member's new version, the action is audited
+   with the real actor, and the result is stored under the ``op_id``.
+
+All of it happens in the caller's transaction: commit once, or roll back everything.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Member, record
+from ..models.sync import ProcessedCommand
+from .base import Actor, Command, Rejected
+from .member import AdjustPoints, SetEmailPreference, UpdateContact
+
+AnyCommand = Annotated[UpdateContact | SetEmailPreference | AdjustPoints, Field(discriminator="kind")]
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)
+
+
+def parse_command(data: dict[str, Any] | str | bytes) -> Command:
+    """A command from its JSON payload (raises pydantic.ValidationError)."""
+    if isinstance(data, (str, bytes)):
+        return COMMAND_ADAPTER.validate_json(data)
+    return COMMAND_ADAPTER.validate_python(data)
+
+
+class Status(enum.StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+class CommandResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    op_id: str
+    status: Status
+    #: For a duplicate: what the first run's status was.
+    original_status: Status | None = None
+    #: The member's version after this command (applied) or as it is now (conflict).
+    member_version: int | None = None
+    reason: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: For a conflict: the server's current values of the conflicting fields.
+    server_values: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpIdReused(ValueError):
+    """The same op_id came with a different payload: a client bug, refused (422)."""
+
+
+def field_value(member: Member, field: str) -> Any:
+    if field.startswith("address."):
+        kind = field.split(".", 1)[1]
+        address = next((a for a in member.addresses if a.kind.value == kind), None)
+        if address is None:
+            return None
+        return {k: getattr(address, k) for k in ("line1", "line2", "city", "region", "postcode", "country")}
+    return getattr(member, field)
+
+
+def _written_by_other(member: Member, field: str, command: Command) -> bool:
+    """Was ``field`` written after the command's base version by someone else?"""
+    version, origin = member.field_versions.get(field, (0, None))
+    assert command.base_version is not None
+    return bool(version > command.base_version and (origin is None or origin != command.origin))
+
+
+def execute(session: Session, command: Command, actor: Actor) -> CommandResult:
+    op_id = str(command.op_id)
+    prior = session.get(ProcessedCommand, op_id)
+    if prior is not None:
+        if prior.digest != command.digest():
+            raise OpIdReused(f"op_id {op_id} was already used for a different change")
+        first = CommandResult.model_validate(prior.result)
+        return first.model_copy(update={"status": Status.DUPLICATE, "original_status": first.status})
+
+    member = session.scalars(
+        select(Member).where(Member.id == command.member_id).with_for_update()
+    ).one_or_none()
+    result: CommandResult
+    if member is None:
+        result = CommandResult(op_id=op_id, status=Status.REJECTED, reason=f"no member with id {command.member_id}")
+    else:
+        result = _run(session, command, member, actor)
+    session.add(
+        ProcessedCommand(
+            op_id=op_id,
+            kind=command.kind,
+            digest=command.digest(),
+            member_id=command.member_id,
+            actor_user_id=actor.user_id,
+            result=result.model_dump(mode="json"),
+        )
+    )
+    return result
+
+
+def _run(session: Session, command: Command, member: Member, actor: Actor) -> CommandResult:
+    op_id = str(command.op_id)
+    fields = command.changed_fields()
+    if not command.never_conflicts and command.base_version is not None and command.base_version < member.version:
+        changed_since = {f for f in fields if _written_by_other(member, f, command)}
+        if changed_since:
+            return CommandResult(
+                op_id=op_id,
+                status=Status.CONFLICT,
+                member_version=member.version,
+                reason="changed by someone else since: " + ", ".join(sorted(changed_since)),
+                server_values={f: field_value(member, f) for f in sorted(changed_since)},
+            )
+    try:
+        command.check(member)
+    except Rejected as exc:
+        return CommandResult(op_id=op_id, status=Status.REJECTED, member_version=member.version,
+                             reason=exc.reason, fields=exc.fields)
+    details = command.apply(session, member, actor)
+    new_version = member.version + 1
+    if not command.never_conflicts:
+        stamp = [new_version, command.origin]
+        member.field_versions = {**member.field_versions, **{f: stamp for f in fields}}
+    session.flush()  # the version column moves member.version to new_version
+    record(
+        session,
+        actor_user_id=actor.user_id,
+        actor_name=actor.username,
+        action=command.action,
+        entity_type="member",
+        entity_id=member.id,
+        details={"op_id": op_id, "member_no": member.member_no, **details},
+        impersonation_id=actor.impersonation_id,
+        client_address=actor.client_address,
+    )
+    return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version)
