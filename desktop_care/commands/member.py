@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus, PointsType, add_points
-from ..models.search import reindex_member
 from .base import Actor, Command, Rejected
 
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,25}$")
@@ -145,7 +144,6 @@ class UpdateContact(Command):
                 before["address.home"], after["address.home"] = old, new
                 for key, value in new.items():
                     setattr(address, key, value)
-        reindex_member(session, member)
         return {"before": before, "after": after}
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:

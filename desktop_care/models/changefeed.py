@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .member import Address, Member
 from .sync import SyncChange, allocate_sequence
-from .user import User
 
 _KEY = "changefeed.pending"
 
@@ -24,8 +23,6 @@ def _entity_key(obj: Any) -> tuple[str, int] | None:
         return ("member", obj.id)
     if isinstance(obj, Address) and obj.member_id is not None:
         return ("member", obj.member_id)
-    if isinstance(obj, User):
-        return ("user", obj.id)
     return None
 
 
@@ -39,7 +36,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         key = _entity_key(obj)
         if key and key[1] is not None:
             # Deleting an address is a change of its member, not a tombstone.
-            pending[key] = isinstance(obj, (Member, User))
+            pending[key] = isinstance(obj, Member)
 
 
 def _before_commit(session: Session) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, update
+from sqlalchemy import JSON, Boolean, Integer, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -61,3 +61,22 @@ def allocate_sequence(session: Session, count: int) -> range:
         .returning(SyncCounter.value)
     ).scalar_one()
     return range(new_value - count + 1, new_value + 1)
+
+
+def backfill_feed(session: Session) -> int:
+    """Give every member without a feed row one (after a bulk load that bypassed the
+    ORM, such as the demo seeder); returns how many were added."""
+    from .member import Member
+
+    missing = session.scalars(
+        select(Member.id).where(~select(SyncChange.entity_id).where(
+            SyncChange.entity == "member", SyncChange.entity_id == Member.id).exists()).order_by(Member.id)
+    ).all()
+    if not missing:
+        return 0
+    numbers = allocate_sequence(session, len(missing))
+    session.execute(
+        insert(SyncChange),
+        [{"entity": "member", "entity_id": i, "seq": n, "deleted": False} for i, n in zip(missing, numbers, strict=True)],
+    )
+    return len(missing)

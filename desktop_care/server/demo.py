@@ -37,6 +37,7 @@ from desktop_care.models import (
     utcnow,
 )
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
+from desktop_care.models.sync import backfill_feed
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
 
@@ -97,7 +98,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 MEMBER_COLUMNS = (
     "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_opt_in", "status",
     "merged_into_id", "blocked_for_balance", "points_balance", "account_balance_cents", "pending_count",
-    "pending_cents", "last_login_at", "created_at", "updated_at", "version",
+    "pending_cents", "last_login_at", "created_at", "updated_at", "version", "field_versions",
 )  # fmt: skip
 ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
 SEARCH_COLUMNS = ("member_id", "member_no", "text", "first_key", "last_key", "email_key")
@@ -277,6 +278,7 @@ class _Generator:
                 ts(created),
                 ts(updated),
                 1,
+                "{}",
             )
         )
 
@@ -598,6 +600,8 @@ def seed_demo(
         )
         session.flush()
         loader.finish()
+        backfill_feed(session)  # the bulk rows bypassed the ORM's change-feed hook
+        session.flush()
     if engine.dialect.name == "postgresql":
         # Statistics for the planner, and a visibility map so counts can be index-only.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
