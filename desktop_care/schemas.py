@@ -10,6 +10,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .commands.runner import AnyCommand, CommandResult
 from .models.ledger import TxnStatus
 from .models.member import AddressKind, MemberStatus
 from .models.user import UserRole, UserState
@@ -60,6 +61,9 @@ class MemberSummary(Schema):
     pending_count: int
     pending_cents: int
     last_login_at: dt.datetime | None
+    #: Changes queued on this workstation and not yet accepted by the server (the
+    #: server always says 0; the workstation's local store fills it in).
+    pending_changes: int = 0
 
 
 class MemberPage(Schema):
@@ -125,6 +129,64 @@ class MemberDetail(Schema):
     addresses: list[AddressOut]
     users: list[PortalUserOut]
     pending_transactions: list[TransactionOut]
+    #: One line per change queued on this workstation for this member (local only).
+    pending_changes: list[str] = Field(default_factory=list)
+
+
+class MemberRecord(Schema):
+    """One member as replicated to workstations by the change feed."""
+
+    id: int
+    member_no: str
+    logon_id: str
+    title: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    email_opt_in: bool
+    status: MemberStatus
+    merged_into_id: int | None
+    blocked_for_balance: bool
+    points_balance: int
+    account_balance_cents: int
+    pending_count: int
+    pending_cents: int
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    addresses: list[AddressOut]
+
+
+class FeedChange(Schema):
+    """The latest state of one entity: an upsert (``member`` set) or a tombstone."""
+
+    seq: int
+    entity: str
+    id: int
+    deleted: bool
+    member: MemberRecord | None = None
+
+
+class FeedPage(Schema):
+    """``GET /sync/changes``: changes after the cursor, in sequence order."""
+
+    changes: list[FeedChange]
+    #: Pass as ``after`` next time: the seq of the last change here (or the ``after``
+    #: that was asked for, when there were none).
+    cursor: int
+    has_more: bool
+
+
+class CommandBatch(BaseModel):
+    """``POST /sync/commands``: commands to run in order, each once (by op_id)."""
+
+    commands: list[AnyCommand] = Field(min_length=1, max_length=200)
+
+
+class CommandBatchResult(Schema):
+    results: list[CommandResult]
 
 
 class ErrorDetail(Schema):
