@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..embedded import EmbeddedServer
 from ..sync.api_client import ApiClient
-from . import message, ops
+from . import collector, message, ops
 from .errors import describe
 from .main_window import MainWindow
 from .ops import Op
@@ -213,6 +213,7 @@ def run(options: Options, argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("desktop_care")
     app.setDesktopFileName("desktop-care")
     apply_look(app)
+    collector.install(app)
     controller = DesktopCare(app, options)
     controller.finished.connect(app.exit)
     QTimer.singleShot(0, controller.start)

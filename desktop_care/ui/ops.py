@@ -16,6 +16,7 @@ A newer request can make an older one pointless (a search for "smi" finishing af
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -48,45 +49,60 @@ def wait_for_idle(timeout_ms: int = 30_000) -> bool:
 
 @dataclass(frozen=True)
 class _Outcome:
+    op: Op[Any]
     value: Any = None
     error: BaseException | None = None
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; carries one op's outcome there and runs its callbacks."""
+class _Dispatcher(QObject):
+    """Lives on the GUI thread for the life of the app; carries outcomes there.
+
+    One long-lived QObject rather than one per op: a per-op QObject whose last Python
+    reference happened to be dropped by the worker would be destroyed on the worker's
+    thread, which Qt does not survive.
+    """
 
     arrived = Signal(object)
 
-    def __init__(self, op: Op[Any]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._op: Op[Any] | None = op
         self.arrived.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        #: The latest outcomes, kept a while, so that the last reference to anything an
+        #: op's closure holds is dropped here, never by the worker that emitted it.
+        self._recent: deque[_Outcome] = deque(maxlen=64)
 
     @Slot(object)
     def _deliver(self, outcome: _Outcome) -> None:
-        op, self._op = self._op, None
-        _in_flight.discard(self)
-        self.deleteLater()
-        if op is not None:
-            op._finish(outcome)
+        self._recent.append(outcome)
+        outcome.op._finish(outcome)
 
 
-#: Relays whose work is still running (keeps them alive without a Qt parent).
-_in_flight: set[_Relay] = set()
+_dispatcher: _Dispatcher | None = None
+
+
+def _get_dispatcher() -> _Dispatcher:
+    """Created on first use, which is on the GUI thread (ops are started there)."""
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+    return _dispatcher
 
 
 class _Worker(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, op: Op[Any], dispatcher: _Dispatcher) -> None:
         super().__init__()
-        self._fn = fn
-        self._relay = relay
+        self._op: Op[Any] | None = op
+        self._dispatcher = dispatcher
 
     def run(self) -> None:
+        op, self._op = self._op, None
+        assert op is not None
         try:
-            outcome = _Outcome(value=self._fn())
+            outcome = _Outcome(op, value=op._fn())
         except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
-            outcome = _Outcome(error=exc)
-        self._relay.arrived.emit(outcome)
+            outcome = _Outcome(op, error=exc)
+        del op
+        self._dispatcher.arrived.emit(outcome)
 
 
 class Op(Generic[T]):
@@ -114,9 +130,7 @@ class Op(Generic[T]):
         return self
 
     def run(self) -> None:
-        relay = _Relay(self)
-        _in_flight.add(relay)
-        pool().start(_Worker(self._fn, relay))
+        pool().start(_Worker(self, _get_dispatcher()))
 
     def _finish(self, outcome: _Outcome) -> None:
         if not is_alive(self._parent):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_care.ui import message, ops
+from desktop_care.ui import collector, message, ops
 from desktop_care.ui.resources import apply_look
 from desktop_care.ui.session import StaffSession
 from tests.support.servers import LiveServer
@@ -30,7 +30,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _app_look(qapp) -> None:
+    """The app's look, and its garbage collection on the GUI thread only (as ``run``)."""
     apply_look(qapp)
+    collector.install(qapp)
 
 
 @pytest.fixture(autouse=True)
