@@ -60,6 +60,8 @@ class UpdateContact(Command):
     """Edit name, e-mail, phone and home address. The logon ID is not editable."""
 
     kind: Literal["update_contact"] = "update_contact"
+    #: Required: what the person saw decides whether a later edit conflicts.
+    base_version: int = Field(ge=1)
     title: str | None = Field(default=None, max_length=20)
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -108,11 +110,9 @@ class UpdateContact(Command):
         return value
 
     @model_validator(mode="after")
-    def _something_and_a_base(self) -> UpdateContact:
+    def _something(self) -> UpdateContact:
         if not self.changed_fields():
             raise ValueError("nothing to change")
-        if self.base_version is None:
-            raise ValueError("base_version is required")
         return self
 
     def changed_fields(self) -> frozenset[str]:
@@ -175,16 +175,11 @@ class SetEmailPreference(Command):
     """Opt the member in to, or out of, e-mail communications."""
 
     kind: Literal["set_email_preference"] = "set_email_preference"
+    base_version: int = Field(ge=1)
     email_opt_in: bool
 
     action: ClassVar[str] = "member.set_email_preference"
     label: ClassVar[str] = "E-mail preference"
-
-    @model_validator(mode="after")
-    def _needs_base(self) -> SetEmailPreference:
-        if self.base_version is None:
-            raise ValueError("base_version is required")
-        return self
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset({"email_opt_in"})

@@ -17,6 +17,7 @@ All of it happens in the caller's transaction: commit once, or roll back everyth
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -30,6 +31,7 @@ from .member import AdjustPoints, SetEmailPreference, UpdateContact
 
 AnyCommand = Annotated[UpdateContact | SetEmailPreference | AdjustPoints, Field(discriminator="kind")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)
+_KINDS = frozenset(cls.model_fields["kind"].default for cls in (UpdateContact, SetEmailPreference, AdjustPoints))
 
 
 def parse_command(data: dict[str, Any] | str | bytes) -> Command:
@@ -37,6 +39,29 @@ def parse_command(data: dict[str, Any] | str | bytes) -> Command:
     if isinstance(data, (str, bytes)):
         return COMMAND_ADAPTER.validate_json(data)
     return COMMAND_ADAPTER.validate_python(data)
+
+
+def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
+    """A validation error's field as people name it: ``commands.2.delta`` rather than
+    pydantic's ``commands.2.adjust_points.delta`` (the ``kind`` tag is left out), and
+    ``….kind`` when the kind itself is missing or unknown."""
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        if not (part in _KINDS and (index == 0 or isinstance(loc[index - 1], int))):
+            parts.append(str(part))
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("kind")
+    return ".".join(parts)
+
+
+def kind_message(error: Mapping[str, Any]) -> str | None:
+    """Plain words for an unknown or missing ``kind`` (None for other errors)."""
+    if error.get("type") == "union_tag_invalid":
+        tag = (error.get("ctx") or {}).get("tag")
+        return f"unknown kind {tag!r}: must be one of {', '.join(sorted(_KINDS))}"
+    if error.get("type") == "union_tag_not_found":
+        return f"is required: one of {', '.join(sorted(_KINDS))}"
+    return None
 
 
 class Status(enum.StrEnum):
@@ -77,13 +102,20 @@ def field_value(member: Member, field: str) -> Any:
 
 def _written_by_other(member: Member, field: str, command: Command) -> bool:
     """Was ``field`` written after the command's base version by someone else?"""
-    version, origin = member.field_versions.get(field, (0, None))
-    assert command.base_version is not None
-    return bool(version > command.base_version and (origin is None or origin != command.origin))
+    stamp = member.field_versions.get(field)
+    if not stamp or command.base_version is None:
+        return False
+    version, origin = stamp[0], stamp[1] if len(stamp) > 1 else None
+    return isinstance(version, int) and version > command.base_version and (origin is None or origin != command.origin)
 
 
 def execute(session: Session, command: Command, actor: Actor) -> CommandResult:
     op_id = str(command.op_id)
+    # Lock the member first: a concurrent run of the same op_id then waits here and,
+    # once the first commits, finds its stored result below.
+    member = session.scalars(
+        select(Member).where(Member.id == command.member_id).with_for_update()
+    ).one_or_none()
     prior = session.get(ProcessedCommand, op_id)
     if prior is not None:
         if prior.digest != command.digest():
@@ -91,9 +123,6 @@ def execute(session: Session, command: Command, actor: Actor) -> CommandResult:
         first = CommandResult.model_validate(prior.result)
         return first.model_copy(update={"status": Status.DUPLICATE, "original_status": first.status})
 
-    member = session.scalars(
-        select(Member).where(Member.id == command.member_id).with_for_update()
-    ).one_or_none()
     result: CommandResult
     if member is None:
         result = CommandResult(op_id=op_id, status=Status.REJECTED, reason=f"no member with id {command.member_id}")

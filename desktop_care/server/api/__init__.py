@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from . import auth, health, members
+from . import auth, health, members, sync
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)
+router.include_router(sync.router)
 
 __all__ = ["router"]

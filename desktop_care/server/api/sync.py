@@ -1,0 +1,206 @@
+"""Offline workstations: ``GET /sync/changes`` (the change feed) and
+``POST /sync/commands`` (run queued commands, each once). The protocol is described
+for client writers in ``docs/sync-protocol.md``; the design in
+``docs/decisions/0003-offline-sync.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from desktop_care.commands import Actor, Command, CommandResult, OpIdReused, execute
+from desktop_care.commands.runner import error_field, kind_message
+from desktop_care.models import Member
+from desktop_care.models.sync import ProcessedCommand, SyncChange
+from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
+
+from ..deps import ClientAddress, CurrentStaff, SessionDep
+from ..errors import ERROR_RESPONSES, ApiError, plain_message
+
+MAX_FEED_LIMIT = 5000
+MAX_BATCH = 200
+
+
+class FieldsInvalid(ApiError):
+    """422 naming every offending field; nothing of the batch was run."""
+
+    status_code = 422
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()), fields=fields)
+
+
+@contextmanager
+def _transaction(sessions: sessionmaker[Session], *, write: bool) -> Iterator[Session]:
+    """A session in a transaction that sees one consistent state of the database.
+
+    SQLite: ``BEGIN IMMEDIATE`` for writers, so a command takes the write lock before
+    it reads anything (waiting up to the busy timeout behind another writer instead of
+    failing with "database is locked" when it tries to upgrade a stale read), and
+    ``BEGIN`` for readers, so a whole feed page comes from one snapshot. PostgreSQL:
+    REPEATABLE READ for readers; writers lock the member row (``execute``).
+    """
+    with sessions() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        elif not write:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+class _SyncRoute(APIRoute):
+    """Validation errors name fields as people do: ``commands.2.delta`` rather than
+    pydantic's ``body.commands.2.adjust_points.delta``; an unknown kind is ``commands.2.kind``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise _invalid(exc.errors()) from None
+
+        return handle
+
+
+def _invalid(errors: Sequence[Any]) -> FieldsInvalid:
+    fields: dict[str, str] = {}
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if loc and loc[0] in ("body", "query"):
+            loc = loc[1:]
+        name = "body" if error["type"] == "json_invalid" else error_field(loc, error["type"]) or "body"
+        fields.setdefault(name, _message(error))
+    return FieldsInvalid(fields)
+
+
+def _message(error: Any) -> str:
+    special = kind_message(error)
+    if special is not None:
+        return special
+    if error["type"] == "too_short" and error["loc"][-1] == "commands":
+        return "must hold at least one command"
+    if error["type"] == "too_long" and error["loc"][-1] == "commands":
+        return f"must hold at most {MAX_BATCH} commands"
+    message = plain_message(error)
+    return message.removeprefix("value error, ")
+
+
+router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=_SyncRoute)
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
+
+
+def member_record(member: Member) -> MemberRecord:
+    return MemberRecord.model_validate(member)
+
+
+@router.get("/changes", operation_id="getChanges", response_model=FeedPage)
+def changes(
+    sessions: Sessions,
+    staff: CurrentStaff,
+    after: Annotated[int, Query(ge=0, description="The `cursor` of the previous page; 0 for everything")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT, description="Most changes to return")] = 1000,
+) -> FeedPage:
+    """Entities changed after ``after``, in sequence order, each with its current state
+    (one entry per entity: its latest change). Repeat with ``cursor`` while ``has_more``."""
+    with _transaction(sessions, write=False) as session:
+        rows = list(
+            session.scalars(select(SyncChange).where(SyncChange.seq > after).order_by(SyncChange.seq).limit(limit + 1))
+        )
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        member_ids = [row.entity_id for row in rows if row.entity == "member" and not row.deleted]
+        members = {
+            member.id: member
+            for member in session.scalars(
+                select(Member).where(Member.id.in_(member_ids)).options(selectinload(Member.addresses))
+            )
+        } if member_ids else {}
+        feed = []
+        for row in rows:
+            # Only members are replicated so far; a row without its entity is a tombstone.
+            member = members.get(row.entity_id) if row.entity == "member" else None
+            feed.append(
+                FeedChange(
+                    seq=row.seq,
+                    entity=row.entity,
+                    id=row.entity_id,
+                    deleted=member is None,
+                    member=member_record(member) if member is not None else None,
+                )
+            )
+    return FeedPage(changes=feed, cursor=rows[-1].seq if rows else after, has_more=has_more)
+
+
+def _check_op_ids(session: Session, commands: list[Command]) -> None:
+    """Refuse the whole batch, before running any of it, if an op_id comes with a
+    payload other than the one it was first seen with (earlier or in this batch)."""
+    fields: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    digests = {str(c.op_id): c.digest() for c in commands}
+    stored = {
+        row.op_id: row.digest
+        for row in session.scalars(select(ProcessedCommand).where(ProcessedCommand.op_id.in_(list(digests))))
+    }
+    for index, command in enumerate(commands):
+        op_id, digest = str(command.op_id), command.digest()
+        first = seen.setdefault(op_id, stored.get(op_id, digest))
+        if first != digest:
+            fields[f"commands.{index}.op_id"] = f"{op_id} was already used for a different change"
+    if fields:
+        raise FieldsInvalid(fields)
+
+
+@router.post("/commands", operation_id="runCommands", response_model=CommandBatchResult)
+def run_commands(
+    batch: CommandBatch,
+    session: SessionDep,
+    sessions: Sessions,
+    staff: CurrentStaff,
+    client: ClientAddress,
+) -> CommandBatchResult:
+    """Run the commands in order, each in its own transaction, each at most once (by
+    ``op_id``): one result per command, in the same order."""
+    commands: list[Command] = list(batch.commands)
+    _check_op_ids(session, commands)
+    actor = Actor(user_id=staff.id, username=staff.username, client_address=client)
+    return CommandBatchResult(results=[_run_one(sessions, command, actor, i) for i, command in enumerate(commands)])
+
+
+def _run_one(sessions: sessionmaker[Session], command: Command, actor: Actor, index: int) -> CommandResult:
+    for attempt in range(2):
+        try:
+            with _transaction(sessions, write=True) as session:
+                return execute(session, command, actor)
+        except OpIdReused as exc:
+            # Only when another request stored this op_id after the batch was checked:
+            # the commands before this one have run (a resend answers them `duplicate`).
+            raise FieldsInvalid({f"commands.{index}.op_id": str(exc)}) from None
+        except IntegrityError:
+            # Another request ran the same op_id at the same moment (an unknown member:
+            # no row to lock); the retry finds its stored result: a duplicate.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
