@@ -131,6 +131,10 @@ class MemberDetail(Schema):
     pending_transactions: list[TransactionOut]
     #: One line per change queued on this workstation for this member (local only).
     pending_changes: list[str] = Field(default_factory=list)
+    #: False when a workstation built this from its replicated directory row only
+    #: (offline, details never fetched): ``users`` and ``pending_transactions`` are
+    #: then unknown, not empty. The server always says True.
+    detail_cached: bool = True
 
 
 class MemberRecord(Schema):

@@ -11,7 +11,8 @@
 #       ~/.local/share/applications/desktop-care.desktop
 set -euo pipefail
 
-readonly REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly REPO
 readonly DIST="$REPO/dist/desktop-care"
 cd "$REPO"
 
@@ -25,7 +26,7 @@ fi
 
 step "installing the build tools into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet --no-input --disable-pip-version-check \
-    --no-build-isolation -c constraints.txt -e "$REPO[build]"
+    --no-build-isolation -c constraints.txt -e "${REPO}[build]"
 
 step "building $DIST"
 started=$SECONDS

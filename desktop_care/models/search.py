@@ -99,6 +99,21 @@ def tokenize(query: str) -> list[str]:
     return list(dict.fromkeys(normalize(query).split()))
 
 
+#: SQLite's trigram index over ``member_search.text``: an external-content FTS5 table kept
+#: in step by triggers. A workstation's local store runs these; the server's migration
+#: 0001 keeps its own frozen copy.
+SQLITE_FTS_DDL: tuple[str, ...] = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS member_fts USING fts5("
+    "text, content='member_search', content_rowid='member_id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS member_search_fts_insert AFTER INSERT ON member_search BEGIN "
+    "INSERT INTO member_fts (rowid, text) VALUES (new.member_id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS member_search_fts_delete AFTER DELETE ON member_search BEGIN "
+    "INSERT INTO member_fts (member_fts, rowid, text) VALUES ('delete', old.member_id, old.text); END",
+    "CREATE TRIGGER IF NOT EXISTS member_search_fts_update AFTER UPDATE ON member_search BEGIN "
+    "INSERT INTO member_fts (member_fts, rowid, text) VALUES ('delete', old.member_id, old.text); "
+    "INSERT INTO member_fts (rowid, text) VALUES (new.member_id, new.text); END",
+)
+
 #: PostgreSQL's trigram index on ``member_search.text`` (SQLite has ``member_fts``).
 TRIGRAM_INDEX = Index(
     "ix_member_search_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
@@ -492,6 +507,7 @@ def _load(session: Session, ids: list[int]) -> list[Member]:
 
 __all__ = [
     "MAX_LIMIT",
+    "SQLITE_FTS_DDL",
     "TOTAL_CAP",
     "TRIGRAM_INDEX",
     "InvalidCursor",

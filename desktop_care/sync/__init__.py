@@ -1,1 +1,19 @@
-"""Talking to the server: the REST client (and, later, the local cache, outbox and syncer)."""
+"""The workstation side of the server: the REST client, the local store (directory
+cache, outbox, Sync issues), offline sign-in and the background syncer."""
+
+from .local_store import LocalStore, RecordedResults, SyncIssue
+from .offline_auth import OfflineCredentials
+from .syncer import IssuesChanged, MembersChanged, SessionExpired, SyncEvent, Syncer, SyncStatus
+
+__all__ = [
+    "IssuesChanged",
+    "LocalStore",
+    "MembersChanged",
+    "OfflineCredentials",
+    "RecordedResults",
+    "SessionExpired",
+    "SyncEvent",
+    "SyncIssue",
+    "SyncStatus",
+    "Syncer",
+]

@@ -17,7 +17,8 @@ bearer token is shared by all of them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -31,7 +32,18 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .. import __version__, config
-from ..schemas import Health, LoginRequest, LoginResponse, MemberDetail, MemberPage, StaffPublic
+from ..commands import Command, CommandResult
+from ..schemas import (
+    CommandBatchResult,
+    FeedChange,
+    FeedPage,
+    Health,
+    LoginRequest,
+    LoginResponse,
+    MemberDetail,
+    MemberPage,
+    StaffPublic,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -314,6 +326,41 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def changes(self, after: int, limit: int = 1000) -> FeedPage:
+        """One page of the change feed after ``after`` (``GET /sync/changes``)."""
+        response = self._send("GET", "/sync/changes", params={"after": int(after), "limit": int(limit)})
+        # Parsed change by change rather than in one call: validating a whole page of
+        # thousands of members holds the GIL for tens of milliseconds, which the GUI
+        # thread would feel as a stall while a background sync runs.
+        try:
+            body = response.json()
+            return FeedPage.model_construct(
+                changes=[FeedChange.model_validate(change) for change in body["changes"]],
+                cursor=int(body["cursor"]),
+                has_more=bool(body["has_more"]),
+            )
+        except (ValueError, TypeError, KeyError, ValidationError) as exc:
+            raise ServerError(
+                f"The server at {self.base_url} sent an answer this app does not understand."
+            ) from exc
+
+    def push(self, commands: Sequence[Command]) -> list[CommandResult]:
+        """Run ``commands`` on the server (``POST /sync/commands``), one result each, in order.
+
+        Unlike other POSTs this is re-sent after a connection failure or a time-out: each
+        command carries its ``op_id``, so a command the server already ran comes back as
+        ``duplicate`` and is not applied again.
+        """
+        body = {"commands": [command.payload() for command in commands]}
+        for attempt in range(self._retries + 1):
+            try:
+                return self._call("POST", "/sync/commands", CommandBatchResult, json=body).results
+            except (Unreachable, TimedOut):
+                if attempt >= self._retries:
+                    raise
+                time.sleep(min(5.0, self._backoff * (2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close every thread's connection pool."""

@@ -139,6 +139,8 @@ class DesktopCare(QObject):
 
     def shutdown(self) -> None:
         """Stop the local server and let running ops finish (at quit)."""
+        if self.main_window is not None:
+            self.main_window.workspace.stop(wait=2.0)
         if self.embedded is not None:
             self.embedded.stop()
         ops.wait_for_idle(5_000)

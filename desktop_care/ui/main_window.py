@@ -1,14 +1,19 @@
 """The main window: the member search, the menus, and a status bar saying who is
-signed in, to which server, and whether that server can be reached."""
+signed in, to which server, whether that server can be reached, how many changes are
+waiting to sync, and how many sync issues need a decision."""
 
 from __future__ import annotations
 
+import time
+
 from .. import __version__
-from ..schemas import Health
-from ..sync.api_client import TimedOut, Unreachable
+from ..commands import Command
+from ..schemas import Health, MemberDetail
+from ..sync.local_store import SyncIssue
+from ..sync.syncer import SyncStatus
 from . import message
-from .errors import describe
 from .members.details_dialog import MemberDetailsDialog
+from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
 from .ops import Op
 from .qt import (
@@ -19,6 +24,7 @@ from .qt import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     Qt,
     QTimer,
     QWidget,
@@ -27,13 +33,11 @@ from .qt import (
 )
 from .resources import app_icon
 from .session import StaffSession
+from .sync_view import SyncIssuesPanel, issues_button_text, status_text
 from .widgets import named
-
-HEALTH_INTERVAL_MS = 15_000
+from .workspace import Workspace
 
 ONLINE = "● Online"
-OFFLINE = "● Offline — server unreachable"
-NOT_ANSWERING = "● Offline — server not answering"
 CHECKING = "● Connecting…"
 
 
@@ -48,31 +52,41 @@ class MainWindow(QMainWindow):
         session: StaffSession,
         parent: QWidget | None = None,
         *,
-        health_interval_ms: int = HEALTH_INTERVAL_MS,
+        workspace: Workspace | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
+        self.workspace = workspace if workspace is not None else Workspace(session, self)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Desktop Care — Member search")
         self.setWindowIcon(app_icon())
         self.resize(1280, 760)
 
-        self.search_view = SearchView(session.client, self)
+        self.search_view = SearchView(self.workspace, self)
         self.setCentralWidget(self.search_view)
         self.search_view.search_box.setFocus()
         self.search_view.member_opened.connect(self.open_member)
         self._details: dict[int, MemberDetailsDialog] = {}
+        self.issues_panel: SyncIssuesPanel | None = None
+        self.issue_editor: CommandDialog | None = None
 
         self._build_menus()
         self._build_status_bar()
         message.bridge.shown.connect(self._show_message)
 
         self._health: Health | None = None
-        self._checking = False
-        self._health_timer = QTimer(self, interval=health_interval_ms)
-        self._health_timer.timeout.connect(self.check_connection)
-        self._health_timer.start()
-        self.check_connection()
+        self._retry_deadline: float | None = None
+        self._issue_count = -1
+        self._countdown = QTimer(self, interval=1000)
+        self._countdown.timeout.connect(self._show_status)
+        self.workspace.status_changed.connect(self._status_changed)
+        self.workspace.members_changed.connect(self.members_changed)
+        self.workspace.issues_changed.connect(self._issues_changed)
+        self.workspace.session_expired.connect(self._session_expired)
+        self._status_changed(self.workspace.status)
+        if session.offline:
+            self.connection_label.setText("● Offline (signed in offline)")
+        Op(self, session.client.health).success(self._got_health).failure(lambda _exc: None).run()
 
     # ----------------------------------------------------------------- building
 
@@ -90,10 +104,15 @@ class MainWindow(QMainWindow):
         members_menu = menu_bar.addMenu("&Members")
         self.find_action = self._action("&Find member", self.search_view.focus_search,
                                         QKeySequence(QKeySequence.StandardKey.Find))
-        self.refresh_action = self._action("&Refresh results", self.search_view.search_now,
-                                           QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.refresh_action = self._action("&Refresh results", self.search_view.search_now, QKeySequence("Ctrl+R"))
         self.open_action = self._action("&Open selected member", self._open_selected, QKeySequence("Ctrl+O"))
         members_menu.addActions([self.find_action, self.open_action, self.refresh_action])
+
+        sync_menu = menu_bar.addMenu("&Sync")
+        self.sync_now_action = self._action("Sync &now", self.workspace.sync_now,
+                                            QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.sync_issues_action = self._action("Sync &issues…", self.show_sync_issues, QKeySequence("Ctrl+Shift+I"))
+        sync_menu.addActions([self.sync_now_action, self.sync_issues_action])
 
         help_menu = menu_bar.addMenu("&Help")
         self.about_action = self._action("&About Desktop Care", self.show_about)
@@ -115,8 +134,12 @@ class MainWindow(QMainWindow):
         self.server_label = named(QLabel(where), "serverLabel")
         self.server_label.setToolTip("The server this window works with")
         self.connection_label = named(QLabel(CHECKING), "connectionLabel")
-        for label in (self.staff_label, self.server_label, self.connection_label):
-            bar.addPermanentWidget(label)
+        self.issues_button = named(QPushButton(), "syncIssuesButton")
+        self.issues_button.setToolTip("Changes the server did not accept: choose what to keep")
+        self.issues_button.clicked.connect(self.show_sync_issues)
+        self.issues_button.hide()
+        for widget in (self.staff_label, self.server_label, self.connection_label, self.issues_button):
+            bar.addPermanentWidget(widget)
 
     # ----------------------------------------------------------------- actions
 
@@ -124,7 +147,7 @@ class MainWindow(QMainWindow):
         """Open (or bring forward) the details of a member."""
         dialog = self._details.get(member_id)
         if dialog is None:
-            dialog = MemberDetailsDialog(self.session.client, member_id, self)
+            dialog = MemberDetailsDialog(self.workspace, member_id, self, workspace=self.workspace)
             dialog.destroyed.connect(lambda _=None, key=member_id: self._details.pop(key, None))
             self._details[member_id] = dialog
         dialog.show()
@@ -137,23 +160,26 @@ class MainWindow(QMainWindow):
         if member is not None:
             self.open_member(member.id)
 
-    def check_connection(self) -> None:
-        """Ask the server for its health (off the GUI thread) and show the outcome."""
-        if self._checking:
-            return
-        self._checking = True
-        client = self.session.client
-        (
-            Op(self, client.health)
-            .success(self._online)
-            .failure(self._offline)
-            .finally_(self._checked)
-            .run()
-        )
-
     @property
     def connection_state(self) -> str:
         return self.connection_label.text()
+
+    @property
+    def online(self) -> bool:
+        """Online-only actions (later issues) are enabled from this."""
+        return self.workspace.online
+
+    def members_changed(self, ids: set[int]) -> None:
+        """Refresh only what changed: the rows on screen and the open details of ``ids``."""
+        for member_id in ids:
+            dialog = self._details.get(member_id)
+            if dialog is not None:
+                dialog.refresh()
+        model = self.search_view.model
+        shown = [i for i in model.row_ids() if i in ids]
+        if shown:
+            workspace = self.workspace
+            Op(self, lambda: workspace.summaries(shown)).success(model.replace_rows).run()
 
     def show_about(self) -> None:
         server = f"{self.session.server_url}"
@@ -172,22 +198,96 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
 
+    # ----------------------------------------------------------------- sync issues
+
+    def show_sync_issues(self) -> SyncIssuesPanel:
+        if self.issues_panel is None:
+            panel = SyncIssuesPanel(self)
+            panel.resolve_requested.connect(self._resolve_issue)
+            panel.edit_requested.connect(self._edit_issue)
+            self.issues_panel = panel
+        self.issues_panel.show()
+        self.issues_panel.raise_()
+        self.reload_issues()
+        return self.issues_panel
+
+    def reload_issues(self) -> None:
+        panel = self.issues_panel
+        if panel is not None:
+            Op(panel, self.workspace.issues).success(panel.set_issues).run()
+
+    def _resolve_issue(self, issue: SyncIssue, choice: str, edited: Command | None = None) -> None:
+        panel = self.issues_panel
+
+        def failed(exc: BaseException) -> None:
+            if panel is not None:
+                panel.set_busy(False)
+            message.problem(exc, parent=panel)
+
+        self.workspace.resolve_issue(issue, choice, edited, parent=self, on_done=self.reload_issues,
+                                     on_failed=failed)
+
+    def _edit_issue(self, issue: SyncIssue) -> None:
+        """Edit…: the matching edit dialog, prefilled with mine, over the member as the
+        server has it now (read from the local store)."""
+        workspace = self.workspace
+
+        def open_editor(member: MemberDetail | None) -> None:
+            if member is None:
+                message.warning("This member is not in the copy of the directory on this computer yet. "
+                                "Sync, then try again.", parent=self.issues_panel)
+                return
+            payload = issue.mine.get("command", {})
+
+            def send(command: Command, done: object, failed: object) -> None:
+                workspace.resolve_issue(issue, "edit", command, parent=editor, on_done=done,  # type: ignore[arg-type]
+                                        on_failed=failed)  # type: ignore[arg-type]
+
+            editor = dialog_for(issue.kind)(member, send, self.issues_panel, initial=payload)
+            editor.setModal(True)
+            editor.submitted.connect(lambda _cmd: self.reload_issues())
+            self.issue_editor = editor
+            editor.show()
+
+        Op(self, lambda: workspace.local_member(issue.member_id)).success(open_editor).run()
+
     # ----------------------------------------------------------------- internals
 
-    def _online(self, health: Health) -> None:
+    def _got_health(self, health: Health) -> None:
         self._health = health
-        self._set_connection(ONLINE, "online", f"Server version {health.version}, database {health.database}")
 
-    def _offline(self, exc: BaseException) -> None:
-        if isinstance(exc, Unreachable):
-            self._set_connection(OFFLINE, "offline", describe(exc).text)
-        elif isinstance(exc, TimedOut):
-            self._set_connection(NOT_ANSWERING, "offline", describe(exc).text)
+    def _status_changed(self, status: SyncStatus) -> None:
+        retry = status.next_retry_in
+        self._retry_deadline = time.monotonic() + retry if retry is not None and not status.online else None
+        if self._retry_deadline is not None:
+            self._countdown.start()
         else:
-            self._set_connection(f"● Server problem — {describe(exc).text}", "problem", "")
+            self._countdown.stop()
+        self._show_status()
+        self._issues_changed(status.issues)
 
-    def _checked(self) -> None:
-        self._checking = False
+    def _show_status(self) -> None:
+        status = self.workspace.status
+        retry_in = None
+        if self._retry_deadline is not None:
+            retry_in = max(0.0, self._retry_deadline - time.monotonic())
+        text, state, tooltip = status_text(status, retry_in)
+        if self.session.offline and not status.online:
+            text = text.replace("● Offline", "● Offline (signed in offline)", 1)
+        self._set_connection(text, state, tooltip)
+        self.sync_now_action.setEnabled(not status.syncing)
+
+    def _issues_changed(self, count: int) -> None:
+        changed = count != self._issue_count
+        self._issue_count = count
+        self.issues_button.setText(issues_button_text(count))
+        self.issues_button.setVisible(count > 0)
+        if changed and self.issues_panel is not None and self.issues_panel.isVisible():
+            self.reload_issues()
+
+    def _session_expired(self) -> None:
+        message.bridge.sign_in_required.emit(
+            "The server asks you to sign in again. Your queued changes are kept and will be sent after.")
 
     def _set_connection(self, text: str, state: str, tooltip: str) -> None:
         self.connection_label.setText(text)
@@ -203,7 +303,8 @@ class MainWindow(QMainWindow):
         self.quit_requested.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self._health_timer.stop()
+        self._countdown.stop()
+        self.workspace.stop()
         for dialog in list(self._details.values()):
             dialog.close()
         super().closeEvent(event)

@@ -14,6 +14,9 @@ class StaffSession:
     staff: StaffPublic
     #: True when the server is the app's own embedded (local) server.
     local: bool = False
+    #: True when the server could not be reached and the password was checked against
+    #: the verifier of the last online sign-in on this computer.
+    offline: bool = False
 
     @property
     def server_url(self) -> str:
@@ -23,4 +26,5 @@ class StaffSession:
     def staff_label(self) -> str:
         """``"Ada Lovelace · Society Admin"``"""
         name = self.staff.display_name or self.staff.username
-        return f"{name} · {self.staff.role.label}"
+        label = f"{name} · {self.staff.role.label}"
+        return f"{label} (signed in offline)" if self.offline else label

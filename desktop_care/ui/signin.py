@@ -1,10 +1,19 @@
-"""The sign-in dialog: which server, who you are, and what went wrong in plain words."""
+"""The sign-in dialog: which server, who you are, and what went wrong in plain words.
+
+After an online sign-in, a verifier of the password is kept on this computer
+(:class:`~desktop_care.sync.offline_auth.OfflineCredentials`); when the server can't be
+reached, the password is checked against it and the main window opens offline.
+"""
 
 from __future__ import annotations
 
-from ..schemas import LoginResponse
+import logging
+from dataclasses import dataclass
+
+from ..schemas import LoginResponse, StaffPublic
 from ..sync.api_client import (
     ApiClient,
+    ApiError,
     Forbidden,
     TimedOut,
     Unauthorized,
@@ -12,6 +21,7 @@ from ..sync.api_client import (
     ValidationFailed,
     normalize_server_url,
 )
+from ..sync.offline_auth import OfflineCredentials
 from .errors import describe, sentence
 from .ops import Op
 from .qt import (
@@ -28,32 +38,40 @@ from .qt import (
 )
 from .resources import app_icon
 from .session import StaffSession
-from .widgets import named
+from .widgets import FieldBox as _Field
+from .widgets import grow_to_fit, named
 
 
-class _Field(QWidget):
-    """A line edit with its error message underneath (hidden while there is none)."""
+log = logging.getLogger(__name__)
 
-    def __init__(self, name: str, edit: QLineEdit, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.edit = edit
-        self.edit.setObjectName(f"{name}Edit")
-        self.error = named(QLabel(), f"{name}Error")
-        self.error.setProperty("role", "fieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(edit)
-        layout.addWidget(self.error)
 
-    def set_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-        self.edit.setProperty("invalid", bool(text))
-        self.edit.style().unpolish(self.edit)
-        self.edit.style().polish(self.edit)
+@dataclass(frozen=True)
+class _Offline:
+    """The server could not be reached; the password was checked on this computer."""
+
+    staff: StaffPublic | None
+    error: ApiError
+
+
+def sign_in(client: ApiClient, username: str, password: str) -> LoginResponse | _Offline:
+    """Worker thread: sign in online (then remember a verifier), or, with the server out
+    of reach, check the password against the verifier of the last online sign-in."""
+    try:
+        response = client.login(username, password)
+    except (Unreachable, TimedOut) as exc:
+        credentials = OfflineCredentials()
+        try:
+            return _Offline(credentials.verify(client.base_url, username, password), exc)
+        finally:
+            credentials.close()
+    credentials = OfflineCredentials()
+    try:
+        credentials.remember(client.base_url, username, password, response.user)
+    except Exception as exc:  # noqa: BLE001 - signing in online must not fail because of it
+        log.warning("could not keep the offline sign-in verifier: %s", exc)
+    finally:
+        credentials.close()
+    return response
 
 
 class SignInDialog(QDialog):
@@ -152,11 +170,8 @@ class SignInDialog(QDialog):
         client = ApiClient(url)
         self._set_busy(True)
 
-        def sign_in() -> LoginResponse:
-            return client.login(username, password)
-
         (
-            Op(self, sign_in)
+            Op(self, lambda: sign_in(client, username, password))
             .success(lambda response: self._signed_in(client, response))
             .failure(self._failed)
             .run()
@@ -164,11 +179,27 @@ class SignInDialog(QDialog):
 
     # ----------------------------------------------------------------- internals
 
-    def _signed_in(self, client: ApiClient, response: LoginResponse) -> None:
+    def _signed_in(self, client: ApiClient, response: LoginResponse | _Offline) -> None:
         self._set_busy(False)
+        if isinstance(response, _Offline):
+            if response.staff is None:
+                self._offline_refused(response.error)
+                return
+            self.password.edit.clear()
+            self.signed_in.emit(StaffSession(client, response.staff, offline=True))
+            self.accept()
+            return
         self.password.edit.clear()
         self.signed_in.emit(StaffSession(client, response.user))
         self.accept()
+
+    def _offline_refused(self, error: ApiError) -> None:
+        self.password.edit.clear()
+        self.server.set_error(describe(error).text)
+        self._form_error("Only someone who has signed in on this computer before can sign in while the "
+                         "server is out of reach.")
+        self._field_error(self.password, "Wrong password (checked offline, against your last sign-in on this "
+                                         "computer).")
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
@@ -214,10 +245,4 @@ class SignInDialog(QDialog):
         self._fit()
 
     def _fit(self) -> None:
-        """Grow to show a message that just appeared (never shrink under the person)."""
-        layout = self.layout()
-        if layout is not None:
-            layout.activate()
-        height = max(self.height(), self.sizeHint().height())
-        if height > self.height():
-            self.resize(self.width(), height)
+        grow_to_fit(self)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .qt import QAbstractItemView, QHBoxLayout, QLabel, QPushButton, Qt, QTableView, QVBoxLayout, QWidget
 
@@ -57,3 +57,39 @@ class StatePanel(QWidget):
         self.body.setText(body)
         self.body.setVisible(bool(body))
         self.retry_button.setVisible(retry)
+
+
+class FieldBox(QWidget):
+    """An input (line edit, combo, spin box…) with its error message underneath (hidden
+    while there is none)."""
+
+    def __init__(self, name: str, edit: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = edit
+        self.edit.setObjectName(f"{name}Edit")
+        self.error = named(QLabel(), f"{name}Error")
+        self.error.setProperty("role", "fieldError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(edit)
+        layout.addWidget(self.error)
+
+    def set_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+        self.edit.setProperty("invalid", bool(text))
+        self.edit.style().unpolish(self.edit)
+        self.edit.style().polish(self.edit)
+
+
+def grow_to_fit(widget: QWidget) -> None:
+    """Grow ``widget`` to show messages that just appeared (never shrink under the person)."""
+    layout = widget.layout()
+    if layout is not None:
+        layout.activate()
+    height = max(widget.height(), widget.sizeHint().height())
+    if height > widget.height():
+        widget.resize(widget.width(), height)

@@ -34,11 +34,24 @@ from desktop_care.models import (
     post_transaction,
 )
 from desktop_care.sync.api_client import ApiClient
-from sqlalchemy.orm import Session
+from desktop_care.models import changefeed
+from sqlalchemy.orm import Session, sessionmaker
 from tests.support.servers import REPO, LiveServer
 
 _member_numbers = itertools.count(70_000_000 + secrets.randbelow(1_000_000) * 10)
 _staff_accounts: dict[str, StaffAccount] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def server_session(server: LiveServer) -> Session:
+    """A session on the server's database that feeds the change feed, as the server's
+    own sessions do (so workstations pull what a test arranges)."""
+    factory = _factories.get(server.database_url)
+    if factory is None:
+        factory = sessionmaker(server.engine())
+        changefeed.install(factory)
+        _factories[server.database_url] = factory
+    return factory()
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,7 @@ def staff_account(server: LiveServer) -> StaffAccount:
     account = _staff_accounts.get(server.url)
     if account is None:
         account = StaffAccount(f"care-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
-        server_cli(server, "create-admin", "--username", account.username, "--password", account.password)
+        server_cli(server, "create-admin", f"--username={account.username}", f"--password={account.password}")
         _staff_accounts[server.url] = account
     return account
 
@@ -78,7 +91,7 @@ def signed_in_client(server: LiveServer) -> ApiClient:
 
 def add_members(server: LiveServer, last_name: str, count: int, **fields: object) -> list[int]:
     """``count`` members called "<First> <last_name>"; returns their ids in id order."""
-    with Session(server.engine()) as session:
+    with server_session(server) as session:
         members = []
         for i in range(count):
             number = next(_member_numbers)
@@ -107,7 +120,7 @@ class FullMember:
 def add_full_member(server: LiveServer, last_name: str) -> FullMember:
     """A member with an address, points, a balance, pending charges and portal users."""
     number = next(_member_numbers)
-    with Session(server.engine()) as session:
+    with server_session(server) as session:
         member = Member(
             member_no=str(number), logon_id=f"logon-{number}", title="Dr", first_name="Edith",
             last_name=last_name, email=f"edith.{last_name.lower()}@example.org", phone="+44 131 496 0000",

@@ -26,9 +26,12 @@ def test_cycles_with_qt_objects_are_collected_on_the_gui_thread(qtbot, qapp) -> 
     probe = weakref.ref(cycle, lambda _ref: freed_on.append(threading.current_thread().name))
     del cycle
 
+    kept: list[object] = []
+
     def allocate_on_a_worker() -> None:  # enough allocations to cross every threshold
-        junk = [[i] for i in range(200_000)]
-        del junk
+        # kept alive until the end: freeing them would take the allocation count back
+        # under the threshold, and whether the timer collects would depend on earlier tests
+        kept.append([[i] for i in range(200_000)])
 
     worker = threading.Thread(target=allocate_on_a_worker, name="worker")
     worker.start()
@@ -37,3 +40,4 @@ def test_cycles_with_qt_objects_are_collected_on_the_gui_thread(qtbot, qapp) -> 
 
     qtbot.waitUntil(lambda: probe() is None, timeout=10_000)
     assert freed_on == [threading.main_thread().name]
+    kept.clear()

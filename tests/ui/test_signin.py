@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from desktop_care.models import User, UserState
 from desktop_care.ui.qt import Qt
 from desktop_care.ui.signin import SignInDialog
-from tests.support.servers import LiveServer, free_port
-from tests.ui.arrange import StaffAccount, server_cli, unique
+from desktop_care.ui.main_window import MainWindow
+from tests.support.servers import LiveServer, free_port, start_server
+from tests.ui.arrange import StaffAccount, server_cli, staff_account, unique
 
 
 @pytest.fixture
@@ -92,3 +93,45 @@ def test_an_unusable_server_address_is_pointed_at(qtbot, dialog: SignInDialog) -
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
     assert dialog.server.error.text() == "The server address must start with http:// or https://."
     assert not dialog.busy
+
+
+def sign_in_with(qtbot, url: str, username: str, password: str) -> SignInDialog:
+    dialog = SignInDialog(url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(qtbot, dialog, username, password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    return dialog
+
+
+def test_offline_sign_in_after_an_online_one(qtbot, tmp_path, databases) -> None:
+    server = start_server(databases.create("sqlite"), tmp_path)
+    try:
+        account = staff_account(server)
+        online = sign_in_with(qtbot, server.url, account.username, account.password)
+        with qtbot.waitSignal(online.signed_in, timeout=15_000) as signed:
+            pass
+        assert not signed.args[0].offline
+    finally:
+        server.stop()
+
+    wrong = sign_in_with(qtbot, server.url, account.username, account.password + "x")
+    qtbot.waitUntil(lambda: wrong.password.error.isVisible(), timeout=15_000)
+    assert wrong.password.error.text() == (
+        "Wrong password (checked offline, against your last sign-in on this computer).")
+    assert wrong.server.error.text().startswith(f"The server at {server.url} can't be reached")
+    assert wrong.isVisible() and not wrong.busy
+
+    right = sign_in_with(qtbot, server.url, account.username, account.password)
+    with qtbot.waitSignal(right.signed_in, timeout=15_000) as signed:
+        pass
+    session = signed.args[0]
+    assert session.offline and session.staff.username == account.username
+    assert session.staff_label.endswith("(signed in offline)")
+
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.connection_state.startswith("● Offline (signed in offline)"), timeout=15_000)
+    assert not window.online
+    window.workspace.stop(wait=5.0)

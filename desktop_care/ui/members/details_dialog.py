@@ -1,20 +1,29 @@
-"""One member's details, read-only: identity, contact, addresses, balances, users.
+"""One member's details: identity, contact, addresses, balances, users — and the
+buttons that change them (Edit info, Email prefs, Adjust points).
 
 The dialog opens at once with a loading state and fills itself when the member arrives
-from the server (an op); it is non-modal, so several members can be open side by side.
+(an op: from the server, or from the local store when offline); it is non-modal, so
+several members can be open side by side. Changes queued on this workstation show at
+once, with a pending mark, until the server has taken them.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ...commands import Command
 from ...schemas import MemberDetail
-from ...sync.api_client import ApiClient, NotFound
+from ...sync.api_client import NotFound
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
+from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
 from ..qt import (
     QDialog,
+    QHBoxLayout,
+    QPushButton,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
@@ -28,7 +37,11 @@ from ..qt import (
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
+    is_alive,
 )
+
+if TYPE_CHECKING:
+    from ..workspace import MemberSource, Workspace
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -85,19 +98,27 @@ def _empty_note(text: str) -> QLabel:
 
 
 class MemberDetailsDialog(QDialog):
-    """Loads member ``member_id`` and shows it; ``member`` is set once it is loaded."""
+    """Loads member ``member_id`` and shows it; ``member`` is set once it is loaded.
 
-    def __init__(self, client: ApiClient, member_id: int, parent: QWidget | None = None) -> None:
+    ``source`` is where it reads from (a workspace, or a bare ApiClient: read-only);
+    with a ``workspace`` the editing buttons show and changes go through it."""
+
+    def __init__(self, source: MemberSource, member_id: int, parent: QWidget | None = None, *,
+                 workspace: Workspace | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("memberDetails")
         self.setWindowTitle("Member details")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setModal(False)
         self.resize(860, 680)
-        self.client = client
+        self.source = source
+        self.workspace = workspace
         self.member_id = member_id
         self.member: MemberDetail | None = None
         self._loading = False
+        self._reload_again = False
+        self.edit_dialog: CommandDialog | None = None
+        self.pending_label: QLabel | None = None
 
         self.status_page = StatePanel(self)
         self.status_page.retry_button.clicked.connect(self.load)
@@ -111,10 +132,27 @@ class MemberDetailsDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
+        self.edit_info_button = named(QPushButton("Edit info…"), "editInfoButton")
+        self.email_prefs_button = named(QPushButton("Email prefs…"), "emailPrefsButton")
+        self.adjust_points_button = named(QPushButton("Adjust points…"), "adjustPointsButton")
+        self.edit_info_button.clicked.connect(lambda: self.open_editor(EditContactDialog))
+        self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
+        self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
+        bottom = QHBoxLayout()
+        for button in self.edit_buttons:
+            bottom.addWidget(button)
+            button.setVisible(workspace is not None)
+            button.setEnabled(False)
+        bottom.addStretch()
+        bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(buttons)
+        layout.addLayout(bottom)
         self.load()
+
+    @property
+    def edit_buttons(self) -> tuple[QPushButton, ...]:
+        return (self.edit_info_button, self.email_prefs_button, self.adjust_points_button)
 
     @property
     def loading(self) -> bool:
@@ -123,8 +161,41 @@ class MemberDetailsDialog(QDialog):
     def load(self) -> None:
         self._loading = True
         self._show_status("Loading member…", "", retry=False)
-        client, member_id = self.client, self.member_id
-        Op(self, lambda: client.member(member_id)).success(self._loaded).failure(self._failed).run()
+        self._fetch()
+
+    def refresh(self) -> None:
+        """The member changed (a queued change, or a sync): read it again, keeping the
+        current page on screen until the new one is ready."""
+        if self._loading:
+            self._reload_again = True
+            return
+        self._loading = True
+        self._fetch()
+
+    def _fetch(self) -> None:
+        source, member_id = self.source, self.member_id
+        Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
+
+    def open_editor(self, kind: type[CommandDialog]) -> CommandDialog | None:
+        """Open Edit info / Email prefs / Adjust points for the member as shown."""
+        workspace, member = self.workspace, self.member
+        if workspace is None or member is None:
+            return None
+        if self.edit_dialog is not None and self.edit_dialog.isVisible():
+            self.edit_dialog.close()
+
+        def send(command: Command, done: object, failed: object) -> None:
+            workspace.submit(command, parent=dialog, on_done=done, on_failed=failed)  # type: ignore[arg-type]
+
+        dialog = kind(member, send, self)
+        dialog.setModal(True)
+        dialog.destroyed.connect(self._editor_closed)
+        self.edit_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _editor_closed(self) -> None:
+        self.edit_dialog = None
 
     def _show_status(self, title: str, body: str, *, retry: bool) -> None:
         self.status_page.show_state(title, body, retry=retry)
@@ -132,6 +203,9 @@ class MemberDetailsDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
+        self._reload_again = False
+        for button in self.edit_buttons:
+            button.setEnabled(False)
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
                               "It may have been merged into another member or removed.", retry=False)
@@ -144,7 +218,12 @@ class MemberDetailsDialog(QDialog):
 
     def _loaded(self, member: MemberDetail) -> None:
         self._loading = False
+        if self._reload_again:
+            self._reload_again = False
+            self.refresh()
         self.member = member
+        for button in self.edit_buttons:
+            button.setEnabled(True)
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -152,7 +231,18 @@ class MemberDetailsDialog(QDialog):
         grid.setVerticalSpacing(12)
         heading = named(QLabel(f"{member.name}  ·  {member.member_no}"), "detailsHeading")
         heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        grid.addWidget(heading, 0, 0, 1, 2)
+        top = QVBoxLayout()
+        top.addWidget(heading)
+        self.pending_label = self._pending_mark(member.pending_changes) if member.pending_changes else None
+        if self.pending_label is not None:
+            top.addWidget(self.pending_label)
+        if not member.detail_cached:
+            note = named(QLabel("Only the directory entry is available offline: portal users and pending "
+                                "transactions show once this member has been opened while online."),
+                         "offlineNote")
+            note.setWordWrap(True)
+            top.addWidget(note)
+        grid.addLayout(top, 0, 0, 1, 2)
 
         left = QVBoxLayout()
         left.addWidget(self._identity(member))
@@ -172,7 +262,20 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area.setWidget(page)
         self.stack.setCurrentIndex(1)
 
+    @property
+    def pending_mark(self) -> str:
+        """The pending mark's text ("" when nothing is waiting)."""
+        label = self.pending_label
+        return label.text() if label is not None and is_alive(label) else ""
+
     # ----------------------------------------------------------------- sections
+
+    def _pending_mark(self, changes: list[str]) -> QLabel:
+        text = fmt.plural(len(changes), "change")
+        mark = named(QLabel(f"⟳ {text} waiting to sync"), "pendingMark")
+        mark.setToolTip("Queued on this computer; the server has not taken them yet:\n"
+                        + "\n".join(f"• {c}" for c in changes))
+        return mark
 
     def _identity(self, m: MemberDetail) -> QGroupBox:
         full_name = " ".join(p for p in (m.title, m.first_name, m.last_name) if p)
@@ -230,6 +333,9 @@ class MemberDetailsDialog(QDialog):
     def _users(self, m: MemberDetail) -> QGroupBox:
         box = QGroupBox("Portal users")
         layout = QVBoxLayout(box)
+        if not m.detail_cached:
+            layout.addWidget(_empty_note("Not known on this computer until the member is opened while online."))
+            return box
         if not m.users:
             layout.addWidget(_empty_note("No one can sign in to this account in the portal yet."))
             return box

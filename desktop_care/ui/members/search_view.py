@@ -8,7 +8,7 @@ the results, and Enter or a double-click on a row opens that member.
 from __future__ import annotations
 
 from ... import schemas
-from ...sync.api_client import ApiClient
+from typing import TYPE_CHECKING
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
@@ -35,6 +35,9 @@ from ..qt import (
 from ..widgets import StatePanel, make_read_only_table, named
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
+if TYPE_CHECKING:
+    from ..workspace import MemberSource
+
 DEBOUNCE_MS = 250
 PLACEHOLDER = "Member ID, name, email, phone or postcode"
 
@@ -47,6 +50,7 @@ _COLUMN_SAMPLES = {
     "Balance": "-£10,000.00",
     "Pending": "99 (£10,000.00)",
     "Last login": "30 Sep 2025, 23:59",
+    "Sync": "⟳ 99",
 }
 
 
@@ -118,7 +122,7 @@ class SearchView(QWidget):
     #: A search's results (or its empty state) are on screen.
     results_shown = Signal()
 
-    def __init__(self, client: ApiClient, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
+    def __init__(self, client: MemberSource, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
         self.setObjectName("searchView")
         self.model = MemberTableModel(client, self)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...models.member import MemberStatus
 from ...schemas import MemberPage, MemberSummary
-from ...sync.api_client import ApiClient
 from .. import format as fmt
 from ..ops import Generation, Op
 from ..qt import ModelIndex, QAbstractTableModel, QColor, QModelIndex, QObject, Qt, Signal
+
+if TYPE_CHECKING:
+    from ..workspace import MemberSource
 
 PAGE_SIZE = 50
 
@@ -50,6 +52,9 @@ COLUMNS: tuple[Column, ...] = (
            tooltip=lambda m: f"{fmt.plural(m.pending_count, 'pending transaction')}"
                              f" worth {fmt.money(m.pending_cents)}"),
     Column("Last login", lambda m: fmt.when(m.last_login_at)),
+    Column("Sync", lambda m: f"⟳ {m.pending_changes}" if m.pending_changes else "",
+           tooltip=lambda m: f"{fmt.plural(m.pending_changes, 'change')} waiting to sync"
+                             if m.pending_changes else "Nothing waiting to sync"),
 )
 
 MEMBER_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -61,7 +66,7 @@ class MemberTableModel(QAbstractTableModel):
     #: Loading started or finished, a page arrived, or a request failed.
     state_changed = Signal()
 
-    def __init__(self, client: ApiClient, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, client: MemberSource, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent)
         self._client = client
         self._page_size = page_size
@@ -178,6 +183,17 @@ class MemberTableModel(QAbstractTableModel):
         self._cursor = page.next_cursor
         self._total, self._total_exact = page.total, page.total_exact
         self.state_changed.emit()
+
+    def row_ids(self) -> list[int]:
+        return [row.id for row in self._rows]
+
+    def replace_rows(self, summaries: dict[int, MemberSummary]) -> None:
+        """Show these members' new values in the rows they are in (nothing else moves)."""
+        for row, member in enumerate(self._rows):
+            new = summaries.get(member.id)
+            if new is not None and new != member:
+                self._rows[row] = new
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def _failed(self, exc: BaseException) -> None:
         self._searching = self._fetching = False

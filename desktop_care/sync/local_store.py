@@ -1,0 +1,602 @@
+"""The workstation's local store: a SQLite (WAL) cache of the member directory, the
+outbox of changes typed here, and the Sync issues (docs/decisions/0003-offline-sync.md).
+
+The entity tables (``member``, ``address``, ``member_search`` + FTS5 ``member_fts``)
+are the server's own definitions and hold only what the server said; the search is the
+server's :func:`~desktop_care.models.search.search_members`. Queued commands are laid
+over those rows when they are read (``Command.preview``), so a pending change shows at
+once and a pull can never overwrite or lose it.
+
+Every state change is one SQLite transaction (``BEGIN IMMEDIATE``; ``synchronous=FULL``):
+an enqueue writes its outbox row; recording the server's answers removes outbox rows
+and adds issues together; a pulled page and the new cursor are written together. A
+crash at any point leaves either the state before or the state after.
+
+Thread use: any thread may call any method (each call uses its own pooled connection);
+WAL lets searches run while the syncer writes a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, Enum, Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.orm import Session, selectinload
+
+from .. import config
+from ..commands import Command, CommandResult, Rejected, Status, parse_command
+from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
+from ..models.search import SQLITE_FTS_DDL, search_members, search_values
+from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary
+from .api_client import normalize_server_url
+from .local_models import CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
+
+#: Fault injection for the crash tests: ``DESKTOP_CARE_CRASH_AT=<point>`` makes the
+#: process exit abruptly (no clean-up, like a power cut of the app) at that point.
+CRASH_ENV = "DESKTOP_CARE_CRASH_AT"
+CRASH_EXIT_CODE = 86
+
+def table_of(entity: type[Any]) -> Table:
+    table: Table = entity.__table__
+    return table
+
+
+_member = table_of(Member)
+_address = table_of(Address)
+_search = table_of(MemberSearch)
+_ENTITY_TABLES = [_member, _address, _search]
+_outbox = table_of(OutboxEntry)
+_issue = table_of(SyncIssueRow)
+_state = table_of(SyncState)
+_cached = table_of(CachedDetail)
+
+#: Member columns replicated from the feed (``MemberRecord`` without addresses).
+_RECORD_FIELDS = tuple(name for name in MemberRecord.model_fields if name != "addresses")
+_ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postcode", "country")
+#: SQLite's default limit of bound parameters is 32766; stay well below per IN list.
+_CHUNK = 900
+
+
+def crash_point(name: str) -> None:
+    """Exit the process at once if the crash tests asked for ``name``."""
+    if os.environ.get(CRASH_ENV) == name:
+        os._exit(CRASH_EXIT_CODE)
+
+
+def open_sqlite(path: Path) -> Engine:
+    """An engine on a workstation SQLite file: WAL, full sync, one transaction per
+    ``begin()``; connections with ``sqlite_immediate=True`` take the write lock at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _errors_in_words(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if p not in ("update_contact", "set_email_preference", "adjust_points"))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def field_values(values: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The values of command field names (``"address.home"`` → that address) in a
+    member's values dict."""
+    out: dict[str, Any] = {}
+    for name in sorted(fields):
+        if name.startswith("address."):
+            kind = name.split(".", 1)[1]
+            address = next((a for a in values.get("addresses", []) if a.get("kind") == kind), None)
+            out[name] = None if address is None else {k: address.get(k, "") for k in _ADDRESS_FIELDS}
+        else:
+            out[name] = values.get(name)
+    return out
+
+
+@dataclass(frozen=True)
+class SyncIssue:
+    """A change the server did not apply, waiting for someone to choose what to do."""
+
+    id: int
+    op_id: str
+    member_id: int
+    member_no: str
+    name: str
+    kind: str
+    summary: str
+    #: "conflict" or "rejected".
+    status: str
+    reason: str
+    #: {"command": the payload, "values": the values this change would give}.
+    mine: dict[str, Any]
+    #: The server's values of the same fields.
+    theirs: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RecordedResults:
+    """What :meth:`LocalStore.record_results` did."""
+
+    #: op_ids the server applied (now or before: duplicates) — gone from the outbox.
+    applied: list[str] = field(default_factory=list)
+    #: op_ids moved to the Sync issues (conflict or rejected).
+    issues: list[str] = field(default_factory=list)
+    #: Members whose pending marks changed.
+    member_ids: set[int] = field(default_factory=set)
+
+
+Resolution = Literal["keep_mine", "take_theirs", "edit"]
+
+
+class LocalStore:
+    """One workstation's cache of one server (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.engine = open_sqlite(self.path)
+        self._writer = self.engine.execution_options(sqlite_immediate=True)
+        with self._write() as conn:
+            LocalBase.metadata.create_all(conn)
+            Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
+            for ddl in SQLITE_FTS_DDL:
+                conn.exec_driver_sql(ddl)
+            found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
+            if found is None:
+                found = str(uuid.uuid4())
+                conn.execute(insert(_state).values(key="workstation_id", value=found))
+        self.workstation_id: str = found
+
+    @classmethod
+    def for_server(cls, server_url: str) -> LocalStore:
+        """The store of ``server_url`` in the user data directory (one file per server)."""
+        return cls(store_path(server_url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._writer.begin() as conn:
+            yield conn
+
+    def _read(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
+        """The server's member search over the replicated directory, with queued
+        changes laid over the rows they touch."""
+        with self._read() as session, session.begin():
+            page = search_members(session, q, limit, cursor)
+            rows = [_member_values(member) for member in page.rows]
+            queued = _queued_by_member(session.connection(), [row["id"] for row in rows])
+        items = []
+        for values in rows:
+            commands = queued.get(values["id"], [])
+            for command in commands:
+                values = command.preview(values)
+            items.append(MemberSummary.model_validate({**values, "pending_changes": len(commands)}))
+        return MemberPage(items=items, total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor)
+
+    def member_detail(self, member_id: int) -> MemberDetail | None:
+        """The member as this workstation knows it, queued changes laid over; None if
+        it knows nothing of them. ``detail_cached`` is False when only the directory
+        row is known (portal users and pending transactions are then unknown)."""
+        with self._read() as session, session.begin():
+            member = session.scalars(
+                select(Member).where(Member.id == member_id).options(selectinload(Member.addresses))
+            ).one_or_none()
+            row = _member_values(member) if member is not None else None
+            cached = session.get(CachedDetail, member_id)
+            cached_detail = dict(cached.detail) if cached is not None else None
+            queued = _queued_by_member(session.connection(), [member_id]).get(member_id, [])
+        if row is None and cached_detail is None:
+            return None
+        values: dict[str, Any]
+        if cached_detail is not None and (row is None or cached_detail.get("version", 0) > row["version"]):
+            values = cached_detail
+        else:
+            assert row is not None
+            values = {**row, "users": [], "pending_transactions": []}
+            if cached_detail is not None:
+                values["users"] = cached_detail.get("users", [])
+                values["pending_transactions"] = cached_detail.get("pending_transactions", [])
+        known_ids = {a.get("kind"): a.get("id", 0) for a in values.get("addresses", [])}
+        for command in queued:
+            values = command.preview(values)
+        values["addresses"] = [{"id": known_ids.get(a.get("kind"), 0), **a} for a in values.get("addresses", [])]
+        values["pending_changes"] = [command.summary() for command in queued]
+        values["detail_cached"] = cached_detail is not None
+        return MemberDetail.model_validate(values)
+
+    def has_full_detail(self, member_id: int) -> bool:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).where(_cached.c.member_id == member_id)) == 1
+
+    def remember_detail(self, detail: MemberDetail) -> None:
+        """Keep a detail fetched online, for use offline."""
+        data = detail.model_dump(mode="json", exclude={"pending_changes", "detail_cached"})
+        with self._write() as conn:
+            conn.execute(delete(_cached).where(_cached.c.member_id == detail.id))
+            conn.execute(insert(_cached).values(member_id=detail.id, detail=data, fetched_at=dt.datetime.now(dt.UTC)))
+
+    def cached_detail_ids(self) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(_cached.c.member_id)))
+
+    def cursor(self) -> int:
+        with self.engine.connect() as conn:
+            return _cursor(conn)
+
+    # ------------------------------------------------------------------ the outbox
+
+    def enqueue(self, command: Command) -> None:
+        """Queue ``command`` (one transaction). ValueError, in plain words, if it is
+        not valid or breaks a rule this workstation can already check."""
+        with self._write() as conn:
+            self._enqueue(conn, command)
+
+    def _enqueue(self, conn: Connection, command: Command) -> Command:
+        if not isinstance(command, Command):
+            raise TypeError(f"not a command: {command!r}")
+        try:
+            checked = parse_command(command.payload())
+        except ValidationError as exc:
+            raise ValueError(_errors_in_words(exc)) from None
+        if checked.origin is None:
+            checked = checked.model_copy(update={"origin": self.workstation_id})
+        values = _member_values_conn(conn, checked.member_id)
+        if values is not None:
+            for earlier in _queued_by_member(conn, [checked.member_id]).get(checked.member_id, []):
+                values = earlier.preview(values)
+            try:
+                checked.check(_transient_member(values))
+            except Rejected as exc:
+                raise ValueError(exc.reason) from None
+        op_id = str(checked.op_id)
+        taken = conn.scalar(select(func.count()).where(_outbox.c.op_id == op_id)) or conn.scalar(
+            select(func.count()).where(_issue.c.op_id == op_id)
+        )
+        if taken:
+            raise ValueError(f"this change ({op_id}) is already queued")
+        conn.execute(
+            insert(_outbox).values(
+                op_id=op_id, member_id=checked.member_id, kind=checked.kind, payload=checked.payload(),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        return checked
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(_outbox)) or 0
+
+    def queued(self, limit: int = 200) -> list[Command]:
+        """The oldest ``limit`` queued commands, in the order they were typed."""
+        with self.engine.connect() as conn:
+            payloads = conn.scalars(select(_outbox.c.payload).order_by(_outbox.c.seq).limit(limit))
+            return [parse_command(p) for p in payloads]
+
+    def record_results(self, results: Sequence[CommandResult]) -> RecordedResults:
+        """Record the server's answers in one transaction: applied (and duplicates of
+        applied) leave the outbox; conflicts and rejections move to the Sync issues."""
+        recorded = RecordedResults()
+        if not results:
+            return recorded
+        now = dt.datetime.now(dt.UTC)
+        with self._write() as conn:
+            op_ids = [r.op_id for r in results]
+            entries = {
+                row.op_id: row for row in conn.execute(select(_outbox).where(_outbox.c.op_id.in_(op_ids)))
+            }
+            for result in results:
+                entry = entries.pop(result.op_id, None)
+                if entry is None:  # already recorded (an answer seen twice)
+                    continue
+                status = result.status
+                if status is Status.DUPLICATE:
+                    status = result.original_status or Status.APPLIED
+                conn.execute(delete(_outbox).where(_outbox.c.seq == entry.seq))
+                recorded.member_ids.add(entry.member_id)
+                if status is Status.APPLIED:
+                    recorded.applied.append(result.op_id)
+                    continue
+                command = parse_command(entry.payload)
+                values = _member_values_conn(conn, command.member_id) or {}
+                theirs = dict(result.server_values) if result.server_values else field_values(
+                    values, command.changed_fields()
+                )
+                for earlier in _queued_by_member(conn, [command.member_id], before=entry.seq).get(command.member_id, []):
+                    values = earlier.preview(values)
+                mine_values = field_values(command.preview(values), command.changed_fields())
+                conn.execute(
+                    insert(_issue).values(
+                        op_id=result.op_id,
+                        member_id=command.member_id,
+                        member_no=values.get("member_no", ""),
+                        name=values.get("name", ""),
+                        kind=command.kind,
+                        summary=command.summary(),
+                        status=status.value,
+                        reason=result.reason or _default_reason(status, theirs),
+                        mine={"command": entry.payload, "values": mine_values},
+                        theirs=theirs,
+                        server_version=result.member_version,
+                        created_at=now,
+                    )
+                )
+                recorded.issues.append(result.op_id)
+        return recorded
+
+    # ------------------------------------------------------------------ Sync issues
+
+    def issues(self) -> list[SyncIssue]:
+        """The open Sync issues, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_issue).where(_issue.c.resolution.is_(None)).order_by(_issue.c.id))
+            return [
+                SyncIssue(
+                    id=r.id, op_id=r.op_id, member_id=r.member_id, member_no=r.member_no, name=r.name, kind=r.kind,
+                    summary=r.summary, status=r.status, reason=r.reason, mine=dict(r.mine), theirs=dict(r.theirs),
+                    created_at=_aware(r.created_at) or dt.datetime.now(dt.UTC),
+                )
+                for r in rows
+            ]
+
+    def issue_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).where(_issue.c.resolution.is_(None))) or 0
+
+    def resolve_issue(self, issue_id: int, choice: Resolution, edited: Command | None = None) -> Command | None:
+        """Close an issue: ``keep_mine`` queues the same change again as a new command
+        based on the server's current version; ``take_theirs`` just closes it; ``edit``
+        queues ``edited``. The issue is kept, marked with the choice. Returns the
+        command queued, if any."""
+        if choice not in ("keep_mine", "take_theirs", "edit"):
+            raise ValueError(f"unknown choice {choice!r}")
+        with self._write() as conn:
+            row = conn.execute(select(_issue).where(_issue.c.id == issue_id)).one_or_none()
+            if row is None:
+                raise ValueError(f"there is no sync issue {issue_id}")
+            if row.resolution is not None:
+                raise ValueError("this sync issue was already resolved")
+            queued: Command | None = None
+            if choice == "keep_mine":
+                payload = dict(row.mine["command"])
+                known = _member_values_conn(conn, row.member_id)
+                versions = [v for v in (row.server_version, known["version"] if known else None) if v]
+                payload["op_id"] = str(uuid.uuid4())
+                if payload.get("base_version") is not None and versions:
+                    payload["base_version"] = max(versions)
+                queued = self._enqueue(conn, parse_command(payload))
+            elif choice == "edit":
+                if edited is None:
+                    raise ValueError("choose 'edit' with the edited change")
+                if edited.member_id != row.member_id:
+                    raise ValueError("the edited change is for another member")
+                queued = self._enqueue(conn, edited)
+            conn.execute(
+                update(_issue).where(_issue.c.id == issue_id).values(
+                    resolution=choice, resolved_at=dt.datetime.now(dt.UTC),
+                    resolved_op_id=str(queued.op_id) if queued is not None else None,
+                )
+            )
+            return queued
+
+    # ------------------------------------------------------------------ the feed
+
+    def apply_feed(self, page: FeedPage) -> set[int]:
+        """Write a pulled page and its cursor in one transaction; the changed member ids."""
+        latest: dict[int, MemberRecord | None] = {}
+        for change in page.changes:
+            if change.entity != "member":
+                continue
+            latest[change.id] = None if change.deleted or change.member is None else change.member
+        ids = sorted(latest)
+        with self._write() as conn:
+            for chunk in _chunks(ids):
+                conn.execute(delete(_search).where(_search.c.member_id.in_(chunk)))
+                conn.execute(delete(_address).where(_address.c.member_id.in_(chunk)))
+                conn.execute(delete(_member).where(_member.c.id.in_(chunk)))
+            members: list[tuple[Any, ...]] = []
+            addresses: list[tuple[Any, ...]] = []
+            searches: list[tuple[Any, ...]] = []
+            for record in latest.values():
+                if record is None:
+                    continue
+                members.append(_MEMBER_ROW.row(record))
+                addresses.extend(_ADDRESS_ROW.row(a, member_id=record.id) for a in record.addresses)
+                if record.status is not MemberStatus.MERGED:  # as on the server: merged members are not found
+                    postcodes = [a.postcode for a in sorted(record.addresses, key=lambda a: a.id)]
+                    fields = search_values(
+                        record.member_no, record.first_name, record.last_name, record.email, record.phone, postcodes
+                    )
+                    searches.append((record.id, *(fields[name] for name in _SEARCH_FIELDS)))
+            # Plain executemany: pages of thousands of rows, without per-row statement overhead.
+            if members:
+                conn.exec_driver_sql(_MEMBER_ROW.sql, members)
+            crash_point("pull.mid_page")
+            if addresses:
+                conn.exec_driver_sql(_ADDRESS_ROW.sql, addresses)
+            if searches:
+                conn.exec_driver_sql(_SEARCH_SQL, searches)
+            if page.cursor > _cursor(conn):
+                _set_state(conn, "cursor", str(page.cursor))
+        return set(ids)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def store_path(server_url: str) -> Path:
+    url = normalize_server_url(server_url)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[1]).strip("-")[:60]
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    return config.data_dir() / "workstation" / f"{slug}-{digest}.sqlite3"
+
+
+def _cursor(conn: Connection) -> int:
+    value = conn.scalar(select(_state.c.value).where(_state.c.key == "cursor"))
+    return int(value) if value is not None else 0
+
+
+def _set_state(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(_state).where(_state.c.key == key))
+    conn.execute(insert(_state).values(key=key, value=value))
+
+
+class _BulkRow:
+    """An INSERT of all of a table's columns as a plain DB-API statement, with each
+    value bound the way SQLAlchemy binds it on SQLite (UTC timestamps, enum values)."""
+
+    def __init__(self, table: Table, constants: dict[str, Any]) -> None:
+        dialect = sqlite_dialect()
+        self.sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
+                    f"VALUES ({', '.join('?' for _ in table.columns)})")
+        self.columns: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+        for column in table.columns:
+            process = None
+            if isinstance(column.type, UTCDateTime):
+                process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            elif isinstance(column.type, Enum):
+                process = _enum_value
+            self.columns.append((column.name, constants.get(column.name, _MISSING), process))
+
+    def row(self, source: Any, **extra: Any) -> tuple[Any, ...]:
+        values = []
+        for name, constant, process in self.columns:
+            if constant is not _MISSING:
+                values.append(constant)
+                continue
+            value = extra[name] if name in extra else getattr(source, name)
+            if process is not None and value is not None:
+                value = process(_aware(value) if isinstance(value, dt.datetime) else value)
+            values.append(value)
+        return tuple(values)
+
+
+_MISSING = object()
+
+
+def _enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+#: A pulled member has no field versions locally (those are the server's business).
+_MEMBER_ROW = _BulkRow(_member, {"field_versions": "{}"})
+_ADDRESS_ROW = _BulkRow(_address, {})
+_SEARCH_FIELDS = ("member_no", "text", "first_key", "last_key", "email_key")
+_SEARCH_SQL = f"INSERT INTO member_search (member_id, {', '.join(_SEARCH_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _default_reason(status: Status, theirs: dict[str, Any]) -> str:
+    if status is Status.CONFLICT:
+        return f"Changed on the server in the meantime: {', '.join(sorted(theirs)) or 'the same fields'}."
+    return "The server refused this change."
+
+
+def _address_values(address: Any) -> dict[str, Any]:
+    kind = address.kind
+    return {
+        "id": address.id, "kind": getattr(kind, "value", kind),
+        **{k: getattr(address, k) or "" for k in _ADDRESS_FIELDS},
+    }
+
+
+def _summary_values(values: dict[str, Any]) -> dict[str, Any]:
+    values["name"] = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
+    home = next((a for a in values["addresses"] if a["kind"] == "home"), None)
+    if home is None and values["addresses"]:
+        home = values["addresses"][0]
+    values["postcode"] = home["postcode"] if home is not None else ""
+    return values
+
+
+def _member_values(member: Member) -> dict[str, Any]:
+    """A member's values as plain data: the record fields, name, postcode, addresses."""
+    values = {name: getattr(member, name) for name in _RECORD_FIELDS}
+    values["addresses"] = [_address_values(a) for a in sorted(member.addresses, key=lambda a: a.id)]
+    return _summary_values(values)
+
+
+def _member_values_conn(conn: Connection, member_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(_member).where(_member.c.id == member_id)).one_or_none()
+    if row is None:
+        return None
+    values = {name: getattr(row, name) for name in _RECORD_FIELDS}
+    values["addresses"] = [
+        _address_values(a)
+        for a in conn.execute(select(_address).where(_address.c.member_id == member_id).order_by(_address.c.id))
+    ]
+    return _summary_values(values)
+
+
+def _queued_by_member(
+    conn: Connection, member_ids: Sequence[int], *, before: int | None = None
+) -> dict[int, list[Command]]:
+    """The queued commands of these members, in order (only those queued before the
+    outbox entry ``before``, if given)."""
+    out: dict[int, list[Command]] = defaultdict(list)
+    for chunk in _chunks(list(member_ids)):
+        query = select(_outbox.c.member_id, _outbox.c.payload).where(_outbox.c.member_id.in_(chunk))
+        if before is not None:
+            query = query.where(_outbox.c.seq < before)
+        rows = conn.execute(query.order_by(_outbox.c.seq))
+        for member_id, payload in rows:
+            out[member_id].append(parse_command(payload))
+    return out
+
+
+def _transient_member(values: dict[str, Any]) -> Member:
+    """A detached Member with these values, for ``Command.check`` (never saved)."""
+    member = Member(**{name: values[name] for name in _RECORD_FIELDS if name not in ("version",)})
+    return member
+
+
+__all__ = ["CRASH_ENV", "LocalStore", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]

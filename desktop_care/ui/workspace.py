@@ -1,0 +1,292 @@
+"""The signed-in session's working set: the server client, the local store and the syncer.
+
+Views ask the workspace instead of the client. It answers from the server while that
+can be reached (remembering opened members in the local store) and from the local store
+otherwise; every change goes through :meth:`Workspace.submit` — queued in the store (off
+the GUI thread), then the syncer is nudged. The syncer's events arrive on its own thread;
+the workspace re-emits them as Qt signals on the GUI thread.
+
+``search_members`` and ``member`` run on worker threads (ops); they have the same shape
+as :class:`~desktop_care.sync.api_client.ApiClient`'s, so the search and details views
+take either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from ..commands import Command
+from ..models import AddressKind
+from ..schemas import MemberDetail, MemberPage, MemberSummary
+from ..sync.api_client import NotFound, TimedOut, Unreachable
+from ..sync.local_store import LocalStore, SyncIssue
+from ..sync.syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncStatus
+from .ops import Op
+from .qt import QObject, Qt, Signal, Slot, is_alive
+from .session import StaffSession
+
+log = logging.getLogger(__name__)
+
+#: How often the syncer pushes and pulls on its own (seconds).
+SYNC_INTERVAL = 30.0
+#: How many queued commands to look at when marking server rows as pending.
+_MAX_QUEUED_LOOKUP = 10_000
+
+
+class MemberSource(Protocol):
+    """What the search and details views read from (a workspace or a bare ApiClient)."""
+
+    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage: ...
+
+    def member(self, member_id: int) -> MemberDetail: ...
+
+
+def summary_of(detail: MemberDetail) -> MemberSummary:
+    """A search row for a member's details (with its queued changes counted)."""
+    home = next((a for a in detail.addresses if a.kind == AddressKind.HOME), None)
+    postcode = home.postcode if home is not None else (detail.addresses[0].postcode if detail.addresses else "")
+    return MemberSummary(
+        id=detail.id, member_no=detail.member_no, name=detail.name, email=detail.email, phone=detail.phone,
+        postcode=postcode, status=detail.status, points_balance=detail.points_balance,
+        account_balance_cents=detail.account_balance_cents, pending_count=detail.pending_count,
+        pending_cents=detail.pending_cents, last_login_at=detail.last_login_at,
+        pending_changes=len(detail.pending_changes),
+    )
+
+
+class Workspace(QObject):
+    """Owns the LocalStore, the Syncer and the ApiClient of one signed-in session."""
+
+    #: A :class:`SyncStatus` (online, pending, issues, progress…).
+    status_changed = Signal(object)
+    #: The ids (a set) of members whose data changed locally or on the server.
+    members_changed = Signal(object)
+    #: How many sync issues are open.
+    issues_changed = Signal(int)
+    #: The server refused our token: sign in again (the queue stays).
+    session_expired = Signal()
+
+    _event = Signal(object)
+
+    def __init__(
+        self,
+        session: StaffSession,
+        parent: QObject | None = None,
+        *,
+        store: LocalStore | None = None,
+        interval: float = SYNC_INTERVAL,
+        start: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.client = session.client
+        self.store = store if store is not None else LocalStore.for_server(session.server_url)
+        self._online = not session.offline
+        self.status = SyncStatus(online=self._online, pending=self.store.pending_count(),
+                                 issues=self.store.issue_count(), syncing=False, progress=None,
+                                 last_error=None, next_retry_in=None, last_synced_at=None)
+        self._event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
+                             autostart=start)
+        self._stopped = False
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def online(self) -> bool:
+        """Whether the server answered last time we asked (online-only actions need it)."""
+        return self._online
+
+    @property
+    def pending(self) -> int:
+        return self.status.pending
+
+    @property
+    def issue_count(self) -> int:
+        return self.status.issues
+
+    # ----------------------------------------------------------------- reading (worker threads)
+
+    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
+        """The server's results while online (rows with queued changes as this
+        workstation shows them); the local directory when the server can't be reached."""
+        if self._online:
+            try:
+                page = self.client.search_members(q, limit=limit, cursor=cursor)
+            except (Unreachable, TimedOut) as exc:
+                log.info("searching the local directory: %s", exc)
+                self._online = False
+            else:
+                return self._with_queued(page)
+        return self.store.search(q, limit=limit, cursor=cursor)
+
+    def _with_queued(self, page: MemberPage) -> MemberPage:
+        """Lay this workstation's queued changes (and their pending marks) over server rows."""
+        if not self.store.pending_count():
+            return page
+        queued = {command.member_id for command in self.store.queued(_MAX_QUEUED_LOOKUP)}
+        local = self.summaries(item.id for item in page.items if item.id in queued)
+        if not local:
+            return page
+        return page.model_copy(update={"items": [local.get(item.id, item) for item in page.items]})
+
+    def member(self, member_id: int) -> MemberDetail:
+        """The member's details: from the server (then remembered) or the local store."""
+        if self._online:
+            try:
+                detail = self.client.member(member_id)
+            except (Unreachable, TimedOut) as exc:
+                log.info("reading member %s from the local store: %s", member_id, exc)
+                self._online = False
+            else:
+                self.store.remember_detail(detail)
+                return self.store.member_detail(member_id) or detail
+        local = self.store.member_detail(member_id)
+        if local is None:
+            raise NotFound("This member is not in the copy of the directory kept on this computer.")
+        return local
+
+    def local_member(self, member_id: int) -> MemberDetail | None:
+        return self.store.member_detail(member_id)
+
+    def summaries(self, member_ids: Iterable[int]) -> dict[int, MemberSummary]:
+        """Search rows for these members from the local store (with queued changes)."""
+        found: dict[int, MemberSummary] = {}
+        for member_id in member_ids:
+            detail = self.store.member_detail(member_id)
+            if detail is not None:
+                found[member_id] = summary_of(detail)
+        return found
+
+    def issues(self) -> list[SyncIssue]:
+        """The open sync issues, each naming its member (from the store when the issue
+        was recorded before the member was in the local directory)."""
+        issues = self.store.issues()
+        for n, issue in enumerate(issues):
+            if not issue.name or not issue.member_no:
+                detail = self.store.member_detail(issue.member_id)
+                issues[n] = dataclasses.replace(
+                    issue,
+                    name=issue.name or (detail.name if detail else f"Member #{issue.member_id}"),
+                    member_no=issue.member_no or (detail.member_no if detail else "?"),
+                )
+        return issues
+
+    # ----------------------------------------------------------------- changing (GUI thread)
+
+    def submit(
+        self,
+        command: Command,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Queue ``command`` (off the GUI thread), then nudge the syncer. ``on_done`` runs
+        once it is safely in the outbox; ``on_failed`` if it could not be queued."""
+        store = self.store
+
+        def enqueue() -> int:
+            store.enqueue(command)
+            return store.pending_count()
+
+        self._run(enqueue, {command.member_id}, parent, on_done, on_failed)
+
+    def resolve_issue(
+        self,
+        issue: SyncIssue,
+        choice: str,
+        edited: Command | None = None,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Keep mine / take theirs / edit (``edited``) one sync issue, off the GUI thread."""
+        store = self.store
+
+        def resolve() -> int:
+            store.resolve_issue(issue.id, choice, edited)  # type: ignore[arg-type]  # checked there
+            return store.pending_count()
+
+        self._run(resolve, {issue.member_id}, parent, on_done, on_failed, issues_changed=True)
+
+    def sync_now(self) -> None:
+        self.syncer.nudge()
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Stop the syncer (at sign-out or quit) without blocking the GUI thread: a
+        request under way is abandoned (its thread ends by itself); the queue stays
+        in the store. ``wait``: seconds to wait for the thread (tests, quit)."""
+        if not self._stopped:
+            self._stopped = True
+            self.syncer.stop(timeout=wait)
+
+    # ----------------------------------------------------------------- internals
+
+    def _run(
+        self,
+        fn: Callable[[], int],
+        member_ids: set[int],
+        parent: QObject | None,
+        on_done: Callable[[], None] | None,
+        on_failed: Callable[[BaseException], None] | None,
+        *,
+        issues_changed: bool = False,
+    ) -> None:
+        store = self.store
+
+        def work() -> tuple[int, int]:
+            pending = fn()
+            return pending, store.issue_count() if issues_changed else -1
+
+        def done(counts: tuple[int, int]) -> None:
+            pending, issues = counts
+            update: dict[str, Any] = {"pending": pending}
+            if issues >= 0:
+                update["issues"] = issues
+            self._set_status(dataclasses.replace(self.status, **update))
+            self.syncer.nudge()
+            self.members_changed.emit(member_ids)
+            if issues >= 0:
+                self.issues_changed.emit(issues)
+            if on_done is not None and (parent is None or is_alive(parent)):
+                on_done()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("a change was not queued: %s", exc)
+            if on_failed is not None and (parent is None or is_alive(parent)):
+                on_failed(exc)
+
+        # The workspace owns the op: the nudge happens even if the dialog has closed.
+        Op(self, work).success(done).failure(failed).run()
+
+    def _relay(self, event: object) -> None:
+        """Syncer thread: hand the event to the GUI thread (queued)."""
+        if self._stopped or not is_alive(self):
+            return
+        try:
+            self._event.emit(event)
+        except RuntimeError:  # deleted between the check and the emit (at shutdown)
+            log.debug("sync event after the workspace was deleted: %r", event)
+
+    @Slot(object)
+    def _dispatch(self, event: object) -> None:
+        """GUI thread: one syncer event, as signals."""
+        if isinstance(event, SyncStatus):
+            self._online = event.online
+            self._set_status(event)
+        elif isinstance(event, MembersChanged):
+            self.members_changed.emit(set(event.ids))
+        elif isinstance(event, IssuesChanged):
+            self.status = dataclasses.replace(self.status, issues=event.count)
+            self.issues_changed.emit(event.count)
+        elif isinstance(event, SessionExpired):
+            self.session_expired.emit()
+
+    def _set_status(self, status: SyncStatus) -> None:
+        self.status = status
+        self.status_changed.emit(status)

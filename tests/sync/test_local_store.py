@@ -1,0 +1,158 @@
+"""The local store on its own (real SQLite): overlays, the outbox, Sync issues, feed
+pages, and offline sign-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from desktop_care.commands import AdjustPoints, CommandResult, SetEmailPreference, Status, UpdateContact
+from desktop_care.models import PointsType
+from desktop_care.schemas import AddressOut, FeedChange, FeedPage, MemberRecord, StaffPublic
+from desktop_care.sync import LocalStore, OfflineCredentials
+
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def record(i: int, **changes: object) -> MemberRecord:
+    values: dict[str, object] = dict(
+        id=i, member_no=str(5000 + i), logon_id=f"m{i}", title="", first_name="José", last_name=f"Núñez{i}",
+        email=f"jose{i}@example.org", phone="+44 20 7946 0000", email_opt_in=False, status="enrolled",
+        merged_into_id=None, blocked_for_balance=False, points_balance=100, account_balance_cents=0,
+        pending_count=0, pending_cents=0, last_login_at=None, created_at=NOW, updated_at=NOW, version=1,
+        addresses=[AddressOut(id=i, kind="home", line1="1 Mill Lane", line2="", city="Ely", region="",
+                              postcode="CB7 4AA", country="GB")],
+    )
+    values.update(changes)
+    return MemberRecord.model_validate(values)
+
+
+def page(*records: MemberRecord, start: int = 1, deleted: tuple[int, ...] = ()) -> FeedPage:
+    changes = [FeedChange(seq=start + n, entity="member", id=r.id, deleted=False, member=r) for n, r in enumerate(records)]
+    changes += [FeedChange(seq=start + len(records) + n, entity="member", id=i, deleted=True) for n, i in enumerate(deleted)]
+    return FeedPage(changes=changes, cursor=changes[-1].seq, has_more=False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = LocalStore(tmp_path / "ws.sqlite3")
+    store.apply_feed(page(record(1), record(2), record(3)))
+    yield store
+    store.close()
+
+
+def test_search_is_the_server_search_over_the_directory(store):
+    assert [m.id for m in store.search("nunez2").items] == [2]  # accents folded, as on the server
+    assert [m.id for m in store.search("5003").items] == [3]
+    assert store.search("").total == 3
+    assert store.cursor() == 3
+
+
+def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
+    store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana", home_address={
+        "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}))
+    store.enqueue(AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund"))
+    row = store.search("nunez2").items[0]
+    assert (row.name, row.postcode, row.points_balance, row.pending_changes) == ("Ana Núñez2", "PE15 8AA", 70, 2)
+    store.close()
+
+    reopened = LocalStore(tmp_path / "ws.sqlite3")
+    detail = reopened.member_detail(2)
+    assert detail is not None
+    assert (detail.first_name, detail.points_balance, detail.addresses[0].city) == ("Ana", 70, "March")
+    assert detail.pending_changes == ["Edit contact details (address.home, first_name)", "-30 goodwill points: refund"]
+    assert not detail.detail_cached
+    # A pull cannot overwrite a pending value: the overlay is applied on top.
+    reopened.apply_feed(page(record(2, version=2, points_balance=500), start=4))
+    assert reopened.search("nunez2").items[0].points_balance == 470
+    assert [c.kind for c in reopened.queued(10)] == ["update_contact", "adjust_points"]
+    assert all(c.origin == reopened.workstation_id for c in reopened.queued(10))
+    reopened.close()
+
+
+def test_bad_changes_are_refused_with_a_reason_and_nothing_is_queued(store):
+    with pytest.raises(ValueError, match="negative"):
+        store.enqueue(AdjustPoints(member_id=1, delta=-101, points_type=PointsType.GOODWILL, reason="too much"))
+    store.apply_feed(page(record(4, email=""), start=10))
+    with pytest.raises(ValueError, match="no e-mail"):
+        store.enqueue(SetEmailPreference(member_id=4, base_version=1, email_opt_in=True))
+    command = AdjustPoints(member_id=1, delta=5, points_type=PointsType.GOODWILL, reason="twice")
+    store.enqueue(command)
+    with pytest.raises(ValueError, match="already queued"):
+        store.enqueue(command)
+    assert store.pending_count() == 1
+
+
+def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions(store):
+    applied = UpdateContact(member_id=1, base_version=1, phone="+44 1632 960123")
+    clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
+    refused = AdjustPoints(member_id=3, delta=-50, points_type=PointsType.GOODWILL, reason="spent")
+    for command in (applied, clash, refused):
+        store.enqueue(command)
+    recorded = store.record_results([
+        CommandResult(op_id=str(applied.op_id), status=Status.DUPLICATE, original_status=Status.APPLIED),
+        CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=4, reason="changed meanwhile",
+                      server_values={"email": "theirs@example.org"}),
+        CommandResult(op_id=str(refused.op_id), status=Status.REJECTED, reason="member 5003 is inactive"),
+    ])
+    assert recorded.applied == [str(applied.op_id)] and len(recorded.issues) == 2 and recorded.member_ids == {1, 3}
+    assert store.pending_count() == 0
+    conflict, rejected = store.issues()
+    assert (conflict.status, conflict.member_no, conflict.reason) == ("conflict", "5003", "changed meanwhile")
+    assert conflict.mine["values"] == {"email": "mine@example.org"} and conflict.theirs == {"email": "theirs@example.org"}
+    assert rejected.status == "rejected" and rejected.reason == "member 5003 is inactive"
+    assert rejected.mine["values"] == {"points_balance": 50} and rejected.theirs == {"points_balance": 100}
+    # The same answers again (a replayed response) change nothing.
+    assert store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT)]).issues == []
+
+    kept = store.resolve_issue(conflict.id, "keep_mine")
+    assert kept is not None and kept.base_version == 4 and kept.email == "mine@example.org"
+    assert str(kept.op_id) != conflict.op_id
+    store.resolve_issue(rejected.id, "take_theirs")
+    assert store.issues() == [] and store.pending_count() == 1
+    with pytest.raises(ValueError, match="already resolved"):
+        store.resolve_issue(rejected.id, "take_theirs")
+
+
+def test_edit_resolution_queues_the_edited_change(store):
+    clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
+    store.enqueue(clash)
+    store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=2,
+                                        server_values={"email": "theirs@example.org"})])
+    (issue,) = store.issues()
+    with pytest.raises(ValueError, match="edited change"):
+        store.resolve_issue(issue.id, "edit")
+    edited = UpdateContact(member_id=3, base_version=2, email="both@example.org")
+    store.resolve_issue(issue.id, "edit", edited)
+    assert [str(c.op_id) for c in store.queued(5)] == [str(edited.op_id)]
+    assert store.member_detail(3).email == "both@example.org"
+
+
+def test_feed_pages_upsert_merge_and_delete(store):
+    store.apply_feed(page(record(1, status="merged", merged_into_id=2, version=2), start=10, deleted=(3,)))
+    assert store.search("").total == 1  # merged: not found; deleted: gone
+    assert store.member_detail(3) is None
+    assert store.member_detail(1).status == "merged"
+    assert store.cursor() == 11
+
+
+def test_cached_detail_keeps_users_while_the_directory_moves_on(store):
+    detail = store.member_detail(1)
+    assert detail is not None and not detail.detail_cached and not store.has_full_detail(1)
+    store.remember_detail(detail.model_copy(update={"users": [], "detail_cached": True}))
+    assert store.has_full_detail(1) and store.member_detail(1).detail_cached
+    store.apply_feed(page(record(1, version=3, phone="+44 1632 960999"), start=20))
+    assert store.member_detail(1).phone == "+44 1632 960999"
+
+
+def test_offline_sign_in_accepts_the_right_password_only(tmp_path):
+    staff = StaffPublic(id=7, username="Ada", display_name="Ada L", email="ada@example.org", role="society_admin")
+    credentials = OfflineCredentials(tmp_path / "credentials.sqlite3")
+    credentials.remember("care.example.org:8000", "Ada", "correct horse", staff)
+    assert "correct horse" not in (tmp_path / "credentials.sqlite3").read_bytes().decode("latin-1")
+    assert credentials.verify("http://care.example.org:8000/", "ada", "correct horse") == staff
+    assert credentials.verify("http://care.example.org:8000", "ada", "wrong horse") is None
+    assert credentials.verify("http://other.example.org", "ada", "correct horse") is None
+    assert credentials.verify("http://care.example.org:8000", "bob", "correct horse") is None
+    credentials.close()
