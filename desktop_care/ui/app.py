@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..embedded import EmbeddedServer
 from ..sync.api_client import ApiClient
+from ..sync.local_store import LocalStore
 from . import collector, message, ops
 from .errors import describe
 from .main_window import MainWindow
@@ -202,7 +203,7 @@ def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
     """Worker thread: start the local server and sign in with its bootstrap token."""
     url = embedded.start()
     client = ApiClient(url, token=embedded.token)
-    return StaffSession(client, client.me(), local=True)
+    return StaffSession(client, client.me(), local=True, store=LocalStore.for_server(url))
 
 
 def run(options: Options, argv: Sequence[str] | None = None) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..schemas import StaffPublic
 from ..sync.api_client import ApiClient
+from ..sync.local_store import LocalStore
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class StaffSession:
     #: True when the server could not be reached and the password was checked against
     #: the verifier of the last online sign-in on this computer.
     offline: bool = False
+    #: The workstation's local store of this server, opened by the sign-in op (off the
+    #: GUI thread); None lets the workspace open it.
+    store: LocalStore | None = field(default=None, compare=False, repr=False)
 
     @property
     def server_url(self) -> str:

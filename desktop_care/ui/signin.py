@@ -21,6 +21,7 @@ from ..sync.api_client import (
     ValidationFailed,
     normalize_server_url,
 )
+from ..sync.local_store import LocalStore
 from ..sync.offline_auth import OfflineCredentials
 from .errors import describe, sentence
 from .ops import Op
@@ -53,17 +54,19 @@ class _Offline:
     error: ApiError
 
 
-def sign_in(client: ApiClient, username: str, password: str) -> LoginResponse | _Offline:
+def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginResponse | _Offline, LocalStore | None]:
     """Worker thread: sign in online (then remember a verifier), or, with the server out
-    of reach, check the password against the verifier of the last online sign-in."""
+    of reach, check the password against the verifier of the last online sign-in. Once
+    signed in, open this server's local store here too, not on the GUI thread."""
     try:
         response = client.login(username, password)
     except (Unreachable, TimedOut) as exc:
         credentials = OfflineCredentials()
         try:
-            return _Offline(credentials.verify(client.base_url, username, password), exc)
+            offline = _Offline(credentials.verify(client.base_url, username, password), exc)
         finally:
             credentials.close()
+        return offline, (LocalStore.for_server(client.base_url) if offline.staff is not None else None)
     credentials = OfflineCredentials()
     try:
         credentials.remember(client.base_url, username, password, response.user)
@@ -71,7 +74,7 @@ def sign_in(client: ApiClient, username: str, password: str) -> LoginResponse | 
         log.warning("could not keep the offline sign-in verifier: %s", exc)
     finally:
         credentials.close()
-    return response
+    return response, LocalStore.for_server(client.base_url)
 
 
 class SignInDialog(QDialog):
@@ -172,25 +175,25 @@ class SignInDialog(QDialog):
 
         (
             Op(self, lambda: sign_in(client, username, password))
-            .success(lambda response: self._signed_in(client, response))
+            .success(lambda outcome: self._signed_in(client, *outcome))
             .failure(self._failed)
             .run()
         )
 
     # ----------------------------------------------------------------- internals
 
-    def _signed_in(self, client: ApiClient, response: LoginResponse | _Offline) -> None:
+    def _signed_in(self, client: ApiClient, response: LoginResponse | _Offline, store: LocalStore | None) -> None:
         self._set_busy(False)
         if isinstance(response, _Offline):
             if response.staff is None:
                 self._offline_refused(response.error)
                 return
             self.password.edit.clear()
-            self.signed_in.emit(StaffSession(client, response.staff, offline=True))
+            self.signed_in.emit(StaffSession(client, response.staff, offline=True, store=store))
             self.accept()
             return
         self.password.edit.clear()
-        self.signed_in.emit(StaffSession(client, response.user))
+        self.signed_in.emit(StaffSession(client, response.user, store=store))
         self.accept()
 
     def _offline_refused(self, error: ApiError) -> None:

@@ -83,7 +83,8 @@ class Workspace(QObject):
         super().__init__(parent)
         self.session = session
         self.client = session.client
-        self.store = store if store is not None else LocalStore.for_server(session.server_url)
+        # The sign-in op opened the store off the GUI thread; tests may hand one in.
+        self.store = store or session.store or LocalStore.for_server(session.server_url)
         self._online = not session.offline
         self.status = SyncStatus(online=self._online, pending=self.store.pending_count(),
                                  issues=self.store.issue_count(), syncing=False, progress=None,

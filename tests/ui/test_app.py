@@ -36,6 +36,9 @@ def test_sign_in_search_and_sign_out(qtbot, qapp, sqlite_server: LiveServer, sta
     window = app.main_window
     assert window is not None and window.isVisible()
     assert app.sign_in_dialog is None
+    # The sign-in op opened the local store (off the GUI thread); the window uses it.
+    assert app.session is not None and app.session.store is not None
+    assert window.workspace.store is app.session.store
     qtbot.waitUntil(lambda: window.search_view.model.rowCount() == 4)
     assert window.search_view.search_box.text() == surname
 
