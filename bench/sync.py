@@ -127,7 +127,10 @@ def gui_stall(server: LiveServer, token: str, root: Path, page_size: int, name: 
     an initial sync (the heaviest sync there is)."""
     from desktop_care.ui.qt import QApplication, QTimer
 
+    from desktop_care.ui import collector
+
     app = QApplication.instance() or QApplication([])
+    collector.install(app)  # as the app runs: garbage is collected on the GUI thread only
     store = fresh_store(root, name)
     done = threading.Event()
     statuses: list[SyncStatus] = []
