@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,11 @@ def create_app(database_url: str, *, bootstrap_token: str | None = None, migrate
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far (modules, the app, the engine) lives as long as the
+        # process: freeze it, so the collector's full passes walk only what requests
+        # allocate (a full pass over the start-up heap costs ~60 ms of one request).
+        gc.collect()
+        gc.freeze()
         yield
         engine.dispose()
 
