@@ -52,6 +52,15 @@ class OfflineCredentials:
                 updated_at=dt.datetime.now(dt.UTC),
             ))
 
+    def knows(self, server_url: str, username: str) -> bool:
+        """Whether this user ever signed in to this server online from this computer."""
+        server, user = _key(server_url, username)
+        with self.engine.connect() as conn:
+            found = conn.scalar(
+                select(_table.c.username).where(_table.c.server_url == server, _table.c.username == user)
+            )
+        return found is not None
+
     def verify(self, server_url: str, username: str, password: str) -> StaffPublic | None:
         """The staff record if ``password`` is the one last used online; else None."""
         server, user = _key(server_url, username)

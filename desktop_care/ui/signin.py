@@ -52,6 +52,8 @@ class _Offline:
 
     staff: StaffPublic | None
     error: ApiError
+    #: Whether this computer has a verifier for the user at all (else: never signed in here).
+    known: bool = True
 
 
 def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginResponse | _Offline, LocalStore | None]:
@@ -63,7 +65,8 @@ def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginRespo
     except (Unreachable, TimedOut) as exc:
         credentials = OfflineCredentials()
         try:
-            offline = _Offline(credentials.verify(client.base_url, username, password), exc)
+            offline = _Offline(credentials.verify(client.base_url, username, password), exc,
+                               known=credentials.knows(client.base_url, username))
         finally:
             credentials.close()
         return offline, (LocalStore.for_server(client.base_url) if offline.staff is not None else None)
@@ -186,7 +189,7 @@ class SignInDialog(QDialog):
         self._set_busy(False)
         if isinstance(response, _Offline):
             if response.staff is None:
-                self._offline_refused(response.error)
+                self._offline_refused(response)
                 return
             self.password.edit.clear()
             self.signed_in.emit(StaffSession(client, response.staff, offline=True, store=store))
@@ -196,9 +199,13 @@ class SignInDialog(QDialog):
         self.signed_in.emit(StaffSession(client, response.user, store=store))
         self.accept()
 
-    def _offline_refused(self, error: ApiError) -> None:
+    def _offline_refused(self, offline: _Offline) -> None:
         self.password.edit.clear()
-        self.server.set_error(describe(error).text)
+        self.server.set_error(describe(offline.error).text)
+        if not offline.known:
+            self._field_error(self.username, "This user has never signed in to this server on this computer, so "
+                                             "the password cannot be checked until the server can be reached.")
+            return
         self._form_error("Only someone who has signed in on this computer before can sign in while the "
                          "server is out of reach.")
         self._field_error(self.password, "Wrong password (checked offline, against your last sign-in on this "

@@ -122,6 +122,11 @@ def test_offline_sign_in_after_an_online_one(qtbot, tmp_path, databases) -> None
     assert wrong.server.error.text().startswith(f"The server at {server.url} can't be reached")
     assert wrong.isVisible() and not wrong.busy
 
+    stranger = sign_in_with(qtbot, server.url, "someone-else", account.password)
+    qtbot.waitUntil(lambda: stranger.username.error.isVisible(), timeout=15_000)
+    assert stranger.username.error.text().startswith("This user has never signed in to this server on this computer")
+    assert not stranger.password.error.isVisible() and stranger.isVisible()
+
     right = sign_in_with(qtbot, server.url, account.username, account.password)
     with qtbot.waitSignal(right.signed_in, timeout=15_000) as signed:
         pass
