@@ -104,20 +104,22 @@ class TransactionOut(Schema):
     created_at: dt.datetime
 
 
-class MemberDetail(Schema):
+class MemberRecord(Schema):
+    """One member as replicated to workstations by the change feed (and the core of
+    :class:`MemberDetail`)."""
+
     id: int
     member_no: str
     logon_id: str
     title: str
     first_name: str
     last_name: str
-    name: str
     email: str
     phone: str
     email_opt_in: bool
     status: MemberStatus
-    blocked_for_balance: bool
     merged_into_id: int | None
+    blocked_for_balance: bool
     points_balance: int
     account_balance_cents: int
     pending_count: int
@@ -127,6 +129,12 @@ class MemberDetail(Schema):
     updated_at: dt.datetime
     version: int
     addresses: list[AddressOut]
+
+
+class MemberDetail(MemberRecord):
+    """Everything the details view shows about one member."""
+
+    name: str
     users: list[PortalUserOut]
     pending_transactions: list[TransactionOut]
     #: One line per change queued on this workstation for this member (local only).
@@ -135,32 +143,6 @@ class MemberDetail(Schema):
     #: (offline, details never fetched): ``users`` and ``pending_transactions`` are
     #: then unknown, not empty. The server always says True.
     detail_cached: bool = True
-
-
-class MemberRecord(Schema):
-    """One member as replicated to workstations by the change feed."""
-
-    id: int
-    member_no: str
-    logon_id: str
-    title: str
-    first_name: str
-    last_name: str
-    email: str
-    phone: str
-    email_opt_in: bool
-    status: MemberStatus
-    merged_into_id: int | None
-    blocked_for_balance: bool
-    points_balance: int
-    account_balance_cents: int
-    pending_count: int
-    pending_cents: int
-    last_login_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    version: int
-    addresses: list[AddressOut]
 
 
 class FeedChange(Schema):
