@@ -163,6 +163,10 @@ class FeedPage(Schema):
     #: that was asked for, when there were none).
     cursor: int
     has_more: bool
+    #: The highest sequence number the server has handed out. A workstation whose
+    #: cursor is above it is looking at a different (reset or restored) database and
+    #: must pull everything again.
+    latest: int | None = None
 
 
 class CommandBatch(BaseModel):

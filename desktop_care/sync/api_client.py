@@ -339,6 +339,7 @@ class ApiClient:
                 changes=[FeedChange.model_validate(change) for change in body["changes"]],
                 cursor=int(body["cursor"]),
                 has_more=bool(body["has_more"]),
+                latest=int(body["latest"]) if body.get("latest") is not None else None,
             )
         except (ValueError, TypeError, KeyError, ValidationError) as exc:
             raise ServerError(

@@ -191,6 +191,12 @@ class LocalStore:
         """The store of ``server_url`` in the user data directory (one file per server)."""
         return cls(store_path(server_url))
 
+    @classmethod
+    def for_embedded(cls) -> LocalStore:
+        """The store of the app's own embedded server: one file, whatever port that
+        server gets this time, since its database is the same from run to run."""
+        return cls(config.data_dir() / "workstation" / "embedded.sqlite3")
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -273,6 +279,15 @@ class LocalStore:
     def cursor(self) -> int:
         with self.engine.connect() as conn:
             return _cursor(conn)
+
+    def forget_directory(self) -> None:
+        """Drop the replicated directory and kept details and start the feed from 0 (the
+        server's database was reset or replaced). Queued changes and sync issues stay:
+        they are the person's work, and go to the server like any others."""
+        with self._write() as conn:
+            for table in (_search, _address, _member, _cached):
+                conn.execute(delete(table))
+            _set_state(conn, "cursor", "0")
 
     # ------------------------------------------------------------------ the outbox
 

@@ -308,6 +308,15 @@ class Syncer:
         while True:
             page = fetch.result(self._stopping)
             self._check_stop()
+            if page.latest is not None and page.latest < after:
+                # The server never handed out our cursor: its database was reset or
+                # replaced. Pull everything again (queued changes are kept).
+                log.warning("the server's feed ends at %d, before our cursor %d: pulling everything again",
+                            page.latest, after)
+                self.store.forget_directory()
+                after = 0
+                fetch = _Fetch(self.client, after, self.page_size)
+                continue
             more = page.has_more and page.cursor > after
             fetch = _Fetch(self.client, page.cursor, self.page_size) if more else fetch
             changed = self.store.apply_feed(page)

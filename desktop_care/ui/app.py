@@ -203,7 +203,7 @@ def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
     """Worker thread: start the local server and sign in with its bootstrap token."""
     url = embedded.start()
     client = ApiClient(url, token=embedded.token)
-    return StaffSession(client, client.me(), local=True, store=LocalStore.for_server(url))
+    return StaffSession(client, client.me(), local=True, store=LocalStore.for_embedded())
 
 
 def run(options: Options, argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,9 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
         qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
         qtbot.waitUntil(lambda: window.connection_state == ONLINE)
         first = app.embedded
+        assert app.session is not None and app.session.store is not None
+        first_store = app.session.store.path
+        assert first_store.name == "embedded.sqlite3"
 
         # Signing out revokes the bootstrap token; the sign-in dialog offers the demo
         # admin again, which restarts the local server on the same data.
@@ -80,6 +83,9 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
         qtbot.waitUntil(lambda: again.search_view.summary.text() == "25 members")
         assert first is not None and not first.running
         assert app.embedded is not None and app.embedded is not first and app.embedded.running
+        # Another port, the same data: the workstation keeps its one local store.
+        assert app.session is not None and app.session.store is not None
+        assert app.session.store.path == first_store
         again.close()
     finally:
         app.shutdown()

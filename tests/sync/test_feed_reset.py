@@ -1,0 +1,45 @@
+"""A workstation whose server's database was reset or replaced pulls everything again
+instead of trusting a cursor the new feed never reached (its queued work stays)."""
+
+from __future__ import annotations
+
+from desktop_care.commands import AdjustPoints
+from desktop_care.models import PointsType
+from tests.support.servers import start_server
+from tests.sync.workstations import members_on_server, workstation
+from tests.ui.arrange import unique
+
+
+def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, tmp_path):
+    store_path = tmp_path / "ws.sqlite3"
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old = start_server(databases.create("sqlite"), tmp_path / "old")
+    try:
+        gone = unique("Gone")
+        members_on_server(old, gone, 30)
+        ws = workstation(old, store_path)
+        assert ws.sync()
+        assert ws.store.search(gone).total == 30
+        old_cursor = ws.store.cursor()
+        ws.close()
+    finally:
+        old.stop()
+
+    new = start_server(databases.create("sqlite"), tmp_path / "new")
+    try:
+        fresh = unique("Fresh")
+        new_ids = members_on_server(new, fresh, 2)
+        ws = workstation(new, store_path)  # the same local store, now facing the new database
+        assert ws.store.cursor() == old_cursor > ws.client.changes(0, 1).latest
+        ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=5, points_type=PointsType.GOODWILL,
+                                      reason="kept across the reset", origin=ws.store.workstation_id))
+        assert ws.sync()
+        assert ws.store.search(gone).total == 0, "members of the old database are gone"
+        assert [m.id for m in ws.store.search(fresh).items] == new_ids
+        assert ws.store.cursor() == ws.client.changes(0, 1).latest
+        assert ws.store.pending_count() == 0  # the queued change went to the new server
+        assert ws.store.member_detail(new_ids[0]).points_balance == 5
+        ws.close()
+    finally:
+        new.stop()
