@@ -51,6 +51,8 @@ class SyncStatus:
     #: Seconds until the next attempt while offline.
     next_retry_in: float | None
     last_synced_at: dt.datetime | None
+    #: While a pull of several pages is under way: the share of it received (0–1).
+    received: float | None = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ class Syncer:
         """Pull pages until the feed is drained. The next page is fetched while this
         one is written (the server builds it while we store), so a first sync of a
         large directory costs about the larger of the two, not their sum."""
-        after = self.store.cursor()
+        after = start = self.store.cursor()
         fetch = _Fetch(self.client, after, self.page_size)
         all_changed: set[int] = set()
         while True:
@@ -314,7 +316,7 @@ class Syncer:
                 log.warning("the server's feed ends at %d, before our cursor %d: pulling everything again",
                             page.latest, after)
                 self.store.forget_directory()
-                after = 0
+                after = start = 0
                 fetch = _Fetch(self.client, after, self.page_size)
                 continue
             more = page.has_more and page.cursor > after
@@ -326,6 +328,8 @@ class Syncer:
                 self._emit(MembersChanged(changed))
             if not more:
                 break
+            if page.latest:  # a long pull: say how far it got (numbers above start are spread up to latest)
+                self._status(syncing=True, received=min(1.0, (page.cursor - start) / max(1, page.latest - start)))
             after = page.cursor
         self._refresh_details(all_changed)
 
@@ -342,7 +346,9 @@ class Syncer:
 
     # ------------------------------------------------------------------ events
 
-    def _status(self, *, syncing: bool = False, progress: tuple[int, int] | None = None) -> None:
+    def _status(
+        self, *, syncing: bool = False, progress: tuple[int, int] | None = None, received: float | None = None
+    ) -> None:
         self._emit(SyncStatus(
             online=self.online,
             pending=self.store.pending_count(),
@@ -352,6 +358,7 @@ class Syncer:
             last_error=self.last_error,
             next_retry_in=self.next_retry_in,
             last_synced_at=self.last_synced_at,
+            received=received,
         ))
 
     def _emit(self, event: SyncEvent) -> None:

@@ -62,6 +62,9 @@ def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str,
         if status.progress is not None and status.progress[1] > 0:
             done, total = status.progress
             return f"● Syncing {done} of {total}…", "syncing", "Sending changes to the server"
+        if status.received is not None:
+            return (f"● Receiving changes… {status.received:.0%}", "syncing",
+                    "Bringing this computer's copy of the member directory up to date")
         return "● Syncing…", "syncing", "Exchanging changes with the server"
     text = "● Online"
     if status.pending:

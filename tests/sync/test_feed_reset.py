@@ -43,3 +43,18 @@ def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, t
         ws.close()
     finally:
         new.stop()
+
+
+def test_a_long_pull_reports_how_much_it_has_received(server, tmp_path):
+    """A first sync of several pages says how far it got, page by page, up to the end."""
+    members_on_server(server, unique("Paged"), 25)
+    ws = workstation(server, tmp_path / "ws.sqlite3", page_size=10)
+    try:
+        assert ws.sync()
+        shares = [s.received for s in ws.events.statuses() if s.received is not None]
+        pages = -(-ws.client.changes(0, 5000).latest // 10)  # every member on the server, 10 a page
+        assert len(shares) == pages - 1  # one after every page but the last
+        assert shares == sorted(shares) and 0 < shares[0] < shares[-1] <= 1.0
+        assert ws.events.statuses()[-1].received is None and not ws.events.statuses()[-1].syncing
+    finally:
+        ws.close()

@@ -203,6 +203,8 @@ def test_status_text_reads_plainly() -> None:
                       next_retry_in=None, last_synced_at=None)
     assert status_text(base)[0] == "● Online"
     assert status_text(SyncStatus(**{**base.__dict__, "syncing": True, "progress": (3, 10)}))[0] == "● Syncing 3 of 10…"
+    assert status_text(SyncStatus(**{**base.__dict__, "syncing": True, "received": 0.45}))[0] == (
+        "● Receiving changes… 45%")
     offline = SyncStatus(**{**base.__dict__, "online": False, "pending": 4, "next_retry_in": 7.2,
                             "last_error": "The server at x can't be reached."})
     assert status_text(offline) == ("● Offline — 4 changes waiting · retrying in 8 s", "offline",
@@ -224,7 +226,7 @@ def test_a_change_made_elsewhere_shows_without_a_restart(
                                       phone="+44 20 7946 9999"))
     other.sync()
     window.sync_now_action.trigger()  # or wait for the periodic pull
-    qtbot.waitUntil(lambda: details.findChild(QLabel, "phone").text() == "+44 20 7946 9999", timeout=15_000)
+    qtbot.waitUntil(lambda: details.findChild(QLabel, "phone").text() == "+44 20 7946 9999", timeout=30_000)
     window.workspace.stop(wait=5.0)
 
 
