@@ -23,7 +23,10 @@ How a query runs (:func:`search_members`):
    hand: the total is exact and the page is cut from them. Otherwise the term is
    common (at least 1 % of a million members), so walking the primary key in id order
    and filtering finds a page after a few thousand rows at most; the total is then
-   reported as "at least ``total_cap``" (``total_exact`` false).
+   reported as "at least ``total_cap``" (``total_exact`` false). Member IDs are
+   counted first, and the text source then fetches only members whose ID does not
+   match, so together they fetch no more than ``total_cap + 1`` ids (see ``_union``);
+   on PostgreSQL the ids come back as one array, or not at all when there are too many.
 3. Results are ordered by member id and paged by keyset (the opaque cursor holds the
    last id); an exact member ID match comes first on the first page.
 """
@@ -51,12 +54,14 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     column,
     delete,
     event,
     func,
     insert,
     inspect,
+    not_,
     or_,
     select,
     table,
@@ -312,8 +317,9 @@ class _Source(abc.ABC):
     dialect: _Dialect
 
     @abc.abstractmethod
-    def sample(self, n: int) -> Select[Any]:
-        """Up to ``n`` matching member ids, in any order, found through an index."""
+    def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+        """Up to ``n`` matching member ids, in any order, found through an index, of
+        the rows that match none of ``excluding``."""
 
     @abc.abstractmethod
     def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
@@ -323,6 +329,11 @@ class _Source(abc.ABC):
         """Queries for up to ``n`` rows of subsets of the matches, each answered from
         one index alone: counting them shows cheaply that a term is common."""
         return []
+
+    def condition(self) -> ColumnElement[bool] | None:
+        """A condition on ``member_search`` true exactly for this source's matches, if
+        there is a cheap one: the other sources then fetch only the rows it misses."""
+        return None
 
     @staticmethod
     def _ordered(conditions: Sequence[ColumnElement[bool]], after: int, exclude: int | None, n: int) -> Select[Any]:
@@ -339,24 +350,27 @@ class _TextSource(_Source):
     long_tokens: tuple[str, ...]
     short_tokens: tuple[str, ...]
 
-    def _fts_query(self) -> Select[Any]:
+    def _fts_query(self, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         match = " AND ".join(_fts_phrase(t) for t in self.long_tokens)
         query = select(_fts.c.rowid.label("member_id")).where(_fts.c.member_fts.op("MATCH")(match))
-        if self.short_tokens:
-            query = query.join(MemberSearch, _ms.member_id == _fts.c.rowid).where(
-                *(self.dialect.contains(_ms.text, t) for t in self.short_tokens)
-            )
+        filters = [*(self.dialect.contains(_ms.text, t) for t in self.short_tokens), *(not_(c) for c in excluding)]
+        if filters:
+            query = query.join(MemberSearch, _ms.member_id == _fts.c.rowid).where(*filters)
         return query
 
-    def sample(self, n: int) -> Select[Any]:
+    def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         if self.dialect is _Dialect.SQLITE:
-            return self._fts_query().limit(n)
+            return self._fts_query(excluding).limit(n)
         # pg_trgm intersects the posting lists of every trigram of a pattern, and a long
         # token often ends in very common ones (an email domain): look up its first
         # _TRIGRAM_WINDOW characters in the index, then check the whole token on the rows.
         looked_up = [_ms.text.like(f"%{_escape_like(t[:_TRIGRAM_WINDOW])}%", escape="\\") for t in self.long_tokens]
         checked = [t for t in self.long_tokens if len(t) > _TRIGRAM_WINDOW] + list(self.short_tokens)
-        return select(_ms.member_id).where(*looked_up, *(self.dialect.contains(_ms.text, t) for t in checked)).limit(n)
+        return (
+            select(_ms.member_id)
+            .where(*looked_up, *(self.dialect.contains(_ms.text, t) for t in checked), *(not_(c) for c in excluding))
+            .limit(n)
+        )
 
     def subsets(self, n: int) -> list[Select[Any]]:
         # A one-token query matches at least the members whose name or email starts with it.
@@ -389,9 +403,9 @@ class _NamePrefixSource(_Source):
     def _filters(self) -> list[ColumnElement[bool]]:
         return [self.dialect.contains(_ms.text, t) for t in self.others]
 
-    def sample(self, n: int) -> Select[Any]:
+    def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         prefixed = or_(*(self.dialect.starts_with(key, self.prefix) for key in _PREFIX_KEYS))
-        return select(_ms.member_id).where(prefixed, *self._filters()).limit(n)
+        return select(_ms.member_id).where(prefixed, *self._filters(), *(not_(c) for c in excluding)).limit(n)
 
     def subsets(self, n: int) -> list[Select[Any]]:
         if self.others:
@@ -409,11 +423,14 @@ class _MemberNoSource(_Source):
 
     prefix: str
 
-    def sample(self, n: int) -> Select[Any]:
-        return select(_ms.member_id).where(self.dialect.starts_with(_ms.member_no, self.prefix)).limit(n)
+    def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+        return select(_ms.member_id).where(self.condition(), *(not_(c) for c in excluding)).limit(n)
 
     def subsets(self, n: int) -> list[Select[Any]]:
-        return [select(_ms.member_no).where(self.dialect.starts_with(_ms.member_no, self.prefix)).limit(n)]
+        return [select(_ms.member_no).where(self.condition()).limit(n)]
+
+    def condition(self) -> ColumnElement[bool]:
+        return self.dialect.starts_with(_ms.member_no, self.prefix)
 
     def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
         return self._ordered([_starts_with_unindexed(_ms.member_no, self.prefix)], after, exclude, n)
@@ -422,13 +439,13 @@ class _MemberNoSource(_Source):
 def _sources(dialect: _Dialect, tokens: list[str]) -> list[_Source]:
     long_tokens = tuple(t for t in tokens if len(t) >= MIN_TRIGRAM)
     short_tokens = tuple(t for t in tokens if len(t) < MIN_TRIGRAM)
-    sources: list[_Source] = []
+    # Member IDs first: an index-only count tells how many there are, and the text
+    # source then fetches only the members whose ID does not match (see _union).
+    sources: list[_Source] = [_MemberNoSource(dialect, tokens[0])] if len(tokens) == 1 else []
     if long_tokens:
         sources.append(_TextSource(dialect, long_tokens, short_tokens))
     else:
         sources.append(_NamePrefixSource(dialect, short_tokens[0], short_tokens[1:]))
-    if len(tokens) == 1:
-        sources.append(_MemberNoSource(dialect, tokens[0]))
     return sources
 
 
@@ -460,32 +477,69 @@ def search_members(
     lead = [exact_id] if exact_id is not None and cursor is None else []
     want = limit - len(lead)
 
-    # Every match of each source, or None when it has more than total_cap.
-    samples = [_all_matches(session, source, total_cap) for source in sources]
-    candidates: list[list[int]] = []
-    for source, sample in zip(sources, samples, strict=True):
-        if sample is not None:
-            candidates.append(sorted(i for i in sample if i > after and i != exact_id)[: want + 1])
-        else:
-            candidates.append(list(session.scalars(source.walk(after, exact_id, want + 1))))
+    known, unknown, total_exact = _union(session, sources, total_cap)
+    candidates = [sorted(i for i in known if i > after and i != exact_id)[: want + 1]]
+    candidates += [list(session.scalars(source.walk(after, exact_id, want + 1))) for source in unknown]
     merged = list(dict.fromkeys(heapq.merge(*candidates)))[: want + 1]
     page_ids = merged[:want]
     next_cursor = encode_cursor(page_ids[-1] if page_ids else after) if len(merged) > want else None
 
-    if any(sample is None for sample in samples):
-        total, total_exact = total_cap, False
-    else:
-        total, total_exact = len(set().union(*(sample or () for sample in samples))), True
+    total = len(known) if total_exact else total_cap
     return SearchPage(_load(session, lead + page_ids), total, total_exact, next_cursor)
 
 
-def _all_matches(session: Session, source: _Source, cap: int) -> Sequence[int] | None:
-    """The ids of every match of ``source``, or None if there are more than ``cap``."""
+def _union(session: Session, sources: Sequence[_Source], cap: int) -> tuple[set[int], Sequence[_Source], bool]:
+    """The matches of the sources, counted up to ``cap``: the ids of every match of the
+    first sources, the sources whose matches are not all among them (to walk for a
+    page), and whether the ids are all of it (no more than ``cap``).
+
+    A source with a :meth:`_Source.condition` (member IDs) excludes its matches from
+    the later sources' fetches, so those fetch only what can still raise the total:
+    when 9,800 members' IDs start "113", the text needs 201 more matches, not 10,001,
+    to show the term is common."""
+    known: set[int] = set()
+    walk: list[_Source] = []
+    excluding: list[ColumnElement[bool]] = []
+    disjoint = True  # every earlier source's matches are excluded from the later fetches
+    for source in sources:
+        if walk or len(known) > cap:
+            # The total is "at least cap" already; a source with few matches still
+            # gives its page from its ids rather than a walk through every member.
+            ids = _all_matches(session, source, cap, cap)
+        else:
+            room = cap - len(known) if disjoint else cap
+            ids = _all_matches(session, source, cap, room, excluding if known else ())
+        if ids is None:
+            walk.append(source)
+            continue
+        known.update(ids)
+        condition = source.condition()
+        if condition is None:
+            disjoint = False
+        else:
+            excluding.append(condition)
+    return known, walk, not walk and len(known) <= cap
+
+
+def _all_matches(
+    session: Session, source: _Source, cap: int, room: int, excluding: Sequence[ColumnElement[bool]] = ()
+) -> Sequence[int] | None:
+    """The ids of every match of ``source`` that matches none of ``excluding``, or None
+    if there are more than ``room`` of them or the source alone has more than ``cap``."""
     for subset in source.subsets(cap + 1):
         if (session.scalar(select(func.count()).select_from(subset.subquery())) or 0) > cap:
             return None
-    sample = session.scalars(source.sample(cap + 1)).all()
-    return sample if len(sample) <= cap else None
+    if source.dialect is _Dialect.POSTGRESQL:
+        # Counted in the database and sent as one array, or not at all when there are
+        # too many: turning cap + 1 rows into Python objects costs more than finding them.
+        found = source.sample(room + 1, excluding).subquery()
+        member_id = next(iter(found.c))
+        count, ids = session.execute(
+            select(func.count(), case((func.count() > room, None), else_=func.array_agg(member_id))).select_from(found)
+        ).one()
+        return None if count > room else list(ids or ())
+    sample = session.scalars(source.sample(room + 1, excluding)).all()
+    return sample if len(sample) <= room else None
 
 
 def _list_all(session: Session, after: int, limit: int) -> SearchPage:

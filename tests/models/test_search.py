@@ -233,6 +233,40 @@ def test_total_is_capped(session: Session) -> None:
     assert len(page.rows) == 3 and page.next_cursor is not None
 
 
+def test_totals_at_the_cap_and_without_matches(session: Session) -> None:
+    made = [make_member(session, "Boundary", f"Case{i}", member_no=f"88{i}").id for i in range(5)]
+    page = search_members(session, "boundary", 2, total_cap=5)  # exactly the cap: still exact
+    assert (page.total, page.total_exact, [m.id for m in page.rows]) == (5, True, made[:2])
+    page = search_members(session, "boundary", 2, total_cap=4)
+    assert (page.total, page.total_exact, [m.id for m in page.rows]) == (4, False, made[:2])
+    # Member ID prefixes are counted through their own index, capped the same way.
+    page = search_members(session, "88", 2, total_cap=4)
+    assert (page.total, page.total_exact) == (4, False)
+    assert every_page(session, "88", 2, total_cap=4) == made
+    page = search_members(session, "88", 2, total_cap=5)
+    assert (page.total, page.total_exact) == (5, True)
+    # Two sources (text and member ID) are counted as their union.
+    both = make_member(session, "Eighty", "Eight", phone="0188 1234", member_no="77").id
+    page = search_members(session, "881", 10)
+    assert ([m.id for m in page.rows], page.total, page.total_exact) == ([made[1], both], 2, True)
+    page = search_members(session, "nothingmatcheshere")
+    assert (page.rows, page.total, page.total_exact, page.next_cursor) == ([], 0, True, None)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+def test_member_id_and_text_matches_are_counted_once(session: Session, limit: int) -> None:
+    by_id = [make_member(session, "Union", f"Id{i}", member_no=f"5150{i}").id for i in range(3)]
+    both = make_member(session, "Union", "Both", phone="05150 111", member_no="51509").id
+    by_text = [make_member(session, "Union", f"Text{i}", phone=f"0 5150 {i}").id for i in range(2)]
+    make_member(session, "Union", "Neither", phone="0 5105 1", member_no="5105")
+    every = sorted([*by_id, both, *by_text])
+    # 4 members by ID (one also by text), 2 more by text only: 6 in all.
+    for cap, expected in ((10, (6, True)), (6, (6, True)), (5, (5, False)), (4, (4, False)), (3, (3, False))):
+        page = search_members(session, "5150", limit, total_cap=cap)
+        assert (page.total, page.total_exact) == expected, cap
+        assert every_page(session, "5150", limit, total_cap=cap) == every, cap
+
+
 def test_rows_carry_their_addresses(session: Session) -> None:
     make_member(session, "Address", "Loaded", postcodes=["AL1 1AA", "AL2 2BB"])
     (member,) = search_members(session, "address loaded").rows
