@@ -115,10 +115,18 @@ class UpdateContact(Command):
             raise ValueError("nothing to change")
         return self
 
+    @property
+    def clears_email(self) -> bool:
+        """Removing the e-mail address also opts the member out of e-mail (nothing
+        could be sent), as SetEmailPreference refuses an opt-in without an address."""
+        return self.email == ""
+
     def changed_fields(self) -> frozenset[str]:
         fields = {name for name in self._SIMPLE if getattr(self, name) is not None}
         if self.home_address is not None:
             fields.add("address.home")
+        if self.clears_email:
+            fields.add("email_opt_in")
         return frozenset(fields)
 
     def check(self, member: Member) -> None:
@@ -133,6 +141,9 @@ class UpdateContact(Command):
             if value is not None and value != getattr(member, name):
                 before[name], after[name] = getattr(member, name), value
                 setattr(member, name, value)
+        if self.clears_email and member.email_opt_in:
+            before["email_opt_in"], after["email_opt_in"] = True, False
+            member.email_opt_in = False
         if self.home_address is not None:
             address = next((a for a in member.addresses if a.kind == AddressKind.HOME), None)
             if address is None:
@@ -151,6 +162,8 @@ class UpdateContact(Command):
         for name in self._SIMPLE:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
+        if self.clears_email:
+            out["email_opt_in"] = False
         if self.first_name is not None or self.last_name is not None:
             out["name"] = " ".join(p for p in (out.get("first_name"), out.get("last_name")) if p)
         if self.home_address is not None:

@@ -259,3 +259,17 @@ def test_concurrent_pushes_all_apply_once(server: LiveServer, auth: dict[str, st
     assert statuses.count(("rejected", None)) == 1
     assert statuses.count(("duplicate", "applied")) == statuses.count(("duplicate", "rejected")) == 5
     assert fresh(db, member).points_balance == 6 * 8 + 1000
+
+
+def test_removing_the_email_address_also_opts_out_of_email(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    member = member_with_points(db, 0, email="opted.in@example.org", email_opt_in=True)
+    clear = UpdateContact(member_id=member.id, base_version=member.version, email="")
+    assert clear.changed_fields() == {"email", "email_opt_in"}
+    assert clear.preview({"email": "opted.in@example.org", "email_opt_in": True})["email_opt_in"] is False
+    assert [r["status"] for r in results(push(server, auth, clear))] == ["applied"]
+    after = fresh(db, member)
+    assert (after.email, after.email_opt_in) == ("", False)
+    audit = db.scalars(select(AuditEvent).where(AuditEvent.details["op_id"].as_string() == str(clear.op_id))).one()
+    assert audit.details["after"] == {"email": "", "email_opt_in": False}
