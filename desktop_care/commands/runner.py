@@ -27,11 +27,15 @@ from sqlalchemy.orm import Session
 from ..models import Member, record
 from ..models.sync import ProcessedCommand
 from .base import Actor, Command, Rejected
-from .member import AdjustPoints, SetEmailPreference, UpdateContact
+from .member import FIXED_FIELDS, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 
-AnyCommand = Annotated[UpdateContact | SetEmailPreference | AdjustPoints, Field(discriminator="kind")]
+AnyCommand = Annotated[
+    UpdateContact | SetEmailPreference | AdjustPoints | BlockForPayment, Field(discriminator="kind")
+]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)
-_KINDS = frozenset(cls.model_fields["kind"].default for cls in (UpdateContact, SetEmailPreference, AdjustPoints))
+_KINDS = frozenset(
+    cls.model_fields["kind"].default for cls in (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
+)
 
 
 def parse_command(data: dict[str, Any] | str | bytes) -> Command:
@@ -55,7 +59,11 @@ def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
 
 
 def kind_message(error: Mapping[str, Any]) -> str | None:
-    """Plain words for an unknown or missing ``kind`` (None for other errors)."""
+    """Plain words for an unknown or missing ``kind``, or for a field no command may
+    write (``logon_id``); None for other errors."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "extra_forbidden" and loc and loc[-1] in FIXED_FIELDS:
+        return FIXED_FIELDS[str(loc[-1])]
     if error.get("type") == "union_tag_invalid":
         tag = (error.get("ctx") or {}).get("tag")
         return f"unknown kind {tag!r}: must be one of {', '.join(sorted(_KINDS))}"
@@ -175,5 +183,6 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
         details={"op_id": op_id, "member_no": member.member_no, **details},
         impersonation_id=actor.impersonation_id,
         client_address=actor.client_address,
+        origin=command.origin or "",
     )
     return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version)

@@ -65,6 +65,8 @@ _cached = table_of(CachedDetail)
 #: Member columns replicated from the feed (``MemberRecord`` without addresses).
 _RECORD_FIELDS = tuple(name for name in MemberRecord.model_fields if name != "addresses")
 _ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postcode", "country")
+#: The ``kind`` tags pydantic puts in an error's location (left out of messages).
+_KIND_TAGS = ("update_contact", "set_email_preference", "adjust_points", "block_for_payment")
 #: SQLite's default limit of bound parameters is 32766; stay well below per IN list.
 _CHUNK = 900
 
@@ -112,7 +114,7 @@ def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
 def _errors_in_words(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if p not in ("update_contact", "set_email_preference", "adjust_points"))
+        where = ".".join(str(p) for p in err["loc"] if p not in _KIND_TAGS)
         message = str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
@@ -177,6 +179,7 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
+            _replace_outdated_directory(conn)
             Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
             for ddl in SQLITE_FTS_DDL:
                 conn.exec_driver_sql(ddl)
@@ -537,6 +540,18 @@ class _BulkRow:
 
 
 _MISSING = object()
+
+
+def _replace_outdated_directory(conn: Connection) -> None:
+    """A store written by an older version lacks columns the entities have gained (the
+    directory is only a copy): drop the copy and pull it again from 0. The outbox,
+    the Sync issues and the kept details stay."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(member)")}
+    if not have or {column.name for column in _member.columns} <= have:
+        return
+    conn.exec_driver_sql("DROP TABLE IF EXISTS member_fts")
+    Member.metadata.drop_all(conn, tables=_ENTITY_TABLES)
+    conn.execute(delete(_state).where(_state.c.key == "cursor"))
 
 
 def _enum_value(value: Any) -> Any:

@@ -53,7 +53,7 @@ def summary_of(detail: MemberDetail) -> MemberSummary:
         postcode=postcode, status=detail.status, points_balance=detail.points_balance,
         account_balance_cents=detail.account_balance_cents, pending_count=detail.pending_count,
         pending_cents=detail.pending_cents, last_login_at=detail.last_login_at,
-        pending_changes=len(detail.pending_changes),
+        blocked_for_balance=detail.blocked_for_balance, pending_changes=len(detail.pending_changes),
     )
 
 
