@@ -327,7 +327,7 @@ class BlockForPayment(Command):
     base_version: int = Field(ge=1)
     blocked: bool
     #: Required to block (at least 3 characters); optional to unblock.
-    reason: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500, validate_default=True)
 
     action: ClassVar[str] = "member.block_for_payment"
     label: ClassVar[str] = "Block for payment"
