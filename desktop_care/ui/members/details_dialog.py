@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...commands import Command
+from ...models import AddressKind
 from ...schemas import MemberDetail
 from ...sync.api_client import NotFound
 from .. import format as fmt
@@ -19,7 +20,16 @@ from .. import message
 from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
-from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
+from .activity import HistoryTab, PointsTab
+from .editing import (
+    AdjustPointsDialog,
+    BlockForPaymentDialog,
+    CommandDialog,
+    EditContactDialog,
+    EmailPrefsDialog,
+    address_values,
+    block_summary,
+)
 from ..qt import (
     QDialog,
     QHBoxLayout,
@@ -35,6 +45,7 @@ from ..qt import (
     Qt,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
     is_alive,
@@ -119,6 +130,7 @@ class MemberDetailsDialog(QDialog):
         self._reload_again = False
         self.edit_dialog: CommandDialog | None = None
         self.pending_label: QLabel | None = None
+        self.block_banner: QLabel | None = None
 
         self.status_page = StatePanel(self)
         self.status_page.retry_button.clicked.connect(self.load)
@@ -126,18 +138,27 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area = named(QScrollArea(), "detailsScroll")
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
+        self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
+        self.tabs = named(QTabWidget(), "detailsTabs")
+        self.tabs.addTab(self.scroll_area, "Details")
+        self.tabs.addTab(self.points_tab, "Points")
+        self.tabs.addTab(self.history_tab, "History")
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
-        self.stack.addWidget(self.scroll_area)
+        self.stack.addWidget(self.tabs)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         self.edit_info_button = named(QPushButton("Edit info…"), "editInfoButton")
         self.email_prefs_button = named(QPushButton("Email prefs…"), "emailPrefsButton")
         self.adjust_points_button = named(QPushButton("Adjust points…"), "adjustPointsButton")
+        self.block_button = named(QPushButton("Block for payment…"), "blockButton")
         self.edit_info_button.clicked.connect(lambda: self.open_editor(EditContactDialog))
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
         self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
+        self.block_button.clicked.connect(lambda: self.open_editor(BlockForPaymentDialog))
         bottom = QHBoxLayout()
         for button in self.edit_buttons:
             bottom.addWidget(button)
@@ -152,7 +173,7 @@ class MemberDetailsDialog(QDialog):
 
     @property
     def edit_buttons(self) -> tuple[QPushButton, ...]:
-        return (self.edit_info_button, self.email_prefs_button, self.adjust_points_button)
+        return (self.edit_info_button, self.email_prefs_button, self.adjust_points_button, self.block_button)
 
     @property
     def loading(self) -> bool:
@@ -166,11 +187,35 @@ class MemberDetailsDialog(QDialog):
     def refresh(self) -> None:
         """The member changed (a queued change, or a sync): read it again, keeping the
         current page on screen until the new one is ready."""
+        self._activity_changed()
         if self._loading:
             self._reload_again = True
             return
         self._loading = True
         self._fetch()
+
+    def _tab_shown(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        if isinstance(tab, (PointsTab, HistoryTab)):
+            tab.ensure_loaded()
+
+    def show_tab(self, name: str) -> None:
+        """Switch to "Details", "Points" or "History" (loading it if need be)."""
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index) == name:
+                self.tabs.setCurrentIndex(index)
+                return
+        raise KeyError(name)
+
+    def _activity_changed(self) -> None:
+        """After a change: what the open Points/History tab shows is stale; the others
+        reload the next time they are shown."""
+        for tab in (self.points_tab, self.history_tab):
+            if tab.loaded:
+                if self.tabs.currentWidget() is tab:
+                    tab.reload()
+                else:
+                    tab.loaded = False
 
     def _fetch(self) -> None:
         source, member_id = self.source, self.member_id
@@ -224,6 +269,7 @@ class MemberDetailsDialog(QDialog):
         self.member = member
         for button in self.edit_buttons:
             button.setEnabled(True)
+        self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -236,6 +282,9 @@ class MemberDetailsDialog(QDialog):
         self.pending_label = self._pending_mark(member.pending_changes) if member.pending_changes else None
         if self.pending_label is not None:
             top.addWidget(self.pending_label)
+        self.block_banner = self._block_banner(member) if member.blocked_for_balance else None
+        if self.block_banner is not None:
+            top.addWidget(self.block_banner)
         if not member.detail_cached:
             note = named(QLabel("Only the directory entry is available offline: portal users and pending "
                                 "transactions show once this member has been opened while online."),
@@ -261,6 +310,7 @@ class MemberDetailsDialog(QDialog):
         grid.setRowStretch(3, 1)
         self.scroll_area.setWidget(page)
         self.stack.setCurrentIndex(1)
+        self._tab_shown(self.tabs.currentIndex())
 
     @property
     def pending_mark(self) -> str:
@@ -277,11 +327,24 @@ class MemberDetailsDialog(QDialog):
                         + "\n".join(f"• {c}" for c in changes))
         return mark
 
+    def _block_banner(self, m: MemberDetail) -> QLabel:
+        banner = named(QLabel(f"⛔ {block_summary(m)}. The member can sign in to the portal only to renew "
+                              "and pay."), "blockBanner")
+        banner.setWordWrap(True)
+        banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return banner
+
+    @property
+    def block_text(self) -> str:
+        """The Block for payment banner's text ("" when not blocked)."""
+        banner = self.block_banner
+        return banner.text() if banner is not None and is_alive(banner) else ""
+
     def _identity(self, m: MemberDetail) -> QGroupBox:
         full_name = " ".join(p for p in (m.title, m.first_name, m.last_name) if p)
         status = fmt.member_status(m.status)
         if m.blocked_for_balance:
-            status += " (portal blocked until the balance is paid)"
+            status += " · Blocked for payment"
         return _form("Identity", [
             ("Member ID", _value(m.member_no, "memberNo")),
             ("Logon ID", _value(m.logon_id, "logonId")),
@@ -292,7 +355,7 @@ class MemberDetailsDialog(QDialog):
     def _contact(self, m: MemberDetail) -> QGroupBox:
         return _form("Contact", [
             ("Email", _value(fmt.or_none(m.email), "email")),
-            ("Phone", _value(fmt.or_none(m.phone), "phone")),
+            ("Phone", _value(fmt.phone(m.phone, address_values(m, AddressKind.HOME)["country"] or None), "phone")),
             ("Email opt-in", _value(fmt.yes_no(m.email_opt_in), "emailOptIn")),
         ])
 
