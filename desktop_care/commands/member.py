@@ -50,7 +50,7 @@ class AddressIn(BaseModel):
     def _country(cls, value: str) -> str:
         value = value.strip().upper()
         if not is_country(value):
-            raise ValueError("must be a two-letter country code (ISO 3166), such as GB, IE or FR")
+            raise ValueError("must be a two-letter country code such as GB or FR")
         return value
 
     @field_validator("postcode")

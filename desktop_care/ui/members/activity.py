@@ -82,7 +82,8 @@ class _PagedTab(QWidget):
         self.table = named(QTableWidget(0, len(self.headers)), f"{name}Table")
         self.table.setHorizontalHeaderLabels(list(self.headers))
         make_read_only_table(self.table)
-        self.table.setWordWrap(False)
+        # The last column (reason, what changed) wraps; rows grow to show it.
+        self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -161,6 +162,7 @@ class _PagedTab(QWidget):
         for item in page.items:
             self._append(self.row(item), self.tooltip(item))
         self.stack.setCurrentIndex(1)
+        self.table.resizeRowsToContents()
         shown = self.table.rowCount()
         total = fmt.plural(page.total, self.noun)
         self.count_label.setText(total if shown >= page.total else f"Showing {shown:,} of {total}")

@@ -147,7 +147,16 @@ class MemberDetailsDialog(QDialog):
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
-        self.stack.addWidget(self.tabs)
+        # The heading, pending mark and block banner stay above the tabs, whichever shows.
+        self.header = named(QWidget(), "detailsHeader")
+        self.header_layout = QVBoxLayout(self.header)
+        self.header_layout.setContentsMargins(4, 0, 4, 4)
+        loaded_page = QWidget()
+        loaded_layout = QVBoxLayout(loaded_page)
+        loaded_layout.setContentsMargins(0, 0, 0, 0)
+        loaded_layout.addWidget(self.header)
+        loaded_layout.addWidget(self.tabs, 1)
+        self.stack.addWidget(loaded_page)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
@@ -277,7 +286,11 @@ class MemberDetailsDialog(QDialog):
         grid.setVerticalSpacing(12)
         heading = named(QLabel(f"{member.name}  ·  {member.member_no}"), "detailsHeading")
         heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top = QVBoxLayout()
+        while self.header_layout.count():
+            old = self.header_layout.takeAt(0)
+            if old is not None and old.widget() is not None:
+                old.widget().deleteLater()
+        top = self.header_layout
         top.addWidget(heading)
         self.pending_label = self._pending_mark(member.pending_changes) if member.pending_changes else None
         if self.pending_label is not None:
@@ -291,7 +304,10 @@ class MemberDetailsDialog(QDialog):
                          "offlineNote")
             note.setWordWrap(True)
             top.addWidget(note)
-        grid.addLayout(top, 0, 0, 1, 2)
+        for index in range(top.count()):  # at once, not when the event loop next runs
+            item = top.itemAt(index)
+            if item is not None and item.widget() is not None:
+                item.widget().show()
 
         left = QVBoxLayout()
         left.addWidget(self._identity(member))
@@ -302,12 +318,12 @@ class MemberDetailsDialog(QDialog):
         right.addWidget(self._balances(member))
         right.addWidget(self._activity(member))
         right.addStretch()
-        grid.addLayout(left, 1, 0)
-        grid.addLayout(right, 1, 1)
-        grid.addWidget(self._users(member), 2, 0, 1, 2)
+        grid.addLayout(left, 0, 0)
+        grid.addLayout(right, 0, 1)
+        grid.addWidget(self._users(member), 1, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(3, 1)
+        grid.setRowStretch(2, 1)
         self.scroll_area.setWidget(page)
         self.stack.setCurrentIndex(1)
         self._tab_shown(self.tabs.currentIndex())
@@ -328,7 +344,7 @@ class MemberDetailsDialog(QDialog):
         return mark
 
     def _block_banner(self, m: MemberDetail) -> QLabel:
-        banner = named(QLabel(f"⛔ {block_summary(m)}. The member can sign in to the portal only to renew "
+        banner = named(QLabel(f"{block_summary(m)}. The member can sign in to the portal only to renew "
                               "and pay."), "blockBanner")
         banner.setWordWrap(True)
         banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -136,6 +136,7 @@ class CommandDialog(QDialog):
         self.form_error.setWordWrap(True)
         self.form_error.hide()
         self.heading = named(QLabel(f"{title}: {member.name} · {member.member_no}"), "dialogHeading")
+        self.heading.setWordWrap(True)
         self.buttons = QDialogButtonBox()
         self.save_button = named(QPushButton("Save"), "saveButton")
         self.save_button.setProperty("role", "primary")
@@ -207,6 +208,17 @@ class CommandDialog(QDialog):
 
     def _fit(self) -> None:
         grow_to_fit(self)
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            # Wrapped labels need their height at this width, which a window's own
+            # size hint does not ask for.
+            needed = layout.totalHeightForWidth(self.width())
+            if needed > self.height():
+                self.resize(self.width(), needed)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self._fit()
 
     def save(self) -> None:
         if self._busy:
@@ -627,7 +639,7 @@ class BlockForPaymentDialog(CommandDialog):
             self.blocking = bool(initial["blocked"])
         super().__init__(member, send, "Block for payment" if self.blocking else "Lift the block for payment", parent)
         self.setObjectName("blockForPaymentDialog")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(620)
         self.save_button.setText("Block" if self.blocking else "Lift block")
         owed = named(QLabel(f"Account balance: {fmt.money(member.account_balance_cents)}"
                             + (f" · pending {fmt.pending(member.pending_count, member.pending_cents)}"
