@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..models import Address, AddressKind, Member, MemberStatus, PointsType, User, add_points, utcnow
 from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
 from .base import Actor, Command, Rejected
+from .registry import register
 
 #: The largest single adjustment staff may make, either way.
 MAX_POINTS_ADJUSTMENT = 1_000_000
@@ -65,6 +66,7 @@ class AddressIn(BaseModel):
         return {key: getattr(self, key) for key in _ADDRESS_KEYS}
 
 
+@register
 class UpdateContact(Command):
     """Edit names, e-mail, phone and the home, postal and billing addresses. The logon
     ID is never editable (a payload naming it is refused)."""
@@ -234,6 +236,7 @@ def _address_dict(address: Address) -> dict[str, str]:
     return {key: getattr(address, key) or "" for key in _ADDRESS_KEYS}
 
 
+@register
 class SetEmailPreference(Command):
     """Opt the member in to, or out of, e-mail communications."""
 
@@ -265,6 +268,7 @@ class SetEmailPreference(Command):
         return "Opt in to e-mail" if self.email_opt_in else "Opt out of e-mail"
 
 
+@register
 class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 
@@ -317,6 +321,7 @@ class AdjustPoints(Command):
         return f"{self.delta:+,} {self.points_type.value} points: {self.reason}"
 
 
+@register
 class BlockForPayment(Command):
     """Block the member's portal until the membership or balance is paid (``blocked``),
     with a reason; or lift the block. Unlike revoking a user, a blocked member can

@@ -6,7 +6,7 @@ for every client, not only for our ORM: a script with the database password cann
 rewrite the history either (only dropping the trigger, a schema change, could).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
