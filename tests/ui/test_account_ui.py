@@ -7,11 +7,6 @@ Set ``DESKTOP_CARE_SHOTS=/some/dir`` to keep a PNG of every screen these tests r
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from desktop_care.models import Address, AddressKind, AuditEvent, Member
@@ -20,40 +15,12 @@ from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.activity import HistoryTab, PointsTab
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
 from desktop_care.ui.members.editing import BlockForPaymentDialog, EditContactDialog
-from desktop_care.ui.qt import QLabel, Qt, QWidget
+from desktop_care.ui.qt import QLabel, Qt
 from desktop_care.ui.session import StaffSession
-from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
 from tests.sync.workstations import server_member as on_server
-from tests.ui.arrange import FullMember, add_full_member, add_members, server_session, unique
-
-
-def shot(widget: QWidget, name: str) -> None:
-    where = os.environ.get("DESKTOP_CARE_SHOTS")
-    if where:
-        Path(where).mkdir(parents=True, exist_ok=True)
-        widget.grab().save(str(Path(where) / f"{name}.png"))
-
-
-@pytest.fixture
-def window(qtbot, session: StaffSession) -> Iterator[MainWindow]:
-    workspace = Workspace(session, start=False)
-    window = MainWindow(session, workspace=workspace)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    workspace.stop(wait=5.0)
-
-
-@pytest.fixture
-def member(sqlite_server: LiveServer) -> FullMember:
-    return add_full_member(sqlite_server, unique("Ashdown"))
-
-
-def opened(qtbot, window: MainWindow, member_id: int) -> MemberDetailsDialog:
-    dialog = window.open_member(member_id)
-    qtbot.waitUntil(lambda: dialog.member is not None and not dialog.loading)
-    return dialog
+from tests.ui.arrange import FullMember, add_members, server_session, shot, unique
+from tests.ui.test_editing import member, opened, window  # noqa: F401 (fixtures)
 
 
 def fill(editor: EditContactDialog, **values: str) -> None:
@@ -215,7 +182,7 @@ def test_points_tab_empty_and_unreachable_states(qtbot, sqlite_server: LiveServe
     broken.show()
     broken.ensure_loaded()
     qtbot.waitUntil(lambda: not broken.loading)
-    assert broken.state.title.text() == "The events could not be loaded."
+    assert broken.state.title.text() == "The history could not be loaded."
     assert broken.state.retry_button.isVisible()
     shot(broken, "history-tab-unreachable")
 
@@ -264,3 +231,20 @@ def test_history_tab_says_who_from_where_and_what_changed_and_filters(
             AuditEvent.entity_id == str(member.id), AuditEvent.action == "member.update_contact")).one()
     assert audited == window.workspace.store.workstation_id
     assert isinstance(on_server(sqlite_server, member.id), Member)
+
+
+def test_the_tabs_and_the_account_actions_answer_the_keyboard(qtbot, window: MainWindow, member: FullMember) -> None:
+    details = opened(qtbot, window, member.id)
+    details.activateWindow()
+    qtbot.keyClick(details, Qt.Key.Key_3, Qt.KeyboardModifier.AltModifier)
+    assert details.tabs.currentWidget() is details.history_tab
+    qtbot.waitUntil(lambda: details.history_tab.loaded)
+    qtbot.keyClick(details, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert details.tabs.currentWidget() is details.points_tab
+    qtbot.keyClick(details, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    assert isinstance(details.edit_dialog, BlockForPaymentDialog)
+    details.edit_dialog.close()
+    qtbot.waitUntil(lambda: details.edit_dialog is None)
+    qtbot.keyClick(details, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert isinstance(details.edit_dialog, EditContactDialog)
+    assert details.block_button.toolTip() == "Block for payment (Ctrl+B)"

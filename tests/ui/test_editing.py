@@ -18,7 +18,7 @@ from desktop_care.ui.session import StaffSession
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
 from tests.sync.workstations import server_member as on_server
-from tests.ui.arrange import FullMember, add_full_member, unique
+from tests.ui.arrange import FullMember, add_full_member, shot, unique
 
 
 @pytest.fixture
@@ -159,10 +159,12 @@ def test_the_rules_are_checked_at_next_so_the_confirmation_is_never_impossible(
     assert points.errors() == {
         "delta": "The balance is 1,250 points: removing 5,000 would make it negative."}
     assert "-3,750" not in points.after_text.text()
+    shot(points, "adjust-points-over-balance")
     type_into(qtbot, points.amount, "-1250")
     qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)
     assert points.step == 1
     assert points.after_text.text() == "The balance goes from 1,250 to 0 points."
+    shot(points, "adjust-points-confirm")
     assert store.pending_count() == 0 and details.pending_mark == ""
 
 

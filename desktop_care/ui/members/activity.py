@@ -164,7 +164,7 @@ class _PagedTab(QWidget):
         self.stack.setCurrentIndex(1)
         self.table.resizeRowsToContents()
         shown = self.table.rowCount()
-        total = fmt.plural(page.total, self.noun)
+        total = fmt.plural(page.total, self.noun, self.nouns)
         self.count_label.setText(total if shown >= page.total else f"Showing {shown:,} of {total}")
         self.more_button.setVisible(page.next_cursor is not None)
 
@@ -175,7 +175,7 @@ class _PagedTab(QWidget):
         if self.table.rowCount():
             self.count_label.setText(f"More could not be loaded: {problem.text}")
             return
-        self.state.show_state(f"The {self.noun}s could not be loaded.", problem.text, retry=True)
+        self.state.show_state(self.failed_title, problem.text, retry=True)
         self.stack.setCurrentIndex(0)
 
     def _append(self, cells: list[str], tooltip: str) -> None:
@@ -190,6 +190,8 @@ class _PagedTab(QWidget):
             self.table.setItem(r, c, item)
 
     noun = "entry"
+    nouns = "entries"
+    failed_title = "This could not be loaded."
 
     def empty_state(self) -> tuple[str, str]:
         return self.empty_title, self.empty_body
@@ -215,6 +217,8 @@ class PointsTab(_PagedTab):
     headers = ("When", "Who", "Type", "Amount", "Reason")
     numeric = frozenset({3})
     noun = "ledger entry"
+    nouns = "ledger entries"
+    failed_title = "The points ledger could not be loaded."
     empty_title = "No points yet."
     empty_body = "Points the member earns, and adjustments staff make, are listed here."
 
@@ -236,6 +240,8 @@ class HistoryTab(_PagedTab):
 
     headers = ("When", "Who", "Workstation", "Action", "What changed")
     noun = "event"
+    nouns = "events"
+    failed_title = "The history could not be loaded."
 
     def __init__(self, source: ActivitySource, member_id: int, parent: QWidget | None = None) -> None:
         super().__init__(source, member_id, "historyTab", parent)

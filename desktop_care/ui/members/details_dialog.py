@@ -31,6 +31,7 @@ from .editing import (
     block_summary,
 )
 from ..qt import (
+    QAction,
     QDialog,
     QHBoxLayout,
     QPushButton,
@@ -39,6 +40,7 @@ from ..qt import (
     QGridLayout,
     QGroupBox,
     QHeaderView,
+    QKeySequence,
     QLabel,
     QScrollArea,
     QStackedWidget,
@@ -168,6 +170,15 @@ class MemberDetailsDialog(QDialog):
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
         self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
         self.block_button.clicked.connect(lambda: self.open_editor(BlockForPaymentDialog))
+        for button, keys in ((self.edit_info_button, "Ctrl+E"), (self.adjust_points_button, "Ctrl+P"),
+                             (self.block_button, "Ctrl+B")):
+            button.setShortcut(QKeySequence(keys))
+            button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
+        for number in range(3):
+            switch = QAction(self)
+            switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
+            switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
+            self.addAction(switch)
         bottom = QHBoxLayout()
         for button in self.edit_buttons:
             bottom.addWidget(button)
