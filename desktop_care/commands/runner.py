@@ -41,7 +41,8 @@ def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
     ``….kind`` when the kind itself is missing or unknown."""
     parts: list[str] = []
     for index, part in enumerate(loc):
-        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int))):
+        # A tag stands first, after an index (a batch) or after ``command`` (POST /commands).
+        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int) or loc[index - 1] == "command")):
             parts.append(str(part))
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("kind")

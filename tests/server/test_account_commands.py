@@ -172,3 +172,28 @@ def test_revoked_users_get_no_portal_while_blocked_members_get_the_pay_page(db: 
     assert portal_access(User(username="u", role=UserRole.FULL, state=UserState.REVOKED), member) is PortalAccess.NONE
     member.blocked_for_balance = False
     assert portal_access(User(username="u", role=UserRole.FULL, state=UserState.ACTIVE), member) is PortalAccess.FULL
+
+
+@pytest.mark.parametrize("role", [UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN])
+def test_account_commands_run_now_for_both_staff_roles_and_refuse_the_logon_id(
+    server: LiveServer, make_staff: Any, db: Session, role: UserRole
+) -> None:
+    auth = signed_in(server, make_staff(role))
+    member = make_member(db, "Run", unique("Now"))
+    url = f"{server.api}/commands"
+    block = BlockForPayment(member_id=member.id, base_version=member.version, blocked=True, reason="unpaid")
+    answer = requests.post(url, json={"command": block.payload()}, headers=auth, timeout=30)
+    assert answer.status_code == 200 and answer.json()["status"] == "applied", answer.text
+    edit = {**UpdateContact(member_id=member.id, base_version=answer.json()["member_version"],
+                            phone="+33 1 42 68 53 00").payload()}
+    assert requests.post(url, json={"command": edit}, headers=auth, timeout=30).json()["status"] == "applied"
+    assert fresh(db, member).phone == "+33142685300"
+    sneaky = {**edit, "op_id": str(uuid.uuid4()), "logon_id": "taken.over"}
+    refused = requests.post(url, json={"command": sneaky}, headers=auth, timeout=30)
+    assert refused.status_code == 422
+    assert refused.json()["fields"] == {"command.logon_id": "the logon ID can never be changed"}
+    portal = make_portal_user(db, member)
+    portal_login = requests.post(f"{server.api}/auth/login",
+                                 json={"username": portal.username, "password": "correct horse battery"}, timeout=10)
+    assert portal_login.status_code == 403  # a member's account gets no staff token to send commands with
+    assert requests.post(url, json={"command": edit}, timeout=30).status_code == 401

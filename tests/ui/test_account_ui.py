@@ -236,6 +236,7 @@ def test_history_tab_says_who_from_where_and_what_changed_and_filters(
 def test_the_tabs_and_the_account_actions_answer_the_keyboard(qtbot, window: MainWindow, member: FullMember) -> None:
     details = opened(qtbot, window, member.id)
     details.activateWindow()
+    qtbot.waitUntil(details.isActiveWindow)
     qtbot.keyClick(details, Qt.Key.Key_3, Qt.KeyboardModifier.AltModifier)
     assert details.tabs.currentWidget() is details.history_tab
     qtbot.waitUntil(lambda: details.history_tab.loaded)
@@ -245,6 +246,8 @@ def test_the_tabs_and_the_account_actions_answer_the_keyboard(qtbot, window: Mai
     assert isinstance(details.edit_dialog, BlockForPaymentDialog)
     details.edit_dialog.close()
     qtbot.waitUntil(lambda: details.edit_dialog is None)
+    details.activateWindow()
+    qtbot.waitUntil(details.isActiveWindow)
     qtbot.keyClick(details, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert isinstance(details.edit_dialog, EditContactDialog)
     assert details.block_button.toolTip() == "Block for payment (Ctrl+B)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...commands import Command
+from ...commands import AdjustPoints, BlockForPayment, Command, SetEmailPreference, UpdateContact
 from ...models import AddressKind
 from ...schemas import MemberDetail
 from ...sync.api_client import NotFound
@@ -170,9 +170,13 @@ class MemberDetailsDialog(QDialog):
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
         self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
         self.block_button.clicked.connect(lambda: self.open_editor(BlockForPaymentDialog))
+        # Actions, not button shortcuts: a button's setText (Block / Lift block) drops its shortcut.
         for button, keys in ((self.edit_info_button, "Ctrl+E"), (self.adjust_points_button, "Ctrl+P"),
                              (self.block_button, "Ctrl+B")):
-            button.setShortcut(QKeySequence(keys))
+            press = QAction(self)
+            press.setShortcut(QKeySequence(keys))
+            press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
+            self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
         for number in range(3):
             switch = QAction(self)
@@ -213,6 +217,16 @@ class MemberDetailsDialog(QDialog):
             return
         self._loading = True
         self._fetch()
+
+    def _enable_actions(self) -> None:
+        """Each button as its command's declaration allows (role, online-only), with the
+        reason in the tooltip when it does not."""
+        kinds = (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
+        for button, kind in zip(self.edit_buttons, kinds, strict=True):
+            reason = self.workspace.refusal(kind) if self.workspace is not None else None
+            button.setEnabled(reason is None)
+            if reason is not None:
+                button.setToolTip(reason)
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
@@ -287,8 +301,7 @@ class MemberDetailsDialog(QDialog):
             self._reload_again = False
             self.refresh()
         self.member = member
-        for button in self.edit_buttons:
-            button.setEnabled(True)
+        self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
