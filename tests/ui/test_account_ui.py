@@ -251,3 +251,33 @@ def test_the_tabs_and_the_account_actions_answer_the_keyboard(qtbot, window: Mai
     qtbot.keyClick(details, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert isinstance(details.edit_dialog, EditContactDialog)
     assert details.block_button.toolTip() == "Block for payment (Ctrl+B)"
+
+
+def test_a_stale_block_that_conflicts_shows_both_versions_in_sync_issues(
+    qtbot, window: MainWindow, member: FullMember, sqlite_server: LiveServer
+) -> None:
+    from desktop_care.commands import BlockForPayment
+    from desktop_care.ui.sync_view import compare_rows
+
+    details = opened(qtbot, window, member.id)
+    assert details.member is not None
+    # Someone else blocks the member first, on the server.
+    other = signed_in_elsewhere(sqlite_server)
+    first = BlockForPayment(member_id=member.id, base_version=details.member.version, blocked=True,
+                            reason="Cheque bounced", origin="ws-elsewhere")
+    assert other.push([first])[0].status == "applied"
+    window.workspace.submit(BlockForPayment(member_id=member.id, base_version=details.member.version,
+                                            blocked=True, reason="Membership unpaid"))
+    window.workspace.syncer.start()
+    qtbot.waitUntil(lambda: window.workspace.issue_count == 1, timeout=15_000)
+    [issue] = window.workspace.issues()
+    assert issue.status == "conflict"
+    rows = compare_rows(issue)
+    assert ("Reason for the block", "Membership unpaid", "Cheque bounced") in rows
+    assert ("Blocked for payment", "Yes", "Yes") in rows
+
+
+def signed_in_elsewhere(server: LiveServer) -> ApiClient:
+    from tests.ui.arrange import signed_in_client
+
+    return signed_in_client(server)
