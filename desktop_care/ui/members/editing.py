@@ -453,8 +453,9 @@ class EditContactDialog(CommandDialog):
         simple = {k: v for k, v in changed.items() if k not in fields}
         command: UpdateContact | None = None
         try:
-            command = UpdateContact(member_id=self.member.id, base_version=self.member.version,  # type: ignore[arg-type]
-                                    remove_addresses=tuple(removed), **addresses, **simple)
+            command = UpdateContact.model_validate({
+                "member_id": self.member.id, "base_version": self.member.version,
+                "remove_addresses": tuple(removed), **addresses, **simple})
         except ValidationError as exc:
             more_fields, more_form = field_errors(exc, self.labels, self.aliases)
             for name, text in more_fields.items():
