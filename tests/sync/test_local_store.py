@@ -156,3 +156,8 @@ def test_offline_sign_in_accepts_the_right_password_only(tmp_path):
     assert credentials.verify("http://other.example.org", "ada", "correct horse") is None
     assert credentials.verify("http://care.example.org:8000", "bob", "correct horse") is None
     credentials.close()
+
+
+def test_a_nul_in_the_search_is_a_word_break_not_an_error(store):
+    assert [m.id for m in store.search("jos\x00nunez2").items] == [2]
+    assert store.search("\x00").total == 3
