@@ -3,13 +3,18 @@
     desktop-care-server serve [--database-url URL] [--host H] [--port N] [--workers N]
                               [--seed-demo-if-empty N]
     desktop-care-server migrate [--database-url URL]
-    desktop-care-server seed-demo --members N [--seed S] [--staff-password P]
-    desktop-care-server create-admin --username U --password P [--email E]
+    desktop-care-server seed-demo --members N [--seed S] [--staff-password [--password-stdin]]
+    desktop-care-server create-admin --username U [--password-stdin] [--email E]
                                      [--display-name D] [--role admin|staff]
 
 ``--database-url`` defaults to ``$DESKTOP_CARE_DATABASE_URL``, else the embedded
 SQLite database in the user data directory. Bad arguments exit with status 2 and a
 message saying what to change.
+
+No password is ever taken on the command line (every user of the machine can read a
+process's arguments): it comes from standard input (``--password-stdin``), from an
+environment variable (``$DESKTOP_CARE_ADMIN_PASSWORD`` / ``$DESKTOP_CARE_STAFF_PASSWORD``),
+or is typed twice at the terminal.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ log = logging.getLogger("desktop_care.server")
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 _ROLES = {"admin": UserRole.SOCIETY_ADMIN, "staff": UserRole.SOCIETY_STAFF}
+
+#: Where ``create-admin`` takes the new account's password from, when not asked for it.
+ADMIN_PASSWORD_ENV = "DESKTOP_CARE_ADMIN_PASSWORD"
+#: Where ``seed-demo --staff-password`` takes the demo staff's password from.
+STAFF_PASSWORD_ENV = "DESKTOP_CARE_STAFF_PASSWORD"
 
 
 class UsageError(Exception):
@@ -88,11 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", parents=[database], help="add realistic demo members and staff")
     seed.add_argument("--members", type=_at_least(0), required=True, metavar="N", help="how many members to add")
     seed.add_argument("--seed", type=int, default=0, metavar="S", help="random seed: same seed, same data (default 0)")
-    seed.add_argument("--staff-password", metavar="P", help="password for the demo staff (default: none)")
+    seed.add_argument(
+        "--staff-password",
+        nargs="?",
+        const=True,
+        default=None,
+        help=f"give the demo staff a password: from standard input (--password-stdin), ${STAFF_PASSWORD_ENV}, "
+        "or typed when asked (default: none, they sign in only by bootstrap token)",
+    )
+    seed.add_argument("--password-stdin", action="store_true", help="read the staff password from standard input")
 
-    admin = commands.add_parser("create-admin", parents=[database], help="add a staff account")
+    admin = commands.add_parser(
+        "create-admin",
+        parents=[database],
+        help="add a staff account",
+        description=f"The password is read from standard input (--password-stdin), ${ADMIN_PASSWORD_ENV}, "
+        "or typed twice when asked; never from the command line.",
+    )
     admin.add_argument("--username", required=True, metavar="U")
-    admin.add_argument("--password", required=True, metavar="P")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.add_argument("--password", help=argparse.SUPPRESS)  # only to refuse it with a reason
     admin.add_argument("--email", default="", metavar="E")
     admin.add_argument("--display-name", default="", metavar="D")
     admin.add_argument(
@@ -127,14 +152,49 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_password_argument(option: str, environment: str) -> UsageError:
+    return UsageError(
+        f"{option}: passwords are not taken on the command line (anyone on this computer can read a "
+        f"program's arguments). Use --password-stdin, set ${environment}, or leave it out and type the "
+        "password when asked."
+    )
+
+
+def read_password(from_stdin: bool, environment: str, prompt: str = "Password: ") -> str:
+    """The password from standard input (one line), the environment, or typed twice at
+    the terminal (not echoed); UsageError when there is none or the two differ."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise UsageError("--password-stdin: standard input was empty; give the password on its first line")
+        return password
+    password = os.environ.get(environment)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no password given: use --password-stdin, set ${environment}, or run this at a terminal to type it"
+        )
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again, to be sure: ") != password:
+        raise UsageError("the two passwords are not the same; nothing was changed")
+    return password
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    if args.staff_password is not None and len(args.staff_password) < MIN_PASSWORD_LENGTH:
-        raise UsageError(f"--staff-password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    staff_password: str | None = None
+    if isinstance(args.staff_password, str):
+        raise _refuse_password_argument("--staff-password", STAFF_PASSWORD_ENV)
+    if args.staff_password:
+        staff_password = read_password(args.password_stdin, STAFF_PASSWORD_ENV, "Password for the demo staff: ")
+        if len(staff_password) < MIN_PASSWORD_LENGTH:
+            raise UsageError(f"--staff-password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    elif args.password_stdin:
+        raise UsageError("--password-stdin: only with --staff-password")
     engine = _engine(args)
     upgrade(engine)
-    report = seed_demo(
-        engine, args.members, seed=args.seed, staff_password=args.staff_password, progress=_print_progress
-    )
+    report = seed_demo(engine, args.members, seed=args.seed, staff_password=staff_password, progress=_print_progress)
     staff = f"; staff: {', '.join(report.staff)}" if report.staff else ""
     print(
         f"added {report.members:,} members, {report.users:,} users, {report.points_entries:,} points entries and "
@@ -144,6 +204,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
+    if args.password is not None:
+        raise _refuse_password_argument("--password", ADMIN_PASSWORD_ENV)
+    password = read_password(args.password_stdin, ADMIN_PASSWORD_ENV, "Password for the new account: ")
     engine = _engine(args)
     upgrade(engine)
     with Session(engine) as session:
@@ -151,7 +214,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             user = create_staff(
                 session,
                 args.username,
-                args.password,
+                password,
                 role=_ROLES[args.role],
                 email=args.email,
                 display_name=args.display_name,

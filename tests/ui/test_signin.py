@@ -66,7 +66,7 @@ def test_unreachable_server_is_told_under_the_server(qtbot) -> None:
 
 def test_locked_account_is_told_in_plain_words(qtbot, sqlite_server: LiveServer, dialog: SignInDialog) -> None:
     username, password = unique("locked").lower(), "a-long-password"
-    server_cli(sqlite_server, "create-admin", "--username", username, "--password", password)
+    server_cli(sqlite_server, "create-admin", "--username", username, "--password-stdin", stdin=f"{password}\n")
     with Session(sqlite_server.engine()) as session:
         session.execute(update(User).where(User.username == username).values(state=UserState.LOCKED))
         session.commit()
