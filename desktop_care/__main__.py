@@ -7,14 +7,12 @@ administrator; ``--server URL`` signs in to a central server instead.
 from __future__ import annotations
 
 import argparse
-import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config
+from . import __version__, logs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -33,18 +31,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def setup_logging() -> None:
-    """Everything to a rotating file in the log directory; warnings also to stderr."""
-    file_handler = logging.handlers.RotatingFileHandler(
-        config.log_dir() / "desktop-care.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)
-    console.setFormatter(logging.Formatter("desktop-care: %(levelname)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[file_handler, console])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--run-server"]:
@@ -55,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(args)
     if options.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # render without a screen
-    setup_logging()
+    logs.setup()
 
     from .ui.app import Options, run
 

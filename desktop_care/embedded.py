@@ -159,7 +159,7 @@ class EmbeddedServer:
         env[BOOTSTRAP_TOKEN_ENV] = token
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        with self.log_path.open("ab") as log_file:
+        with config.private_file(self.log_path).open("ab") as log_file:
             self._log_header(log_file, port)
             return subprocess.Popen(
                 command,

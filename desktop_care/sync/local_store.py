@@ -78,7 +78,12 @@ def crash_point(name: str) -> None:
 def open_sqlite(path: Path) -> Engine:
     """An engine on a workstation SQLite file: WAL, full sync, one transaction per
     ``begin()``; connections with ``sqlite_immediate=True`` take the write lock at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Owner only: SQLite gives the WAL and shared-memory files the database file's mode.
+    config.private_file(path)
+    for sibling in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + sibling)
+        if companion.exists():
+            config.private_file(companion)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
