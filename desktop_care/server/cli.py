@@ -1,7 +1,8 @@
 """``desktop-care-server``: run, migrate and fill the central server's database.
 
     desktop-care-server serve [--database-url URL] [--host H] [--port N] [--workers N]
-                              [--seed-demo-if-empty N]
+                              [--seed-demo-if-empty N] [--tls-cert FILE --tls-key FILE]
+                              [--embedded-by PID]
     desktop-care-server migrate [--database-url URL]
     desktop-care-server seed-demo --members N [--seed S] [--staff-password [--password-stdin]]
     desktop-care-server create-admin --username U [--password-stdin] [--email E]
@@ -37,6 +38,7 @@ from .accounts import AccountError, create_staff, install_bootstrap_token
 from .app import BOOTSTRAP_TOKEN_ENV, DATABASE_URL_ENV, create_app
 from .db import DatabaseUrlError, make_engine, upgrade
 from .demo import seed_demo
+from .lifeline import follow_parent
 from .security import MIN_PASSWORD_LENGTH
 
 log = logging.getLogger("desktop_care.server")
@@ -92,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-demo-if-empty", type=_at_least(1), metavar="N", help="add N demo members if there are no members yet"
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--embedded-by",
+        type=_at_least(1),
+        metavar="PID",
+        help="run as the local server of the desktop app with process id PID: exit when it does (it holds "
+        "a pipe on this server's standard input) and keep new files readable by their owner only",
+    )
 
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema to the newest version")
 
@@ -230,6 +239,9 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.embedded_by is not None:
+        os.umask(0o077)  # the database and its WAL/SHM files are the workstation's data
+        follow_parent(args.embedded_by)
     token = os.environ.get(BOOTSTRAP_TOKEN_ENV) or None
     url = _database_url(args)
     engine = _engine(args)

@@ -10,6 +10,8 @@ accepts) goes back to the sign-in dialog.
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from . import collector, message, ops
 from .errors import describe
 from .main_window import MainWindow
 from .ops import Op
-from .qt import QApplication, QObject, QTimer, QWidget, Signal
+from .qt import QApplication, QObject, QSocketNotifier, QTimer, QWidget, Signal
 from .resources import apply_look
 from .session import StaffSession
 from .signin import SignInDialog
@@ -206,6 +208,45 @@ def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
     return StaffSession(client, client.me(), local=True, store=LocalStore.for_embedded())
 
 
+class TerminationSignals(QObject):
+    """SIGTERM (a session logout, ``kill``) and SIGINT (Ctrl+C in a terminal) quit the
+    Qt loop cleanly, so ``aboutToQuit`` stops the embedded server and lets ops finish.
+
+    Python runs a signal handler only when the interpreter gets control, which it does
+    not while Qt's loop waits: the C handler writes to a socket (``set_wakeup_fd``) that
+    a :class:`QSocketNotifier` watches, which wakes the loop and lets Python run it.
+    """
+
+    def __init__(self, on_signal: Callable[[signal.Signals], None]) -> None:
+        super().__init__()
+        self._on_signal = on_signal
+        self._reader, self._writer = socket.socketpair()
+        for end in (self._reader, self._writer):
+            end.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno())
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self._on_signal(signal.Signals(signum))
+
+    def _drain(self) -> None:
+        try:
+            while self._reader.recv(64):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def uninstall(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._notifier.setEnabled(False)
+        self._reader.close()
+        self._writer.close()
+
+
 def run(options: Options, argv: Sequence[str] | None = None) -> int:
     """Create (or reuse) the QApplication, run the app until it quits; the exit code."""
     app = QApplication.instance()
@@ -219,6 +260,15 @@ def run(options: Options, argv: Sequence[str] | None = None) -> int:
     collector.install(app)
     controller = DesktopCare(app, options)
     controller.finished.connect(app.exit)
+
+    def stop(sig: signal.Signals) -> None:
+        log.info("stopping: signal %s", sig.name)
+        controller.finished.emit(0)
+
+    signals = TerminationSignals(stop)
     QTimer.singleShot(0, controller.start)
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        signals.uninstall()
     return controller.exit_code or code

@@ -22,7 +22,7 @@ from desktop_care.server.accounts import DEMO_ADMIN
 from desktop_care.server.cli import ADMIN_PASSWORD_ENV, STAFF_PASSWORD_ENV
 from desktop_care.server.db import make_engine
 from desktop_care.server.security import verify_password
-from tests.support.servers import REPO, DatabaseFactory, LiveServer, start_server
+from tests.support.servers import REPO, DatabaseFactory, LiveServer, free_port, start_server
 
 from .conftest import login, unique
 
@@ -242,3 +242,33 @@ def test_serve_refuses_a_short_bootstrap_token(tmp_path: Path, monkeypatch: pyte
     result = cli("serve", "--database-url", f"sqlite:///{tmp_path / 'db.sqlite3'}", "--port", "1")
     assert result.returncode == 2
     assert "bootstrap token must be at least 32 characters" in result.stderr
+
+
+def test_an_embedded_server_stops_when_the_pipe_from_its_app_closes(tmp_path: Path) -> None:
+    """The portable lifeline (Windows and macOS have no PR_SET_PDEATHSIG): the app holds
+    the server's standard input and the system closes it when the app ends."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "desktop_care.server", "serve", "--database-url", f"sqlite:///{tmp_path / 'e.sqlite3'}",
+         "--port", str(port), "--embedded-by", str(os.getpid())],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "the server did not answer"
+            time.sleep(0.05)  # polling readiness with a deadline
+        assert process.stdin is not None
+        process.stdin.close()
+        assert process.wait(timeout=15) == 0
+        assert b"the app that started this server has gone" in process.communicate()[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -125,7 +125,7 @@ def test_screenshot_command_renders_the_main_window(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (1280, 760)
-    assert "embedded server answering" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
+    assert "answering at http://127.0.0.1:" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
 
 
 def test_version(capsys) -> None:
