@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, logs
+from . import __version__, config, logs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -27,8 +27,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="save a picture of the main window once the first results show, then quit")
     parser.add_argument("--search", metavar="TEXT", default="",
                         help="what to search for first (default: all members)")
+    parser.add_argument("--ca-file", metavar="FILE", type=Path,
+                        help="also trust certificates signed by this certificate authority (PEM), besides the "
+                        f"system's (default: ${config.CA_FILE_ENV})")
+    parser.add_argument("--allow-insecure-http", action="store_true",
+                        help="allow plain http:// to another computer (passwords and member data unencrypted: "
+                        "only on a network you trust)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    if options.ca_file is not None and not options.ca_file.is_file():
+        parser.error(f"--ca-file: {options.ca_file} is not a file")
+    return options
+
+
+def apply_transport(options: argparse.Namespace) -> None:
+    """``--ca-file`` and ``--allow-insecure-http`` into the settings every client uses."""
+    current = config.transport()
+    config.set_transport(config.Transport(
+        ca_file=options.ca_file.resolve() if options.ca_file is not None else current.ca_file,
+        allow_insecure_http=options.allow_insecure_http or current.allow_insecure_http,
+    ))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # render without a screen
     logs.setup()
+    apply_transport(options)
 
     from .ui.app import Options, run
 

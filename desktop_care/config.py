@@ -94,3 +94,35 @@ class Timeouts:
 
 
 TIMEOUTS = Timeouts()
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How the workstation reaches servers (``--ca-file``, ``--allow-insecure-http``;
+    the Settings dialog will keep them).
+
+    Certificates are verified against the system's trust store, plus ``ca_file`` (a
+    PEM file of the organisation's own certificate authority) when given. Plain
+    ``http://`` is used only to this computer (loopback) unless ``allow_insecure_http``.
+    """
+
+    ca_file: Path | None = None
+    allow_insecure_http: bool = False
+
+
+#: Environment variable naming a CA file (the command line's ``--ca-file`` wins).
+CA_FILE_ENV = "DESKTOP_CARE_CA_FILE"
+
+_transport = Transport(ca_file=Path(os.environ[CA_FILE_ENV]) if os.environ.get(CA_FILE_ENV) else None)
+
+
+def transport() -> Transport:
+    """The workstation's current transport settings."""
+    return _transport
+
+
+def set_transport(value: Transport) -> None:
+    """Set at start from the command line (and later by the Settings dialog); clients
+    made afterwards use it."""
+    global _transport
+    _transport = value

@@ -24,8 +24,11 @@ import argparse
 import getpass
 import logging
 import os
+import signal
+import ssl
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
@@ -94,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-demo-if-empty", type=_at_least(1), metavar="N", help="add N demo members if there are no members yet"
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="serve HTTPS with this certificate (PEM, with its intermediate certificates)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM, not encrypted)")
     serve.add_argument(
         "--embedded-by",
         type=_at_least(1),
@@ -236,12 +242,44 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tls_options(args: argparse.Namespace) -> dict[str, str]:
+    """uvicorn's TLS options, after checking the certificate and key load together."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+    if args.tls_cert is None:
+        return {}
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise UsageError(
+            f"--tls-cert/--tls-key: cannot use the certificate {args.tls_cert} with the key {args.tls_key} "
+            f"({reason}); both must be PEM files, the key not encrypted and matching the certificate"
+        ) from None
+    return {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+
+
+class _Stopper:
+    """Stops the server when the app that embeds it has gone (see ``lifeline``)."""
+
+    def __init__(self) -> None:
+        self.server: Any = None  # the uvicorn.Server, once it runs
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True  # a graceful stop, exit status 0
+        else:  # still migrating or seeding: nothing to finish
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    tls = _tls_options(args)
+    stopper = _Stopper()
     if args.embedded_by is not None:
         os.umask(0o077)  # the database and its WAL/SHM files are the workstation's data
-        follow_parent(args.embedded_by)
+        follow_parent(args.embedded_by, on_gone=stopper.stop)
     token = os.environ.get(BOOTSTRAP_TOKEN_ENV) or None
     url = _database_url(args)
     engine = _engine(args)
@@ -261,7 +299,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine.dispose()
 
     if args.workers == 1:
-        uvicorn.run(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level,
+                           **tls)  # type: ignore[arg-type]
+        )
+        stopper.server = server
+        server.run()
     else:
         os.environ[DATABASE_URL_ENV] = url
         uvicorn.run(
@@ -271,6 +314,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            **tls,  # type: ignore[arg-type]
         )
     return 0
 

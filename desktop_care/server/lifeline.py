@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 log = logging.getLogger(__name__)
@@ -41,23 +42,28 @@ def _die_with_parent_on_linux() -> bool:
         return False
 
 
-def _watch(stream: BinaryIO) -> None:
-    """Block until the parent's end of the pipe closes, then stop as SIGTERM would."""
+def _terminate() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch(stream: BinaryIO, on_gone: Callable[[], None]) -> None:
+    """Block until the parent's end of the pipe closes, then call ``on_gone``."""
     try:
         while stream.read(4096):
             pass  # the app never writes; anything read is ignored
     except (OSError, ValueError):
         pass
     log.info("the app that started this server has gone: stopping")
-    os.kill(os.getpid(), signal.SIGTERM)
+    on_gone()
 
 
-def follow_parent(parent_pid: int, stream: BinaryIO | None = None) -> None:
-    """Exit when process ``parent_pid`` does; ``stream`` (default: standard input) is
-    the pipe whose other end the parent holds."""
+def follow_parent(parent_pid: int, stream: BinaryIO | None = None, on_gone: Callable[[], None] = _terminate) -> None:
+    """Stop when process ``parent_pid`` does: ``on_gone`` (default: SIGTERM to this
+    process) once ``stream`` (default: standard input), the pipe whose other end the
+    parent holds, closes."""
     if _die_with_parent_on_linux() and os.getppid() != parent_pid:
         # The parent died before the request took effect: nobody would signal us.
         log.info("the app that started this server (pid %d) has already gone", parent_pid)
         raise SystemExit(0)
     watched = stream if stream is not None else sys.stdin.buffer
-    threading.Thread(target=_watch, args=(watched,), name="parent-watchdog", daemon=True).start()
+    threading.Thread(target=_watch, args=(watched, on_gone), name="parent-watchdog", daemon=True).start()

@@ -256,7 +256,7 @@ def test_an_embedded_server_stops_when_the_pipe_from_its_app_closes(tmp_path: Pa
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.communicate()[0]
+            assert process.poll() is None, "the server exited"
             try:
                 if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
                     break
@@ -267,7 +267,8 @@ def test_an_embedded_server_stops_when_the_pipe_from_its_app_closes(tmp_path: Pa
         assert process.stdin is not None
         process.stdin.close()
         assert process.wait(timeout=15) == 0
-        assert b"the app that started this server has gone" in process.communicate()[0]
+        assert process.stdout is not None
+        assert b"the app that started this server has gone" in process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()
