@@ -179,8 +179,7 @@ def read_password(from_stdin: bool, environment: str, prompt: str = "Password: "
     """The password from standard input (one line), the environment, or typed twice at
     the terminal (not echoed); UsageError when there is none or the two differ."""
     if from_stdin:
-        line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
+        password = sys.stdin.readline().removesuffix("\n")
         if not password:
             raise UsageError("--password-stdin: standard input was empty; give the password on its first line")
         return password
