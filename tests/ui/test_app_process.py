@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_care import crash
 from tests.support.servers import REPO
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
@@ -92,6 +93,7 @@ def test_sigterm_quits_the_app_cleanly_and_stops_its_server(data: Path) -> None:
         assert app.process.wait(timeout=30) == 0, app.output.read_text()
         wait_for(lambda: not alive(server), 15, "the embedded server was still running")
         assert "stopping: signal SIGTERM" in app.log
+        assert not (data / "logs" / "last-run.json").exists()  # a clean quit: nothing to tell the next start
     finally:
         app.stop()
 
@@ -105,6 +107,10 @@ def test_a_killed_app_takes_its_server_with_it(data: Path) -> None:
         wait_for(lambda: not alive(server), 15, "the embedded server outlived the killed app")
     finally:
         app.stop()
+    # Killed from outside, with no report of ours: the next start knows, but does not
+    # call it a crash of the app.
+    assert (data / "logs" / "last-run.json").exists()
+    assert crash.previous_crash(data / "logs") is None
     # The embedded server's own database is the workstation's data too: owner only.
     for name in ("server.sqlite3", "server.sqlite3-wal"):
         path = data / name
