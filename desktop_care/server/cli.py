@@ -1,7 +1,8 @@
 """``desktop-care-server``: run, migrate and fill the central server's database.
 
     desktop-care-server serve [--database-url URL] [--host H] [--port N] [--workers N]
-                              [--seed-demo-if-empty N]
+                              [--seed-demo-if-empty N] [--smtp-url URL] [--public-url URL]
+                              [--mail-from ADDRESS] [--mail-retry-seconds S]
     desktop-care-server migrate [--database-url URL]
     desktop-care-server seed-demo --members N [--seed S] [--staff-password P]
     desktop-care-server create-admin --username U --password P [--email E]
@@ -29,7 +30,18 @@ from desktop_care import __version__, config
 from desktop_care.models import Member, UserRole
 
 from .accounts import AccountError, create_staff, install_bootstrap_token
-from .app import BOOTSTRAP_TOKEN_ENV, DATABASE_URL_ENV, create_app
+from .app import (
+    BOOTSTRAP_TOKEN_ENV,
+    DATABASE_URL_ENV,
+    MAIL_FROM_ENV,
+    MAIL_RETRY_ENV,
+    PUBLIC_URL_ENV,
+    SMTP_URL_ENV,
+    create_app,
+    mail_settings,
+)
+from .mail import SmtpUrlError
+from .mail.sender import SMTP_PASSWORD_ENV
 from .db import DatabaseUrlError, make_engine, upgrade
 from .demo import seed_demo
 from .security import MIN_PASSWORD_LENGTH
@@ -58,6 +70,16 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _positive_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="desktop-care-server", description="The desktop_care central server (REST API over SQLite or PostgreSQL)."
@@ -82,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-demo-if-empty", type=_at_least(1), metavar="N", help="add N demo members if there are no members yet"
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--smtp-url", default=os.environ.get(SMTP_URL_ENV) or None, metavar="URL",
+        help="deliver mail by SMTP: smtp://HOST:PORT (plain), smtp+starttls://USER:PASSWORD@HOST:PORT, "
+        f"smtps://... (TLS); the password may come from ${SMTP_PASSWORD_ENV} "
+        f"(default: ${SMTP_URL_ENV}, else into the Maildir DATA_DIR/mail)",
+    )
+    serve.add_argument(
+        "--public-url", default=os.environ.get(PUBLIC_URL_ENV) or None, metavar="URL",
+        help="the server's address as members reach it, for links in e-mails (default: http://HOST:PORT)",
+    )
+    serve.add_argument("--mail-from", default=os.environ.get(MAIL_FROM_ENV) or None, metavar="ADDRESS",
+                       help="the From of e-mails (default: desktop_care <no-reply@desktop-care.invalid>)")
+    serve.add_argument("--mail-retry-seconds", type=_positive_seconds, default=None, metavar="S",
+                       help="wait before retrying a failed delivery, doubling each time (default: 30)")
 
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema to the newest version")
 
@@ -169,6 +205,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     token = os.environ.get(BOOTSTRAP_TOKEN_ENV) or None
     url = _database_url(args)
+    public_url = (args.public_url or f"http://{args.host}:{args.port}").rstrip("/")
+    try:
+        mail = mail_settings(public_url, args.smtp_url, args.mail_from, args.mail_retry_seconds)
+    except SmtpUrlError as exc:
+        raise UsageError(f"--smtp-url: {exc}") from None
     engine = _engine(args)
     upgrade(engine)
     with Session(engine) as session:
@@ -186,9 +227,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine.dispose()
 
     if args.workers == 1:
-        uvicorn.run(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(create_app(url, migrate=False, mail=mail), host=args.host, port=args.port,
+                    log_level=args.log_level)
     else:
         os.environ[DATABASE_URL_ENV] = url
+        os.environ[PUBLIC_URL_ENV] = public_url
+        for name, value in ((SMTP_URL_ENV, args.smtp_url), (MAIL_FROM_ENV, args.mail_from),
+                            (MAIL_RETRY_ENV, args.mail_retry_seconds)):
+            if value is not None:
+                os.environ[name] = str(value)
         uvicorn.run(
             "desktop_care.server.app:create_app_from_env",
             factory=True,

@@ -177,6 +177,7 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
+            _drop_outdated_directory(conn)
             Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
             for ddl in SQLITE_FTS_DDL:
                 conn.exec_driver_sql(ddl)
@@ -487,6 +488,20 @@ class LocalStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _drop_outdated_directory(conn: Connection) -> None:
+    """The replicated directory is a cache of the server: when the member columns of
+    this program differ from the file's (an upgrade added or replaced one), drop it and
+    pull it again from the start. Queued changes and sync issues are kept."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(member)")}
+    if not have or have == {column.name for column in _member.columns}:
+        return
+    for ddl in ("DROP TABLE IF EXISTS member_fts", "DROP TABLE IF EXISTS member_search",
+                "DROP TABLE IF EXISTS address", "DROP TABLE IF EXISTS member"):
+        conn.exec_driver_sql(ddl)
+    conn.execute(delete(_cached))
+    _set_state(conn, "cursor", "0")
 
 
 def store_path(server_url: str) -> Path:
