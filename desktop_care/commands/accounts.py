@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import EmailCategory, Member, MemberStatus, User, UserRole, UserState, queue_mail, record, utcnow
@@ -142,8 +142,15 @@ class ResetPassword(_UserCommand):
         return "Reset password"
 
 
-def _existing_user(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == email.lower()))
+def existing_user(session: Session, email: str) -> User | None:
+    """The user whose username or e-mail address is ``email`` (the username first)."""
+    wanted = email.lower()
+    return session.scalar(
+        select(User)
+        .where(or_(func.lower(User.username) == wanted, func.lower(User.email) == wanted))
+        .order_by((func.lower(User.username) == wanted).desc(), User.id)
+        .limit(1)
+    )
 
 
 def _send_invitation(session: Session, user: User, member: Member | None, actor: Actor) -> dict[str, Any]:
@@ -169,7 +176,7 @@ def _send_invitation(session: Session, user: User, member: Member | None, actor:
 def _new_invited_user(session: Session, email: str, display_name: str, role: UserRole,
                       member_id: int | None) -> User:
     """An invited user for ``email``, or the revoked one of the same account again."""
-    user = _existing_user(session, email)
+    user = existing_user(session, email)
     if user is None:
         user = User(username=email.lower(), email=email, display_name=display_name, role=role,
                     state=UserState.INVITED, member_id=member_id)
@@ -183,7 +190,7 @@ def _new_invited_user(session: Session, email: str, display_name: str, role: Use
 
 def invitation_refusal(session: Session, email: str, member_id: int | None) -> str | None:
     """Why ``email`` cannot be invited (to ``member_id``'s account, or as staff)."""
-    user = _existing_user(session, email)
+    user = existing_user(session, email)
     if user is None:
         return None
     if user.state == UserState.INVITED:

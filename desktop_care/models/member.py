@@ -126,6 +126,12 @@ class Member(Base):
         """Opted in to at least one category of e-mail."""
         return any(getattr(self, c.column) for c in OPTIONAL_CATEGORIES)
 
+    @email_opt_in.setter
+    def email_opt_in(self, wanted: bool) -> None:
+        """Opt in to, or out of, every category at once."""
+        for category in OPTIONAL_CATEGORIES:
+            setattr(self, category.column, wanted)
+
     def wants(self, category: EmailCategory) -> bool:
         """Whether mail of ``category`` may be sent to this member."""
         if category == EmailCategory.SERVICE:

@@ -28,7 +28,7 @@ from desktop_care.commands import (
     Status,
     execute,
 )
-from desktop_care.commands.accounts import invite_staff, rate_limit_message, reset_limit_until
+from desktop_care.commands.accounts import existing_user, invite_staff, rate_limit_message, reset_limit_until
 from desktop_care.models import MailMessage, Member, User, UserRole, utcnow
 from desktop_care.models.tokens import RESET_LINK_LIFETIME, TokenPurpose, UserToken, pending_invitation
 from desktop_care.schemas import (
@@ -80,7 +80,7 @@ def _run(session: Session, command: Command, staff: User, client: str, done: str
     user_id = getattr(command, "user_id", None)
     if user_id is None:  # an invitation: the user it made
         assert isinstance(command, InviteUser)
-        user = session.scalar(select(User).where(func.lower(User.username) == command.email.lower()))
+        user = existing_user(session, command.email)
     else:
         user = session.get(User, user_id)
     assert user is not None

@@ -78,7 +78,7 @@ def is_tls(request: Request) -> bool:
 def csrf_token(request: Request) -> str:
     """This browser's CSRF token (a new one if it has none yet; set on the response
     by :func:`page`)."""
-    token = request.state.__dict__.get("csrf")
+    token = getattr(request.state, "csrf", None)
     if token is None:
         token = request.cookies.get(CSRF_COOKIE) or ""
         if len(token) < 32:
@@ -104,10 +104,10 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, *, 
 
 def finish(request: Request, response: Response) -> Response:
     """Cookies this request decided on: the CSRF token, a flash consumed."""
-    token = request.state.__dict__.get("csrf")
+    token = getattr(request.state, "csrf", None)
     if token is not None and token != request.cookies.get(CSRF_COOKIE):
         _set_cookie(request, response, CSRF_COOKIE, token, max_age=None, samesite="strict")
-    if request.state.__dict__.get("flash_shown"):
+    if getattr(request.state, "flash_shown", None):
         response.delete_cookie(FLASH_COOKIE, path=PREFIX)
     return response
 
