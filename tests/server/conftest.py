@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.models import Address, Member, User, UserCredential, UserRole
+from desktop_care.models import Address, MailMessage, MailState, Member, User, UserCredential, UserRole
 from desktop_care.server.accounts import create_staff
 from desktop_care.server.security import hash_password
 from tests.support.servers import LiveServer, start_server
@@ -123,3 +125,15 @@ def staff_headers(server: LiveServer, db: Session, role: UserRole = UserRole.SOC
     db.commit()
     token = login(server, user.username, PASSWORD).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+def settled_mail(db: Session, timeout: float = 20.0, **where: object) -> MailMessage:
+    """The message matching ``where`` (column=value) once its delivery is over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.expire_all()
+        row = db.scalar(select(MailMessage).filter_by(**where).order_by(MailMessage.id.desc()).limit(1))
+        if row is not None and row.state in (MailState.SENT, MailState.FAILED):
+            return row
+        assert time.monotonic() < deadline, f"still {row.state if row else 'not queued'} after {timeout}s"
+        time.sleep(0.05)  # polling the database for a condition, with a deadline

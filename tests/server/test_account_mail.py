@@ -25,7 +25,15 @@ from desktop_care.models import (
     queue_mail,
 )
 from desktop_care.models.tokens import UserToken, digest
-from tests.server.conftest import PASSWORD, login, make_member, make_portal_user, staff_headers, unique
+from tests.server.conftest import (
+    PASSWORD,
+    login,
+    make_member,
+    make_portal_user,
+    settled_mail,
+    staff_headers,
+    unique,
+)
 from tests.support.portal import Browser
 from tests.support.servers import LiveServer
 from tests.support.smtp import SmtpSink
@@ -77,8 +85,8 @@ def test_reset_mail_link_sets_a_new_password_ends_sessions_and_confirms(
     token = link.split("token=")[1]
     mail_db.expire_all()
     assert mail_db.scalar(select(UserToken).where(UserToken.token_hash == digest(token))) is not None
-    sent = mail_db.scalar(select(MailMessage).where(MailMessage.message_id == str(mail.message["Message-ID"])))
-    assert sent is not None and sent.state == MailState.SENT and sent.context["token"] == ""
+    sent = settled_mail(mail_db, message_id=str(mail.message["Message-ID"]))
+    assert sent.state == MailState.SENT and sent.context["token"] == ""
 
     browser = Browser(mail_server.url)
     form = browser.get(link)

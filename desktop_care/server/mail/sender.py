@@ -181,7 +181,7 @@ class MailSender:
                 log.exception("mail %s cannot be rendered", row.message_id)
                 self._finish(row, MailState.FAILED, f"{type(exc).__name__}: {exc}")
             else:
-                self._finish(row, MailState.SENT, "")
+                self._finish(row, MailState.SENT, row.last_error)  # an earlier attempt's error stays on record
             session.commit()
         return True
 
