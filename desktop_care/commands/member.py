@@ -238,8 +238,10 @@ class SetEmailPreference(Command):
             raise Rejected(f"member {member.member_no} was merged into another account")
         opting_in = [category for category, wanted in self.choices().items() if wanted]
         if opting_in and not member.email:
+            # The message goes under the field the command set.
+            names = [c.value for c in opting_in if getattr(self, c.value) is not None] or ["email_opt_in"]
             raise Rejected("the member has no e-mail address to send to",
-                           {category.value: "no e-mail address" for category in opting_in})
+                           {name: "no e-mail address" for name in names})
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         before: dict[str, bool] = {}
