@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .commands import AnyCommand, CommandResult, QueueableCommand
 from .commands.accounts import PortalRole
-from .commands.runner import AnyCommand, CommandResult
 from .models.mail import MailState
 from .models.ledger import TxnStatus
 from .models.member import AddressKind, EmailCategory, MemberStatus
@@ -187,7 +187,13 @@ class FeedPage(Schema):
 class CommandBatch(BaseModel):
     """``POST /sync/commands``: commands to run in order, each once (by op_id)."""
 
-    commands: list[AnyCommand] = Field(min_length=1, max_length=200)
+    commands: list[QueueableCommand] = Field(min_length=1, max_length=200)
+
+
+class CommandRequest(BaseModel):
+    """``POST /commands``: one command of any kind, run at once."""
+
+    command: AnyCommand
 
 
 class CommandBatchResult(Schema):

@@ -27,6 +27,7 @@ from ..models.tokens import (
     issue_link,
 )
 from .base import Actor, Command, Rejected
+from .registry import register
 
 #: Password resets per member account and hour, at most.
 RESETS_PER_HOUR = 3
@@ -87,8 +88,9 @@ def _mail_actor(actor: Actor) -> dict[str, Any]:
             "impersonation_id": actor.impersonation_id, "client_address": actor.client_address}
 
 
-class _UserCommand(Command):
-    """An online-only command on one portal user of the member."""
+class _PortalUserCommand(Command):
+    """An online-only command on one portal user of the member (a member command, so
+    that it is audited on the member's history and locks the member)."""
 
     user_id: int = Field(gt=0)
     never_conflicts: ClassVar[bool] = True
@@ -101,7 +103,8 @@ class _UserCommand(Command):
         return dict(values)
 
 
-class ResetPassword(_UserCommand):
+@register
+class ResetPassword(_PortalUserCommand):
     """E-mail a portal user a single-use link to choose a new password. Staff never see
     or choose the password; a newer reset cancels older links."""
 
@@ -200,6 +203,7 @@ def invitation_refusal(session: Session, email: str, member_id: int | None) -> s
     return f"{email} is already a user"
 
 
+@register
 class InviteUser(Command):
     """Invite a person (name, e-mail) to the member's portal account as a Full or
     Standard user: an invited user, a single-use link, an e-mail."""
@@ -257,7 +261,8 @@ def _invited_user(session: Session, member: Member, user_id: int) -> User:
     return user
 
 
-class ResendInvitation(_UserCommand):
+@register
+class ResendInvitation(_PortalUserCommand):
     """Send a pending invitation again with a new link; the old link stops working."""
 
     kind: Literal["resend_invitation"] = "resend_invitation"
@@ -271,7 +276,8 @@ class ResendInvitation(_UserCommand):
         return _send_invitation(session, _portal_user(session, member, self.user_id), member, actor)
 
 
-class CancelInvitation(_UserCommand):
+@register
+class CancelInvitation(_PortalUserCommand):
     """Cancel a pending invitation: its link stops working and the user cannot sign in
     (they can be invited again)."""
 

@@ -20,6 +20,7 @@ from ..models import (
     add_points,
 )
 from .base import Actor, Command, Rejected
+from .registry import register
 
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,25}$")
 _POSTCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$")
@@ -67,6 +68,7 @@ class AddressIn(BaseModel):
         return value.upper()
 
 
+@register
 class UpdateContact(Command):
     """Edit name, e-mail, phone and home address. The logon ID is not editable."""
 
@@ -197,6 +199,7 @@ def _address_dict(address: Address) -> dict[str, str]:
     }
 
 
+@register
 class SetEmailPreference(Command):
     """Opt the member in to, or out of, categories of e-mail (newsletters, offers,
     event reminders). Only the categories given change, so two workstations changing
@@ -265,6 +268,7 @@ class SetEmailPreference(Command):
         return "Opt " + ", ".join(parts)
 
 
+@register
 class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 

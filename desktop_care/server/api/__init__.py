@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
-from . import accounts, auth, health, members, sync
+from . import accounts, auth, commands, health, members, sync
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)
 router.include_router(sync.router)
+router.include_router(commands.router)
 router.include_router(accounts.router)
 
 __all__ = ["router"]

@@ -15,18 +15,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, status
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.commands import (
-    Actor,
     CancelInvitation,
     Command,
     InviteUser,
+    NotPermitted,
+    OpIdReused,
     Rejected,
     ResendInvitation,
     ResetPassword,
     Status,
-    execute,
 )
 from desktop_care.commands.accounts import existing_user, invite_staff, rate_limit_message, reset_limit_until
 from desktop_care.models import MailMessage, Member, User, UserRole, utcnow
@@ -41,9 +41,10 @@ from desktop_care.schemas import (
     StaffInvitationIn,
 )
 
-from ..deps import ClientAddress, CurrentStaff, SessionDep
+from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, ApiError, Forbidden, InvalidInput, NotFound, TooManyRequests
 from ..mail.render import subject_of
+from ..transactions import run_command
 from .members import PageSize, portal_user_out
 
 router = APIRouter(tags=["accounts"], responses=ERROR_RESPONSES)
@@ -65,18 +66,20 @@ def _member(session: Session, member_id: int) -> Member:
     return member
 
 
-def _actor(staff: User, client: str) -> Actor:
-    return Actor(user_id=staff.id, username=staff.username, client_address=client)
-
-
-def _run(session: Session, command: Command, staff: User, client: str, done: str) -> AccountActionOut:
-    result = execute(session, command, _actor(staff, client))
+def _run(session: Session, sessions: sessionmaker[Session], command: Command, staff: User, client: str,
+         done: str) -> AccountActionOut:
+    session.rollback()  # end this request's read: the command runs in its own write transaction
+    try:
+        result = run_command(sessions, command, staff_actor(staff, client))
+    except NotPermitted as exc:
+        raise Forbidden(exc.reason) from None
+    except OpIdReused as exc:
+        raise InvalidInput("op_id", str(exc)) from None
     if result.status not in (Status.APPLIED, Status.DUPLICATE) or (
         result.status is Status.DUPLICATE and result.original_status is not Status.APPLIED
     ):
-        session.rollback()
         raise Refused(result.reason, fields=result.fields)
-    session.commit()
+    session.expire_all()
     user_id = getattr(command, "user_id", None)
     if user_id is None:  # an invitation: the user it made
         assert isinstance(command, InviteUser)
@@ -110,8 +113,8 @@ def _op_id(body: OnlineCommandIn | None) -> uuid.UUID:
     responses={**_NOT_FOUND, **_LIMITED},
 )
 def reset_password(
-    member_id: int, user_id: int, session: SessionDep, staff: CurrentStaff, client: ClientAddress,
-    body: Annotated[OnlineCommandIn | None, Body()] = None,
+    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """E-mail the portal user a single-use link (1 hour) to choose a new password.
     Staff never see the password. At most 3 resets per member account an hour (429)."""
@@ -120,7 +123,7 @@ def reset_password(
     if until is not None:
         raise TooManyRequests(rate_limit_message(until), int((until - utcnow()).total_seconds()) + 1)
     command = ResetPassword(op_id=_op_id(body), member_id=member_id, user_id=user_id)
-    return _run(session, command, staff, client, "A link to choose a new password was sent to {email}.")
+    return _run(session, sessions, command, staff, client, "A link to choose a new password was sent to {email}.")
 
 
 @router.post(
@@ -131,7 +134,8 @@ def reset_password(
     responses=_NOT_FOUND,
 )
 def invite_user(
-    member_id: int, body: InvitationIn, session: SessionDep, staff: CurrentStaff, client: ClientAddress,
+    member_id: int, body: InvitationIn, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    client: ClientAddress,
 ) -> AccountActionOut:
     """Invite a person to the member's portal account as a Full or Standard user: an
     e-mail with a single-use link (7 days) to choose their password."""
@@ -141,7 +145,7 @@ def invite_user(
                              display_name=body.display_name, role=body.role)
     except ValueError as exc:
         raise _invalid(exc) from None
-    return _run(session, command, staff, client, "An invitation was sent to {email}.")
+    return _run(session, sessions, command, staff, client, "An invitation was sent to {email}.")
 
 
 def _invalid(exc: ValueError) -> Refused:
@@ -159,13 +163,13 @@ def _invalid(exc: ValueError) -> Refused:
     responses=_NOT_FOUND,
 )
 def resend_invitation(
-    member_id: int, user_id: int, session: SessionDep, staff: CurrentStaff, client: ClientAddress,
-    body: Annotated[OnlineCommandIn | None, Body()] = None,
+    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """Send a pending invitation again with a new link; the old link stops working."""
     _member(session, member_id)
     command = ResendInvitation(op_id=_op_id(body), member_id=member_id, user_id=user_id)
-    return _run(session, command, staff, client, "The invitation was sent again to {email}.")
+    return _run(session, sessions, command, staff, client, "The invitation was sent again to {email}.")
 
 
 @router.delete(
@@ -175,12 +179,13 @@ def resend_invitation(
     responses=_NOT_FOUND,
 )
 def cancel_invitation(
-    member_id: int, user_id: int, session: SessionDep, staff: CurrentStaff, client: ClientAddress,
+    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    client: ClientAddress,
 ) -> AccountActionOut:
     """Cancel a pending invitation: its link stops working."""
     _member(session, member_id)
     command = CancelInvitation(member_id=member_id, user_id=user_id)
-    return _run(session, command, staff, client, "The invitation of {email} was cancelled.")
+    return _run(session, sessions, command, staff, client, "The invitation of {email} was cancelled.")
 
 
 @router.get("/members/{member_id}/mail", operation_id="getMemberMail", response_model=MailPage,
@@ -231,7 +236,8 @@ def staff_invitation(
     if staff.role != UserRole.SOCIETY_ADMIN:
         raise Forbidden("only a Society Admin can invite staff")
     try:
-        details = invite_staff(session, body.email, body.display_name, UserRole(body.role), _actor(staff, client))
+        details = invite_staff(session, body.email, body.display_name, UserRole(body.role),
+                               staff_actor(staff, client))
     except Rejected as exc:
         session.rollback()
         raise Refused(exc.reason, fields=exc.fields) from None

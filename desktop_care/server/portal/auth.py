@@ -153,9 +153,11 @@ def forgot(
         .limit(1)
     )
     if user is not None and user.member_id is not None:
-        # The user asks for themselves: the same command staff run, with them as actor.
+        # The user asks for themselves: the same command staff run, with them as the
+        # actor. No role: the server itself acts on the request (the link goes only to
+        # the account's own address), as a trusted in-process caller.
         result = execute(session, ResetPassword(member_id=user.member_id, user_id=user.id),
-                         Actor(user_id=user.id, username=user.username, client_address=client))
+                         Actor(user_id=user.id, username=user.username, client_address=client, role=None))
         if result.status is Status.APPLIED:
             session.commit()
         else:

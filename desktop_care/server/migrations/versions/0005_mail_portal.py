@@ -5,7 +5,7 @@ a member who was opted in is opted in to all three
 (docs/decisions/0007-mail-and-portal.md).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
