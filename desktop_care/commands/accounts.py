@@ -17,7 +17,17 @@ from pydantic import Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import EmailCategory, Member, MemberStatus, User, UserRole, UserState, queue_mail, record, utcnow
+from ..models import (
+    EmailCategory,
+    Member,
+    MemberStatus,
+    User,
+    UserRole,
+    UserState,
+    queue_mail,
+    record,
+    utcnow,
+)
 from ..models.tokens import (
     INVITATION_LIFETIME,
     RESET_LINK_LIFETIME,

@@ -361,3 +361,20 @@ def test_opted_out_members_get_no_mail_of_that_category(mail_server: LiveServer,
     rows = list(mail_db.scalars(select(MailMessage).where(MailMessage.member_id == opted_out.id)))
     assert [row.category for row in rows] == [EmailCategory.SERVICE]
     assert smtp.count_to(opted_out.email) == 1
+
+
+def test_account_commands_also_run_through_post_commands(mail_server: LiveServer, mail_db: Session,
+                                                         smtp: SmtpSink) -> None:
+    """The registry's one path: the same command, the same rules, the same mail."""
+    member, user = _member_with_user(mail_db)
+    headers = staff_headers(mail_server, mail_db)
+    command = {"kind": "reset_password", "member_id": member.id, "user_id": user.id}
+    answer = requests.post(f"{mail_server.api}/commands", json={"command": command}, headers=headers, timeout=10)
+    assert answer.status_code == 200 and answer.json()["status"] == "applied", answer.text
+    assert "/portal/reset-password?token=" in smtp.to(user.email, "Reset").text
+    wrong = {"kind": "resend_invitation", "member_id": member.id, "user_id": user.id}
+    refused = requests.post(f"{mail_server.api}/commands", json={"command": wrong}, headers=headers, timeout=10)
+    assert refused.json()["status"] == "rejected" and refused.json()["fields"] == {"user_id": "no pending invitation"}
+    # Online-only kinds are never accepted into an offline outbox's batch.
+    batch = requests.post(f"{mail_server.api}/sync/commands", json={"commands": [command]}, headers=headers, timeout=10)
+    assert batch.status_code == 422 and "commands.0.kind" in batch.json()["fields"]

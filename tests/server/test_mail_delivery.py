@@ -15,7 +15,14 @@ import trustme
 from sqlalchemy.orm import Session
 
 from desktop_care.models import MailState
-from tests.server.conftest import PASSWORD, make_member, make_portal_user, settled_mail, staff_headers, unique
+from tests.server.conftest import (
+    PASSWORD,
+    make_member,
+    make_portal_user,
+    settled_mail,
+    staff_headers,
+    unique,
+)
 from tests.support.portal import Browser
 from tests.support.servers import DatabaseFactory, LiveServer, start_server
 from tests.support.smtp import SmtpSink, start_smtp

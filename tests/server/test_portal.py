@@ -12,7 +12,7 @@ from tests.support.portal import Browser
 from tests.support.servers import LiveServer
 
 
-def _user(db: Session, **fields: object):  # noqa: ANN202
+def _user(db: Session, **fields: object):
     member = make_member(db, "Mary", "Quant", email=f"{unique('mq')}@example.org",
                          status=fields.pop("member_status", MemberStatus.ENROLLED))
     return member, make_portal_user(db, member, email=f"{unique('u')}@example.org", display_name="Mary Quant",
@@ -91,7 +91,7 @@ def test_users_who_may_not_sign_in_are_told_why(server: LiveServer, db: Session,
     assert page.title == "Sign in"
 
 
-def test_staff_cannot_sign_in_to_the_portal(server: LiveServer, make_staff) -> None:  # noqa: ANN001
+def test_staff_cannot_sign_in_to_the_portal(server: LiveServer, make_staff) -> None:
     staff = make_staff()
     page = Browser(server.url).sign_in(staff.username, staff.password)
     assert page.status == 403 and page.form_error == "This is not a member portal account."

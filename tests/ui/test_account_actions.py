@@ -107,7 +107,7 @@ def test_the_fourth_reset_in_an_hour_is_refused_with_the_reason(qtbot, window: M
         dialog = details.open_user_action(ResetPassword)
         assert isinstance(dialog, UserActionDialog)
         qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
+        qtbot.waitUntil(lambda d=dialog: not d.busy, timeout=15_000)
         if attempt < 3:
             assert dialog.result_text.isVisible()
             dialog.close()

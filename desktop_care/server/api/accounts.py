@@ -28,9 +28,18 @@ from desktop_care.commands import (
     ResetPassword,
     Status,
 )
-from desktop_care.commands.accounts import existing_user, invite_staff, rate_limit_message, reset_limit_until
+from desktop_care.commands.accounts import (
+    existing_user,
+    invite_staff,
+    rate_limit_message,
+    reset_limit_until,
+)
 from desktop_care.models import MailMessage, Member, User, UserRole, utcnow
-from desktop_care.models.tokens import RESET_LINK_LIFETIME, TokenPurpose, UserToken, pending_invitation
+from desktop_care.models.tokens import (
+    RESET_LINK_LIFETIME,
+    TokenPurpose,
+    UserToken,
+)
 from desktop_care.schemas import (
     AccountActionOut,
     ErrorDetail,
@@ -42,7 +51,15 @@ from desktop_care.schemas import (
 )
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
-from ..errors import ERROR_RESPONSES, ApiError, Forbidden, InvalidInput, NotFound, TooManyRequests
+from ..errors import (
+    ERROR_RESPONSES,
+    ApiError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    plain_message,
+)
 from ..mail.render import subject_of
 from ..transactions import run_command
 from .members import PageSize, portal_user_out
@@ -149,8 +166,9 @@ def invite_user(
 
 
 def _invalid(exc: ValueError) -> Refused:
+    """The command's own validation (the e-mail address) in the API's words."""
     if isinstance(exc, ValidationError):
-        fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]).removeprefix("Value error, ")
+        fields = {".".join(str(p) for p in e["loc"]): plain_message(e).removeprefix("value error, ")
                   for e in exc.errors()}
         return Refused("; ".join(f"{k}: {v}" for k, v in fields.items()), fields=fields)
     return Refused(str(exc))
@@ -218,7 +236,7 @@ def member_mail(
 def _subject(row: MailMessage) -> str:
     try:
         return subject_of(row.template, row.context)
-    except Exception:  # a template that no longer renders: the listing still works
+    except Exception:  # noqa: BLE001  (a template that no longer renders: the listing still works)
         return ""
 
 

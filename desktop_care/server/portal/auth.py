@@ -22,7 +22,12 @@ from desktop_care.models import (
     record,
     utcnow,
 )
-from desktop_care.models.tokens import TokenPurpose, UserToken, end_portal_sessions, find_link
+from desktop_care.models.tokens import (
+    TokenPurpose,
+    UserToken,
+    end_portal_sessions,
+    find_link,
+)
 
 from ..deps import ClientAddress, SessionDep
 from ..errors import Forbidden, Unauthorized

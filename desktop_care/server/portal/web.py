@@ -26,7 +26,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.models import Member, MemberStatus, PortalSession, User, UserRole, utcnow
+from desktop_care.models import (
+    Member,
+    MemberStatus,
+    PortalSession,
+    User,
+    UserRole,
+    utcnow,
+)
 from desktop_care.models.tokens import PORTAL_SESSION_LIFETIME, digest, new_secret
 
 from ..deps import SessionDep

@@ -237,7 +237,7 @@ class InviteDialog(_ActionDialog):
             self.busy = False
             self.confirm_button.setEnabled(True)
             self.confirm_button.setText("Send invitation")
-            for name, text in result.fields.items():
+            for name in result.fields:
                 if name in self.fields:
                     self.fields[name].set_error(sentence(result.reason))
             if not set(result.fields) & set(self.fields):
