@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
-import trustme
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from desktop_care.models import MemberStatus, UserRole, UserState
-from desktop_care.server.db import upgrade
 from tests.server.conftest import PASSWORD, make_member, make_portal_user, unique
 from tests.support.portal import Browser
-from tests.support.servers import REPO, LiveServer, free_port
+from tests.support.servers import LiveServer
+from tests.support.tls import TlsFiles
 
 
 def _user(db: Session, **fields: object):
@@ -120,53 +114,19 @@ def test_forgot_password_answers_the_same_for_unknown_accounts(server: LiveServe
         "username": "Enter your username or e-mail address."}
 
 
-def test_over_tls_the_cookies_are_secure(databases, tmp_path) -> None:  # noqa: ANN001
-    """The same app served over HTTPS (uvicorn with a trustme certificate on loopback)."""
-    url = databases.create("sqlite")
-    upgrade(url)
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    key_file, cert_file, ca_file = tmp_path / "key.pem", tmp_path / "cert.pem", tmp_path / "ca.pem"
-    cert.private_key_pem.write_to_path(str(key_file))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    ca.cert_pem.write_to_path(str(ca_file))
-    port = free_port()
-    env = dict(os.environ, DESKTOP_CARE_DATABASE_URL=url, DESKTOP_CARE_DATA_DIR=str(tmp_path / "data"),
-               PYTHONPATH=str(REPO))
-    log = (tmp_path / "tls.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "desktop_care.server.app:create_app_from_env", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--ssl-keyfile", str(key_file),
-         "--ssl-certfile", str(cert_file), "--timeout-graceful-shutdown", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"https://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/api/v1/health", verify=str(ca_file), timeout=1)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline and process.poll() is None, (tmp_path / "tls.log").read_text()
-                time.sleep(0.05)  # polling readiness with a deadline
-        engine = create_engine(url)
-        with Session(engine, expire_on_commit=False) as tls_db:
-            _, user = _user(tls_db)
-        engine.dispose()
-        browser = Browser(base)
-        browser.http.verify = str(ca_file)
-        browser.http.trust_env = False  # REQUESTS_CA_BUNDLE would take the place of the test CA
-        page = browser.sign_in(user.username, PASSWORD)
-        assert page.title == "My account"
-        set_cookies = [r.headers["set-cookie"] for r in (*page.response.history, page.response)
-                       if "set-cookie" in r.headers]
-        assert set_cookies and all("Secure" in header for header in set_cookies)
-        assert any("dc_portal=" in header for header in set_cookies)
-        browser.http.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+def test_over_tls_the_cookies_are_secure(tls_server: LiveServer, tls_files: TlsFiles) -> None:
+    """Served over HTTPS (``serve --tls-cert``), every cookie the portal sets is Secure."""
+    engine = create_engine(tls_server.database_url)
+    with Session(engine, expire_on_commit=False) as tls_db:
+        _, user = _user(tls_db)
+    engine.dispose()
+    browser = Browser(tls_server.url)
+    browser.http.verify = str(tls_files.ca)
+    browser.http.trust_env = False  # REQUESTS_CA_BUNDLE would take the place of the test CA
+    page = browser.sign_in(user.username, PASSWORD)
+    assert page.title == "My account"
+    set_cookies = [r.headers["set-cookie"] for r in (*page.response.history, page.response)
+                   if "set-cookie" in r.headers]
+    assert any("dc_portal=" in header for header in set_cookies)
+    assert set_cookies and all("Secure" in header for header in set_cookies)
+    browser.http.close()
