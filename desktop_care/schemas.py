@@ -7,13 +7,16 @@ same classes, so plain, typed, immutable data (never ORM objects) crosses thread
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import uuid
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .commands import AnyCommand, CommandResult, QueueableCommand
+from .commands.accounts import PortalRole
 from .models.ledger import PointsType, TxnStatus
-from .models.member import AddressKind, MemberStatus
+from .models.mail import MailState
+from .models.member import AddressKind, EmailCategory, MemberStatus
 from .models.user import UserRole, UserState
 
 
@@ -97,6 +100,8 @@ class PortalUserOut(Schema):
     role: UserRole
     state: UserState
     last_login_at: dt.datetime | None
+    #: For an invited user: until when the newest invitation link works.
+    invitation_expires_at: dt.datetime | None = None
 
 
 class TransactionOut(Schema):
@@ -119,7 +124,10 @@ class MemberRecord(Schema):
     last_name: str
     email: str
     phone: str
-    email_opt_in: bool
+    #: E-mail choices by category (service mail is always sent).
+    email_newsletters: bool = False
+    email_offers: bool = False
+    email_event_reminders: bool = False
     status: MemberStatus
     merged_into_id: int | None
     #: Blocked for payment: the member can sign in to the portal but sees only the
@@ -137,6 +145,12 @@ class MemberRecord(Schema):
     updated_at: dt.datetime
     version: int
     addresses: list[AddressOut]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_opt_in(self) -> bool:
+        """Opted in to at least one category of e-mail."""
+        return self.email_newsletters or self.email_offers or self.email_event_reminders
 
 
 class MemberDetail(MemberRecord):
@@ -237,6 +251,64 @@ class HistoryPage(Schema):
     items: list[HistoryEvent]
     total: int
     next_cursor: str | None = None
+class MailOut(Schema):
+    """One e-mail queued for a member, and how its delivery went."""
+
+    id: int
+    message_id: str
+    template: str
+    category: EmailCategory
+    to: str
+    subject: str
+    state: MailState
+    attempts: int
+    last_error: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+class MailPage(Schema):
+    items: list[MailOut]
+    total: int
+    #: Pass as ``cursor`` for the next (older) page; None on the last page.
+    next_cursor: str | None = None
+
+
+class OnlineCommandIn(BaseModel):
+    """The body of an online-only action: an optional op_id makes a retry safe (the
+    same op_id runs once)."""
+
+    model_config = ConfigDict(extra="forbid")
+    op_id: uuid.UUID | None = None
+
+
+class InvitationIn(OnlineCommandIn):
+    """``POST /members/{id}/invitations``: who to invite to the member's portal account."""
+
+    email: str = Field(min_length=3, max_length=254)
+    display_name: str = Field(min_length=1, max_length=200)
+    role: PortalRole
+
+
+class StaffInvitationIn(BaseModel):
+    """``POST /staff/invitations``: a person to invite as staff."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=254)
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Literal[UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN]
+
+
+class AccountActionOut(Schema):
+    """What an account action did: the user it concerned, where the e-mail went and
+    until when its link works."""
+
+    op_id: str
+    status: str
+    user: PortalUserOut
+    to: str = ""
+    expires_at: dt.datetime | None = None
+    message: str
 
 
 class ErrorDetail(Schema):

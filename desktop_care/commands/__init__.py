@@ -7,7 +7,8 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import member  # noqa: F401  (registers its kinds)
+from . import accounts, member  # noqa: F401  (registers their kinds)
+from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from . import registry
@@ -28,6 +29,11 @@ __all__ = [
     "AddressIn",
     "AdjustPoints",
     "BlockForPayment",
+    "CancelInvitation",
+    "InviteUser",
+    "PortalRole",
+    "ResendInvitation",
+    "ResetPassword",
     "AnyCommand",
     "BaseCommand",
     "Command",

@@ -143,6 +143,10 @@ class Command(BaseCommand):
     def check(self, member: Member) -> None:
         """Raise :class:`Rejected` if the member, as it is now, does not allow this."""
 
+    def verify(self, session: Session, member: Member) -> None:
+        """Like :meth:`check`, for rules that read other rows (the user a command acts
+        on, a rate limit). Reads only; raises :class:`Rejected`."""
+
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         """Make the change; return audit details. Runs inside the caller's transaction."""
         raise NotImplementedError

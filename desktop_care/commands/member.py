@@ -8,13 +8,26 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.orm import Session
 
-from ..models import Address, AddressKind, Member, MemberStatus, PointsType, User, add_points, utcnow
+from ..models import (
+    OPTIONAL_CATEGORIES,
+    Address,
+    AddressKind,
+    EmailCategory,
+    Member,
+    MemberStatus,
+    PointsType,
+    User,
+    add_points,
+    utcnow,
+)
 from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
 from .base import Actor, Command, Rejected
 from .registry import register
 
 #: The largest single adjustment staff may make, either way.
 MAX_POINTS_ADJUSTMENT = 1_000_000
+#: The member columns of the e-mail categories a member chooses.
+_CATEGORY_COLUMNS = tuple(c.column for c in OPTIONAL_CATEGORIES)
 
 #: Member fields no command may write, with the reason given when one tries.
 FIXED_FIELDS: dict[str, str] = {"logon_id": "the logon ID can never be changed"}
@@ -169,7 +182,7 @@ class UpdateContact(Command):
         fields |= {f"address.{kind.value}" for kind in self.new_addresses()}
         fields |= {f"address.{kind}" for kind in self.remove_addresses}
         if self.clears_email:
-            fields.add("email_opt_in")
+            fields.update(_CATEGORY_COLUMNS)
         return frozenset(fields)
 
     def check(self, member: Member) -> None:
@@ -184,9 +197,11 @@ class UpdateContact(Command):
             if value is not None and value != getattr(member, name):
                 before[name], after[name] = getattr(member, name), value
                 setattr(member, name, value)
-        if self.clears_email and member.email_opt_in:
-            before["email_opt_in"], after["email_opt_in"] = True, False
-            member.email_opt_in = False
+        if self.clears_email:
+            for column in _CATEGORY_COLUMNS:
+                if getattr(member, column):
+                    before[column], after[column] = True, False
+                    setattr(member, column, False)
         for kind, new_address in self.new_addresses().items():
             address = next((a for a in member.addresses if a.kind == kind), None)
             if address is None:
@@ -213,7 +228,7 @@ class UpdateContact(Command):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.clears_email:
-            out["email_opt_in"] = False
+            out.update({column: False for column in _CATEGORY_COLUMNS}, email_opt_in=False)
         if self.first_name is not None or self.last_name is not None:
             out["name"] = " ".join(p for p in (out.get("first_name"), out.get("last_name")) if p)
         new = self.new_addresses()
@@ -238,34 +253,71 @@ def _address_dict(address: Address) -> dict[str, str]:
 
 @register
 class SetEmailPreference(Command):
-    """Opt the member in to, or out of, e-mail communications."""
+    """Opt the member in to, or out of, categories of e-mail (newsletters, offers,
+    event reminders). Only the categories given change, so two workstations changing
+    different categories never conflict. ``email_opt_in`` (the single choice of
+    earlier versions) sets every category at once."""
 
     kind: Literal["set_email_preference"] = "set_email_preference"
     base_version: int = Field(ge=1)
-    email_opt_in: bool
+    newsletters: bool | None = None
+    offers: bool | None = None
+    event_reminders: bool | None = None
+    email_opt_in: bool | None = None
 
     action: ClassVar[str] = "member.set_email_preference"
-    label: ClassVar[str] = "E-mail preference"
+    label: ClassVar[str] = "E-mail preferences"
+
+    @model_validator(mode="after")
+    def _something(self) -> SetEmailPreference:
+        if not self.choices():
+            raise ValueError("choose at least one e-mail category to change")
+        return self
+
+    def choices(self) -> dict[EmailCategory, bool]:
+        """The categories this command sets, and to what."""
+        out: dict[EmailCategory, bool] = {}
+        if self.email_opt_in is not None:
+            out = {category: self.email_opt_in for category in OPTIONAL_CATEGORIES}
+        for category in OPTIONAL_CATEGORIES:
+            value = getattr(self, category.value)
+            if value is not None:
+                out[category] = value
+        return out
 
     def changed_fields(self) -> frozenset[str]:
-        return frozenset({"email_opt_in"})
+        return frozenset(category.column for category in self.choices())
 
     def check(self, member: Member) -> None:
         if member.status == MemberStatus.MERGED:
             raise Rejected(f"member {member.member_no} was merged into another account")
-        if self.email_opt_in and not member.email:
-            raise Rejected("the member has no e-mail address to send to", {"email_opt_in": "no e-mail address"})
+        opting_in = [category for category, wanted in self.choices().items() if wanted]
+        if opting_in and not member.email:
+            # The message goes under the field the command set.
+            names = [c.value for c in opting_in if getattr(self, c.value) is not None] or ["email_opt_in"]
+            raise Rejected("the member has no e-mail address to send to",
+                           {name: "no e-mail address" for name in names})
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
-        before = member.email_opt_in
-        member.email_opt_in = self.email_opt_in
-        return {"before": before, "after": self.email_opt_in}
+        before: dict[str, bool] = {}
+        after: dict[str, bool] = {}
+        for category, wanted in self.choices().items():
+            before[category.value] = getattr(member, category.column)
+            after[category.value] = wanted
+            setattr(member, category.column, wanted)
+        return {"before": before, "after": after}
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {**values, "email_opt_in": self.email_opt_in}
+        out = {**values, **{category.column: wanted for category, wanted in self.choices().items()}}
+        out["email_opt_in"] = any(bool(out.get(column)) for column in _CATEGORY_COLUMNS)
+        return out
 
     def summary(self) -> str:
-        return "Opt in to e-mail" if self.email_opt_in else "Opt out of e-mail"
+        choices = self.choices()
+        if len(choices) == len(OPTIONAL_CATEGORIES) and len(set(choices.values())) == 1:
+            return "Opt in to all e-mail" if next(iter(choices.values())) else "Opt out of all e-mail"
+        parts = [f"{'in to' if wanted else 'out of'} {category.label.lower()}" for category, wanted in choices.items()]
+        return "Opt " + ", ".join(parts)
 
 
 @register

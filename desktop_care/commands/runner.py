@@ -196,6 +196,7 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
             )
     try:
         command.check(member)
+        command.verify(session, member)
     except Rejected as exc:
         return CommandResult(op_id=op_id, status=Status.REJECTED, member_version=member.version,
                              reason=exc.reason, fields=exc.fields)

@@ -3,7 +3,9 @@
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
-from .member import Address, AddressKind, ImmutableFieldError, Member, MemberStatus
+from .mail import MailMessage, MailState, queue_mail
+from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
+from .tokens import PortalSession, TokenPurpose, UserToken
 from .search import MemberSearch, normalize, search_fields
 from .user import MAX_FAILED_LOGINS, StaffToken, User, UserCredential, UserRole, UserState
 
@@ -13,6 +15,14 @@ __all__ = [
     "AddressKind",
     "AuditEvent",
     "AuditLogIsAppendOnly",
+    "EmailCategory",
+    "MailMessage",
+    "MailState",
+    "OPTIONAL_CATEGORIES",
+    "PortalSession",
+    "TokenPurpose",
+    "UserToken",
+    "queue_mail",
     "Base",
     "ImmutableFieldError",
     "MAX_FAILED_LOGINS",

@@ -33,6 +33,39 @@ class AddressKind(enum.StrEnum):
     BILLING = "billing"
 
 
+class EmailCategory(enum.StrEnum):
+    """What an e-mail is about. Members choose, per category except ``SERVICE``,
+    whether they get it; service mail (password reset, invitation, confirmations) is
+    always sent."""
+
+    NEWSLETTERS = "newsletters"
+    OFFERS = "offers"
+    EVENT_REMINDERS = "event_reminders"
+    SERVICE = "service"
+
+    @property
+    def label(self) -> str:
+        return _CATEGORY_LABELS[self]
+
+    @property
+    def column(self) -> str:
+        """The member column that holds the choice (``email_newsletters``)."""
+        return f"email_{self.value}"
+
+
+_CATEGORY_LABELS = {
+    EmailCategory.NEWSLETTERS: "Newsletters",
+    EmailCategory.OFFERS: "Offers",
+    EmailCategory.EVENT_REMINDERS: "Event reminders",
+    EmailCategory.SERVICE: "Service messages",
+}
+
+#: The categories a member can opt in to or out of, in the order people see them.
+OPTIONAL_CATEGORIES: tuple[EmailCategory, ...] = (
+    EmailCategory.NEWSLETTERS, EmailCategory.OFFERS, EmailCategory.EVENT_REMINDERS,
+)
+
+
 class ImmutableFieldError(ValueError):
     """Raised when code tries to change a field that never changes (the logon ID)."""
 
@@ -50,7 +83,10 @@ class Member(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
-    email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: E-mail choices by category (see EmailCategory; service mail is always sent).
+    email_newsletters: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_offers: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_event_reminders: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[MemberStatus] = mapped_column(
         Enum(MemberStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
         default=MemberStatus.ENROLLED,
@@ -89,6 +125,23 @@ class Member(Base):
     @property
     def display_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def email_opt_in(self) -> bool:
+        """Opted in to at least one category of e-mail."""
+        return any(getattr(self, c.column) for c in OPTIONAL_CATEGORIES)
+
+    @email_opt_in.setter
+    def email_opt_in(self, wanted: bool) -> None:
+        """Opt in to, or out of, every category at once."""
+        for category in OPTIONAL_CATEGORIES:
+            setattr(self, category.column, wanted)
+
+    def wants(self, category: EmailCategory) -> bool:
+        """Whether mail of ``category`` may be sent to this member."""
+        if category == EmailCategory.SERVICE:
+            return True
+        return bool(getattr(self, category.column))
 
     @property
     def home_address(self) -> Address | None:

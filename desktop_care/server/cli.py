@@ -2,7 +2,8 @@
 
     desktop-care-server serve [--database-url URL] [--host H] [--port N] [--workers N]
                               [--seed-demo-if-empty N] [--tls-cert FILE --tls-key FILE]
-                              [--embedded-by PID]
+                              [--embedded-by PID] [--smtp-url URL] [--public-url URL]
+                              [--mail-from ADDRESS] [--mail-retry-seconds S]
     desktop-care-server migrate [--database-url URL]
     desktop-care-server seed-demo --members N [--seed S] [--staff-password [--password-stdin]]
     desktop-care-server create-admin --username U [--password-stdin] [--email E]
@@ -38,7 +39,18 @@ from desktop_care import __version__, config
 from desktop_care.models import Member, UserRole
 
 from .accounts import AccountError, create_staff, install_bootstrap_token
-from .app import BOOTSTRAP_TOKEN_ENV, DATABASE_URL_ENV, create_app
+from .app import (
+    BOOTSTRAP_TOKEN_ENV,
+    DATABASE_URL_ENV,
+    MAIL_FROM_ENV,
+    MAIL_RETRY_ENV,
+    PUBLIC_URL_ENV,
+    SMTP_URL_ENV,
+    create_app,
+    mail_settings,
+)
+from .mail import SmtpUrlError
+from .mail.sender import SMTP_PASSWORD_ENV
 from .db import DatabaseUrlError, make_engine, upgrade
 from .demo import seed_demo
 from .lifeline import follow_parent
@@ -71,6 +83,16 @@ def _at_least(minimum: int) -> Callable[[str], int]:
         return number
 
     return parse
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as the local server of the desktop app with process id PID: exit when it does (it holds "
         "a pipe on this server's standard input) and keep new files readable by their owner only",
     )
+    serve.add_argument(
+        "--smtp-url", default=os.environ.get(SMTP_URL_ENV) or None, metavar="URL",
+        help="deliver mail by SMTP: smtp://HOST:PORT (plain), smtp+starttls://USER:PASSWORD@HOST:PORT, "
+        f"smtps://... (TLS); the password may come from ${SMTP_PASSWORD_ENV} "
+        f"(default: ${SMTP_URL_ENV}, else into the Maildir DATA_DIR/mail)",
+    )
+    serve.add_argument(
+        "--public-url", default=os.environ.get(PUBLIC_URL_ENV) or None, metavar="URL",
+        help="the server's address as members reach it, for links in e-mails (default: http://HOST:PORT)",
+    )
+    serve.add_argument("--mail-from", default=os.environ.get(MAIL_FROM_ENV) or None, metavar="ADDRESS",
+                       help="the From of e-mails (default: desktop_care <no-reply@desktop-care.invalid>)")
+    serve.add_argument("--mail-retry-seconds", type=_positive_seconds, default=None, metavar="S",
+                       help="wait before retrying a failed delivery, doubling each time (default: 30)")
 
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema to the newest version")
 
@@ -281,6 +317,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         follow_parent(args.embedded_by, on_gone=stopper.stop)
     token = os.environ.get(BOOTSTRAP_TOKEN_ENV) or None
     url = _database_url(args)
+    scheme = "https" if tls else "http"
+    public_url = (args.public_url or f"{scheme}://{args.host}:{args.port}").rstrip("/")
+    try:
+        mail = mail_settings(public_url, args.smtp_url, args.mail_from, args.mail_retry_seconds)
+    except SmtpUrlError as exc:
+        raise UsageError(f"--smtp-url: {exc}") from None
     engine = _engine(args)
     upgrade(engine)
     with Session(engine) as session:
@@ -299,13 +341,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.workers == 1:
         server = uvicorn.Server(
-            uvicorn.Config(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level,
+            uvicorn.Config(create_app(url, migrate=False, mail=mail), host=args.host, port=args.port, log_level=args.log_level,
                            **tls)  # type: ignore[arg-type]
         )
         stopper.server = server
         server.run()
     else:
         os.environ[DATABASE_URL_ENV] = url
+        os.environ[PUBLIC_URL_ENV] = public_url
+        for name, value in ((SMTP_URL_ENV, args.smtp_url), (MAIL_FROM_ENV, args.mail_from),
+                            (MAIL_RETRY_ENV, args.mail_retry_seconds)):
+            if value is not None:
+                os.environ[name] = str(value)
         uvicorn.run(
             "desktop_care.server.app:create_app_from_env",
             factory=True,

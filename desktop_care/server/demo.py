@@ -96,9 +96,11 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 #: Columns written per table, in the order the row tuples below hold them.
 MEMBER_COLUMNS = (
-    "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_opt_in", "status",
+    "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_newsletters",
+    "email_offers", "email_event_reminders", "status",
     "merged_into_id", "blocked_for_balance", "blocked_reason", "blocked_at", "blocked_by", "points_balance",
-    "account_balance_cents", "pending_count", "pending_cents", "last_login_at", "created_at", "updated_at", "version", "field_versions",
+    "account_balance_cents", "pending_count", "pending_cents", "last_login_at", "created_at", "updated_at", "version",
+    "field_versions",
 )  # fmt: skip
 ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
 SEARCH_COLUMNS = ("member_id", "member_no", "text", "first_key", "last_key", "email_key")
@@ -254,6 +256,8 @@ class _Generator:
             self.search.append((member_id, *(values[column] for column in SEARCH_COLUMNS[1:])))
 
         opt_in = status in (MemberStatus.ENROLLED, MemberStatus.ACTIVE) and rng.random() < 0.6
+        # Most who opted in want everything; some only the newsletter.
+        offers = opt_in and rng.random() < 0.7
         blocked = balance > 0 and rng.random() < 0.15
         updated = self._between(created, self.now)
         self.members.append(
@@ -267,6 +271,8 @@ class _Generator:
                 email,
                 phone,
                 opt_in,
+                offers,
+                offers,
                 status.value,
                 merged_into,
                 blocked,

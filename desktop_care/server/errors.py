@@ -56,6 +56,20 @@ class NotFound(ApiError):
     status_code = 404
 
 
+class TooManyRequests(ApiError):
+    """429: a limit was reached; ``retry_after`` seconds until it is possible again."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class InvalidInput(ApiError):
     """422 about one field."""
 

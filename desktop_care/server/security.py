@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -78,6 +79,11 @@ def refusal(user: User) -> str | None:
     return _STATE_REFUSALS.get(user.state)
 
 
+def state_refusal(user: User) -> str | None:
+    """Why a user in this state may not sign in anywhere; None if they may."""
+    return _STATE_REFUSALS.get(user.state)
+
+
 def store_token(session: Session, user: User, token: str, *, now: dt.datetime | None = None) -> StaffToken:
     """Store the digest of ``token`` as a session of ``user`` (valid for TOKEN_LIFETIME)."""
     now = now or utcnow()
@@ -93,11 +99,23 @@ class IssuedToken:
     expires_at: dt.datetime
 
 
-def sign_in(session: Session, username: str, password: str, *, client_address: str = "") -> IssuedToken:
-    """Check a staff member's password and issue a token; audits success and failure.
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    client_address: str = "",
+    refuse: Callable[[User], str | None] = refusal,
+    audit_prefix: str = "staff",
+) -> User:
+    """Check a password, the lockout and whether the account may sign in here; the
+    one check staff sign-in and portal sign-in share.
 
-    Raises :class:`Unauthorized` for a wrong username or password and
-    :class:`Forbidden` (with the reason) for accounts that may not sign in. Commits.
+    ``refuse`` says why a user with the right password may not sign in here (staff:
+    :func:`refusal`). Failures are audited as ``<audit_prefix>.login_failed`` and
+    committed; :class:`Unauthorized` for a wrong username or password,
+    :class:`Forbidden` (with the reason) for accounts that may not sign in. On success
+    the failure count is cleared and the hash upgraded if needed; the caller commits.
     """
     username = username.strip().lower()
     user = session.scalar(select(User).where(User.username == username))
@@ -108,7 +126,7 @@ def sign_in(session: Session, username: str, password: str, *, client_address: s
             session,
             actor_user_id=user.id if user is not None else None,
             actor_name=username,
-            action="staff.login_failed",
+            action=f"{audit_prefix}.login_failed",
             entity_type="user",
             entity_id=user.id if user is not None else "",
             details={"reason": reason, **details},
@@ -131,18 +149,24 @@ def sign_in(session: Session, username: str, password: str, *, client_address: s
             raise Forbidden(ACCOUNT_LOCKED)
         raise Unauthorized(WRONG_CREDENTIALS)
 
-    reason = refusal(user)
+    reason = refuse(user)
     if reason is not None:
         failed(reason)
         raise Forbidden(reason)
 
-    now = utcnow()
     if needs_rehash(credential.password_hash):
         credential.password_hash = hash_password(password)
     user.failed_logins = 0
-    user.last_login_at = now
+    user.last_login_at = utcnow()
+    return user
+
+
+def sign_in(session: Session, username: str, password: str, *, client_address: str = "") -> IssuedToken:
+    """Check a staff member's password (:func:`authenticate`) and issue a token;
+    audits success and failure. Commits."""
+    user = authenticate(session, username, password, client_address=client_address)
     token = new_token()
-    row = store_token(session, user, token, now=now)
+    row = store_token(session, user, token, now=user.last_login_at)
     record(
         session,
         actor_user_id=user.id,

@@ -81,7 +81,8 @@ def issues_button_text(count: int) -> str:
 _FIELD_LABELS = {
     "title": "Title", "first_name": "First name", "last_name": "Last name", "name": "Name",
     "email": "E-mail", "phone": "Phone", "address.home": "Home address", "home_address": "Home address",
-    "email_opt_in": "E-mail opt-in", "points_balance": "Points balance", "delta": "Points",
+    "email_opt_in": "E-mail opt-in", "email_newsletters": "E-mail: newsletters", "email_offers": "E-mail: offers",
+    "email_event_reminders": "E-mail: event reminders", "points_balance": "Points balance", "delta": "Points",
     "points_type": "Points type", "reason": "Reason",
     "address.postal": "Postal address", "address.billing": "Billing address",
     "blocked_for_balance": "Blocked for payment", "blocked_reason": "Reason for the block",

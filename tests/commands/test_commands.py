@@ -106,7 +106,9 @@ def test_previews_show_the_values_as_they_will_be() -> None:
 def test_summaries_say_what_will_happen() -> None:
     assert AdjustPoints(member_id=1, delta=1500, points_type=PointsType.BONUS, reason="birthday").summary() == (
         "+1,500 bonus points: birthday")
-    assert SetEmailPreference(member_id=1, base_version=1, email_opt_in=False).summary() == "Opt out of e-mail"
+    assert SetEmailPreference(member_id=1, base_version=1, email_opt_in=False).summary() == "Opt out of all e-mail"
+    assert SetEmailPreference(member_id=1, base_version=1, offers=False, event_reminders=True).summary() == (
+        "Opt out of offers, in to event reminders")
     assert UpdateContact(member_id=1, base_version=1, phone="0131 496 0000", email="a@b.org").summary() == (
         "Edit contact details (email, phone)")
 

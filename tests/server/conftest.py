@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.models import Address, Member, User, UserCredential, UserRole
+from desktop_care.models import Address, MailMessage, MailState, Member, User, UserCredential, UserRole
 from desktop_care.server.accounts import create_staff
 from desktop_care.server.security import hash_password
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, start_server
+from tests.support.smtp import SmtpSink, start_smtp
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -88,3 +91,49 @@ def make_member(
     db.add(member)
     db.commit()
     return member
+
+
+# ---------------------------------------------------------------------- mail
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
+    sink, controller = start_smtp()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_server(databases, backend, smtp: SmtpSink, tmp_path_factory) -> Iterator[LiveServer]:
+    """The real server delivering its mail to ``smtp`` (retries after 0.3 s)."""
+    srv = start_server(databases.create(backend), tmp_path_factory.mktemp(f"mail-server-{backend}"),
+                       "--smtp-url", f"smtp://127.0.0.1:{smtp.port}", "--mail-retry-seconds", "0.3")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def mail_db(mail_server: LiveServer) -> Iterator[Session]:
+    with Session(mail_server.engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def staff_headers(server: LiveServer, db: Session, role: UserRole = UserRole.SOCIETY_STAFF) -> dict[str, str]:
+    """Signed in as a new staff member of ``role``: the Authorization header."""
+    user = create_staff(db, unique("staff."), PASSWORD, role=role, display_name="Test Staff", actor="test")
+    db.commit()
+    token = login(server, user.username, PASSWORD).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def settled_mail(db: Session, timeout: float = 20.0, **where: object) -> MailMessage:
+    """The message matching ``where`` (column=value) once its delivery is over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.expire_all()
+        row = db.scalar(select(MailMessage).filter_by(**where).order_by(MailMessage.id.desc()).limit(1))
+        if row is not None and row.state in (MailState.SENT, MailState.FAILED):
+            return row
+        assert time.monotonic() < deadline, f"still {row.state if row else 'not queued'} after {timeout}s"
+        time.sleep(0.05)  # polling the database for a condition, with a deadline

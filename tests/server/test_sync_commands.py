@@ -266,10 +266,30 @@ def test_removing_the_email_address_also_opts_out_of_email(
 ) -> None:
     member = member_with_points(db, 0, email="opted.in@example.org", email_opt_in=True)
     clear = UpdateContact(member_id=member.id, base_version=member.version, email="")
-    assert clear.changed_fields() == {"email", "email_opt_in"}
+    categories = {"email_newsletters", "email_offers", "email_event_reminders"}
+    assert clear.changed_fields() == {"email", *categories}
     assert clear.preview({"email": "opted.in@example.org", "email_opt_in": True})["email_opt_in"] is False
     assert [r["status"] for r in results(push(server, auth, clear))] == ["applied"]
     after = fresh(db, member)
     assert (after.email, after.email_opt_in) == ("", False)
     audit = db.scalars(select(AuditEvent).where(AuditEvent.details["op_id"].as_string() == str(clear.op_id))).one()
-    assert audit.details["after"] == {"email": "", "email_opt_in": False}
+    assert audit.details["after"] == {"email": "", **{name: False for name in categories}}
+
+
+def test_email_categories_conflict_field_by_field(server: LiveServer, auth: dict[str, str], db: Session) -> None:
+    """Two workstations offline: one opts out of offers, the other in to event
+    reminders — both apply. A second change of offers from an older base conflicts."""
+    member = member_with_points(db, 0, email="cats@example.org", email_opt_in=True)
+    base = member.version
+    out = results(push(
+        server, auth,
+        SetEmailPreference(member_id=member.id, base_version=base, origin="ws-a", offers=False),
+        SetEmailPreference(member_id=member.id, base_version=base, origin="ws-b", event_reminders=False),
+        SetEmailPreference(member_id=member.id, base_version=base, origin="ws-b", offers=True),
+    ))
+    assert [r["status"] for r in out] == ["applied", "applied", "conflict"]
+    assert out[2]["server_values"] == {"email_offers": False}
+    now = fresh(db, member)
+    assert (now.email_newsletters, now.email_offers, now.email_event_reminders) == (True, False, False)
+    detail = requests.get(f"{server.api}/members/{member.id}", headers=auth, timeout=10).json()
+    assert (detail["email_newsletters"], detail["email_offers"], detail["email_opt_in"]) == (True, False, True)

@@ -86,6 +86,11 @@ class LiveServer:
             self._engine = create_engine(self.database_url)
         return self._engine
 
+    @property
+    def data_dir(self) -> Path:
+        """The server's data directory (its Maildir is ``mail/`` in it)."""
+        return self.log_path.parent / "data"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -102,7 +107,8 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, tls: TlsFiles | None = None
+    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, tls: TlsFiles | None = None,
+    env: dict[str, str] | None = None,
 ) -> LiveServer:
     """Start ``desktop-care-server serve`` on a free loopback port and wait until
     ``/api/v1/health`` answers (the server migrates its database before it listens).
@@ -111,7 +117,7 @@ def start_server(
         extra = (*extra, *tls.serve_args())
     port = free_port()
     log_path = workdir / "server.log"
-    env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1", **(env or {}))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -99,3 +99,28 @@ def test_offline_edits_to_the_same_field_conflict_and_neither_value_is_lost(serv
     for ws in (a, b):
         detail = ws.store.member_detail(member_id)
         assert detail is not None and detail.email == "second@example.org" and detail.points_balance == 42
+
+
+def test_email_categories_replicate_and_merge_category_by_category(server, pair):
+    a, b = pair
+    last = unique("Tallis")
+    (member_id,) = members_on_server(server, last, 1)
+    a.sync(), b.sync()
+    base = a.store.member_detail(member_id)
+    assert base is not None
+
+    # Offline: A opts in to newsletters, B to event reminders; both show at once.
+    a.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, newsletters=True))
+    b.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, event_reminders=True))
+    pending = b.store.member_detail(member_id)
+    assert pending is not None and (pending.email_event_reminders, pending.email_opt_in) == (True, True)
+    assert pending.pending_changes == ["Opt in to event reminders"]
+
+    assert a.sync() and b.sync() and a.sync()
+    on_server = server_member(server, member_id)
+    assert (on_server.email_newsletters, on_server.email_offers, on_server.email_event_reminders) == (True, False, True)
+    for ws in (a, b):
+        assert ws.store.issues() == []
+        detail = ws.store.member_detail(member_id)
+        assert detail is not None and detail.pending_changes == []
+        assert (detail.email_newsletters, detail.email_offers, detail.email_event_reminders) == (True, False, True)

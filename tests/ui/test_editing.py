@@ -83,8 +83,9 @@ def test_email_prefs_and_adjust_points_reach_the_server(
     details = opened(qtbot, window, member.id)
     prefs = details.open_editor(EmailPrefsDialog)
     assert isinstance(prefs, EmailPrefsDialog)
-    assert prefs.opt_in.isChecked()
-    prefs.opt_in.setChecked(False)
+    assert all(check.isChecked() for check in prefs.checks.values())
+    for check in prefs.checks.values():
+        check.setChecked(False)
     qtbot.mouseClick(prefs.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: details.pending_mark == "⟳ 1 change waiting to sync")
 

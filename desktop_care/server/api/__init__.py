@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import auth, commands, health, member_activity, members, sync
+from . import accounts, auth, commands, health, member_activity, members, sync
 
 router = APIRouter()
 router.include_router(health.router)
@@ -11,5 +11,6 @@ router.include_router(members.router)
 router.include_router(member_activity.router)
 router.include_router(sync.router)
 router.include_router(commands.router)
+router.include_router(accounts.router)
 
 __all__ = ["router"]

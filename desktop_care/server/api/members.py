@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole
+from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState
+from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
 from desktop_care.schemas import (
     AddressOut,
@@ -61,6 +62,15 @@ def _common_fields(member: Member) -> dict[str, Any]:
         "last_login_at": member.last_login_at,
         "blocked_for_balance": member.blocked_for_balance,
     }
+
+
+def portal_user_out(session: Session, user: User) -> PortalUserOut:
+    """A portal user; an invited one with until when their invitation link works."""
+    out = PortalUserOut.model_validate(user)
+    if user.state != UserState.INVITED:
+        return out
+    link = pending_invitation(session, user.id)
+    return out.model_copy(update={"invitation_expires_at": link.expires_at if link is not None else None})
 
 
 def member_summary(member: Member) -> MemberSummary:
@@ -122,7 +132,10 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         title=member.title,
         first_name=member.first_name,
         last_name=member.last_name,
-        email_opt_in=member.email_opt_in,
+        email_newsletters=member.email_newsletters,
+        email_offers=member.email_offers,
+        email_event_reminders=member.email_event_reminders,
+        blocked_for_balance=member.blocked_for_balance,
         blocked_reason=member.blocked_reason,
         blocked_at=member.blocked_at,
         blocked_by=member.blocked_by,
@@ -131,6 +144,6 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         updated_at=member.updated_at,
         version=member.version,
         addresses=[AddressOut.model_validate(address) for address in member.addresses],
-        users=[PortalUserOut.model_validate(user) for user in users],
+        users=[portal_user_out(session, user) for user in users],
         pending_transactions=[TransactionOut.model_validate(txn) for txn in pending],
     )

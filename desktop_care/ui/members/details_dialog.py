@@ -11,15 +11,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...commands import AdjustPoints, BlockForPayment, Command, SetEmailPreference, UpdateContact
-from ...models import AddressKind
-from ...schemas import MemberDetail
+from collections.abc import Callable
+
+from ...commands import (
+    AdjustPoints,
+    BaseCommand,
+    BlockForPayment,
+    CancelInvitation,
+    Command,
+    CommandResult,
+    InviteUser,
+    ResendInvitation,
+    ResetPassword,
+    SetEmailPreference,
+    UpdateContact,
+)
+from ...models import OPTIONAL_CATEGORIES, AddressKind, UserState
+from ...schemas import MemberDetail, PortalUserOut
 from ...sync.api_client import NotFound
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
+from .accounts import InviteDialog, UserActionDialog, reset_question
 from .activity import HistoryTab, PointsTab
 from .editing import (
     AdjustPointsDialog,
@@ -106,6 +121,19 @@ def _table(
     return table
 
 
+def email_choices(m: MemberDetail) -> str:
+    """"Newsletters, Event reminders", or "None (service messages only)"."""
+    chosen = [c.label for c in OPTIONAL_CATEGORIES if getattr(m, c.column)]
+    return ", ".join(chosen) if chosen else "None (service messages only)"
+
+
+def _user_state(user: PortalUserOut) -> str:
+    text = fmt.user_state(user.state)
+    if user.state == UserState.INVITED and user.invitation_expires_at is not None:
+        text += f" · until {fmt.day(user.invitation_expires_at)}"
+    return text
+
+
 def _empty_note(text: str) -> QLabel:
     return named(QLabel(text), "emptyNote")
 
@@ -183,6 +211,11 @@ class MemberDetailsDialog(QDialog):
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
             self.addAction(switch)
+        self.users_table: QTableWidget | None = None
+        self.action_dialog: QDialog | None = None
+        self._make_account_buttons()
+        if workspace is not None:
+            workspace.status_changed.connect(self._status_changed)
         bottom = QHBoxLayout()
         for button in self.edit_buttons:
             bottom.addWidget(button)
@@ -396,7 +429,7 @@ class MemberDetailsDialog(QDialog):
         return _form("Contact", [
             ("Email", _value(fmt.or_none(m.email), "email")),
             ("Phone", _value(fmt.phone(m.phone, address_values(m, AddressKind.HOME)["country"] or None), "phone")),
-            ("Email opt-in", _value(fmt.yes_no(m.email_opt_in), "emailOptIn")),
+            ("Email prefs", _value(email_choices(m), "emailOptIn")),
         ])
 
     def _addresses(self, m: MemberDetail) -> QGroupBox:
@@ -436,13 +469,143 @@ class MemberDetailsDialog(QDialog):
     def _users(self, m: MemberDetail) -> QGroupBox:
         box = QGroupBox("Portal users")
         layout = QVBoxLayout(box)
+        self.users_table = None
+        if self.workspace is not None:
+            self._make_account_buttons()
+            row = QHBoxLayout()
+            for button in self.account_buttons:
+                row.addWidget(button)
+            row.addStretch()
+            layout.addLayout(row)
         if not m.detail_cached:
             layout.addWidget(_empty_note("Not known on this computer until the member is opened while online."))
-            return box
-        if not m.users:
+        elif not m.users:
             layout.addWidget(_empty_note("No one can sign in to this account in the portal yet."))
-            return box
-        rows = [[u.username, u.display_name, u.email, fmt.role(u.role), fmt.user_state(u.state),
-                 fmt.when(u.last_login_at)] for u in m.users]
-        layout.addWidget(_table("usersTable", ["Username", "Name", "Email", "Role", "State", "Last login"], rows))
+        else:
+            rows = [[u.username, u.display_name, u.email, fmt.role(u.role), _user_state(u),
+                     fmt.when(u.last_login_at)] for u in m.users]
+            table = _table("usersTable", ["Username", "Name", "Email", "Role", "State", "Last login"], rows)
+            table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            # Long usernames and addresses share the width (elided, whole in the tooltip)
+            # rather than pushing the state off to the right.
+            table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            header = table.horizontalHeader()
+            header.setStretchLastSection(False)
+            for column in (0, 2):
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+            for r in range(table.rowCount()):
+                for c in range(table.columnCount()):
+                    item = table.item(r, c)
+                    if item is not None:
+                        item.setToolTip(item.text())
+            table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+            table.itemSelectionChanged.connect(self._update_account_buttons)
+            self.users_table = table
+            layout.addWidget(table)
+            if len(m.users) == 1:
+                table.selectRow(0)
+        self._update_account_buttons()
         return box
+
+    # ----------------------------------------------------------------- account actions
+
+    def _make_account_buttons(self) -> None:
+        """The buttons under Portal users (made again with each page: they live on it)."""
+        self.invite_button = named(QPushButton("Invite…"), "inviteButton")
+        self.reset_button = named(QPushButton("Reset password…"), "resetPasswordButton")
+        self.resend_button = named(QPushButton("Re-send invitation…"), "resendInvitationButton")
+        self.cancel_invite_button = named(QPushButton("Cancel invitation…"), "cancelInvitationButton")
+        self.invite_button.clicked.connect(self.open_invite)
+        self.reset_button.clicked.connect(lambda: self.open_user_action(ResetPassword))
+        self.resend_button.clicked.connect(lambda: self.open_user_action(ResendInvitation))
+        self.cancel_invite_button.clicked.connect(lambda: self.open_user_action(CancelInvitation))
+        for button in self.account_buttons:
+            button.setEnabled(False)
+
+    @property
+    def account_buttons(self) -> tuple[QPushButton, ...]:
+        return (self.invite_button, self.reset_button, self.resend_button, self.cancel_invite_button)
+
+    def selected_user(self) -> PortalUserOut | None:
+        member, table = self.member, self.users_table
+        if member is None or table is None or not is_alive(table):
+            return None
+        rows = table.selectionModel().selectedRows()
+        return member.users[rows[0].row()] if rows else None
+
+    def _status_changed(self, status: object) -> None:
+        self._update_account_buttons()
+
+    def _update_account_buttons(self) -> None:
+        """Enable each action for the selected user when it applies; the tooltip says
+        why not (offline, the role, the user's state)."""
+        workspace, member = self.workspace, self.member
+        if workspace is None or not is_alive(self.invite_button):
+            return
+        user = self.selected_user()
+        select_first = "Select a portal user in the list first"
+        wants: dict[QPushButton, tuple[type[BaseCommand], str | None]] = {
+            self.invite_button: (InviteUser, None if member is not None and member.detail_cached
+                                 else "Open this member while online first"),
+            self.reset_button: (ResetPassword, select_first if user is None else
+                                None if user.state == UserState.ACTIVE else
+                                f"{user.username} is {user.state.label.lower()}: only an active user's "
+                                "password can be reset"),
+            self.resend_button: (ResendInvitation, select_first if user is None else
+                                 None if user.state == UserState.INVITED else f"{user.username} has no pending invitation"),
+            self.cancel_invite_button: (CancelInvitation, select_first if user is None else
+                                        None if user.state == UserState.INVITED else
+                                        f"{user.username} has no pending invitation"),
+        }
+        for button, (kind, why_not) in wants.items():
+            reason = workspace.refusal(kind) or why_not
+            button.setEnabled(reason is None)
+            button.setToolTip(reason or kind.label)
+
+    def _run_now(self, command: BaseCommand, done: Callable[[CommandResult], None],
+                 failed: Callable[[BaseException], None]) -> None:
+        assert self.workspace is not None
+        self.workspace.run_now(command, parent=self, on_done=done, on_failed=failed)
+
+    def _show_action(self, dialog: QDialog) -> QDialog:
+        if self.action_dialog is not None and is_alive(self.action_dialog):
+            self.action_dialog.close()
+        dialog.setModal(True)
+        self.action_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def open_invite(self) -> InviteDialog | None:
+        if self.member is None or not self.invite_button.isEnabled():
+            return None
+        dialog = InviteDialog(self.member, self._run_now, self)
+        self._show_action(dialog)
+        return dialog
+
+    def open_user_action(self, kind: type[BaseCommand]) -> UserActionDialog | None:
+        """Reset password… / Re-send invitation / Cancel invitation for the selected user."""
+        member, user = self.member, self.selected_user()
+        button = {ResetPassword: self.reset_button, ResendInvitation: self.resend_button,
+                  CancelInvitation: self.cancel_invite_button}[kind]
+        if member is None or user is None or not button.isEnabled():
+            return None
+        name = user.display_name or user.username
+        if kind is ResetPassword:
+            dialog = UserActionDialog(
+                "Reset password", reset_question(user), ResetPassword(member_id=member.id, user_id=user.id),
+                f"A link to choose a new password was sent to {user.email}. It works once, for 1 hour.",
+                self._run_now, self, confirm_text="Send reset link")
+        elif kind is ResendInvitation:
+            dialog = UserActionDialog(
+                "Re-send invitation", f"Send {name} a new invitation link at {user.email}? The link sent "
+                "before stops working.", ResendInvitation(member_id=member.id, user_id=user.id),
+                f"A new invitation was sent to {user.email}.", self._run_now, self, confirm_text="Re-send")
+        else:
+            dialog = UserActionDialog(
+                "Cancel invitation", f"Cancel the invitation of {name} ({user.email})? Its link stops working; "
+                "you can invite them again later.", CancelInvitation(member_id=member.id, user_id=user.id),
+                f"The invitation of {user.email} was cancelled.", self._run_now, self,
+                confirm_text="Cancel invitation")
+            dialog.cancel_button.setText("Keep it")
+        self._show_action(dialog)
+        return dialog

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...commands import AddressIn, AdjustPoints, BlockForPayment, Command, Rejected, SetEmailPreference, UpdateContact
-from ...models import AddressKind, Member, PointsType
+from ...models import OPTIONAL_CATEGORIES, AddressKind, EmailCategory, Member, PointsType
 from ...models.contact import DEFAULT_REGION, InvalidContact, normalize_phone
 from ...schemas import MemberDetail
 from .. import format as fmt
@@ -469,27 +469,54 @@ class EditContactDialog(CommandDialog):
 # --------------------------------------------------------------------- Email prefs
 
 
+_CATEGORY_HELP = {
+    EmailCategory.NEWSLETTERS: "News from the society, a few times a year",
+    EmailCategory.OFFERS: "Offers and promotions",
+    EmailCategory.EVENT_REMINDERS: "Reminders of shows, sales and other events",
+}
+
+
+def _initial_choice(initial: Mapping[str, Any], category: EmailCategory, current: bool) -> bool:
+    """A category's choice from a queued command's payload (Sync issues' Edit…): its
+    own field, else the single ``email_opt_in`` of older payloads, else as now."""
+    value = initial.get(category.value, initial.get(category.column))
+    if value is None:
+        value = initial.get("email_opt_in")
+    return current if value is None else bool(value)
+
+
 class EmailPrefsDialog(CommandDialog):
-    labels = {"email_opt_in": "E-mail opt-in"}
+    """The member's e-mail choices by category; service mail is always sent."""
+
+    labels = {c.value: c.label for c in OPTIONAL_CATEGORIES} | {"email_opt_in": "E-mail"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
         super().__init__(member, send, "Email prefs", parent)
         self.setObjectName("emailPrefsDialog")
-        opt_in = bool((initial or {}).get("email_opt_in", member.email_opt_in))
-        self.opt_in = named(QCheckBox("Send this member e-mails (news, renewals and notices)"), "optInCheck")
-        self.opt_in.setChecked(opt_in)
-        self._field("email_opt_in", self.opt_in)
+        self.current = {c: bool(getattr(member, c.column)) for c in OPTIONAL_CATEGORIES}
+        box = QGroupBox("Send this member")
+        layout = QVBoxLayout(box)
+        self.checks: dict[EmailCategory, QCheckBox] = {}
+        for category in OPTIONAL_CATEGORIES:
+            check = QCheckBox(f"{category.label} — {_CATEGORY_HELP[category]}")
+            check.setChecked(_initial_choice(initial or {}, category, self.current[category]))
+            self.checks[category] = check
+            layout.addWidget(self._field(category.value, check))
+            check.toggled.connect(lambda *_: self.clear_errors())
         where = named(QLabel(f"E-mails go to: {fmt.or_none(member.email)}"), "emailTarget")
         where.setWordWrap(True)
-        self._layout(where, self.fields["email_opt_in"])
+        service = named(QLabel("Service messages (password resets, invitations, confirmations) are always "
+                               "sent: the member needs them to use the account."), "serviceNote")
+        service.setWordWrap(True)
+        self._layout(where, box, service)
 
     def build_command(self) -> Command:
-        wanted = self.opt_in.isChecked()
-        if wanted == self.member.email_opt_in:
+        changed = {category.value: check.isChecked() for category, check in self.checks.items()
+                   if check.isChecked() != self.current[category]}
+        if not changed:
             raise NothingChanged("Nothing has changed.")
-        return SetEmailPreference(member_id=self.member.id, base_version=self.member.version,
-                                  email_opt_in=wanted)
+        return SetEmailPreference(member_id=self.member.id, base_version=self.member.version, **changed)
 
 
 # --------------------------------------------------------------------- Adjust points
