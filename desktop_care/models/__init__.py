@@ -5,7 +5,8 @@ from .base import Base, UTCDateTime, utcnow
 from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
 from .member import Address, AddressKind, ImmutableFieldError, Member, MemberStatus
 from .search import MemberSearch, normalize, search_fields
-from .user import MAX_FAILED_LOGINS, StaffToken, User, UserCredential, UserRole, UserState
+from .user import MAX_FAILED_LOGINS, SignInThrottle, StaffToken, User, UserCredential, UserRole, UserState
+from .user_search import user_search_text
 
 __all__ = [
     "AccountTransaction",
@@ -21,6 +22,7 @@ __all__ = [
     "MemberStatus",
     "PointsEntry",
     "PointsType",
+    "SignInThrottle",
     "StaffToken",
     "TxnStatus",
     "UTCDateTime",
@@ -33,5 +35,6 @@ __all__ = [
     "post_transaction",
     "record",
     "search_fields",
+    "user_search_text",
     "utcnow",
 ]
