@@ -5,7 +5,17 @@ from .base import Base, UTCDateTime, utcnow
 from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
 from .member import Address, AddressKind, ImmutableFieldError, Member, MemberStatus
 from .search import MemberSearch, normalize, search_fields
-from .user import MAX_FAILED_LOGINS, SignInThrottle, StaffToken, User, UserCredential, UserRole, UserState
+from .user import (
+    MAX_FAILED_LOGINS,
+    SignInThrottle,
+    StaffToken,
+    User,
+    UserCredential,
+    UserRole,
+    UserState,
+    clear_sign_in_throttle,
+    end_sessions,
+)
 from .user_search import user_search_text
 
 __all__ = [
@@ -31,6 +41,8 @@ __all__ = [
     "UserRole",
     "UserState",
     "add_points",
+    "clear_sign_in_throttle",
+    "end_sessions",
     "normalize",
     "post_transaction",
     "record",

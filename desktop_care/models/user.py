@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, delete, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
 
@@ -138,3 +138,26 @@ class SignInThrottle(Base):
     last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Attempts before this moment are refused (429) without looking at the password.
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+def clear_sign_in_throttle(session: Session, username: str) -> SignInThrottle | None:
+    """Forget the failed sign-ins of ``username`` (a success, Unlock, Enable); returns
+    what was there, for the audit. The caller commits."""
+    row = session.get(SignInThrottle, username, populate_existing=True)
+    if row is not None:
+        session.expunge(row)
+        session.execute(delete(SignInThrottle).where(SignInThrottle.username == username))
+    return row
+
+
+def end_sessions(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
+    """End every session of a user at once (Revoke, Disable): their staff tokens now.
+    The member portal's sessions join here when the portal lands. Returns how many
+    were ended; the caller commits."""
+    now = now or utcnow()
+    result = session.execute(
+        update(StaffToken)
+        .where(StaffToken.user_id == user_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

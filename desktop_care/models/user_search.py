@@ -86,6 +86,27 @@ class UserRow:
     member_no: str | None
     throttle: SignInThrottle | None
 
+    @property
+    def failed_sign_ins(self) -> int:
+        return self.throttle.failures if self.throttle is not None else 0
+
+    def locked_until(self, now: dt.datetime) -> dt.datetime | None:
+        """Until when sign-in is refused, if it is at ``now``."""
+        until = self.throttle.blocked_until if self.throttle is not None else None
+        return until if until is not None and until > now else None
+
+
+def user_rows(session: Session, condition: ColumnElement[bool]) -> list[UserRow]:
+    """The users matching ``condition`` with their member ID and throttle, in id order."""
+    found = session.execute(
+        select(User, Member.member_no, SignInThrottle)
+        .outerjoin(Member, Member.id == User.member_id)
+        .outerjoin(SignInThrottle, SignInThrottle.username == User.username)
+        .where(condition)
+        .order_by(User.id)
+    ).all()
+    return [UserRow(user, member_no, throttle) for user, member_no, throttle in found]
+
 
 @dataclass(frozen=True)
 class UserPage:
@@ -169,16 +190,7 @@ def search_users(
     else:
         counted = session.scalar(select(func.count()).select_from(ids.limit(TOTAL_CAP + 1).subquery())) or 0
         total, exact = min(counted, TOTAL_CAP), counted <= TOTAL_CAP
-    rows: list[UserRow] = []
-    if page_ids:
-        found = session.execute(
-            select(User, Member.member_no, SignInThrottle)
-            .outerjoin(Member, Member.id == User.member_id)
-            .outerjoin(SignInThrottle, SignInThrottle.username == User.username)
-            .where(User.id.in_(page_ids))
-            .order_by(User.id)
-        ).all()
-        rows = [UserRow(user, member_no, throttle) for user, member_no, throttle in found]
+    rows = user_rows(session, User.id.in_(page_ids)) if page_ids else []
     return UserPage(
         rows=rows,
         total=total,

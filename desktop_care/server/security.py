@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from desktop_care.models import (
     User,
     UserCredential,
     UserState,
+    clear_sign_in_throttle,
     record,
     utcnow,
 )
@@ -182,16 +183,6 @@ def _reserve_attempt(session: Session, username: str, now: dt.datetime) -> None:
     session.commit()
 
 
-def clear_throttle(session: Session, username: str) -> SignInThrottle | None:
-    """Forget the failed sign-ins of ``username`` (the caller commits); returns what
-    was there, for the audit."""
-    row = session.get(SignInThrottle, username)
-    if row is not None:
-        session.execute(delete(SignInThrottle).where(SignInThrottle.username == username))
-        session.expunge(row)
-    return row
-
-
 @dataclass(frozen=True)
 class ThrottleState:
     failures: int
@@ -289,7 +280,7 @@ def authenticate(
                blocked_until=state.blocked_until.isoformat() if state.blocked_until else None)
         raise WrongCredentials()
 
-    clear_throttle(session, username)
+    clear_sign_in_throttle(session, username)
     reason = refusal(user, channel)
     if reason is not None:
         failed(user, reason)
@@ -319,19 +310,6 @@ def store_token(session: Session, user: User, token: str, *, now: dt.datetime | 
     row = StaffToken(token_hash=token_digest(token), user_id=user.id, created_at=now, expires_at=now + TOKEN_LIFETIME)
     session.add(row)
     return row
-
-
-def end_sessions(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
-    """End every session of a user at once (revoke, disable): their staff tokens now.
-    The member portal's sessions join here when the portal lands. Returns how many
-    were ended; the caller commits."""
-    now = now or utcnow()
-    result = session.execute(
-        update(StaffToken)
-        .where(StaffToken.user_id == user_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
-        .values(revoked_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole
+from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, utcnow
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
+from desktop_care.models.user_search import user_rows
 from desktop_care.schemas import (
     AddressOut,
     ErrorDetail,
@@ -105,11 +106,8 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
     member = session.get(Member, member_id, options=[selectinload(Member.addresses)])
     if member is None:
         raise NotFound(f"no member with id {member_id}")
-    users = session.scalars(
-        select(User)
-        .where(User.member_id == member.id, User.role.in_([UserRole.FULL, UserRole.STANDARD]))
-        .order_by(User.id)
-    )
+    users = user_rows(session, (User.member_id == member.id) & User.role.in_([UserRole.FULL, UserRole.STANDARD]))
+    now = utcnow()
     pending = session.scalars(
         select(AccountTransaction)
         .where(AccountTransaction.member_id == member.id, AccountTransaction.status == TxnStatus.PENDING)
@@ -128,6 +126,11 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         updated_at=member.updated_at,
         version=member.version,
         addresses=[AddressOut.model_validate(address) for address in member.addresses],
-        users=[PortalUserOut.model_validate(user) for user in users],
+        users=[
+            PortalUserOut.model_validate(row.user).model_copy(
+                update={"failed_sign_ins": row.failed_sign_ins, "locked_until": row.locked_until(now)}
+            )
+            for row in users
+        ],
         pending_transactions=[TransactionOut.model_validate(txn) for txn in pending],
     )
