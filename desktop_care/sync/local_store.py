@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session, selectinload
 
 from .. import config
-from ..commands import Command, CommandResult, Rejected, Status, parse_command
+from ..commands import Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
 from ..models.search import SQLITE_FTS_DDL, search_members, search_values
 from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary
@@ -112,7 +112,7 @@ def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
 def _errors_in_words(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if p not in ("update_contact", "set_email_preference", "adjust_points"))
+        where = ".".join(str(p) for p in err["loc"] if p not in kinds())
         message = str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)

@@ -113,5 +113,6 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
         op["operationId"] for path in document["paths"].values() for op in path.values() if "operationId" in op
     }
     assert operations == {
-        "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands", "listUsers",
+        "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
+            "runCommand", "listUsers",
     }

@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
-from . import auth, health, members, sync, users
+from . import auth, commands, health, members, sync, users
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)
 router.include_router(sync.router)
+router.include_router(commands.router)
 router.include_router(users.router)
 
 __all__ = ["router"]
