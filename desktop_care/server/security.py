@@ -268,8 +268,10 @@ def authenticate(
         failed(user, "throttled", blocked_until=exc.until.isoformat())
         raise
 
-    user = session.scalar(select(User).where(User.username == username))
-    credential = session.get(UserCredential, user.id) if user is not None else None
+    user = session.scalar(
+        select(User).where(User.username == username).execution_options(populate_existing=True)
+    )
+    credential = session.get(UserCredential, user.id, populate_existing=True) if user is not None else None
     if user is None or credential is None:
         verify_password(_dummy_hash(), password)
         failed(user, "unknown user" if user is None else "no password set")
