@@ -10,6 +10,7 @@ one lock (:func:`_lock_admins`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
@@ -43,6 +44,32 @@ def _other_active_admins(session: Session, user: User) -> int:
     ) or 0
 
 
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the availability rules look at: the server builds it from the database,
+    the UI from the row it shows, so both apply the same rules."""
+
+    role: UserRole
+    state: UserState
+    #: Failed sign-ins are on record (whether or not they block right now).
+    has_failures: bool
+    #: The user is the one running the command.
+    is_self: bool
+    name: str = ""
+
+
+def facts_of(user: User, actor: Actor) -> TargetFacts:
+    session = Session.object_session(user)
+    assert session is not None
+    return TargetFacts(
+        role=user.role,
+        state=user.state,
+        has_failures=session.get(SignInThrottle, user.username, populate_existing=True) is not None,
+        is_self=actor.user_id == user.id,
+        name=user.display_name or user.username,
+    )
+
+
 class AccessCommand(UserCommand):
     """A command on a user's access. Any staff member may run it on member and
     non-member users; on staff, only a ``staff_target_role``."""
@@ -61,11 +88,18 @@ class AccessCommand(UserCommand):
             reason = f"{cls.label}: only a {cls.staff_target_role.label} may do this to staff"
         return reason
 
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        """Why this cannot apply to such a user now, in plain words (None if it can)."""
+        return None
+
     def check(self, user: User, actor: Actor) -> None:
         reason = self.refusal_for(actor.role, user.role)
         if reason is not None:
             raise NotPermitted(reason)
-        self.check_user(user, actor)
+        reason = self.unavailable_for(facts_of(user, actor))
+        if reason is not None:
+            raise Rejected(reason)
         if self.removes_admin and user.role == UserRole.SOCIETY_ADMIN and user.state == UserState.ACTIVE:
             session = Session.object_session(user)
             assert session is not None
@@ -73,13 +107,15 @@ class AccessCommand(UserCommand):
             if _other_active_admins(session, user) == 0:
                 raise Rejected(LAST_ADMIN)
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        """The command's own rules (raise :class:`Rejected`)."""
+    def unavailable_for(self, target: TargetFacts) -> str | None:
+        """:meth:`unavailable`, for rules that also look at the command's payload."""
+        return self.unavailable(target)
 
 
-def _not_yourself(user: User, actor: Actor, what: str) -> None:
-    if actor.user_id == user.id:
-        raise Rejected(f"you cannot {what} your own account; ask another Society Admin")
+def _yourself(target: TargetFacts, what: str) -> str | None:
+    if target.is_self:
+        return f"you cannot {what} your own account; ask another Society Admin"
+    return None
 
 
 @register
@@ -91,10 +127,11 @@ class RevokeUser(AccessCommand):
     label: ClassVar[str] = "Revoke access"
     removes_admin: ClassVar[bool] = True
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        if user.state == UserState.REVOKED:
-            raise Rejected("access for this account is already revoked")
-        _not_yourself(user, actor, "revoke")
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        if target.state == UserState.REVOKED:
+            return "access for this account is already revoked"
+        return _yourself(target, "revoke")
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
         before = user.state
@@ -113,10 +150,11 @@ class DisableUser(AccessCommand):
     label: ClassVar[str] = "Disable account"
     removes_admin: ClassVar[bool] = True
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        if user.state != UserState.ACTIVE:
-            raise Rejected(f"only an active account can be disabled; this one is {user.state.label.lower()}")
-        _not_yourself(user, actor, "disable")
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        if target.state != UserState.ACTIVE:
+            return f"only an active account can be disabled; this one is {target.state.label.lower()}"
+        return _yourself(target, "disable")
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
         user.state = UserState.DISABLED
@@ -142,15 +180,15 @@ class EnableUser(AccessCommand):
     action: ClassVar[str] = "user.enable"
     label: ClassVar[str] = "Enable account"
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        if user.state == UserState.REVOKED:
-            raise Rejected("access for this account was revoked; invite the person again instead")
-        if user.state == UserState.INVITED:
-            raise Rejected("this account is not activated yet: the invitation must be accepted first")
-        session = Session.object_session(user)
-        assert session is not None
-        if user.state == UserState.ACTIVE and session.get(SignInThrottle, user.username) is None:
-            raise Rejected("this account is already enabled and not locked")
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        if target.state == UserState.REVOKED:
+            return "access for this account was revoked; invite the person again instead"
+        if target.state == UserState.INVITED:
+            return "this account is not activated yet: the invitation must be accepted first"
+        if target.state == UserState.ACTIVE and not target.has_failures:
+            return "this account is already enabled and not locked"
+        return None
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
         before = user.state
@@ -167,11 +205,11 @@ class UnlockUser(AccessCommand):
     action: ClassVar[str] = "user.unlock"
     label: ClassVar[str] = "Unlock sign-in"
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        session = Session.object_session(user)
-        assert session is not None
-        if session.get(SignInThrottle, user.username) is None:
-            raise Rejected("this account has no failed sign-ins to clear")
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        if not target.has_failures:
+            return "this account has no failed sign-ins to clear"
+        return None
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
         return _throttle_details(clear_sign_in_throttle(session, user.username))
@@ -195,13 +233,18 @@ class ChangeStaffRole(AccessCommand):
     label: ClassVar[str] = "Change staff role"
     required_role: ClassVar[UserRole] = UserRole.SOCIETY_ADMIN
 
-    def check_user(self, user: User, actor: Actor) -> None:
-        if not user.role.is_staff:
-            raise Rejected(f"{user.role.label} users are not staff: only staff have a staff role", {"role": "not staff"})
-        if user.role == self.role:
-            raise Rejected(f"{user.display_name or user.username} is already a {self.role.label}")
-        if user.state in (UserState.REVOKED,):
-            raise Rejected("access for this account is revoked; invite the person again instead")
+    @classmethod
+    def unavailable(cls, target: TargetFacts) -> str | None:
+        if not target.role.is_staff:
+            return f"{target.role.label} users are not staff: only staff have a staff role"
+        if target.state == UserState.REVOKED:
+            return "access for this account is revoked; invite the person again instead"
+        return None
+
+    def unavailable_for(self, target: TargetFacts) -> str | None:
+        if target.role == self.role:
+            return f"{target.name} is already a {self.role.label}"
+        return self.unavailable(target)
 
     def check(self, user: User, actor: Actor) -> None:
         super().check(user, actor)
