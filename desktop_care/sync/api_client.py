@@ -43,6 +43,7 @@ from ..schemas import (
     MemberDetail,
     MemberPage,
     StaffPublic,
+    UserPage,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -326,6 +327,25 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def list_users(
+        self,
+        q: str = "",
+        *,
+        roles: Sequence[str] = (),
+        states: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> UserPage:
+        """One page of the Society Users list (``GET /users``)."""
+        params: dict[str, str | int | list[str]] = {"q": q, "limit": limit}
+        if roles:
+            params["role"] = list(roles)
+        if states:
+            params["state"] = list(states)
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._call("GET", "/users", UserPage, params=params)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

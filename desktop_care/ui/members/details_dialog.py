@@ -20,7 +20,9 @@ from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
 from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
+from ..users.actions import UserActionBar, UserActions, state_text, state_tooltip
 from ..qt import (
+    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QPushButton,
@@ -30,6 +32,7 @@ from ..qt import (
     QGroupBox,
     QHeaderView,
     QLabel,
+    QPoint,
     QScrollArea,
     QStackedWidget,
     Qt,
@@ -119,6 +122,11 @@ class MemberDetailsDialog(QDialog):
         self._reload_again = False
         self.edit_dialog: CommandDialog | None = None
         self.pending_label: QLabel | None = None
+        #: Revoke / Disable / Enable / Unlock for the portal users (with a workspace).
+        self.user_actions = UserActions(workspace, self) if workspace is not None else None
+        self.user_action_bar: UserActionBar | None = None
+        if self.user_actions is not None:
+            self.user_actions.changed.connect(lambda _user_id: self.refresh())
 
         self.status_page = StatePanel(self)
         self.status_page.retry_button.clicked.connect(self.load)
@@ -339,7 +347,30 @@ class MemberDetailsDialog(QDialog):
         if not m.users:
             layout.addWidget(_empty_note("No one can sign in to this account in the portal yet."))
             return box
-        rows = [[u.username, u.display_name, u.email, fmt.role(u.role), fmt.user_state(u.state),
+        rows = [[u.username, u.display_name, u.email, fmt.role(u.role), state_text(u),
                  fmt.when(u.last_login_at)] for u in m.users]
-        layout.addWidget(_table("usersTable", ["Username", "Name", "Email", "Role", "State", "Last login"], rows))
+        table = _table("usersTable", ["Username", "Name", "Email", "Role", "State", "Last login"], rows)
+        for row, user in enumerate(m.users):
+            item = table.item(row, 4)
+            if item is not None:
+                item.setToolTip(state_tooltip(user))
+        layout.addWidget(table)
+        if self.user_actions is not None:
+            actions = self.user_actions
+            bar = UserActionBar(actions, box, staff_actions=False)
+            self.user_action_bar = bar
+            table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+            table.currentCellChanged.connect(
+                lambda row, *_: bar.set_user(m.users[row] if 0 <= row < len(m.users) else None))
+            table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+            def context_menu(position: QPoint) -> None:
+                row = table.rowAt(position.y())
+                if 0 <= row < len(m.users):
+                    table.selectRow(row)
+                    actions.menu(m.users[row], table).popup(table.viewport().mapToGlobal(position))
+
+            table.customContextMenuRequested.connect(context_menu)
+            layout.addWidget(bar)
         return box
