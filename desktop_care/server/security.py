@@ -174,7 +174,7 @@ def _reserve_attempt(session: Session, username: str, now: dt.datetime) -> None:
         until = row.blocked_until
         session.commit()
         raise SignInThrottled(until, now)
-    stale = row.blocked_until is None and now - row.last_failure_at > FORGET_FAILURES_AFTER
+    stale = now - row.last_failure_at > FORGET_FAILURES_AFTER  # and not blocking (checked above)
     failures = 1 if stale else row.failures + 1
     delay = throttle_delay(failures)
     row.failures = failures

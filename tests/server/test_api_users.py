@@ -127,3 +127,18 @@ def test_only_signed_in_staff_may_list_users(server: LiveServer, db: Session) ->
     portal = _user(db, "portal", UserRole.FULL, member_id=member.id)
     refused = login(server, portal.username, PASSWORD)
     assert (refused.status_code, refused.json()["detail"]) == (403, "not a staff account")
+
+
+@pytest.mark.parametrize("role", [UserRole.SOCIETY_ADMIN, UserRole.SOCIETY_STAFF])
+def test_both_staff_tiers_may_read_every_endpoint(
+    server: LiveServer, make_staff: Callable[..., Staff], db: Session, role: UserRole
+) -> None:
+    staff = make_staff(role)
+    token = login(server, staff.username, staff.password).json()["access_token"]
+    member = make_member(db, "Readable", unique("Member"))
+    for path in ("/auth/me", "/members?q=readable", f"/members/{member.id}", "/sync/changes?after=0&limit=1",
+                 "/users?q=readable"):
+        signed_in = requests.get(f"{server.api}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert signed_in.status_code == 200, (path, signed_in.text)
+        anonymous = requests.get(f"{server.api}{path}", timeout=10)
+        assert anonymous.status_code == 401, path

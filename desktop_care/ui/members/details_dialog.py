@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...commands import Command
-from ...schemas import MemberDetail
+from ...schemas import MemberDetail, PortalUserOut
 from ...sync.api_client import NotFound
 from .. import format as fmt
 from .. import message
@@ -355,22 +355,27 @@ class MemberDetailsDialog(QDialog):
             if item is not None:
                 item.setToolTip(state_tooltip(user))
         layout.addWidget(table)
-        if self.user_actions is not None:
-            actions = self.user_actions
-            bar = UserActionBar(actions, box, staff_actions=False)
-            self.user_action_bar = bar
-            table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-            table.currentCellChanged.connect(
-                lambda row, *_: bar.set_user(m.users[row] if 0 <= row < len(m.users) else None))
-            table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
-            def context_menu(position: QPoint) -> None:
-                row = table.rowAt(position.y())
-                if 0 <= row < len(m.users):
-                    table.selectRow(row)
-                    actions.menu(m.users[row], table).popup(table.viewport().mapToGlobal(position))
-
-            table.customContextMenuRequested.connect(context_menu)
-            layout.addWidget(bar)
+        self._add_access_actions(layout, table, m.users)
         return box
+
+    def _add_access_actions(self, layout: QVBoxLayout, table: QTableWidget, users: list[PortalUserOut]) -> None:
+        """Revoke / Disable / Enable / Unlock under the portal users table, for the
+        selected user (and the row's context menu)."""
+        actions = self.user_actions
+        if actions is None:
+            return
+        bar = UserActionBar(actions, table.parentWidget(), staff_actions=False)
+        self.user_action_bar = bar
+        table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.currentCellChanged.connect(lambda row, *_: bar.set_user(users[row] if 0 <= row < len(users) else None))
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+        def context_menu(position: QPoint) -> None:
+            row = table.rowAt(position.y())
+            if 0 <= row < len(users):
+                table.selectRow(row)
+                actions.menu(users[row], table).popup(table.viewport().mapToGlobal(position))
+
+        table.customContextMenuRequested.connect(context_menu)
+        layout.addWidget(bar)
