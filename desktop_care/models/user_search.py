@@ -162,9 +162,9 @@ def _matching_ids(
     find = func.instr if sqlite else func.strpos
     if _narrow(session, conditions):
         # Sorting the few rows is cheaper than walking every id in order to find them:
-        # ``id + 0`` keeps the planner from choosing an index for its order.
+        # ``id + 0`` keeps the planner from the primary key, for the order and the bound.
         return (
-            select(User.id.label("id"))
+            select((User.id + 0).label("id"))
             .where(*conditions, *(find(User.search_text, t) > 0 for t in tokens))
             .order_by(User.id + 0)
         )

@@ -174,19 +174,19 @@ def test_revoke_asks_first_and_cancel_changes_nothing(
     assert button.isEnabled()
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    box = view.actions.confirmation
+    box = view.user_actions.confirmation
     assert box is not None and box.text() == f"Revoke access for Ann {tag}?"
     assert "invited again" in box.informativeText() and "Block for payment" in box.informativeText()
     shot(box, "revoke-confirmation")
-    confirm(qtbot, view.actions, press="cancel")
+    confirm(qtbot, view.user_actions, press="cancel")
     with server_session(sqlite_server) as db:
         assert db.get(User, ids["full"]).state == UserState.ACTIVE  # type: ignore[union-attr]
 
     # The Revoke column does the same.
     index = view.model.index(row_of(view, ids["full"]), REVOKE_COLUMN)
     qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=view.table.visualRect(index).center())
-    with qtbot.waitSignal(view.actions.finished, timeout=15_000):
-        confirm(qtbot, view.actions)
+    with qtbot.waitSignal(view.user_actions.finished, timeout=15_000):
+        confirm(qtbot, view.user_actions)
     qtbot.waitUntil(lambda: not view.model.loading
                     and cell(view, row_of(view, ids["full"]), "State") == "Revoked")
     assert cell(view, row_of(view, ids["full"]), "Revoke") == ""
@@ -207,8 +207,8 @@ def test_a_refusal_from_the_server_is_shown_with_its_reason(
         db.execute(update(User).where(User.id == ids["nonmember"]).values(state=UserState.REVOKED))
         db.commit()
     view.act("disable")
-    with qtbot.waitSignal(view.actions.finished, timeout=15_000):
-        confirm(qtbot, view.actions)
+    with qtbot.waitSignal(view.user_actions.finished, timeout=15_000):
+        confirm(qtbot, view.user_actions)
     assert messages[-1].text == ("Disable account did not happen: "
                                  "Only an active account can be disabled; this one is revoked.")
     box = window.findChild(QMessageBox, "messageBox")
@@ -239,8 +239,8 @@ def test_a_throttled_user_shows_until_when_and_can_be_unlocked(
     assert view.action_bar.buttons["disable"].isEnabled()  # active: may be disabled too
     shot(window, "users-locked")
     view.act("unlock")
-    with qtbot.waitSignal(view.actions.finished, timeout=15_000):
-        confirm(qtbot, view.actions)
+    with qtbot.waitSignal(view.user_actions.finished, timeout=15_000):
+        confirm(qtbot, view.user_actions)
     qtbot.waitUntil(lambda: not view.model.loading and view.model.rowCount() == 0)
     with server_session(sqlite_server) as db:
         assert db.get(SignInThrottle, f"full.{tag.lower()}") is None
@@ -323,8 +323,8 @@ def test_with_the_server_gone_the_list_says_so_and_the_actions_wait(
         select(view, ids["full"])
         doomed_server.stop()
         view.act("revoke")
-        with qtbot.waitSignal(view.actions.finished, timeout=60_000):
-            confirm(qtbot, view.actions)
+        with qtbot.waitSignal(view.user_actions.finished, timeout=60_000):
+            confirm(qtbot, view.user_actions)
         assert "can't be reached" in messages[-1].text
         assert not view.action_bar.buttons["revoke"].isEnabled()
         assert view.action_bar.buttons["revoke"].toolTip() == (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ... import schemas
 from typing import TYPE_CHECKING
-from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..qt import (
@@ -32,6 +31,7 @@ from ..qt import (
     QWidget,
     Signal,
 )
+from ..paging import showing
 from ..widgets import StatePanel, make_read_only_table, named
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
@@ -58,14 +58,9 @@ def results_summary(model: MemberTableModel) -> str:
     """The line above the results: how many are shown, of how many."""
     if model.searching:
         return "Searching…"
-    rows = model.rowCount()
-    if model.error is not None or (rows == 0 and not model.has_more):
+    if model.error is not None or (model.rowCount() == 0 and not model.has_more):
         return ""
-    if not model.total_exact:
-        return f"showing {rows:,} of more than {model.total:,} — refine your search"
-    if model.has_more or rows < model.total:
-        return f"showing {rows:,} of {model.total:,} — refine your search"
-    return fmt.plural(rows, "member")
+    return showing(model, "member", "refine your search")
 
 
 class MemberTable(QTableView):

@@ -235,7 +235,7 @@ class UserActionBar(QWidget):
     def __init__(self, actions: UserActions, parent: QWidget | None = None, *, staff_actions: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("userActionBar")
-        self.actions = actions
+        self.user_actions = actions
         self.user: PortalUserOut | None = None
         self.buttons: dict[str, QPushButton] = {}
         layout = QHBoxLayout(self)
@@ -257,22 +257,22 @@ class UserActionBar(QWidget):
     def offer(self, key: str) -> Offer | None:
         if self.user is None:
             return None
-        return next((o for o in offers(self.actions.workspace, self.user) if o.key == key), None)
+        return next((o for o in offers(self.user_actions.workspace, self.user) if o.key == key), None)
 
     def act(self, key: str) -> None:
         """Ask to run action ``key`` ("revoke", "disable", …) on the selected user."""
         found = self.offer(key)
         if found is not None and self.user is not None:
-            self.actions.ask(found, self.user)
+            self.user_actions.ask(found, self.user)
 
     def set_user(self, user: PortalUserOut | None) -> None:
         self.user = user
-        found = {o.key: o for o in offers(self.actions.workspace, user)} if user is not None else {}
+        found = {o.key: o for o in offers(self.user_actions.workspace, user)} if user is not None else {}
         for key, button in self.buttons.items():
             offer = found.get(key)
             if key == "role":
                 button.setVisible(user is None or user.role.is_staff)
-            button.setEnabled(offer is not None and offer.refusal is None and not self.actions.running)
+            button.setEnabled(offer is not None and offer.refusal is None and not self.user_actions.running)
             tip = offer.text.rstrip("…") if offer is not None and key == "role" else ""
             button.setToolTip((offer.refusal or tip) if offer is not None else "Select a user first")
         self.note.setText(f"Selected: {user.display_name or user.username}" if user is not None

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from ...models.user import UserRole
 from ...models.user_search import StateFilter
 from ...schemas import UserListItem
-from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..qt import (
@@ -35,6 +34,7 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
 )
+from ..paging import showing
 from ..widgets import StatePanel, make_read_only_table, named
 from ...commands.user import RevokeUser
 from .actions import UserActionBar, UserActions, refusal
@@ -77,14 +77,9 @@ _COLUMN_SAMPLES = {
 def results_summary(model: UserTableModel) -> str:
     if model.searching:
         return "Loading…"
-    rows = model.rowCount()
-    if model.error is not None or rows == 0:
+    if model.error is not None or model.rowCount() == 0:
         return ""
-    if not model.total_exact:
-        return f"showing {rows:,} of more than {model.total:,} — refine the filter"
-    if model.has_more or rows < model.total:
-        return f"showing {rows:,} of {model.total:,}"
-    return fmt.plural(rows, "user")
+    return showing(model, "user", "refine the filter")
 
 
 class UsersTable(QTableView):
@@ -118,7 +113,7 @@ class UsersView(QWidget):
         self.setObjectName("usersView")
         self.workspace = workspace
         self.model = UserTableModel(workspace.client, self)
-        self.actions = UserActions(workspace, self)
+        self.user_actions = UserActions(workspace, self)
         self.model.revoke_refusal = self._revoke_refusal
 
         title = named(QLabel("Society Users"), "pageTitle")
@@ -140,7 +135,7 @@ class UsersView(QWidget):
         self.summary = named(QLabel(), "usersSummary")
         self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-        self.action_bar = UserActionBar(self.actions, self)
+        self.action_bar = UserActionBar(self.user_actions, self)
 
         self.table = UsersTable(self.model, self)
         self.state = StatePanel(self)
@@ -172,7 +167,7 @@ class UsersView(QWidget):
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.clicked.connect(self._clicked)
-        self.actions.changed.connect(lambda _id: self.model.reload())
+        self.user_actions.changed.connect(lambda _id: self.model.reload())
         self._update()
 
     # ----------------------------------------------------------------- actions
@@ -220,7 +215,7 @@ class UsersView(QWidget):
             return
         user = self.model.user(index.row())
         self.table.setCurrentIndex(index)
-        menu = self.actions.menu(user, self)
+        menu = self.user_actions.menu(user, self)
         menu.popup(self.table.viewport().mapToGlobal(position))
 
     def _update_buttons(self) -> None:
