@@ -336,3 +336,26 @@ def test_with_the_server_gone_the_list_says_so_and_the_actions_wait(
         shot(window, "users-server-gone")
     finally:
         workspace.stop(wait=5.0)
+
+
+def test_a_society_admin_moves_staff_between_the_tiers(
+    qtbot, window: MainWindow, sqlite_server: LiveServer, messages: list
+) -> None:
+    tag = unique("Promote")
+    ids = add_users(sqlite_server, tag)
+    view = window.show_users()
+    filtered(qtbot, view, tag)
+    select(view, ids["staff"])
+    button = view.action_bar.buttons["role"]
+    assert button.isVisible() and button.isEnabled() and button.toolTip() == "Make Society Admin"
+    view.act("role")
+    box = view.user_actions.confirmation
+    assert box is not None and box.text() == f"Make Agent {tag} a Society Admin?"
+    assert "invite staff" in box.informativeText()
+    with qtbot.waitSignal(view.user_actions.finished, timeout=15_000):
+        confirm(qtbot, view.user_actions)
+    qtbot.waitUntil(lambda: not view.model.loading
+                    and cell(view, row_of(view, ids["staff"]), "Role") == "Society Admin")
+    assert any(m.text == f"Make Society Admin: done for Agent {tag}." for m in messages)
+    select(view, ids["full"])
+    assert not view.action_bar.buttons["role"].isVisible()  # members' users have no staff tier
