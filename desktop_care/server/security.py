@@ -243,7 +243,8 @@ def authenticate(
     - :class:`AccountRefused` (403, with the reason) for a right password on an
       account that is disabled, revoked, not activated, or of the other channel.
 
-    Parallel attempts are counted exactly (see :func:`_reserve_attempt`).
+    Parallel attempts are counted exactly (see :func:`_reserve_attempt`). It commits
+    the session first: call it on a session with nothing pending of your own.
     """
     username = username.strip().lower()
     now = utcnow()

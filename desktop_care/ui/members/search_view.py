@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from .. import message
 from ..errors import Action, describe
 from ..qt import (
-    QAbstractItemView,
     QEvent,
     QFont,
     QFontMetrics,
@@ -32,7 +31,7 @@ from ..qt import (
     Signal,
 )
 from ..paging import showing
-from ..widgets import StatePanel, make_read_only_table, named
+from ..widgets import StatePanel, make_results_table, named
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
 if TYPE_CHECKING:
@@ -72,11 +71,7 @@ class MemberTable(QTableView):
         super().__init__(parent)
         self.setObjectName("memberTable")
         self.setModel(model)
-        make_read_only_table(self)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
+        make_results_table(self)
         self._size_columns()
         self.doubleClicked.connect(self._open)
 

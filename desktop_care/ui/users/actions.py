@@ -30,7 +30,7 @@ from ...schemas import PortalUserOut
 from .. import format as fmt
 from .. import message
 from ..errors import describe, sentence
-from ..qt import QAction, QHBoxLayout, QLabel, QMenu, QMessageBox, QObject, QPushButton, Qt, QWidget, Signal
+from ..qt import QAction, QHBoxLayout, QLabel, QMenu, QMessageBox, QObject, QPushButton, Qt, QWidget, Signal, Slot
 from ..widgets import named
 
 if TYPE_CHECKING:
@@ -250,9 +250,15 @@ class UserActionBar(QWidget):
         self.note = named(QLabel(), "selectionNote")
         self.note.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.note, 1)
-        actions.finished.connect(lambda _result: self.set_user(self.user))
-        actions.workspace.status_changed.connect(lambda _status: self.set_user(self.user))
+        # Bound methods, not lambdas: Qt drops these connections when the bar goes (the
+        # details dialog builds a new one each time it reloads).
+        actions.finished.connect(self._refresh)
+        actions.workspace.status_changed.connect(self._refresh)
         self.set_user(None)
+
+    @Slot(object)
+    def _refresh(self, _event: object = None) -> None:
+        self.set_user(self.user)
 
     def offer(self, key: str) -> Offer | None:
         if self.user is None:

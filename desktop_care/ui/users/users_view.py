@@ -18,7 +18,6 @@ from ...schemas import UserListItem
 from .. import message
 from ..errors import Action, describe
 from ..qt import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -35,7 +34,7 @@ from ..qt import (
     QWidget,
 )
 from ..paging import showing
-from ..widgets import StatePanel, make_read_only_table, named
+from ..widgets import StatePanel, make_results_table, named
 from ...commands.user import RevokeUser
 from .actions import UserActionBar, UserActions, refusal
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
@@ -87,12 +86,8 @@ class UsersTable(QTableView):
         super().__init__(parent)
         self.setObjectName("usersTable")
         self.setModel(model)
-        make_read_only_table(self)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        make_results_table(self)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
         header = self.horizontalHeader()
         metrics = self.fontMetrics()
         for section, column in enumerate(COLUMNS):
