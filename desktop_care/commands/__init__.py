@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import member, user  # noqa: F401  (registers their kinds)
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
-from .member import AddressIn, AdjustPoints, SetEmailPreference, UpdateContact
+from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
@@ -27,6 +27,7 @@ __all__ = [
     "Actor",
     "AddressIn",
     "AdjustPoints",
+    "BlockForPayment",
     "AnyCommand",
     "BaseCommand",
     "Command",

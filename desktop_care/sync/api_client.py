@@ -40,10 +40,12 @@ from ..schemas import (
     FeedChange,
     FeedPage,
     Health,
+    HistoryPage,
     LoginRequest,
     LoginResponse,
     MemberDetail,
     MemberPage,
+    PointsPage,
     StaffPublic,
     UserPage,
 )
@@ -465,6 +467,21 @@ class ApiClient:
         if cursor is not None:
             params["cursor"] = cursor
         return self._call("GET", "/users", UserPage, params=params)
+
+    def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage:
+        """The member's points ledger, newest first (``GET /members/{id}/points``)."""
+        params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._call("GET", f"/members/{int(member_id)}/points", PointsPage, params=params)
+
+    def member_history(self, member_id: int, *, actions: Sequence[str] = (), q: str = "", limit: int = 50,
+                       cursor: str | None = None) -> HistoryPage:
+        """Audited actions on the member's account, newest first (``GET /members/{id}/history``)."""
+        params: list[tuple[str, str | int]] = [("limit", limit), *(("action", a) for a in actions)]
+        if q:
+            params.append(("q", q))
+        if cursor:
+            params.append(("cursor", cursor))
+        return self._call("GET", f"/members/{int(member_id)}/history", HistoryPage, params=params)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "QTableView",
     "QTableWidget",
     "QTableWidgetItem",
+    "QTabWidget",
     "QThreadPool",
     "QTimer",
     "QVBoxLayout",

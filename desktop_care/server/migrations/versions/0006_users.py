@@ -10,7 +10,7 @@ search text and indexes.
   filters with id order.
 
 Revision ID: 0006
-Revises: 0010
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0010"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
