@@ -102,6 +102,28 @@ class PortalUserOut(Schema):
     last_login_at: dt.datetime | None
     #: For an invited user: until when the newest invitation link works.
     invitation_expires_at: dt.datetime | None = None
+    #: Failed sign-ins in a row, and until when sign-in is refused (throttled) if it is.
+    failed_sign_ins: int = 0
+    locked_until: dt.datetime | None = None
+
+
+class UserListItem(PortalUserOut):
+    """One row of the Society Users page: any user, staff or not."""
+
+    member_id: int | None
+    #: The member ID of the account a portal user belongs to.
+    member_no: str | None
+    created_at: dt.datetime
+    version: int
+
+
+class UserPage(Schema):
+    items: list[UserListItem]
+    #: How many users match in all; when ``total_exact`` is false, at least this many.
+    total: int
+    total_exact: bool = True
+    #: Pass as ``cursor`` to get the next page; None on the last page.
+    next_cursor: str | None = None
 
 
 class TransactionOut(Schema):

@@ -7,7 +7,7 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member  # noqa: F401  (registers their kinds)
+from . import accounts, member, user  # noqa: F401  (registers their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact

@@ -196,7 +196,6 @@ def _new_invited_user(session: Session, email: str, display_name: str, role: Use
         session.add(user)
     else:
         user.email, user.display_name, user.role, user.state = email, display_name, role, UserState.INVITED
-        user.failed_logins = 0
     session.flush()
     return user
 

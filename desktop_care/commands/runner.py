@@ -121,7 +121,10 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     # once the first commits, finds its stored result below.
     entity: type[Member] | type[User] = Member if isinstance(command, Command) else User
     target = session.scalars(
-        select(entity).where(entity.id == command.target_id).with_for_update()
+        # FOR NO KEY UPDATE: rows that merely reference the target (an audit event naming
+        # a user as its actor) need not wait for this lock, so two commands on two users
+        # that each name the other as actor cannot deadlock.
+        select(entity).where(entity.id == command.target_id).with_for_update(key_share=True)
     ).one_or_none()
     prior = session.get(ProcessedCommand, op_id)
     if prior is not None:

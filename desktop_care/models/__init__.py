@@ -7,7 +7,18 @@ from .mail import MailMessage, MailState, queue_mail
 from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .search import MemberSearch, normalize, search_fields
-from .user import MAX_FAILED_LOGINS, StaffToken, User, UserCredential, UserRole, UserState
+from .user import (
+    MAX_FAILED_LOGINS,
+    SignInThrottle,
+    StaffToken,
+    User,
+    UserCredential,
+    UserRole,
+    UserState,
+    clear_sign_in_throttle,
+    end_sessions,
+)
+from .user_search import user_search_text
 
 __all__ = [
     "AccountTransaction",
@@ -31,6 +42,7 @@ __all__ = [
     "MemberStatus",
     "PointsEntry",
     "PointsType",
+    "SignInThrottle",
     "StaffToken",
     "TxnStatus",
     "UTCDateTime",
@@ -39,9 +51,12 @@ __all__ = [
     "UserRole",
     "UserState",
     "add_points",
+    "clear_sign_in_throttle",
+    "end_sessions",
     "normalize",
     "post_transaction",
     "record",
     "search_fields",
+    "user_search_text",
     "utcnow",
 ]

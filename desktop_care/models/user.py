@@ -1,7 +1,8 @@
 """Users: portal users of a member account, non-member users, and staff.
 
-Secrets (password hashes, session tokens) live in their own server-only tables,
-``user_credential`` and ``staff_token``, that are never replicated to workstations.
+Secrets (password hashes, session tokens) and the sign-in throttle live in their own
+server-only tables, ``user_credential``, ``staff_token`` and ``sign_in_throttle``, that
+are never replicated to workstations.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, delete, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
 
@@ -47,10 +48,12 @@ class UserRole(enum.StrEnum):
 
 
 class UserState(enum.StrEnum):
+    """What staff made of an account. Too many failed sign-ins are not a state but a
+    time-limited throttle (:class:`SignInThrottle`), so no stranger can lock anyone
+    out for good."""
+
     INVITED = "invited"
     ACTIVE = "active"
-    #: Too many failed sign-ins; staff can enable it again.
-    LOCKED = "locked"
     #: Disabled by staff; staff can enable it again.
     DISABLED = "disabled"
     #: Access revoked; the user must be invited again.
@@ -61,7 +64,8 @@ class UserState(enum.StrEnum):
         return self.value.capitalize()
 
 
-#: Failed sign-ins in a row after which an account is locked.
+#: Failed sign-ins in a row allowed before each further attempt must wait (see
+#: ``desktop_care.server.security`` for the schedule).
 MAX_FAILED_LOGINS = 5
 
 
@@ -76,12 +80,26 @@ class User(Base):
     state: Mapped[UserState] = mapped_column(_enum(UserState), default=UserState.ACTIVE)
     #: The member account a portal user belongs to (None for staff and non-members).
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True, default=None)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Normalised username, name, e-mail and member ID, one per line: what the Society
+    #: Users page's text filter matches (kept by ``models.user_search``; indexed by
+    #: trigrams: FTS5 ``user_fts`` on SQLite, pg_trgm on PostgreSQL).
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # The Users page filters by role and state and pages by id.
+        Index("ix_app_user_role_state_id", "role", "state", "id"),
+        Index("ix_app_user_state_id", "state", "id"),
+        Index(
+            "ix_app_user_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class UserCredential(Base):
@@ -105,3 +123,41 @@ class StaffToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class SignInThrottle(Base):
+    """Server only: failed sign-ins in a row for one username, known or not (so that
+    the throttle says nothing about which usernames exist), and until when further
+    attempts are refused. A successful sign-in or a staff Unlock deletes the row."""
+
+    __tablename__ = "sign_in_throttle"
+
+    #: The username as typed, normalised (stripped, lower case).
+    username: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Attempts before this moment are refused (429) without looking at the password.
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+def clear_sign_in_throttle(session: Session, username: str) -> SignInThrottle | None:
+    """Forget the failed sign-ins of ``username`` (a success, Unlock, Enable); returns
+    what was there, for the audit. The caller commits."""
+    row = session.get(SignInThrottle, username, populate_existing=True)
+    if row is not None:
+        session.expunge(row)
+        session.execute(delete(SignInThrottle).where(SignInThrottle.username == username))
+    return row
+
+
+def end_sessions(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
+    """End every session of a user at once (Revoke, Disable): their staff tokens now.
+    The member portal's sessions join here when the portal lands. Returns how many
+    were ended; the caller commits."""
+    now = now or utcnow()
+    result = session.execute(
+        update(StaffToken)
+        .where(StaffToken.user_id == user_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -97,10 +97,10 @@ def _migrate(target: Engine | str | URL, step: Callable[[Config, str], None], re
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Schema comparisons leave out SQLite's FTS5 table and its shadow tables: the
+    """Schema comparisons leave out SQLite's FTS5 tables and their shadow tables: the
     migrations manage them by hand."""
     if type_ == "table" and name is not None:
-        return not (name == "member_fts" or name.startswith("member_fts_"))
+        return not any(name == fts or name.startswith(f"{fts}_") for fts in ("member_fts", "user_fts"))
     return True
 
 

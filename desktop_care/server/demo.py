@@ -37,6 +37,7 @@ from desktop_care.models import (
     utcnow,
 )
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
+from desktop_care.models.user_search import user_search_text
 from desktop_care.models.sync import backfill_feed
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
@@ -82,8 +83,8 @@ _STREET_KINDS = ("Street", "Road", "Lane", "Close", "Avenue", "Drive", "Way", "G
 _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 _STATUSES = (MemberStatus.ENROLLED, MemberStatus.ACTIVE, MemberStatus.INACTIVE, MemberStatus.MERGED)
 _STATUS_WEIGHTS = (82, 9, 7, 2)
-_USER_STATES = (UserState.ACTIVE, UserState.INVITED, UserState.LOCKED, UserState.DISABLED, UserState.REVOKED)
-_USER_STATE_WEIGHTS = (86, 7, 4, 2, 1)
+_USER_STATES = (UserState.ACTIVE, UserState.INVITED, UserState.DISABLED, UserState.REVOKED)
+_USER_STATE_WEIGHTS = (90, 7, 2, 1)
 _POINTS_REASONS = {
     PointsType.BASE: ("Annual membership points", "Registration points", "Show entry points"),
     PointsType.BONUS: ("Early renewal bonus", "Referral bonus", "Show champion bonus"),
@@ -105,8 +106,8 @@ MEMBER_COLUMNS = (
 ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
 SEARCH_COLUMNS = ("member_id", "member_no", "text", "first_key", "last_key", "email_key")
 USER_COLUMNS = (
-    "id", "username", "email", "display_name", "role", "state", "member_id", "failed_logins", "last_login_at",
-    "created_at", "version",
+    "id", "username", "email", "display_name", "role", "state", "member_id", "last_login_at", "created_at",
+    "version", "search_text",
 )  # fmt: skip
 POINTS_COLUMNS = ("id", "member_id", "delta", "points_type", "reason", "actor_user_id", "created_at")
 TXN_COLUMNS = ("id", "member_id", "amount_cents", "description", "status", "created_at")
@@ -401,7 +402,7 @@ class _Generator:
         if state != UserState.INVITED:
             recently = max(since, until - dt.timedelta(days=30))
             last_login = self._between(recently if rng.random() < 0.6 else since, until)
-        failed = 5 if state == UserState.LOCKED else 0
+        member_no = str(1_000_000 + member_id) if member_id is not None else None
         self.users.append(
             (
                 self._id("app_user"),
@@ -411,10 +412,10 @@ class _Generator:
                 role.value,
                 state.value,
                 member_id,
-                failed,
                 ts(last_login) if last_login else None,
                 ts(since),
                 1,
+                user_search_text(username, display_name, email, member_no),
             )
         )
         return last_login

@@ -47,6 +47,7 @@ from ..schemas import (
     MemberPage,
     PointsPage,
     StaffPublic,
+    UserPage,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -447,6 +448,25 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def list_users(
+        self,
+        q: str = "",
+        *,
+        roles: Sequence[str] = (),
+        states: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> UserPage:
+        """One page of the Society Users list (``GET /users``)."""
+        params: dict[str, str | int | list[str]] = {"q": q, "limit": limit}
+        if roles:
+            params["role"] = list(roles)
+        if states:
+            params["state"] = list(states)
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._call("GET", "/users", UserPage, params=params)
 
     def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage:
         """The member's points ledger, newest first (``GET /members/{id}/points``)."""

@@ -25,6 +25,7 @@ from .qt import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QStackedWidget,
     Qt,
     QTimer,
     QWidget,
@@ -34,6 +35,7 @@ from .qt import (
 from .resources import app_icon
 from .session import StaffSession
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
+from .users.users_view import UsersView
 from .widgets import named
 from .workspace import Workspace
 
@@ -63,7 +65,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 760)
 
         self.search_view = SearchView(self.workspace, self)
-        self.setCentralWidget(self.search_view)
+        self.users_view: UsersView | None = None  # built when first shown
+        self.pages = named(QStackedWidget(self), "pages")
+        self.pages.addWidget(self.search_view)
+        self.setCentralWidget(self.pages)
         self.search_view.search_box.setFocus()
         self.search_view.member_opened.connect(self.open_member)
         self._details: dict[int, MemberDetailsDialog] = {}
@@ -101,8 +106,13 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
+        care_menu = menu_bar.addMenu("Customer &Care")
+        self.member_search_action = self._action("Member &Search", self.show_member_search, QKeySequence("Ctrl+1"))
+        self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
+        care_menu.addActions([self.member_search_action, self.users_action])
+
         members_menu = menu_bar.addMenu("&Members")
-        self.find_action = self._action("&Find member", self.search_view.focus_search,
+        self.find_action = self._action("&Find member", self._find_member,
                                         QKeySequence(QKeySequence.StandardKey.Find))
         self.refresh_action = self._action("&Refresh results", self.search_view.search_now, QKeySequence("Ctrl+R"))
         self.open_action = self._action("&Open selected member", self._open_selected, QKeySequence("Ctrl+O"))
@@ -142,6 +152,25 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
 
     # ----------------------------------------------------------------- actions
+
+    def show_member_search(self) -> None:
+        self.pages.setCurrentWidget(self.search_view)
+        self.setWindowTitle("Desktop Care — Member search")
+        self.search_view.focus_search()
+
+    def _find_member(self) -> None:
+        self.show_member_search()
+
+    def show_users(self) -> UsersView:
+        """The Society Users page (loaded the first time it is shown)."""
+        if self.users_view is None:
+            self.users_view = UsersView(self.workspace, self)
+            self.pages.addWidget(self.users_view)
+            self.users_view.search_now()
+        self.pages.setCurrentWidget(self.users_view)
+        self.setWindowTitle("Desktop Care — Society Users")
+        self.users_view.focus_search()
+        return self.users_view
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

@@ -16,6 +16,7 @@ from ..sync.api_client import (
     ApiClient,
     ApiError,
     Forbidden,
+    ServerBusy,
     TimedOut,
     TlsFailed,
     Unauthorized,
@@ -222,7 +223,9 @@ class SignInDialog(QDialog):
             self._field_error(self.password, sentence(exc.message))
         elif isinstance(exc, (Unreachable, TimedOut, TlsFailed)):
             self._field_error(self.server, describe(exc).text)
-        elif isinstance(exc, Forbidden):
+        elif isinstance(exc, Forbidden) or (isinstance(exc, ServerBusy) and exc.status == 429):
+            # Refused (disabled, revoked) or throttled after failed sign-ins: the
+            # server's words say why and, when throttled, how long to wait.
             self._form_error(sentence(exc.message))
         elif isinstance(exc, ValidationFailed) and exc.fields:
             fields = {"username": self.username, "password": self.password}

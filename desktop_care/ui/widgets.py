@@ -27,6 +27,16 @@ def make_read_only_table(table: QTableView) -> None:
     table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
+def make_results_table(table: QTableView) -> None:
+    """A read-only table of one-row results (members, users): one row selected at a
+    time, long text elided, smooth scrolling, rows a little taller than the text."""
+    make_read_only_table(table)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 12)
+
+
 class StatePanel(QWidget):
     """What shows instead of content: loading, nothing found, or a failure with
     "Try again"."""

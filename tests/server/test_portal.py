@@ -78,10 +78,9 @@ def test_sign_in_errors_say_what_is_wrong(server: LiveServer, db: Session) -> No
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [({"state": UserState.REVOKED}, "Access for this account has been revoked."),
-     ({"state": UserState.DISABLED}, "This account is disabled; a Society Admin can enable it."),
+    [({"state": UserState.REVOKED}, "Access for this account has been revoked; it must be invited again."),
+     ({"state": UserState.DISABLED}, "This account is disabled; staff can enable it."),
      ({"state": UserState.INVITED}, "This account is not activated yet; accept the invitation first."),
-     ({"state": UserState.LOCKED}, "locked"),
      ({"member_status": MemberStatus.INACTIVE}, "This member account is on hold; contact us to sign in again."),
      ({"role": UserRole.NON_MEMBER}, "This is not a member portal account.")],
 )

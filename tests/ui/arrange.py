@@ -141,7 +141,7 @@ def add_full_member(server: LiveServer, last_name: str) -> FullMember:
             User(username=f"edith{number}", email=member.email, display_name="Edith " + last_name,
                  role=UserRole.FULL, state=UserState.ACTIVE, member_id=member.id),
             User(username=f"helper{number}", email=f"helper{number}@example.org", display_name="Farm Helper",
-                 role=UserRole.STANDARD, state=UserState.LOCKED, member_id=member.id),
+                 role=UserRole.STANDARD, state=UserState.DISABLED, member_id=member.id),
         ])
         session.commit()
         return FullMember(member.id, member.member_no, member.logon_id, last_name)

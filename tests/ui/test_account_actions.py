@@ -81,9 +81,9 @@ def test_reset_password_asks_then_sends_the_link(qtbot, window: MainWindow, memb
                                                  smtp_server: tuple[LiveServer, SmtpSink]) -> None:
     details = opened(qtbot, window, member.id)
     shot(details, "member-details-portal-users")
-    select_user(details, UserState.LOCKED)
+    select_user(details, UserState.DISABLED)
     assert not details.reset_button.isEnabled()
-    assert "locked" in details.reset_button.toolTip()
+    assert "disabled" in details.reset_button.toolTip()
     select_user(details, UserState.ACTIVE)
     assert details.reset_button.isEnabled()
     qtbot.mouseClick(details.reset_button, Qt.MouseButton.LeftButton)

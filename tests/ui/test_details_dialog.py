@@ -50,7 +50,7 @@ def test_details_show_the_members_fields(qtbot, session: StaffSession, sqlite_se
     assert text_of(dialog, "lastLogin").startswith("4 Mar 2025, ")
     users = table_rows(dialog, "usersTable")
     assert [(u[1], u[3], u[4]) for u in users] == [
-        (f"Edith {member.last_name}", "Full", "Active"), ("Farm Helper", "Standard", "Locked")]
+        (f"Edith {member.last_name}", "Full", "Active"), ("Farm Helper", "Standard", "Disabled")]
 
 
 def test_a_member_that_is_gone_says_so(qtbot, session: StaffSession) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from desktop_care import config
-from desktop_care.models import User, UserState
+from desktop_care.models import SignInThrottle, utcnow
 from desktop_care.ui.qt import Qt
 from desktop_care.ui.signin import SignInDialog
 from desktop_care.ui.main_window import MainWindow
@@ -66,17 +67,20 @@ def test_unreachable_server_is_told_under_the_server(qtbot) -> None:
     assert dialog.sign_in_button.isEnabled()
 
 
-def test_locked_account_is_told_in_plain_words(qtbot, sqlite_server: LiveServer, dialog: SignInDialog) -> None:
+def test_a_throttled_account_is_told_when_to_try_again(
+    qtbot, sqlite_server: LiveServer, dialog: SignInDialog
+) -> None:
     username, password = unique("locked").lower(), "a-long-password"
     server_cli(sqlite_server, "create-admin", "--username", username, "--password-stdin", stdin=f"{password}\n")
     with Session(sqlite_server.engine()) as session:
-        session.execute(update(User).where(User.username == username).values(state=UserState.LOCKED))
+        session.add(SignInThrottle(username=username, failures=9, last_failure_at=utcnow(),
+                                   blocked_until=utcnow() + dt.timedelta(minutes=4)))
         session.commit()
     fill(qtbot, dialog, username, password)
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.form_error.isVisible())
-    assert "locked" in dialog.form_error.text().lower()
-    assert dialog.form_error.text().endswith(".")
+    assert dialog.form_error.text() == "Too many failed sign-ins; try again in 4 minutes."
+    assert dialog.sign_in_button.isEnabled()
 
 
 def test_missing_fields_are_pointed_at_before_asking_the_server(qtbot, dialog: SignInDialog) -> None:

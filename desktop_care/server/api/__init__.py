@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import accounts, auth, commands, health, member_activity, members, sync
+from . import accounts, auth, commands, health, member_activity, members, sync, users
 
 router = APIRouter()
 router.include_router(health.router)
@@ -12,5 +12,6 @@ router.include_router(member_activity.router)
 router.include_router(sync.router)
 router.include_router(commands.router)
 router.include_router(accounts.router)
+router.include_router(users.router)
 
 __all__ = ["router"]

@@ -10,9 +10,10 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState
+from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState, utcnow
 from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
+from desktop_care.models.user_search import UserRow, user_rows
 from desktop_care.schemas import (
     AddressOut,
     ErrorDetail,
@@ -64,9 +65,12 @@ def _common_fields(member: Member) -> dict[str, Any]:
     }
 
 
-def portal_user_out(session: Session, user: User) -> PortalUserOut:
-    """A portal user; an invited one with until when their invitation link works."""
+def portal_user_out(session: Session, user: User, row: UserRow | None = None) -> PortalUserOut:
+    """A portal user (with their sign-in throttle when ``row`` has it); an invited one
+    with until when their invitation link works."""
     out = PortalUserOut.model_validate(user)
+    if row is not None:
+        out = out.model_copy(update={"failed_sign_ins": row.failed_sign_ins, "locked_until": row.locked_until(utcnow())})
     if user.state != UserState.INVITED:
         return out
     link = pending_invitation(session, user.id)
@@ -116,11 +120,7 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
     member = session.get(Member, member_id, options=[selectinload(Member.addresses)])
     if member is None:
         raise NotFound(f"no member with id {member_id}")
-    users = session.scalars(
-        select(User)
-        .where(User.member_id == member.id, User.role.in_([UserRole.FULL, UserRole.STANDARD]))
-        .order_by(User.id)
-    )
+    users = user_rows(session, (User.member_id == member.id) & User.role.in_([UserRole.FULL, UserRole.STANDARD]))
     pending = session.scalars(
         select(AccountTransaction)
         .where(AccountTransaction.member_id == member.id, AccountTransaction.status == TxnStatus.PENDING)
@@ -144,6 +144,6 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         updated_at=member.updated_at,
         version=member.version,
         addresses=[AddressOut.model_validate(address) for address in member.addresses],
-        users=[portal_user_out(session, user) for user in users],
+        users=[portal_user_out(session, row.user, row) for row in users],
         pending_transactions=[TransactionOut.model_validate(txn) for txn in pending],
     )

@@ -31,7 +31,7 @@ from desktop_care.models.tokens import (
 
 from ..deps import ClientAddress, SessionDep
 from ..errors import Forbidden, Unauthorized
-from ..security import MIN_PASSWORD_LENGTH, authenticate, hash_password
+from ..security import MIN_PASSWORD_LENGTH, Channel, SignInThrottled, authenticate, hash_password
 from .web import (
     SESSION_COOKIE,
     csrf_ok,
@@ -94,8 +94,10 @@ def sign_in(
     if errors:
         return again(400, errors=errors)
     try:
-        user = authenticate(session, username, password, client_address=client,
-                            refuse=lambda u: portal_refusal(session, u), audit_prefix="portal")
+        user = authenticate(session, username, password, client, channel=Channel.PORTAL,
+                            refuse=lambda u: portal_refusal(session, u))
+    except SignInThrottled as exc:
+        return again(429, form_error=_sentence(exc.detail))
     except Unauthorized:
         return again(401, form_error="Wrong username or password.")
     except Forbidden as exc:
@@ -104,8 +106,6 @@ def sign_in(
         member = session.get(Member, user.member_id)
         if member is not None:
             member.last_login_at = user.last_login_at
-    record(session, actor_user_id=user.id, actor_name=user.username, action="portal.login",
-           entity_type="user", entity_id=user.id, client_address=client)
     renew_csrf(request)  # a new token for the signed-in browser
     response = redirect(request, "/account")
     start_session(request, session, user, response)
@@ -318,7 +318,7 @@ def accept_invitation(
         session.rollback()
         return _link_invalid(request, TokenPurpose.INVITATION)
     _set_password(session, user, password)
-    user.display_name, user.state, user.failed_logins = clean_name, UserState.ACTIVE, 0
+    user.display_name, user.state = clean_name, UserState.ACTIVE
     record(session, actor_user_id=user.id, actor_name=user.username, action="portal.invitation_accepted",
            entity_type="member" if member else "user", entity_id=member.id if member else user.id,
            details={"user_id": user.id, "username": user.username, "role": user.role.value},

@@ -45,7 +45,9 @@ from .editing import (
     address_values,
     block_summary,
 )
+from ..users.actions import UserActionBar, UserActions, state_text, state_tooltip
 from ..qt import (
+    QAbstractItemView,
     QAction,
     QDialog,
     QHBoxLayout,
@@ -57,6 +59,7 @@ from ..qt import (
     QHeaderView,
     QKeySequence,
     QLabel,
+    QPoint,
     QScrollArea,
     QStackedWidget,
     Qt,
@@ -160,6 +163,11 @@ class MemberDetailsDialog(QDialog):
         self._reload_again = False
         self.edit_dialog: CommandDialog | None = None
         self.pending_label: QLabel | None = None
+        #: Revoke / Disable / Enable / Unlock for the portal users (with a workspace).
+        self.user_actions = UserActions(workspace, self) if workspace is not None else None
+        self.user_action_bar: UserActionBar | None = None
+        if self.user_actions is not None:
+            self.user_actions.changed.connect(lambda _user_id: self.refresh())
         self.block_banner: QLabel | None = None
 
         self.status_page = StatePanel(self)
@@ -500,8 +508,13 @@ class MemberDetailsDialog(QDialog):
                         item.setToolTip(item.text())
             table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
             table.itemSelectionChanged.connect(self._update_account_buttons)
+            for row, user in enumerate(m.users):
+                item = table.item(row, 4)
+                if item is not None:
+                    item.setToolTip(state_tooltip(user))
             self.users_table = table
             layout.addWidget(table)
+            self._add_access_actions(layout, table, m.users)
             if len(m.users) == 1:
                 table.selectRow(0)
         self._update_account_buttons()
@@ -609,3 +622,25 @@ class MemberDetailsDialog(QDialog):
             dialog.cancel_button.setText("Keep it")
         self._show_action(dialog)
         return dialog
+
+    def _add_access_actions(self, layout: QVBoxLayout, table: QTableWidget, users: list[PortalUserOut]) -> None:
+        """Revoke / Disable / Enable / Unlock under the portal users table, for the
+        selected user (and the row's context menu)."""
+        actions = self.user_actions
+        if actions is None:
+            return
+        bar = UserActionBar(actions, table.parentWidget(), staff_actions=False)
+        self.user_action_bar = bar
+        table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.currentCellChanged.connect(lambda row, *_: bar.set_user(users[row] if 0 <= row < len(users) else None))
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+        def context_menu(position: QPoint) -> None:
+            row = table.rowAt(position.y())
+            if 0 <= row < len(users):
+                table.selectRow(row)
+                actions.menu(users[row], table).popup(table.viewport().mapToGlobal(position))
+
+        table.customContextMenuRequested.connect(context_menu)
+        layout.addWidget(bar)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from ... import schemas
 from typing import TYPE_CHECKING
-from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..qt import (
-    QAbstractItemView,
     QEvent,
     QFont,
     QFontMetrics,
@@ -32,7 +30,8 @@ from ..qt import (
     QWidget,
     Signal,
 )
-from ..widgets import StatePanel, make_read_only_table, named
+from ..paging import showing
+from ..widgets import StatePanel, make_results_table, named
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
 if TYPE_CHECKING:
@@ -58,14 +57,9 @@ def results_summary(model: MemberTableModel) -> str:
     """The line above the results: how many are shown, of how many."""
     if model.searching:
         return "Searching…"
-    rows = model.rowCount()
-    if model.error is not None or (rows == 0 and not model.has_more):
+    if model.error is not None or (model.rowCount() == 0 and not model.has_more):
         return ""
-    if not model.total_exact:
-        return f"showing {rows:,} of more than {model.total:,} — refine your search"
-    if model.has_more or rows < model.total:
-        return f"showing {rows:,} of {model.total:,} — refine your search"
-    return fmt.plural(rows, "member")
+    return showing(model, "member", "refine your search")
 
 
 class MemberTable(QTableView):
@@ -77,11 +71,7 @@ class MemberTable(QTableView):
         super().__init__(parent)
         self.setObjectName("memberTable")
         self.setModel(model)
-        make_read_only_table(self)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
+        make_results_table(self)
         self._size_columns()
         self.doubleClicked.connect(self._open)
 

@@ -1,11 +1,6 @@
-"""The member search results as a lazily paged table model.
-
-The model asks the server for one page (``limit`` rows) at a time, off the GUI thread.
-Views call :meth:`canFetchMore`/:meth:`fetchMore` as the person scrolls towards the end;
-at most one page is in flight, and a new query makes results of the old one stale
-(:class:`~desktop_care.ui.ops.Generation`), so they are dropped when they arrive.
-While a new query loads, the previous rows stay on screen, so typing does not flicker.
-"""
+"""The member search results as a lazily paged table model
+(:class:`~desktop_care.ui.paging.PagedTableModel`: one page at a time off the GUI
+thread, more as the person scrolls, stale answers dropped)."""
 
 from __future__ import annotations
 
@@ -16,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ...models.member import MemberStatus
 from ...schemas import MemberPage, MemberSummary
 from .. import format as fmt
-from ..ops import Generation, Op
-from ..qt import ModelIndex, QAbstractTableModel, QColor, QModelIndex, QObject, Qt, Signal
+from ..paging import PagedTableModel
+from ..qt import ModelIndex, QColor, QModelIndex, QObject, Qt
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource
@@ -66,129 +61,27 @@ COLUMNS: tuple[Column, ...] = (
 MEMBER_ID_ROLE = Qt.ItemDataRole.UserRole
 
 
-class MemberTableModel(QAbstractTableModel):
+class MemberTableModel(PagedTableModel):
     """Rows of :class:`MemberSummary` for the current query, loaded page by page."""
 
-    #: Loading started or finished, a page arrived, or a request failed.
-    state_changed = Signal()
-
     def __init__(self, client: MemberSource, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
-        super().__init__(parent)
+        super().__init__(parent, page_size)
         self._client = client
-        self._page_size = page_size
-        self._rows: list[MemberSummary] = []
-        self._query: str | None = None
-        self._requested: str | None = None
-        self._cursor: str | None = None
-        self._total = 0
-        self._total_exact = True
-        self._searching = False
-        self._fetching = False
-        self._error: BaseException | None = None
-        self._generation = Generation()
 
-    # ------------------------------------------------------------------ state
+    def fetch_page(self, request: Any, cursor: str | None, limit: int) -> MemberPage:
+        return self._client.search_members(str(request), limit=limit, cursor=cursor)
 
     @property
     def query(self) -> str | None:
         """The query of the rows shown (None before the first search)."""
-        return self._query
-
-    @property
-    def searching(self) -> bool:
-        """A new query's first page is on its way."""
-        return self._searching
-
-    @property
-    def loading(self) -> bool:
-        return self._searching or self._fetching
-
-    @property
-    def error(self) -> BaseException | None:
-        """Why the last request failed (cleared by the next one)."""
-        return self._error
-
-    @property
-    def total(self) -> int:
-        return self._total
-
-    @property
-    def total_exact(self) -> bool:
-        return self._total_exact
-
-    @property
-    def has_more(self) -> bool:
-        return self._cursor is not None
+        return self._shown  # type: ignore[no-any-return]
 
     def summary(self, row: int) -> MemberSummary:
-        return self._rows[row]
-
-    # ------------------------------------------------------------------ requests
+        return self._rows[row]  # type: ignore[no-any-return]
 
     def search(self, query: str) -> None:
         """Show the members matching ``query`` (rows of an older query stay until then)."""
-        self._generation.next()
-        self._requested = query
-        self._searching, self._fetching, self._error = True, False, None
-        self.state_changed.emit()
-        self._request(query, None, lambda page: self._first_page(query, page))
-
-    def retry(self) -> None:
-        """After a failure: load the next page again, or run the failed search again."""
-        if self._requested is None:
-            return
-        self._error = None
-        if self._query == self._requested and self._cursor is not None:
-            self.fetchMore()
-        else:
-            self.search(self._requested)
-
-    def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008, N802
-        return (
-            not parent.isValid()
-            and self._cursor is not None
-            and not self.loading
-            and self._error is None
-        )
-
-    def fetchMore(self, parent: ModelIndex = QModelIndex()) -> None:  # noqa: B008, N802
-        if not self.canFetchMore(parent):
-            return
-        self._fetching = True
-        self.state_changed.emit()
-        self._request(self._query or "", self._cursor, self._next_page)
-
-    def _request(self, query: str, cursor: str | None, on_page: Callable[[MemberPage], None]) -> None:
-        """Ask for one page off the GUI thread; a newer search makes the answer stale."""
-        token = self._generation.current
-        client, limit = self._client, self._page_size
-        (
-            Op(self, lambda: client.search_members(query, limit=limit, cursor=cursor))
-            .success(self._generation.guard(token, on_page))
-            .failure(self._generation.guard(token, self._failed))
-            .run()
-        )
-
-    def _first_page(self, query: str, page: MemberPage) -> None:
-        self.beginResetModel()
-        self._rows = list(page.items)
-        self._query = query
-        self._cursor = page.next_cursor
-        self._total, self._total_exact = page.total, page.total_exact
-        self._searching = False
-        self.endResetModel()
-        self.state_changed.emit()
-
-    def _next_page(self, page: MemberPage) -> None:
-        self._fetching = False
-        if page.items:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)
-            self._rows.extend(page.items)
-            self.endInsertRows()
-        self._cursor = page.next_cursor
-        self._total, self._total_exact = page.total, page.total_exact
-        self.state_changed.emit()
+        self.load(query)
 
     def row_ids(self) -> list[int]:
         return [row.id for row in self._rows]
@@ -207,9 +100,6 @@ class MemberTableModel(QAbstractTableModel):
         self.state_changed.emit()
 
     # ------------------------------------------------------------------ Qt model
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(COLUMNS)

@@ -1,0 +1,1 @@
+"""The Society Users page and the actions on a user."""

@@ -1,0 +1,240 @@
+"""The Society Users page (Customer Care → Users): every user of the system.
+
+A text filter (username, name, e-mail or member ID; debounced, sent off the GUI
+thread), a role and a state filter, and a lazily paged table with each user's state
+(and until when a throttled sign-in is locked), last sign-in and a Revoke column.
+The buttons under the filters act on the selected user, as does the row's context
+menu; each is enabled only when the server would accept it, with the reason in its
+tooltip otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...models.user import UserRole
+from ...models.user_search import StateFilter
+from ...schemas import UserListItem
+from .. import message
+from ..errors import Action, describe
+from ..qt import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QKeyEvent,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPoint,
+    QStackedWidget,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from ..paging import showing
+from ..widgets import StatePanel, make_results_table, named
+from ...commands.user import RevokeUser
+from .actions import UserActionBar, UserActions, refusal
+from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+DEBOUNCE_MS = 250
+PLACEHOLDER = "Username, name, e-mail or member ID"
+
+ROLE_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All roles", ()),
+    ("Staff (both tiers)", (UserRole.SOCIETY_ADMIN.value, UserRole.SOCIETY_STAFF.value)),
+    ("Society Admin", (UserRole.SOCIETY_ADMIN.value,)),
+    ("Society Staff", (UserRole.SOCIETY_STAFF.value,)),
+    ("Members' users (Full or Standard)", (UserRole.FULL.value, UserRole.STANDARD.value)),
+    ("Non-member users", (UserRole.NON_MEMBER.value,)),
+)
+STATE_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All states", ()),
+    ("Active", (StateFilter.ACTIVE.value,)),
+    ("Locked (failed sign-ins)", (StateFilter.LOCKED.value,)),
+    ("Invited", (StateFilter.INVITED.value,)),
+    ("Disabled", (StateFilter.DISABLED.value,)),
+    ("Revoked", (StateFilter.REVOKED.value,)),
+)
+
+_COLUMN_SAMPLES = {
+    "Username": "firstname.lastname.100",
+    "Name": "Firstname Lastname",
+    "Role": "Society Admin",
+    "Member ID": "10000000",
+    "State": "Locked until 23:59:59",
+    "Last sign-in": "30 Sep 2025, 23:59",
+    "Revoke": "Revoke",
+}
+
+
+def results_summary(model: UserTableModel) -> str:
+    if model.searching:
+        return "Loading…"
+    if model.error is not None or model.rowCount() == 0:
+        return ""
+    return showing(model, "user", "refine the filter")
+
+
+class UsersTable(QTableView):
+    def __init__(self, model: UserTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("usersTable")
+        self.setModel(model)
+        make_results_table(self)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = self.horizontalHeader()
+        metrics = self.fontMetrics()
+        for section, column in enumerate(COLUMNS):
+            if column.title == "Email":
+                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
+                continue
+            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
+            sample = _COLUMN_SAMPLES.get(column.title, "M" * 16)
+            self.setColumnWidth(section, max(metrics.horizontalAdvance(sample),
+                                             metrics.horizontalAdvance(column.title)) + 32)
+
+
+class UsersView(QWidget):
+    """The Society Users page."""
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
+        super().__init__(parent)
+        self.setObjectName("usersView")
+        self.workspace = workspace
+        self.model = UserTableModel(workspace.client, self)
+        self.user_actions = UserActions(workspace, self)
+        self.model.revoke_refusal = self._revoke_refusal
+
+        title = named(QLabel("Society Users"), "pageTitle")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        title.setFont(font)
+        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "userSearchBox")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAccessibleName("Filter users")
+        self.role_filter = named(QComboBox(), "roleFilter")
+        for text, values in ROLE_CHOICES:
+            self.role_filter.addItem(text, values)
+        self.role_filter.setAccessibleName("Role")
+        self.state_filter = named(QComboBox(), "stateFilter")
+        for text, values in STATE_CHOICES:
+            self.state_filter.addItem(text, values)
+        self.state_filter.setAccessibleName("State")
+        self.summary = named(QLabel(), "usersSummary")
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.action_bar = UserActionBar(self.user_actions, self)
+
+        self.table = UsersTable(self.model, self)
+        self.state = StatePanel(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.state)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search_box, 3)
+        filters.addWidget(self.role_filter, 1)
+        filters.addWidget(self.state_filter, 1)
+        filters.addWidget(self.summary, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 6)
+        layout.addWidget(title)
+        layout.addLayout(filters)
+        layout.addWidget(self.action_bar)
+        layout.addWidget(self.stack, 1)
+
+        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
+        self._debounce.timeout.connect(self.search_now)
+        self.search_box.textEdited.connect(self._debounce.start)
+        self.search_box.textChanged.connect(lambda text: None if text else self._debounce.start())
+        self.search_box.returnPressed.connect(self.search_now)
+        self.role_filter.currentIndexChanged.connect(self.search_now)
+        self.state_filter.currentIndexChanged.connect(self.search_now)
+        self.state.retry_button.clicked.connect(self.model.retry)
+        self.model.state_changed.connect(self._update)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.clicked.connect(self._clicked)
+        self.user_actions.changed.connect(lambda _id: self.model.reload())
+        self._update()
+
+    # ----------------------------------------------------------------- actions
+
+    def current_filter(self) -> UserFilter:
+        return UserFilter(self.search_box.text().strip(), tuple(self.role_filter.currentData() or ()),
+                          tuple(self.state_filter.currentData() or ()))
+
+    def search_now(self) -> None:
+        self._debounce.stop()
+        self.model.search(self.current_filter())
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def current_user(self) -> UserListItem | None:
+        index = self.table.currentIndex()
+        return self.model.user(index.row()) if index.isValid() else None
+
+    def act(self, key: str) -> None:
+        """Ask to run action ``key`` ("revoke", "disable", …) on the selected user."""
+        self.action_bar.act(key)
+
+    # ----------------------------------------------------------------- internals
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Menu and self.current_user() is not None:
+            self._context_menu(self.table.visualRect(self.table.currentIndex()).center())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _revoke_refusal(self, user: UserListItem) -> str | None:
+        return refusal(self.workspace, RevokeUser(user_id=user.id), user)
+
+    def _clicked(self, index: QModelIndex) -> None:
+        if index.column() == REVOKE_COLUMN:
+            self.action_bar.set_user(self.model.user(index.row()))
+            self.act("revoke")
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return
+        user = self.model.user(index.row())
+        self.table.setCurrentIndex(index)
+        menu = self.user_actions.menu(user, self)
+        menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def _update_buttons(self) -> None:
+        self.action_bar.set_user(self.current_user())
+
+    def _update(self) -> None:
+        model = self.model
+        self.summary.setText(results_summary(model))
+        self._update_buttons()
+        if model.searching:
+            return
+        if model.error is not None:
+            problem = describe(model.error)
+            if problem.action is Action.SIGN_IN_AGAIN:
+                message.problem(model.error)
+            self.state.show_state("The users could not be listed", problem.text,
+                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
+            self.stack.setCurrentWidget(self.state)
+        elif model.rowCount() == 0 and model.filter is not None:
+            if model.filter.is_empty:
+                self.state.show_state("There are no users yet")
+            else:
+                self.state.show_state("No users match these filters",
+                                      "Check the spelling, or choose “All roles” and “All states”.")
+            self.stack.setCurrentWidget(self.state)
+        else:
+            self.stack.setCurrentWidget(self.table)
