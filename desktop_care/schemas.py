@@ -118,6 +118,8 @@ class MemberRecord(Schema):
     phone: str
     email_opt_in: bool
     status: MemberStatus
+    #: While deactivated: the status Reactivate restores.
+    status_before_hold: MemberStatus | None = None
     merged_into_id: int | None
     blocked_for_balance: bool
     points_balance: int

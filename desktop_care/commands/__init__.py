@@ -7,9 +7,11 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import member  # noqa: F401  (registers its kinds)
+from . import member, merge, status  # noqa: F401  (register their kinds)
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, SetEmailPreference, UpdateContact
+from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
+from .status import ChangeStatus
 from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
@@ -29,7 +31,11 @@ __all__ = [
     "AdjustPoints",
     "AnyCommand",
     "BaseCommand",
+    "ChangeStatus",
     "Command",
+    "MergeInfo",
+    "MergeMembers",
+    "MergePlan",
     "CommandResult",
     "NotPermitted",
     "OpIdReused",
@@ -37,6 +43,7 @@ __all__ = [
     "Rejected",
     "SetEmailPreference",
     "Status",
+    "UndoMerge",
     "UpdateContact",
     "UserCommand",
     "command_class",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus, PointsType, add_points
+from ..models.status import accrual_refusal
 from .base import Actor, Command, Rejected
 from .registry import register
 
@@ -250,8 +251,11 @@ class AdjustPoints(Command):
         return frozenset({"points_balance"})
 
     def check(self, member: Member) -> None:
-        if member.status in (MemberStatus.INACTIVE, MemberStatus.MERGED):
-            raise Rejected(f"member {member.member_no} is {member.status.value}: points cannot be adjusted")
+        if member.status == MemberStatus.MERGED:
+            raise Rejected(f"member {member.member_no} was merged into another account: points cannot be adjusted")
+        refused = accrual_refusal(member) if self.delta > 0 else None
+        if refused is not None:
+            raise Rejected(refused, {"delta": "no points can be added"})
         if member.points_balance + self.delta < 0:
             raise Rejected(
                 f"the balance is {member.points_balance:,} points: removing {-self.delta:,} would make it negative",

@@ -113,10 +113,13 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     op_id = str(command.op_id)
     # Lock the target first: a concurrent run of the same op_id then waits here and,
     # once the first commits, finds its stored result below.
-    entity: type[Member] | type[User] = Member if isinstance(command, Command) else User
-    target = session.scalars(
-        select(entity).where(entity.id == command.target_id).with_for_update()
-    ).one_or_none()
+    target: Member | User | None
+    if isinstance(command, Command):
+        ids = sorted({command.target_id, *command.also_locks()})
+        locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update())
+        target = next((m for m in locked if m.id == command.target_id), None)
+    else:
+        target = session.scalars(select(User).where(User.id == command.target_id).with_for_update()).one_or_none()
     prior = session.get(ProcessedCommand, op_id)
     if prior is not None:
         if prior.digest != command.digest():
@@ -188,11 +191,15 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
                 server_values={f: field_value(member, f) for f in sorted(changed_since)},
             )
     try:
-        command.check(member)
+        command.check_in(session, member)
+        if command.apply_can_reject:
+            with session.begin_nested():
+                details = command.apply(session, member, actor)
+        else:
+            details = command.apply(session, member, actor)
     except Rejected as exc:
         return CommandResult(op_id=op_id, status=Status.REJECTED, member_version=member.version,
                              reason=exc.reason, fields=exc.fields)
-    details = command.apply(session, member, actor)
     new_version = member.version + 1
     if not command.never_conflicts:
         stamp = [new_version, command.origin]

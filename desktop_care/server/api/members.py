@@ -124,6 +124,7 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         email_opt_in=member.email_opt_in,
         blocked_for_balance=member.blocked_for_balance,
         merged_into_id=member.merged_into_id,
+        status_before_hold=member.status_before_hold,
         created_at=member.created_at,
         updated_at=member.updated_at,
         version=member.version,
