@@ -11,6 +11,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from .commands import AnyCommand, CommandResult, QueueableCommand
+from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
 from .models.ledger import TxnStatus
 from .models.member import AddressKind, MemberStatus
 from .models.user import UserRole, UserState

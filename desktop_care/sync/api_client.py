@@ -41,6 +41,8 @@ from ..schemas import (
     LoginRequest,
     LoginResponse,
     MemberDetail,
+    MergeInfo,
+    MergePlan,
     MemberPage,
     StaffPublic,
 )
@@ -326,6 +328,16 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def merge_plan(self, merged_id: int, survivor_id: int) -> MergePlan:
+        """What merging ``merged_id`` into ``survivor_id`` would do, or why it can't."""
+        return self._call("GET", f"/members/{int(merged_id)}/merge-plan", MergePlan,
+                          params={"into": int(survivor_id)})
+
+    def merges(self, member_id: int) -> list[MergeInfo]:
+        """The merges the member took part in, each saying whether it can be undone."""
+        response = self._send("GET", f"/members/{int(member_id)}/merges")
+        return [MergeInfo.model_validate(item) for item in response.json()]
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""
