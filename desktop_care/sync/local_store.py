@@ -177,6 +177,7 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
+            _drop_outdated_directory(conn)
             Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
             for ddl in SQLITE_FTS_DDL:
                 conn.exec_driver_sql(ddl)
@@ -494,6 +495,22 @@ def store_path(server_url: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[1]).strip("-")[:60]
     digest = hashlib.sha256(url.encode()).hexdigest()[:8]
     return config.data_dir() / "workstation" / f"{slug}-{digest}.sqlite3"
+
+
+def _drop_outdated_directory(conn: Connection) -> None:
+    """A store written by an older version lacks replicated columns added since (say
+    ``member.status_before_hold``): drop the directory copy and pull it again from the
+    start. The outbox, the Sync issues and the credentials stay."""
+    for table in _ENTITY_TABLES:
+        have = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+        if have and not {c.name for c in table.columns} <= have:
+            break
+    else:
+        return
+    conn.exec_driver_sql("DROP TABLE IF EXISTS member_fts")
+    for table in reversed(_ENTITY_TABLES):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    _set_state(conn, "cursor", "0")
 
 
 def _cursor(conn: Connection) -> int:

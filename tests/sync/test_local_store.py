@@ -156,3 +156,23 @@ def test_offline_sign_in_accepts_the_right_password_only(tmp_path):
     assert credentials.verify("http://other.example.org", "ada", "correct horse") is None
     assert credentials.verify("http://care.example.org:8000", "bob", "correct horse") is None
     credentials.close()
+
+
+def test_a_store_of_an_older_version_pulls_the_directory_again(tmp_path) -> None:
+    """A column added to the replicated member (status_before_hold) is missing from a
+    store written before: the directory copy is dropped and pulled from the start; the
+    outbox stays."""
+    from desktop_care.sync.local_store import LocalStore
+
+    path = tmp_path / "old.sqlite3"
+    store = LocalStore(path)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE member DROP COLUMN status_before_hold")
+        conn.exec_driver_sql("INSERT INTO sync_state (key, value) VALUES ('cursor', '42')")
+    store.close()
+    reopened = LocalStore(path)
+    with reopened.engine.connect() as conn:
+        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(member)")}
+        cursor = conn.exec_driver_sql("SELECT value FROM sync_state WHERE key = 'cursor'").scalar()
+    assert "status_before_hold" in columns and cursor == "0"
+    reopened.close()

@@ -20,6 +20,7 @@ from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
 from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
+from ..wizards import WizardHost, open_wizard, wizard_refusal
 from ..qt import (
     QDialog,
     QHBoxLayout,
@@ -135,11 +136,19 @@ class MemberDetailsDialog(QDialog):
         self.edit_info_button = named(QPushButton("Edit info…"), "editInfoButton")
         self.email_prefs_button = named(QPushButton("Email prefs…"), "emailPrefsButton")
         self.adjust_points_button = named(QPushButton("Adjust points…"), "adjustPointsButton")
+        self.wizard_buttons = {
+            "status": named(QPushButton("Change &status…"), "changeStatusButton"),
+            "merge": named(QPushButton("&Merge…"), "mergeButton"),
+            "undo": named(QPushButton("&Undo merge…"), "undoMergeButton"),
+        }
+        self.wizard: WizardHost | None = None
+        for which, button in self.wizard_buttons.items():
+            button.clicked.connect(lambda _=False, w=which: self.open_wizard(w))
         self.edit_info_button.clicked.connect(lambda: self.open_editor(EditContactDialog))
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
         self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
         bottom = QHBoxLayout()
-        for button in self.edit_buttons:
+        for button in (*self.edit_buttons, *self.wizard_buttons.values()):
             bottom.addWidget(button)
             button.setVisible(workspace is not None)
             button.setEnabled(False)
@@ -194,6 +203,13 @@ class MemberDetailsDialog(QDialog):
         dialog.show()
         return dialog
 
+    def open_wizard(self, which: str) -> WizardHost | None:
+        """Change status… / Merge… / Undo merge… for the member as shown."""
+        if self.workspace is None or self.member is None:
+            return None
+        self.wizard = open_wizard(self.workspace, self.member, which, self)
+        return self.wizard
+
     def _editor_closed(self) -> None:
         self.edit_dialog = None
 
@@ -204,7 +220,7 @@ class MemberDetailsDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
         self._reload_again = False
-        for button in self.edit_buttons:
+        for button in (*self.edit_buttons, *self.wizard_buttons.values()):
             button.setEnabled(False)
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
@@ -224,6 +240,11 @@ class MemberDetailsDialog(QDialog):
         self.member = member
         for button in self.edit_buttons:
             button.setEnabled(True)
+        if self.workspace is not None:
+            for which, button in self.wizard_buttons.items():
+                reason = wizard_refusal(self.workspace, member, which)
+                button.setEnabled(reason is None)
+                button.setToolTip(reason or "")
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -279,7 +300,7 @@ class MemberDetailsDialog(QDialog):
 
     def _identity(self, m: MemberDetail) -> QGroupBox:
         full_name = " ".join(p for p in (m.title, m.first_name, m.last_name) if p)
-        status = fmt.member_status(m.status)
+        status = fmt.member_status(m.status, long=True)
         if m.blocked_for_balance:
             status += " (portal blocked until the balance is paid)"
         return _form("Identity", [
