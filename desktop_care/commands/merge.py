@@ -20,7 +20,16 @@ from sqlalchemy import Enum, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Address, AddressKind, AuditEvent, Member, MemberStatus, MergeRecord, User, utcnow
+from ..models import (
+    Address,
+    AddressKind,
+    AuditEvent,
+    Member,
+    MemberStatus,
+    MergeRecord,
+    User,
+    utcnow,
+)
 from ..models.merge import UNDO_WINDOW, references
 from ..models.status import STATUS_LABELS
 from ..models.user import UserRole
@@ -462,8 +471,8 @@ def merge_info(session: Session, record: MergeRecord) -> MergeInfo:
     assert merged is not None and survivor is not None
     moved = record.snapshot.get("moved", {})
     labels = {ref.key: ref.label for ref in references()}
-    restores = [f"{_name(merged)} comes back as it was before the merge, "
-                f"{STATUS_LABELS[MemberStatus(record.snapshot['members']['merged']['status'])].lower()}.",
+    restores = [(f"{_name(merged)} comes back as it was before the merge, "
+                f"{STATUS_LABELS[MemberStatus(record.snapshot['members']['merged']['status'])].lower()}."),
                 f"{_name(survivor)} gets back its own details and balances."]
     restores += [f"{len(ids)} {labels.get(key, key)} move back." for key, ids in moved.items() if ids]
     return MergeInfo(id=record.id, merged=_side(merged), survivor=_side(survivor), created_at=record.created_at,

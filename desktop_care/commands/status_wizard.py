@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..models import MemberStatus
-from ..models.status import STATUS_LABELS, StatusAction, actions_from, effects, transition
+from ..models.status import (
+    STATUS_LABELS,
+    StatusAction,
+    actions_from,
+    effects,
+    transition,
+)
 from .merge import MergeInfo, UndoMerge
 from .status import ChangeStatus, clean_reason
 from .wizard import MemberFacts, Wizard, WizardError

@@ -131,12 +131,12 @@ def effects(status: MemberStatus, action: StatusAction,
     t = transition(status, action, status_before_hold)
     status_line = f"Status changes from {STATUS_LABELS[t.before]} to {STATUS_LABELS[t.after]}."
     if action is StatusAction.ENROLL and t.undoes_merge:
-        return ["The merge that merged this member away is undone: the member, its points, "
-                "transactions, addresses and portal users are restored as they were.",
+        return [("The merge that merged this member away is undone: the member, its points, "
+                "transactions, addresses and portal users are restored as they were."),
                 "The member is enrolled again and can sign in to the portal."]
     if action is StatusAction.ENROLL:
-        return [status_line, "The member is enrolled in the loyalty programme: points accrue, offers are "
-                "sent, and the member can sign in to the portal."]
+        return [status_line, ("The member is enrolled in the loyalty programme: points accrue, offers are "
+                "sent, and the member can sign in to the portal.")]
     if action is StatusAction.UNENROLL:
         return [status_line, "The membership is closed: no more points or offers.",
                 "E-mail opt-in is turned off.", "The member can no longer sign in to the portal.",
@@ -145,8 +145,8 @@ def effects(status: MemberStatus, action: StatusAction,
         return [status_line, "The account is put on hold: no portal sign-in, no points accrual.",
                 "Existing points, e-mail preferences and everything else are kept.",
                 "Reactivate is then the only action, and restores the account with no loss of data."]
-    return [status_line, "Everything is restored as it was before the deactivation: portal sign-in, "
-            "points accrual and offers."]
+    return [status_line, ("Everything is restored as it was before the deactivation: portal sign-in, "
+            "points accrual and offers.")]
 
 
 def sign_in_refusal(member: HasStatus) -> str | None:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Integer, MetaData, String, Table, UniqueConstraint, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from desktop_care.commands import Actor, MergeMembers, Status, UndoMerge, execute
@@ -31,8 +39,8 @@ from desktop_care.models import (
     post_transaction,
     uncovered_references,
 )
-from desktop_care.models.merge import unregister
 from desktop_care.models.ledger import ledger_totals
+from desktop_care.models.merge import unregister
 from tests.models.conftest import make_member
 
 ACTOR = Actor(user_id=None, username="tester")

@@ -8,13 +8,25 @@ import datetime as dt
 import pytest
 
 from desktop_care.commands import ChangeStatus, MergeMembers, Status, UndoMerge
-from desktop_care.commands.merge import FieldRow, MemberSide, MergeInfo, MergePlan, MoveCount
+from desktop_care.commands.merge import (
+    FieldRow,
+    MemberSide,
+    MergeInfo,
+    MergePlan,
+    MoveCount,
+)
 from desktop_care.commands.merge_wizard import MergeWizard, UndoMergeWizard
 from desktop_care.commands.runner import CommandResult
 from desktop_care.commands.status_wizard import StatusWizard
 from desktop_care.commands.wizard import MemberFacts
 from desktop_care.models import MemberStatus
-from desktop_care.models.status import ACTIONS, StatusAction, StatusRefused, refusal, transition
+from desktop_care.models.status import (
+    ACTIONS,
+    StatusAction,
+    StatusRefused,
+    refusal,
+    transition,
+)
 
 S, A = MemberStatus, StatusAction
 

@@ -12,17 +12,34 @@ import pytest
 from sqlalchemy import select
 
 from desktop_care.commands import ChangeStatus
-from desktop_care.models import AccountTransaction, Member, MemberStatus, StatusAction, TxnStatus
+from desktop_care.models import (
+    AccountTransaction,
+    Member,
+    MemberStatus,
+    StatusAction,
+    TxnStatus,
+)
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import QRadioButton, Qt, QWidget
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.wizards.host import StepPage, WizardHost
-from desktop_care.ui.wizards.merge import ChooseMergePage, ComparePage, MergeConfirmPage, PickPage
+from desktop_care.ui.wizards.merge import (
+    ChooseMergePage,
+    ComparePage,
+    MergeConfirmPage,
+    PickPage,
+)
 from desktop_care.ui.wizards.status import ActionPage, ReasonPage
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
 from tests.sync.workstations import server_member as on_server
-from tests.ui.arrange import FullMember, add_full_member, server_session, signed_in_client, unique
+from tests.ui.arrange import (
+    FullMember,
+    add_full_member,
+    server_session,
+    signed_in_client,
+    unique,
+)
 from tests.ui.test_editing import opened
 
 
@@ -224,7 +241,7 @@ def test_merge_then_undo_from_the_survivor(qtbot, window: MainWindow, sqlite_ser
     next_(qtbot, host)
     assert host.current_step == "plan"
     moves = page(host).findChild(QWidget, "planMoves").text()
-    assert "1 points ledger entries" in moves and "2 portal users" in moves and "3 account transactions" in moves
+    assert "Points ledger entries: 1" in moves and "Portal users: 2" in moves and "Account transactions: 3" in moves
     shot(host, "merge-3-plan")
     next_(qtbot, host)
     confirm_page = page(host)

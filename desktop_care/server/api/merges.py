@@ -6,7 +6,7 @@ and its undo themselves are commands (``merge_members``, ``undo_merge``) run thr
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import selectinload
@@ -20,7 +20,7 @@ from ..errors import ERROR_RESPONSES, NotFound
 
 router = APIRouter(prefix="/members", tags=["merges"], responses=ERROR_RESPONSES)
 
-_NOT_FOUND = {404: {"model": ErrorDetail, "description": "No such member"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such member"}}
 
 
 def _member(session: SessionDep, member_id: int) -> Member:

@@ -4,9 +4,10 @@ before offering them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ...commands import ChangeStatus, MergeMembers, UndoMerge
+from ...commands import BaseCommand, ChangeStatus, MergeMembers, UndoMerge
 from ...models import MemberStatus
 from ...schemas import MemberDetail
 from ..qt import QWidget
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 #: Button kind → (command kind it yields, opener).
-WIZARDS = {
+WIZARDS: dict[str, tuple[type[BaseCommand], Callable[..., WizardHost]]] = {
     "status": (ChangeStatus, open_status_wizard),
     "merge": (MergeMembers, open_merge_wizard),
     "undo": (UndoMerge, open_undo_wizard),

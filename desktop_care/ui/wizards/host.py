@@ -79,11 +79,11 @@ class StepPage(QWizardPage):
         """Write the person's choices into the machine."""
 
     # QWizardPage
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         self.show_error("")
         self.show_step()
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         self.collect()
         if self.machine.step != self.step:  # already moved (never expected)
             return True
@@ -94,7 +94,7 @@ class StepPage(QWizardPage):
         self.show_error("")
         return True
 
-    def cleanupPage(self) -> None:  # noqa: N802  (Back was pressed on this page)
+    def cleanupPage(self) -> None:
         self.machine.back()
 
     def show_error(self, text: str) -> None:
@@ -132,10 +132,10 @@ class ResultPage(StepPage):
         self.outcome.style().polish(self.outcome)
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return self.machine.succeeded is not None
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         return True
 
 

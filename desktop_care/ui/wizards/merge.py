@@ -26,6 +26,7 @@ from ..qt import (
     QHeaderView,
     QLineEdit,
     QRadioButton,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -51,10 +52,10 @@ class PickPage(StepPage):
         super().__init__(host)
         machine = _machine(self)
         current = machine.current.title
-        self.into_other = named(QRadioButton(f"Merge {current} into the member chosen below "
-                                             f"({current} is merged away)"), "intoOtherRadio")
-        self.into_current = named(QRadioButton(f"Merge the member chosen below into {current} "
-                                               f"({current} survives)"), "intoCurrentRadio")
+        self.into_other = named(QRadioButton(f"Merge this member, {current}, into the one chosen below"),
+                                "intoOtherRadio")
+        self.into_current = named(QRadioButton("Merge the one chosen below into this member (this one survives)"),
+                                  "intoCurrentRadio")
         self.into_other.setChecked(True)
         group = QButtonGroup(self)
         for radio in (self.into_other, self.into_current):
@@ -63,6 +64,10 @@ class PickPage(StepPage):
             radio.toggled.connect(self._direction_changed)
         self.search = SearchView(host.workspace, self)
         self.search.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        for column in range(self.search.model.columnCount()):
+            title = self.search.model.headerData(column, Qt.Orientation.Horizontal)
+            if title in ("Pending", "Last login", "Sync"):
+                self.search.table.setColumnHidden(column, True)
         self.search.table.selectionModel().selectionChanged.connect(self._picked)
         self.search.table.open_requested.connect(lambda _id: host.next())
         self.status = text_label("Find the other member, then select them in the list.", "pickStatus")
@@ -70,7 +75,7 @@ class PickPage(StepPage):
         self.body.addWidget(self.status)
         self._generation = 0
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         super().initializePage()
         self.search.focus_search()
 
@@ -135,7 +140,21 @@ class PickPage(StepPage):
             self.show_error(f"The server could not plan this merge: {describe(exc).text}")
 
 
-_SIDES = (("survivor", "Keep the survivor's"), ("merged", "Take the merged member's"))
+def _display(field: str, text: str) -> str:
+    """A plan value as the rest of the app shows it (counts with separators, money)."""
+    if not text:
+        return fmt.NONE
+    if field in ("points_balance", "pending_count") and text.lstrip("-").isdigit():
+        return fmt.count(int(text))
+    if field == "account_balance_cents" and text.lstrip("-").isdigit():
+        return fmt.money(int(text))
+    return text
+
+
+def _item(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setToolTip(text)
+    return item
 
 
 class ComparePage(StepPage):
@@ -149,6 +168,7 @@ class ComparePage(StepPage):
         self.table.setHorizontalHeaderLabels(["Field", "Merged away", "Survivor", "The survivor keeps"])
         make_read_only_table(self.table)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -169,18 +189,19 @@ class ComparePage(StepPage):
         self.table.setRowCount(len(plan.fields))
         self.combos = {}
         for row, field in enumerate(plan.fields):
-            for column, text in enumerate((field.label, field.merged or fmt.NONE, field.survivor or fmt.NONE)):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+            merged, survivor = _display(field.field, field.merged), _display(field.field, field.survivor)
+            for column, text in enumerate((field.label, merged, survivor)):
+                self.table.setItem(row, column, _item(text))
             if field.choosable:
                 combo = named(QComboBox(), f"choice_{field.field}")
-                for side, label in _SIDES:
-                    combo.addItem(label, side)
+                combo.addItem(f"{survivor}  (survivor)", "survivor")
+                combo.addItem(f"{merged}  (merged away)", "merged")
                 combo.setCurrentIndex(combo.findData(machine.choice(field.field)))
+                combo.setAccessibleName(f"{field.label}: the survivor keeps")
                 self.combos[field.field] = combo
                 self.table.setCellWidget(row, 3, combo)
             else:
-                keeps = field.result or field.survivor or fmt.NONE
-                self.table.setItem(row, 3, QTableWidgetItem(keeps if not field.differs else f"{keeps}"))
+                self.table.setItem(row, 3, _item(_display(field.field, field.result or field.survivor)))
         self.table.resizeRowsToContents()
         self.emails.setVisible(plan.emails_differ)
         self.emails.setText(f"I have checked that {plan.merged.email} and {plan.survivor.email} belong to the "
@@ -203,19 +224,21 @@ class PlanPage(StepPage):
         self.after = text_label("", "planAfter")
         self.body.addWidget(text_label("Everything of the merged-away member moves to the survivor, in one step:"))
         self.body.addWidget(self.moves)
+        self.body.addSpacing(10)
+        self.body.addWidget(text_label("After the merge:"))
         self.body.addWidget(self.after)
 
     def show_step(self) -> None:
         machine = _machine(self)
         plan = machine.plan
         assert plan is not None
-        self.moves.setText(bullets([f"{m.count:,} {m.label}" for m in plan.moves]))
+        self.moves.setText(bullets([f"{m.label.capitalize()}: {m.count:,}" for m in plan.moves]))
         values = machine.surviving_values()
         self.after.setText(bullets([
-            f"{plan.survivor.name} ({plan.survivor.member_no}) then has {fmt.count(plan.points_after)} points and "
-            f"an account balance of {fmt.money(plan.balance_after_cents)}.",
-            f"Name: {values.get('first_name', '')} {values.get('last_name', '')}; e-mail: "
-            f"{values.get('email') or fmt.NONE}; phone: {values.get('phone') or fmt.NONE}.",
+            (f"{plan.survivor.name} ({plan.survivor.member_no}) then has {fmt.count(plan.points_after)} points and "
+            f"an account balance of {fmt.money(plan.balance_after_cents)}."),
+            (f"Name: {values.get('first_name', '')} {values.get('last_name', '')}; e-mail: "
+            f"{values.get('email') or fmt.NONE}; phone: {values.get('phone') or fmt.NONE}."),
             f"{plan.merged.name} ({plan.merged.member_no}) stays on record as Merged, pointing at the survivor.",
             "The merge can be undone for 30 days while neither member changes.",
         ]))

@@ -74,7 +74,7 @@ class ReasonPage(StepPage):
         self.body.addWidget(self.prompt)
         self.body.addWidget(self.reason)
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         super().initializePage()
         self.reason.setFocus()
 
