@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -33,6 +34,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Enum, Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.orm import Session, selectinload
 
 from .. import config
@@ -177,10 +179,8 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
-            _drop_outdated_directory(conn)
-            Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
-            for ddl in SQLITE_FTS_DDL:
-                conn.exec_driver_sql(ddl)
+            if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
+                _rebuild_replica(conn)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -286,9 +286,7 @@ class LocalStore:
         server's database was reset or replaced). Queued changes and sync issues stay:
         they are the person's work, and go to the server like any others."""
         with self._write() as conn:
-            for table in (_search, _address, _member, _cached):
-                conn.execute(delete(table))
-            _set_state(conn, "cursor", "0")
+            _forget_directory(conn)
 
     # ------------------------------------------------------------------ the outbox
 
@@ -490,27 +488,43 @@ class LocalStore:
 # ---------------------------------------------------------------------- helpers
 
 
+def _replica_fingerprint() -> str:
+    """What the replica's layout depends on: the entity tables' DDL, the FTS set-up,
+    the kept details' schema, and the format of the values stored (bump
+    ``_REPLICA_FORMAT`` when a value is stored differently, as search keys were)."""
+    parts = [str(CreateTable(t).compile(dialect=sqlite_dialect())) for t in _ENTITY_TABLES]
+    parts += [*SQLITE_FTS_DDL, json.dumps(MemberDetail.model_json_schema(), sort_keys=True), _REPLICA_FORMAT]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+#: Version of how replica values are stored (2: member_search.member_no normalised).
+_REPLICA_FORMAT = "2"
+#: A store whose replica was laid out otherwise (an older version of the app) drops it
+#: and pulls the directory again; the outbox and the Sync issues are kept.
+REPLICA_SCHEMA = _replica_fingerprint()
+
+
+def _rebuild_replica(conn: Connection) -> None:
+    conn.exec_driver_sql("DROP TABLE IF EXISTS member_fts")
+    Member.metadata.drop_all(conn, tables=_ENTITY_TABLES)
+    Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
+    for ddl in SQLITE_FTS_DDL:
+        conn.exec_driver_sql(ddl)
+    _forget_directory(conn)
+    _set_state(conn, "replica_schema", REPLICA_SCHEMA)
+
+
+def _forget_directory(conn: Connection) -> None:
+    for table in (_search, _address, _member, _cached):
+        conn.execute(delete(table))
+    _set_state(conn, "cursor", "0")
+
+
 def store_path(server_url: str) -> Path:
     url = normalize_server_url(server_url)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[1]).strip("-")[:60]
     digest = hashlib.sha256(url.encode()).hexdigest()[:8]
     return config.data_dir() / "workstation" / f"{slug}-{digest}.sqlite3"
-
-
-def _drop_outdated_directory(conn: Connection) -> None:
-    """A store written by an older version lacks replicated columns added since (say
-    ``member.status_before_hold``): drop the directory copy and pull it again from the
-    start. The outbox, the Sync issues and the credentials stay."""
-    for table in _ENTITY_TABLES:
-        have = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
-        if have and not {c.name for c in table.columns} <= have:
-            break
-    else:
-        return
-    conn.exec_driver_sql("DROP TABLE IF EXISTS member_fts")
-    for table in reversed(_ENTITY_TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
-    _set_state(conn, "cursor", "0")
 
 
 def _cursor(conn: Connection) -> int:
