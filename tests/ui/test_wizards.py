@@ -5,10 +5,8 @@ what the server has afterwards. ``WIZARD_SHOTS=DIR`` saves a PNG of every page."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from desktop_care.commands import ChangeStatus
@@ -21,7 +19,6 @@ from desktop_care.models import (
 )
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import QRadioButton, Qt, QWidget
-from desktop_care.ui.session import StaffSession
 from desktop_care.ui.wizards.host import StepPage, WizardHost
 from desktop_care.ui.wizards.merge import (
     ChooseMergePage,
@@ -30,9 +27,9 @@ from desktop_care.ui.wizards.merge import (
     PickPage,
 )
 from desktop_care.ui.wizards.status import ActionPage, ReasonPage
-from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
 from tests.sync.workstations import server_member as on_server
+from tests.ui import test_editing
 from tests.ui.arrange import (
     FullMember,
     add_full_member,
@@ -42,22 +39,14 @@ from tests.ui.arrange import (
 )
 from tests.ui.test_editing import opened
 
+window = test_editing.window  # the same window fixture: a main window whose syncer starts stopped
+
 
 def shot(widget: QWidget, name: str) -> None:
     where = os.environ.get("WIZARD_SHOTS")
     if where:
         Path(where).mkdir(parents=True, exist_ok=True)
         assert widget.grab().save(str(Path(where) / f"{name}.png"))
-
-
-@pytest.fixture
-def window(qtbot, session: StaffSession) -> Iterator[MainWindow]:
-    workspace = Workspace(session, start=False)
-    window = MainWindow(session, workspace=workspace)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    workspace.stop(wait=5.0)
 
 
 def page(host: WizardHost) -> StepPage:
