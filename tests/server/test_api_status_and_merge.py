@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import AdjustPoints, ChangeStatus, MergeMembers, UndoMerge
+from desktop_care.commands import AdjustPoints, ChangeStatus, MergeMembers, UndoMerge, UpdateContact
 from desktop_care.models import (
     Member,
     MemberStatus,
@@ -200,3 +200,24 @@ def test_two_merges_of_one_member_at_once_one_wins(server: LiveServer, db: Sessi
     totals = sorted(fresh(db, m).points_balance for m in (first, second))
     assert totals == [100, 200]
     assert db.scalar(select(Member.points_balance).where(Member.id == contested.id)) == 0
+
+
+def test_a_merge_racing_offline_edits_of_either_member(server: LiveServer, db: Session, auth: dict[str, str]) -> None:
+    """Edits typed offline before the merge and pushed after it: on the merged-away
+    member they are refused with the reason; on the survivor, a field the merge wrote is
+    a conflict (never silently overwritten), and other fields apply."""
+    merged = rich_member(db, "Racer", "racer@example.org")
+    survivor = rich_member(db, "Keeper")  # no e-mail: the merged member's is the default
+    seen_merged, seen_survivor = fresh(db, merged).version, fresh(db, survivor).version
+    offline = [
+        UpdateContact(member_id=merged.id, base_version=seen_merged, origin="laptop", phone="+44 20 7946 0001"),
+        UpdateContact(member_id=survivor.id, base_version=seen_survivor, origin="laptop", email="keeper@example.org"),
+        UpdateContact(member_id=survivor.id, base_version=seen_survivor, origin="laptop", phone="+44 20 7946 0002"),
+    ]
+    assert run(server, auth, merge(db, merged, survivor))["status"] == "applied"
+    out = results(push(server, auth, *offline))
+    assert [r["status"] for r in out] == ["rejected", "conflict", "applied"]
+    assert out[0]["reason"] == f"member {merged.member_no} was merged into another account"
+    assert out[1]["server_values"] == {"email": "racer@example.org"}
+    kept = fresh(db, survivor)
+    assert (kept.email, kept.phone) == ("racer@example.org", "+44 20 7946 0002")
