@@ -8,10 +8,13 @@ at once (``POST /commands``):
    send the same op later).
 1. An ``op_id`` seen before returns the stored result with status ``duplicate`` and
    applies nothing; the same ``op_id`` with another payload raises :class:`OpIdReused`.
-2. The target (a member, or a user for :class:`UserCommand`) is locked; a member command based on an older version conflicts only if one of
+2. The target (a member, or a user for :class:`UserCommand`) is locked, with the other
+   members the command names (``also_locks``: a merge's survivor), in id order; a member command based on an older version conflicts only if one of
    the fields it writes was changed since that version (``Member.field_versions``);
    otherwise it applies on top (field-level merge). Deltas never conflict.
-3. Business rules (``check``) may reject it with a reason.
+3. Business rules (``check_in``, by default ``check``) may reject it with a reason; a
+   command whose ``apply`` may still reject it part-way runs in a savepoint, rolled
+   back whole.
 4. It applies, the fields it wrote get the member's new version, the action is audited
    with the real actor, and the result is stored under the ``op_id``.
 
@@ -116,7 +119,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     target: Member | User | None
     if isinstance(command, Command):
         ids = sorted({command.target_id, *command.also_locks()})
-        locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update())
+        locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()).all()
         target = next((m for m in locked if m.id == command.target_id), None)
     else:
         target = session.scalars(select(User).where(User.id == command.target_id).with_for_update()).one_or_none()
