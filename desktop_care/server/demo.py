@@ -97,7 +97,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 #: Columns written per table, in the order the row tuples below hold them.
 MEMBER_COLUMNS = (
     "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_opt_in", "status",
-    "merged_into_id", "blocked_for_balance", "points_balance", "account_balance_cents", "pending_count",
+    "status_before_hold", "merged_into_id", "blocked_for_balance", "points_balance", "account_balance_cents", "pending_count",
     "pending_cents", "last_login_at", "created_at", "updated_at", "version", "field_versions",
 )  # fmt: skip
 ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
@@ -268,6 +268,7 @@ class _Generator:
                 phone,
                 opt_in,
                 status.value,
+                None,  # status_before_hold: no demo member is on hold
                 merged_into,
                 blocked,
                 points,
