@@ -11,21 +11,25 @@ new table cannot be forgotten by the merge (docs/decisions/0013-merge-and-undo.m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
+    any_,
     func,
+    literal,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -101,17 +105,34 @@ class MemberReference:
 
     def still_moved(self, session: Session, ids: list[int], survivor_id: int) -> bool:
         """Whether the moved rows all still point at the survivor (Undo can take them back)."""
-        if not ids:
-            return True
         table = self._table()
-        found = session.scalar(select(func.count()).select_from(table).where(
-            table.c.id.in_(ids), table.c[self.column] == survivor_id))
-        return int(found or 0) == len(ids)
+        found = 0
+        for where in _id_in(session, table.c.id, ids):
+            found += int(session.scalar(select(func.count()).select_from(table).where(
+                where, table.c[self.column] == survivor_id)) or 0)
+        return found == len(ids)
 
     def move_back(self, session: Session, ids: list[int], source_id: int) -> None:
-        if ids:
-            table = self._table()
-            session.execute(update(table).where(table.c.id.in_(ids)).values({self.column: source_id}))
+        table = self._table()
+        for where in _id_in(session, table.c.id, ids):
+            session.execute(update(table).where(where).values({self.column: source_id}))
+
+
+#: SQLite's default limit of bound parameters is 32766: IN lists go in chunks.
+_SQLITE_CHUNK = 5000
+
+
+def _id_in(session: Session, column: ColumnElement[int], ids: list[int]) -> Iterator[ColumnElement[bool]]:
+    """``column IN ids`` as few conditions as the database allows: one array parameter
+    on PostgreSQL (thousands of separate parameters cost more to send and plan than the
+    update itself), chunks of an IN list on SQLite; nothing for no ids."""
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(literal(ids, ARRAY(Integer)))
+        return
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        yield column.in_(ids[start : start + _SQLITE_CHUNK])
 
 
 _REFERENCES: dict[str, MemberReference] = {}
