@@ -431,6 +431,8 @@ class MergeInfo(BaseModel):
     #: Why it cannot be undone now (None: it can).
     undo_refusal: str | None
     undo_until: dt.datetime
+    #: The merged-away member's status before the merge (what an undo gives it back).
+    merged_status_before: MemberStatus = MemberStatus.ENROLLED
 
 
 def _change_since(session: Session, member: Member, since: dt.datetime) -> str:
@@ -474,12 +476,13 @@ def merge_info(session: Session, record: MergeRecord) -> MergeInfo:
     restores = [(f"{_name(merged)} comes back as it was before the merge, "
                 f"{STATUS_LABELS[MemberStatus(record.snapshot['members']['merged']['status'])].lower()}."),
                 f"{_name(survivor)} gets back its own details and balances."]
-    restores += [f"{len(ids)} {labels.get(key, key)} move back." for key, ids in moved.items() if ids]
+    restores += [f"{labels.get(key, key).capitalize()} move back: {len(ids):,}." for key, ids in moved.items() if ids]
     return MergeInfo(id=record.id, merged=_side(merged), survivor=_side(survivor), created_at=record.created_at,
                      actor_name=record.actor_name, undone_at=record.undone_at,
                      restores=[] if record.undone_at else restores,
                      undo_refusal=undo_refusal(session, record, merged, survivor),
-                     undo_until=record.created_at + UNDO_WINDOW)
+                     undo_until=record.created_at + UNDO_WINDOW,
+                     merged_status_before=MemberStatus(record.snapshot["members"]["merged"]["status"]))
 
 
 def merges_of(session: Session, member_id: int) -> list[MergeInfo]:

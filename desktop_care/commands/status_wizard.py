@@ -126,7 +126,10 @@ class StatusWizard(Wizard):
 
     @property
     def new_status(self) -> MemberStatus:
+        """The status the member will have (after an undo: the one it had before the merge)."""
         assert self.action is not None
+        if self.undoes_merge and self.merge is not None:
+            return self.merge.merged_status_before
         return transition(self.member.status, self.action, self.member.status_before_hold).after
 
     def confirmation(self) -> str:

@@ -132,8 +132,8 @@ def effects(status: MemberStatus, action: StatusAction,
     status_line = f"Status changes from {STATUS_LABELS[t.before]} to {STATUS_LABELS[t.after]}."
     if action is StatusAction.ENROLL and t.undoes_merge:
         return [("The merge that merged this member away is undone: the member, its points, "
-                "transactions, addresses and portal users are restored as they were."),
-                "The member is enrolled again and can sign in to the portal."]
+                 "transactions, addresses and portal users are restored exactly as they were before it, "
+                 "status included.")]
     if action is StatusAction.ENROLL:
         return [status_line, ("The member is enrolled in the loyalty programme: points accrue, offers are "
                 "sent, and the member can sign in to the portal.")]

@@ -130,7 +130,7 @@ def _info(refused: str | None = None) -> MergeInfo:
     return MergeInfo(id=4, merged=MemberSide(id=7, member_no="1000007", name="Jo Bloggs", status=S.MERGED,
                                              version=4, email=""),
                      survivor=side, created_at=now, actor_name="ada", undone_at=None,
-                     restores=["12 points ledger entries move back."], undo_refusal=refused,
+                     restores=["Points ledger entries move back: 12."], undo_refusal=refused,
                      undo_until=now + dt.timedelta(days=30))
 
 
@@ -153,10 +153,14 @@ def test_enroll_of_a_merged_member_is_the_merges_undo() -> None:
     wizard.reason = "Merged by mistake"
     for expected in ("reason", "summary", "confirm", "result"):
         assert wizard.next() == expected
-    assert "12 points ledger entries move back." in wizard.effects()
+    assert "Points ledger entries move back: 12." in wizard.effects()
     command = wizard.command()
     assert isinstance(command, UndoMerge) and wizard.online_only
     assert (command.member_id, command.merge_id, command.survivor_id) == (7, 4, 9)
+    assert wizard.new_status is S.ENROLLED
+    wizard.merge = _info().model_copy(update={"merged_status_before": S.ACTIVE})
+    assert wizard.new_status is S.ACTIVE  # an undo gives back the status it had, whatever it was
+    assert wizard.confirmation() == "Enroll Jo Bloggs (1000007): Merged → Active. Reason: Merged by mistake"
 
 
 def _plan(emails_differ: bool = False, refusals: list[str] | None = None, merged: int = 7,

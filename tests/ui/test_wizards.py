@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from desktop_care.commands import ChangeStatus
+from desktop_care.commands import ChangeStatus, MergeMembers
 from desktop_care.models import (
     AccountTransaction,
     Member,
@@ -312,3 +312,36 @@ def test_merge_and_undo_are_disabled_offline_with_the_reason(qtbot, window: Main
     shot(details, "details-offline-buttons")
     found = details.findChildren(QRadioButton)
     assert found == []
+
+
+def test_enroll_of_a_merged_member_undoes_the_merge(qtbot, window: MainWindow, sqlite_server: LiveServer) -> None:
+    surname = unique("Reborn")
+    merged, survivor = mergeable(sqlite_server, surname), mergeable(sqlite_server, surname)
+    client = signed_in_client(sqlite_server)
+    plan = client.merge_plan(merged.id, survivor.id)
+    result = client.run_command(MergeMembers(
+        member_id=merged.id, base_version=plan.merged.version, into_member_id=survivor.id,
+        into_base_version=plan.survivor.version, confirm_member_no=survivor.member_no))
+    assert result.status.value == "applied", result.reason
+    details = opened(qtbot, window, merged.id)
+    assert details.member is not None and details.member.status is MemberStatus.MERGED
+    assert not details.wizard_buttons["merge"].isEnabled()
+    assert "undo that merge" in details.wizard_buttons["merge"].toolTip()
+    host = wizard_of(qtbot, window, merged.id, "status")
+    action = page(host)
+    assert isinstance(action, ActionPage) and set(action.radios) == {"enroll"}
+    qtbot.waitUntil(lambda: action.radios["enroll"].isEnabled())  # the server says it can be undone
+    assert "The merge that merged this member away is undone" in action.notes["enroll"].text()
+    shot(host, "status-merged-enroll-is-undo")
+    next_(qtbot, host)
+    qtbot.keyClicks(page(host).findChild(QWidget, "reasonEdit"), "Not the same person")
+    next_(qtbot, host)
+    assert "Points ledger entries move back: 1." in page(host).findChild(QWidget, "summaryEffects").text()
+    next_(qtbot, host)
+    confirm(qtbot, host)
+    qtbot.waitUntil(lambda: host.machine.succeeded is not None, timeout=15_000)
+    assert host.machine.succeeded, host.machine.outcome
+    back = on_server(sqlite_server, merged.id)
+    assert (back.status, back.merged_into_id, back.points_balance) == (MemberStatus.ENROLLED, None, 1250)
+    assert on_server(sqlite_server, survivor.id).points_balance == 1250
+    host.close()
