@@ -23,17 +23,24 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
-from bench.search import machine  # noqa: E402
-from desktop_care.commands import Actor, MergeMembers, Status, UndoMerge  # noqa: E402
-from desktop_care.commands.merge import merges_of  # noqa: E402
-from desktop_care.models import AccountTransaction, Address, Member, PointsEntry, PointsType, changefeed  # noqa: E402
-from desktop_care.models.ledger import TxnStatus, ledger_totals  # noqa: E402
-from desktop_care.server.db import make_engine, upgrade  # noqa: E402
-from desktop_care.server.transactions import run_command  # noqa: E402
+from bench.search import machine
+from desktop_care.commands import Actor, MergeMembers, Status, UndoMerge
+from desktop_care.commands.merge import merges_of
+from desktop_care.models import (
+    AccountTransaction,
+    Address,
+    Member,
+    PointsEntry,
+    PointsType,
+    changefeed,
+)
+from desktop_care.models.ledger import TxnStatus, ledger_totals
+from desktop_care.server.db import make_engine, upgrade
+from desktop_care.server.transactions import run_command
 
 TARGET_S = 2.0
 RESULTS = REPO / "bench" / "results"

@@ -13,7 +13,13 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import AdjustPoints, ChangeStatus, MergeMembers, UndoMerge, UpdateContact
+from desktop_care.commands import (
+    AdjustPoints,
+    ChangeStatus,
+    MergeMembers,
+    UndoMerge,
+    UpdateContact,
+)
 from desktop_care.models import (
     Member,
     MemberStatus,
