@@ -476,7 +476,9 @@ def merge_info(session: Session, record: MergeRecord) -> MergeInfo:
     restores = [(f"{_name(merged)} comes back as it was before the merge, "
                 f"{STATUS_LABELS[MemberStatus(record.snapshot['members']['merged']['status'])].lower()}."),
                 f"{_name(survivor)} gets back its own details and balances."]
-    restores += [f"{labels.get(key, key).capitalize()} move back: {len(ids):,}." for key, ids in moved.items() if ids]
+    restores += [f"{labels.get(key, key).capitalize()} move back: {len(ids):,}." for key, ids in moved.items()
+                 if ids and key != "address.member_id"]
+    restores.append("Both members' addresses come back as they were.")
     return MergeInfo(id=record.id, merged=_side(merged), survivor=_side(survivor), created_at=record.created_at,
                      actor_name=record.actor_name, undone_at=record.undone_at,
                      restores=[] if record.undone_at else restores,
