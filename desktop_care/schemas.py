@@ -7,12 +7,13 @@ same classes, so plain, typed, immutable data (never ORM objects) crosses thread
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .commands import AnyCommand, CommandResult, QueueableCommand
 from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
-from .models.ledger import TxnStatus
+from .models.ledger import PointsType, TxnStatus
 from .models.member import AddressKind, MemberStatus
 from .models.user import UserRole, UserState
 
@@ -62,6 +63,8 @@ class MemberSummary(Schema):
     pending_count: int
     pending_cents: int
     last_login_at: dt.datetime | None
+    #: The portal shows only the renew-and-pay page (see ``MemberRecord``).
+    blocked_for_balance: bool = False
     #: Changes queued on this workstation and not yet accepted by the server (the
     #: server always says 0; the workstation's local store fills it in).
     pending_changes: int = 0
@@ -122,7 +125,12 @@ class MemberRecord(Schema):
     #: While deactivated: the status Reactivate restores.
     status_before_hold: MemberStatus | None = None
     merged_into_id: int | None
+    #: Blocked for payment: the member can sign in to the portal but sees only the
+    #: page to renew and pay; why, when and by whom (blank/None while not blocked).
     blocked_for_balance: bool
+    blocked_reason: str = ""
+    blocked_at: dt.datetime | None = None
+    blocked_by: str = ""
     points_balance: int
     account_balance_cents: int
     pending_count: int
@@ -186,6 +194,52 @@ class CommandRequest(BaseModel):
 
 class CommandBatchResult(Schema):
     results: list[CommandResult]
+
+
+class PointsEntryOut(Schema):
+    """One line of a member's points ledger (the Points tab)."""
+
+    id: int
+    at: dt.datetime
+    delta: int
+    points_type: PointsType
+    reason: str
+    #: The staff member who made it (their display name), or "System" (imports, demo).
+    actor_name: str
+
+
+class PointsPage(Schema):
+    """``GET /members/{id}/points``: the ledger, newest first."""
+
+    items: list[PointsEntryOut]
+    total: int
+    next_cursor: str | None = None
+
+
+class HistoryEvent(Schema):
+    """One audited action on a member's account (the History tab)."""
+
+    id: int
+    at: dt.datetime
+    #: e.g. "member.update_contact", "member.adjust_points", "mail.queued".
+    action: str
+    #: The real staff member: their display name (username if they have none).
+    actor_name: str
+    actor_username: str
+    #: The workstation that recorded the change (its id), and the address it came from.
+    origin: str
+    client_address: str
+    impersonation_id: str | None = None
+    #: What changed: ``before``/``after`` for edits; template/to for mail; etc.
+    details: dict[str, Any]
+
+
+class HistoryPage(Schema):
+    """``GET /members/{id}/history``: newest first."""
+
+    items: list[HistoryEvent]
+    total: int
+    next_cursor: str | None = None
 
 
 class ErrorDetail(Schema):

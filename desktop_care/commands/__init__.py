@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import member, merge, status  # noqa: F401  (register their kinds)
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
-from .member import AddressIn, AdjustPoints, SetEmailPreference, UpdateContact
+from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .status import ChangeStatus
 from . import registry
@@ -29,6 +29,7 @@ __all__ = [
     "Actor",
     "AddressIn",
     "AdjustPoints",
+    "BlockForPayment",
     "AnyCommand",
     "BaseCommand",
     "ChangeStatus",

@@ -1,24 +1,28 @@
-"""Commands on a member's account: contact details, e-mail preference, points."""
+"""Commands on a member's account: contact details, e-mail preference, points, block for payment."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.orm import Session
 
-from ..models import Address, AddressKind, Member, MemberStatus, PointsType, add_points
+from ..models import Address, AddressKind, Member, MemberStatus, PointsType, User, add_points, utcnow
+from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
 from ..models.status import accrual_refusal
 from .base import Actor, Command, Rejected
 from .registry import register
 
-_PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,25}$")
-_POSTCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$")
-
 #: The largest single adjustment staff may make, either way.
 MAX_POINTS_ADJUSTMENT = 1_000_000
+
+#: Member fields no command may write, with the reason given when one tries.
+FIXED_FIELDS: dict[str, str] = {"logon_id": "the logon ID can never be changed"}
+
+_ADDRESS_KEYS = ("line1", "line2", "city", "region", "postcode", "country")
+#: Address kinds an edit may remove (a member always keeps a home address).
+RemovableAddress = Literal["postal", "billing"]
 
 
 def _clean(value: str) -> str:
@@ -34,33 +38,39 @@ class AddressIn(BaseModel):
     line2: str = Field(default="", max_length=200)
     city: str = Field(min_length=1, max_length=100)
     region: str = Field(default="", max_length=100)
-    postcode: str = Field(default="", max_length=20)
+    #: Validated after ``country`` (field order), in that country's terms.
     country: str = Field(default="GB", min_length=2, max_length=2)
+    postcode: str = Field(default="", max_length=20)
 
     @field_validator("line1", "line2", "city", "region")
     @classmethod
     def _trim(cls, value: str) -> str:
         return _clean(value)
 
-    @field_validator("postcode")
-    @classmethod
-    def _postcode(cls, value: str) -> str:
-        value = _clean(value).upper()
-        if value and not _POSTCODE.match(value):
-            raise ValueError("is not a valid postcode")
-        return value
-
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        if not value.isalpha():
-            raise ValueError("must be a two-letter country code")
-        return value.upper()
+        value = value.strip().upper()
+        if not is_country(value):
+            raise ValueError("must be a two-letter country code such as GB or FR")
+        return value
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            return normalize_postcode(value, info.data.get("country", "GB"))
+        except InvalidContact as exc:
+            raise ValueError(str(exc)) from None
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: getattr(self, key) for key in _ADDRESS_KEYS}
 
 
 @register
 class UpdateContact(Command):
-    """Edit name, e-mail, phone and home address. The logon ID is not editable."""
+    """Edit names, e-mail, phone and the home, postal and billing addresses. The logon
+    ID is never editable (a payload naming it is refused)."""
 
     kind: Literal["update_contact"] = "update_contact"
     #: Required: what the person saw decides whether a later edit conflicts.
@@ -69,13 +79,24 @@ class UpdateContact(Command):
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     email: str | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=40)
     home_address: AddressIn | None = None
+    postal_address: AddressIn | None = None
+    billing_address: AddressIn | None = None
+    remove_addresses: tuple[RemovableAddress, ...] = ()
+    #: Stored in E.164; a national number is read in the home address's country (the
+    #: one sent with it), else GB. Declared after the addresses so it can see it.
+    phone: str | None = Field(default=None, max_length=40)
 
     action: ClassVar[str] = "member.update_contact"
     label: ClassVar[str] = "Edit contact details"
 
     _SIMPLE: ClassVar[tuple[str, ...]] = ("title", "first_name", "last_name", "email", "phone")
+    _ADDRESSES: ClassVar[dict[AddressKind, str]] = {
+        AddressKind.HOME: "home_address", AddressKind.POSTAL: "postal_address", AddressKind.BILLING: "billing_address",
+    }
+    #: Left out of the payload while unset, so that commands recorded before they
+    #: existed keep their digest (a replay must match its first run).
+    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("postal_address", "billing_address", "remove_addresses")
 
     @field_validator("title")
     @classmethod
@@ -104,19 +125,35 @@ class UpdateContact(Command):
 
     @field_validator("phone")
     @classmethod
-    def _phone(cls, value: str | None) -> str | None:
+    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        value = _clean(value)
-        if value and not _PHONE.match(value):
-            raise ValueError("may contain only digits, spaces, brackets, dashes and a leading +")
-        return value
+        home = info.data.get("home_address")
+        try:
+            return normalize_phone(value, home.country if isinstance(home, AddressIn) else None)
+        except InvalidContact as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("remove_addresses")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(value)))
 
     @model_validator(mode="after")
     def _something(self) -> UpdateContact:
+        for kind in self.remove_addresses:
+            if getattr(self, f"{kind}_address") is not None:
+                raise ValueError(f"the {kind} address cannot be both replaced and removed")
         if not self.changed_fields():
             raise ValueError("nothing to change")
         return self
+
+    def payload(self) -> dict[str, Any]:
+        data = super().payload()
+        for key in self._OPTIONAL_KEYS:
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @property
     def clears_email(self) -> bool:
@@ -124,10 +161,14 @@ class UpdateContact(Command):
         could be sent), as SetEmailPreference refuses an opt-in without an address."""
         return self.email == ""
 
+    def new_addresses(self) -> dict[AddressKind, AddressIn]:
+        found = {kind: getattr(self, name) for kind, name in self._ADDRESSES.items()}
+        return {kind: address for kind, address in found.items() if address is not None}
+
     def changed_fields(self) -> frozenset[str]:
         fields = {name for name in self._SIMPLE if getattr(self, name) is not None}
-        if self.home_address is not None:
-            fields.add("address.home")
+        fields |= {f"address.{kind.value}" for kind in self.new_addresses()}
+        fields |= {f"address.{kind}" for kind in self.remove_addresses}
         if self.clears_email:
             fields.add("email_opt_in")
         return frozenset(fields)
@@ -147,17 +188,24 @@ class UpdateContact(Command):
         if self.clears_email and member.email_opt_in:
             before["email_opt_in"], after["email_opt_in"] = True, False
             member.email_opt_in = False
-        if self.home_address is not None:
-            address = next((a for a in member.addresses if a.kind == AddressKind.HOME), None)
+        for kind, new_address in self.new_addresses().items():
+            address = next((a for a in member.addresses if a.kind == kind), None)
             if address is None:
-                address = Address(kind=AddressKind.HOME)
+                address = Address(kind=kind)
                 member.addresses.append(address)
-            old = _address_dict(address)
-            new = self.home_address.model_dump()
+                old: dict[str, str] | None = None
+            else:
+                old = _address_dict(address)
+            new = new_address.as_dict()
             if old != new:
-                before["address.home"], after["address.home"] = old, new
+                before[f"address.{kind.value}"], after[f"address.{kind.value}"] = old, new
                 for key, value in new.items():
                     setattr(address, key, value)
+        for kind_name in self.remove_addresses:
+            gone = next((a for a in member.addresses if a.kind.value == kind_name), None)
+            if gone is not None:
+                before[f"address.{kind_name}"], after[f"address.{kind_name}"] = _address_dict(gone), None
+                member.addresses.remove(gone)
         return {"before": before, "after": after}
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -169,10 +217,15 @@ class UpdateContact(Command):
             out["email_opt_in"] = False
         if self.first_name is not None or self.last_name is not None:
             out["name"] = " ".join(p for p in (out.get("first_name"), out.get("last_name")) if p)
-        if self.home_address is not None:
-            out["postcode"] = self.home_address.postcode
-            addresses = [a for a in out.get("addresses", []) if a.get("kind") != AddressKind.HOME.value]
-            out["addresses"] = [{"kind": AddressKind.HOME.value, **self.home_address.model_dump()}, *addresses]
+        new = self.new_addresses()
+        if new or self.remove_addresses:
+            replaced = {kind.value for kind in new} | set(self.remove_addresses)
+            kept = [a for a in out.get("addresses", []) if a.get("kind") not in replaced]
+            added = [{"kind": kind.value, **address.as_dict()} for kind, address in new.items()]
+            order = [k.value for k in AddressKind]
+            out["addresses"] = sorted([*added, *kept], key=lambda a: order.index(a.get("kind", "home")))
+        if AddressKind.HOME in new:
+            out["postcode"] = new[AddressKind.HOME].postcode
         return out
 
     def summary(self) -> str:
@@ -181,10 +234,7 @@ class UpdateContact(Command):
 
 
 def _address_dict(address: Address) -> dict[str, str]:
-    return {
-        key: getattr(address, key) or ""
-        for key in ("line1", "line2", "city", "region", "postcode", "country")
-    }
+    return {key: getattr(address, key) or "" for key in _ADDRESS_KEYS}
 
 
 @register
@@ -273,3 +323,58 @@ class AdjustPoints(Command):
 
     def summary(self) -> str:
         return f"{self.delta:+,} {self.points_type.value} points: {self.reason}"
+
+
+@register
+class BlockForPayment(Command):
+    """Block the member's portal until the membership or balance is paid (``blocked``),
+    with a reason; or lift the block. Unlike revoking a user, a blocked member can
+    still sign in: the portal shows them only the page to renew and pay
+    (:func:`desktop_care.models.access.portal_access`)."""
+
+    kind: Literal["block_for_payment"] = "block_for_payment"
+    base_version: int = Field(ge=1)
+    blocked: bool
+    #: Required to block (at least 3 characters); optional to unblock.
+    reason: str = Field(default="", max_length=500, validate_default=True)
+
+    action: ClassVar[str] = "member.block_for_payment"
+    label: ClassVar[str] = "Block for payment"
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str, info: ValidationInfo) -> str:
+        value = _clean(value)
+        if info.data.get("blocked") and len(value) < 3:
+            raise ValueError("must say why the member is blocked, in at least 3 characters")
+        return value
+
+    def changed_fields(self) -> frozenset[str]:
+        return frozenset({"blocked_for_balance", "blocked_reason"})
+
+    def check(self, member: Member) -> None:
+        if member.status == MemberStatus.MERGED:
+            raise Rejected(f"member {member.member_no} was merged into another account")
+        if not self.blocked and not member.blocked_for_balance:
+            raise Rejected(f"member {member.member_no} is not blocked for payment", {"blocked": "not blocked"})
+        if self.blocked and member.blocked_for_balance and member.blocked_reason == self.reason:
+            raise Rejected(f"member {member.member_no} is already blocked for payment: {member.blocked_reason}",
+                           {"reason": "already blocked for this reason"})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        before = {"blocked": member.blocked_for_balance, "reason": member.blocked_reason}
+        staff = session.get(User, actor.user_id) if actor.user_id is not None else None
+        member.blocked_for_balance = self.blocked
+        member.blocked_reason = self.reason if self.blocked else ""
+        member.blocked_at = utcnow() if self.blocked else None
+        member.blocked_by = ((staff.display_name or staff.username) if staff else actor.username) if self.blocked else ""
+        after = {"blocked": self.blocked, "reason": member.blocked_reason}
+        return {"before": before, "after": after, **({"unblock_reason": self.reason} if not self.blocked else {})}
+
+    def preview(self, values: dict[str, Any]) -> dict[str, Any]:
+        out = {**values, "blocked_for_balance": self.blocked, "blocked_reason": self.reason if self.blocked else ""}
+        out["blocked_by"], out["blocked_at"] = "", None  # known once the server has run it
+        return out
+
+    def summary(self) -> str:
+        return f"Block for payment: {self.reason}" if self.blocked else "Lift the block for payment"

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..models import Member, User, record
 from ..models.sync import ProcessedCommand
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand
+from .member import FIXED_FIELDS
 from .registry import kinds
 
 
@@ -43,7 +44,8 @@ def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
     ``….kind`` when the kind itself is missing or unknown."""
     parts: list[str] = []
     for index, part in enumerate(loc):
-        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int))):
+        # A tag stands first, after an index (a batch) or after ``command`` (POST /commands).
+        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int) or loc[index - 1] == "command")):
             parts.append(str(part))
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("kind")
@@ -51,7 +53,11 @@ def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
 
 
 def kind_message(error: Mapping[str, Any]) -> str | None:
-    """Plain words for an unknown or missing ``kind`` (None for other errors)."""
+    """Plain words for an unknown or missing ``kind``, or for a field no command may
+    write (``logon_id``); None for other errors."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "extra_forbidden" and loc and loc[-1] in FIXED_FIELDS:
+        return FIXED_FIELDS[str(loc[-1])]
     if error.get("type") == "union_tag_invalid":
         tag = (error.get("ctx") or {}).get("tag")
         return f"unknown kind {tag!r}: must be one of {', '.join(kinds())}"
@@ -165,6 +171,7 @@ def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[s
         details={"op_id": str(command.op_id), **details},
         impersonation_id=actor.impersonation_id,
         client_address=actor.client_address,
+        origin=getattr(command, "origin", None) or "",
     )
 
 

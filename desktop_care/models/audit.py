@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, event
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -25,6 +25,12 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     impersonation_id: Mapped[str | None] = mapped_column(String(64), default=None)
     client_address: Mapped[str] = mapped_column(String(64), default="")
+    #: The workstation that recorded the change (its local store's id), when known.
+    origin: Mapped[str] = mapped_column(String(64), default="")
+
+    #: A member's history, newest first (migration 0004 also adds the triggers that
+    #: refuse UPDATE and DELETE in the database itself).
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id", "id"),)
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -49,6 +55,7 @@ def record(
     details: dict[str, Any] | None = None,
     impersonation_id: str | None = None,
     client_address: str = "",
+    origin: str = "",
 ) -> AuditEvent:
     event_ = AuditEvent(
         actor_user_id=actor_user_id,
@@ -59,6 +66,7 @@ def record(
         details=details or {},
         impersonation_id=impersonation_id,
         client_address=client_address,
+        origin=origin,
     )
     session.add(event_)
     return event_

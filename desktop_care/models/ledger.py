@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, func, select
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -46,6 +46,9 @@ class PointsEntry(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    #: The Points tab reads a member's ledger newest first.
+    __table_args__ = (Index("ix_points_entry_member_created", "member_id", "created_at", "id"),)
 
 
 class AccountTransaction(Base):

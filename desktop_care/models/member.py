@@ -68,6 +68,11 @@ class Member(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), default=None)
     #: Access to the portal blocked until the unpaid balance is paid.
     blocked_for_balance: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Why, when and by whom (the staff member's name) the portal was blocked; blank
+    #: and None while not blocked.
+    blocked_reason: Mapped[str] = mapped_column(String(500), default="")
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    blocked_by: Mapped[str] = mapped_column(String(120), default="")
 
     # Summary columns, kept equal to their ledgers by the functions in ledger.py
     # (invariant 2) so that search results need no aggregate per row.

@@ -69,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, selectinload
 
 from .base import Base
+from .contact import national_digits
 from .member import Address, Member, MemberStatus
 
 #: White space and control characters (C0, DEL, C1): word separators.
@@ -179,6 +180,7 @@ def search_values(
         normalize(email),
         normalize(phone),
         phone_digits(phone),
+        national_digits(phone),  # "+442079460000" is found as "020 7946 0000" too
         *postcodes,
         *(p.replace(" ", "") for p in postcodes),
     ]

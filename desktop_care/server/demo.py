@@ -97,8 +97,9 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 #: Columns written per table, in the order the row tuples below hold them.
 MEMBER_COLUMNS = (
     "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_opt_in", "status",
-    "status_before_hold", "merged_into_id", "blocked_for_balance", "points_balance", "account_balance_cents", "pending_count",
-    "pending_cents", "last_login_at", "created_at", "updated_at", "version", "field_versions",
+    "status_before_hold", "merged_into_id", "blocked_for_balance", "blocked_reason", "blocked_at", "blocked_by",
+    "points_balance", "account_balance_cents", "pending_count", "pending_cents", "last_login_at", "created_at",
+    "updated_at", "version", "field_versions",
 )  # fmt: skip
 ADDRESS_COLUMNS = ("id", "member_id", "kind", "line1", "line2", "city", "region", "postcode", "country")
 SEARCH_COLUMNS = ("member_id", "member_no", "text", "first_key", "last_key", "email_key")
@@ -271,6 +272,9 @@ class _Generator:
                 None,  # status_before_hold: no demo member is on hold
                 merged_into,
                 blocked,
+                "Membership renewal unpaid" if blocked else "",
+                ts(updated) if blocked else None,
+                "Demo Registrar" if blocked else "",
                 points,
                 balance,
                 pending_count,

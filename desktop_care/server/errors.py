@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from desktop_care.commands.runner import error_field, kind_message
 from desktop_care.schemas import ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,11 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status_code, headers=dict(headers or {}) or None)
 
 
-def _field_name(loc: Sequence[int | str]) -> str:
-    parts = [str(part) for part in loc]
+def _field_name(loc: Sequence[int | str], error_type: str = "") -> str:
+    parts = list(loc)
     if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
-    return ".".join(parts) or "request"
+    return error_field(tuple(parts), error_type) or "request"
 
 
 def plain_message(error: Mapping[str, Any]) -> str:
@@ -120,8 +121,11 @@ def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields: dict[str, str] = {}
     for error in exc.errors():
-        name = "body" if error.get("type") == "json_invalid" else _field_name(error.get("loc", ()))
-        fields.setdefault(name, plain_message(error))
+        loc = error.get("loc", ())
+        name = "body" if error.get("type") == "json_invalid" else _field_name(loc, error.get("type", ""))
+        # A command's fields are named as people name them (no kind tag), and a field no
+        # command may write (the logon ID) says so.
+        fields.setdefault(name, kind_message(error) or plain_message(error).removeprefix("value error, "))
     detail = "; ".join(f"{name}: {message}" for name, message in fields.items()) or "the request is invalid"
     return error_response(422, detail, fields)
 

@@ -40,12 +40,14 @@ from ..schemas import (
     FeedChange,
     FeedPage,
     Health,
+    HistoryPage,
     LoginRequest,
     LoginResponse,
     MemberDetail,
     MergeInfo,
     MergePlan,
     MemberPage,
+    PointsPage,
     StaffPublic,
 )
 
@@ -457,6 +459,21 @@ class ApiClient:
         """The merges the member took part in, each saying whether it can be undone."""
         response = self._send("GET", f"/members/{int(member_id)}/merges")
         return [MergeInfo.model_validate(item) for item in response.json()]
+
+    def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage:
+        """The member's points ledger, newest first (``GET /members/{id}/points``)."""
+        params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._call("GET", f"/members/{int(member_id)}/points", PointsPage, params=params)
+
+    def member_history(self, member_id: int, *, actions: Sequence[str] = (), q: str = "", limit: int = 50,
+                       cursor: str | None = None) -> HistoryPage:
+        """Audited actions on the member's account, newest first (``GET /members/{id}/history``)."""
+        params: list[tuple[str, str | int]] = [("limit", limit), *(("action", a) for a in actions)]
+        if q:
+            params.append(("q", q))
+        if cursor:
+            params.append(("cursor", cursor))
+        return self._call("GET", f"/members/{int(member_id)}/history", HistoryPage, params=params)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

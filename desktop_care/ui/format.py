@@ -1,10 +1,13 @@
-"""How values read on screen: money, counts, dates, statuses. No Qt."""
+"""How values read on screen: money, counts, dates, statuses, phones, history. No Qt."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from .. import config
+from ..commands import AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
+from ..models.contact import display_phone as display_phone  # re-exported for the views
 from ..models.ledger import TxnStatus
 from ..models.member import AddressKind, MemberStatus
 from ..models.status import STATUS_LABELS
@@ -92,3 +95,92 @@ def user_state(value: UserState) -> str:
 
 def txn_status(value: TxnStatus) -> str:
     return str(value).capitalize()
+
+
+# --------------------------------------------------------------------- contact and history
+
+
+def phone(value: str, country: str | None = None) -> str:
+    """A stored (E.164) number as people read it: national form for the member's own
+    country, international otherwise (``"+442079460000"`` → ``"020 7946 0000"``)."""
+    return or_none(display_phone(value, country))
+
+
+def workstation(origin: str, client_address: str = "") -> str:
+    """Which computer a change came from: its workstation id, shortened, and address."""
+    short = origin[:8] if origin else ""
+    if short and client_address:
+        return f"{short} ({client_address})"
+    return short or client_address or NONE
+
+
+_ACTION_LABELS: dict[str, str] = {
+    **{cls.action: cls.label for cls in (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)},
+    "mail.queued": "E-mail sent",
+}
+
+_FIELD_LABELS = {
+    "title": "Title", "first_name": "First name", "last_name": "Last name", "email": "E-mail", "phone": "Phone",
+    "email_opt_in": "E-mail opt-in", "address.home": "Home address", "address.postal": "Postal address",
+    "address.billing": "Billing address",
+}
+
+
+def action_label(action: str) -> str:
+    """``"member.update_contact"`` → ``"Edit contact details"``; unknown ones readably."""
+    known = _ACTION_LABELS.get(action)
+    if known:
+        return known
+    words = action.split(".", 1)[-1].replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def _value(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, dict):
+        parts = [value.get(k, "") for k in ("line1", "line2", "city", "region", "postcode", "country")]
+        return ", ".join(p for p in parts if p)
+    if field == "phone":
+        return display_phone(str(value))
+    return str(value)
+
+
+def history_lines(action: str, details: dict[str, Any]) -> list[str]:
+    """What an audited action changed, one line per field (``"E-mail: a → b"``)."""
+    if action == "mail.queued":
+        lines = [f"Template: {details.get('template', '?')}", f"To: {details.get('to', '?')}"]
+        if details.get("subject"):
+            lines.append(f"Subject: {details['subject']}")
+        if details.get("state"):
+            lines.append(f"Delivery: {details['state']}")
+        return lines
+    if action == AdjustPoints.action:
+        delta, kind = int(details.get("delta", 0)), details.get("points_type", "")
+        line = f"{delta:+,} {kind} points"
+        if "before" in details and "after" in details:
+            line += f" (balance {int(details['before']):,} → {int(details['after']):,})"
+        return [line + (f": {details['reason']}" if details.get("reason") else "")]
+    if action == BlockForPayment.action:
+        after = details.get("after") or {}
+        if after.get("blocked"):
+            return [f"Blocked for payment: {after.get('reason', '')}"]
+        why = details.get("unblock_reason")
+        return ["Block for payment lifted" + (f": {why}" if why else "")]
+    before, after = details.get("before"), details.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [f"{_FIELD_LABELS.get(f, f)}: {_value(f, before.get(f))} → {_value(f, after.get(f))}"
+                for f in sorted(set(before) | set(after), key=lambda f: list(_FIELD_LABELS).index(f)
+                                if f in _FIELD_LABELS else 99)]
+    if action == SetEmailPreference.action and isinstance(after, bool):
+        return ["Opted in to e-mail" if after else "Opted out of e-mail"]
+    shown = {k: v for k, v in details.items() if k not in ("op_id", "member_no")}
+    return [f"{k.replace('_', ' ').capitalize()}: {_value(k, v)}" for k, v in shown.items()]
+
+
+def history_change(action: str, details: dict[str, Any]) -> str:
+    """:func:`history_lines` on one line (the History table's last column)."""
+    lines = history_lines(action, details)
+    return "; ".join(lines) if lines else NONE

@@ -84,6 +84,8 @@ _FIELD_LABELS = {
     "email": "E-mail", "phone": "Phone", "address.home": "Home address", "home_address": "Home address",
     "email_opt_in": "E-mail opt-in", "points_balance": "Points balance", "delta": "Points",
     "points_type": "Points type", "reason": "Reason",
+    "address.postal": "Postal address", "address.billing": "Billing address",
+    "blocked_for_balance": "Blocked for payment", "blocked_reason": "Reason for the block",
 }
 _STATUS_LABELS = {"conflict": "Conflict", "rejected": "Refused"}
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..commands import BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
-from ..schemas import MemberDetail, MemberPage, MemberSummary
+from ..schemas import HistoryPage, MemberDetail, MemberPage, MemberSummary, PointsPage
 from ..sync.api_client import NotFound, TimedOut, Unreachable
 from ..sync.local_store import LocalStore, SyncIssue
 from ..sync.syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncStatus
@@ -53,7 +53,7 @@ def summary_of(detail: MemberDetail) -> MemberSummary:
         postcode=postcode, status=detail.status, points_balance=detail.points_balance,
         account_balance_cents=detail.account_balance_cents, pending_count=detail.pending_count,
         pending_cents=detail.pending_cents, last_login_at=detail.last_login_at,
-        pending_changes=len(detail.pending_changes),
+        blocked_for_balance=detail.blocked_for_balance, pending_changes=len(detail.pending_changes),
     )
 
 
@@ -149,6 +149,15 @@ class Workspace(QObject):
         if local is None:
             raise NotFound("This member is not in the copy of the directory kept on this computer.")
         return local
+
+    def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage:
+        """The member's points ledger (from the server: it is not kept offline)."""
+        return self.client.member_points(member_id, limit=limit, cursor=cursor)
+
+    def member_history(self, member_id: int, *, actions: Sequence[str] = (), q: str = "", limit: int = 50,
+                       cursor: str | None = None) -> HistoryPage:
+        """The member's history (from the server: the audit log is not kept offline)."""
+        return self.client.member_history(member_id, actions=actions, q=q, limit=limit, cursor=cursor)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

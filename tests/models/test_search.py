@@ -75,6 +75,24 @@ def test_substring_of_name_email_phone_or_postcode(session: Session, query: str,
     assert names(session, query) == ["Ann Ottolenghi"], field
 
 
+@pytest.mark.parametrize(
+    ("query", "form"),
+    [
+        ("07700 900123", "national, as people say it"),
+        ("07700900123", "national digits"),
+        ("+447700900123", "E.164, as stored"),
+        ("+44 7700 900123", "international"),
+        ("900123", "the last digits"),
+    ],
+)
+def test_a_phone_stored_in_e164_is_found_in_national_and_international_form(
+    session: Session, query: str, form: str
+) -> None:
+    make_member(session, "Nora", "Normalised", phone="+447700900123")
+    make_member(session, "Someone", "Else", phone="+441632960000")
+    assert names(session, query) == ["Nora Normalised"], form
+
+
 def test_case_does_not_matter(session: Session) -> None:
     make_member(session, "Wilhelmina", "Quartermaine", email="WQ@Example.ORG")
     for query in ("QUARTERMAINE", "quartermaine", "QuArTeR", "wq@example.org"):
@@ -361,6 +379,7 @@ def test_reindexed_rows_equal_the_fields(session: Session) -> None:
         "row@check.example",
         "+44 7700 900999",
         "447700900999",
+        "07700900999",
         "rc1 1aa",
         "rc11aa",
     ]

@@ -89,7 +89,7 @@ def test_a_batch_replayed_several_times_has_one_effect(
         c.delta for c, r in zip(batch, first, strict=True) if isinstance(c, AdjustPoints) and r["status"] == "applied"
     )
     assert now.points_balance == 100 + acknowledged == 120
-    assert (now.email_opt_in, now.phone) == (True, "+44 20 7946 0000")
+    assert (now.email_opt_in, now.phone) == (True, "+442079460000")
     entries = db.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.member_id == member.id))
     assert entries == 3  # the opening balance and the two applied adjustments, once each
 
@@ -165,23 +165,23 @@ def test_stale_edits_of_different_fields_both_apply_and_the_same_field_conflicts
 ) -> None:
     member = member_with_points(db, 0, email="before@example.org", phone="01234 567890")
     base = member.version
-    phone_a = UpdateContact(member_id=member.id, base_version=base, origin="ws-a", phone="+44 1111 111111")
+    phone_a = UpdateContact(member_id=member.id, base_version=base, origin="ws-a", phone="+44 20 7946 0111")
     email_b = UpdateContact(member_id=member.id, base_version=base, origin="ws-b", email="after@example.org")
-    phone_b = UpdateContact(member_id=member.id, base_version=base, origin="ws-b", phone="+44 2222 222222")
+    phone_b = UpdateContact(member_id=member.id, base_version=base, origin="ws-b", phone="+44 20 7946 0222")
     out = results(push(server, auth, phone_a, email_b, phone_b))
     assert [r["status"] for r in out] == ["applied", "applied", "conflict"]
     conflict = out[2]
-    assert conflict["server_values"] == {"phone": "+44 1111 111111"}
+    assert conflict["server_values"] == {"phone": "+442079460111"}
     assert conflict["member_version"] == out[1]["member_version"] == base + 2
     assert "phone" in conflict["reason"]
 
     detail = requests.get(f"{server.api}/members/{member.id}", headers=auth, timeout=10).json()
-    assert (detail["phone"], detail["email"], detail["version"]) == ("+44 1111 111111", "after@example.org", base + 2)
+    assert (detail["phone"], detail["email"], detail["version"]) == ("+442079460111", "after@example.org", base + 2)
 
     # Based on the newest version, the same change applies (what "keep mine" sends).
     retry = phone_b.model_copy(update={"op_id": uuid.uuid4(), "base_version": base + 2})
     assert results(push(server, auth, retry))[0]["status"] == "applied"
-    assert fresh(db, member).phone == "+44 2222 222222"
+    assert fresh(db, member).phone == "+442079460222"
 
 
 def test_a_workstations_own_queued_edits_of_one_field_never_conflict(
@@ -190,14 +190,14 @@ def test_a_workstations_own_queued_edits_of_one_field_never_conflict(
     member = member_with_points(db, 0, email="own@example.org")
     base = member.version
     queued = [
-        UpdateContact(member_id=member.id, base_version=base, origin="ws-own", phone="+44 3333 333333"),
+        UpdateContact(member_id=member.id, base_version=base, origin="ws-own", phone="+44 20 7946 0333"),
         SetEmailPreference(member_id=member.id, base_version=base, origin="ws-own", email_opt_in=True),
-        UpdateContact(member_id=member.id, base_version=base, origin="ws-own", phone="+44 4444 444444"),
+        UpdateContact(member_id=member.id, base_version=base, origin="ws-own", phone="+44 20 7946 0444"),
         SetEmailPreference(member_id=member.id, base_version=base, origin="ws-own", email_opt_in=False),
     ]
     assert [r["status"] for r in results(push(server, auth, *queued))] == ["applied"] * 4
     now = fresh(db, member)
-    assert (now.phone, now.email_opt_in, now.version) == ("+44 4444 444444", False, base + 4)
+    assert (now.phone, now.email_opt_in, now.version) == ("+442079460444", False, base + 4)
     assert now.field_versions["phone"] == [base + 3, "ws-own"]
 
 

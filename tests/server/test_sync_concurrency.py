@@ -76,7 +76,7 @@ def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
     _, cursor = pull_all(server, auth)
 
     # T1 changes A and takes its sequence number, then stops just before COMMIT.
-    first = Writer(engines[0], edit(a, "+44 1000 000001"))
+    first = Writer(engines[0], edit(a, "+44 20 7946 0001"))
     numbered, release = threading.Event(), threading.Event()
     taken: dict[str, Any] = {}
 
@@ -89,7 +89,7 @@ def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
     event.listen(first.factory, "before_commit", hold_commit)
 
     # T2 changes B; it is noticed as soon as it starts writing.
-    second = Writer(engines[1], edit(b, "+44 2000 000002"))
+    second = Writer(engines[1], edit(b, "+44 20 7946 0002"))
     second_writes = threading.Event()
 
     @event.listens_for(engines[1], "before_cursor_execute")
@@ -121,7 +121,7 @@ def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
 
     after, _ = pull_all(server, auth, after=cursor)
     assert [(c.id, c.seq) for c in after] == [(a.id, taken["seq"]), (b.id, taken["seq"] + 1)]
-    assert [c.member.phone for c in after if c.member] == ["+44 1000 000001", "+44 2000 000002"]
+    assert [c.member.phone for c in after if c.member] == ["+442079460001", "+442079460002"]
 
 
 def waiting_on_counter(server: LiveServer) -> int:

@@ -109,7 +109,7 @@ def test_bad_changes_are_refused_with_a_reason_and_nothing_is_queued(store):
 
 
 def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions(store):
-    applied = UpdateContact(member_id=1, base_version=1, phone="+44 1632 960123")
+    applied = UpdateContact(member_id=1, base_version=1, phone="+44 131 496 0123")
     clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
     refused = AdjustPoints(member_id=3, delta=-50, points_type=PointsType.GOODWILL, reason="spent")
     for command in (applied, clash, refused):

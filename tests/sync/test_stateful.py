@@ -30,7 +30,7 @@ from tests.ui.arrange import signed_in_client, unique
 
 START_POINTS = 500
 WORKSTATIONS = ("a", "b")
-_phones = itertools.count(960100)
+_phones = itertools.count(1000)
 
 
 class TwoWorkstations(RuleBasedStateMachine):
@@ -69,7 +69,7 @@ class TwoWorkstations(RuleBasedStateMachine):
           field=st.sampled_from(["phone", "first_name", "email"]))
     def edit_contact(self, name: str, member: int, field: str) -> None:
         n = next(_phones)
-        value = {"phone": f"+44 1632 {n}", "first_name": f"Name{n}", "email": f"x{n}@example.org"}[field]
+        value = {"phone": f"+44 131 496 {n % 10_000:04d}", "first_name": f"Name{n}", "email": f"x{n}@example.org"}[field]
         self._enqueue(name, UpdateContact(member_id=self.member_ids[member], base_version=self._version(name, member),
                                           **{field: value}))
 

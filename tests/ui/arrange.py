@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,15 @@ def add_full_member(server: LiveServer, last_name: str) -> FullMember:
         ])
         session.commit()
         return FullMember(member.id, member.member_no, member.logon_id, last_name)
+
+
+def shot(widget: Any, name: str) -> None:
+    """Keep a PNG of ``widget`` as ``name``.png when ``DESKTOP_CARE_SHOTS`` names a folder
+    (to look at every screen a test reaches)."""
+    where = os.environ.get("DESKTOP_CARE_SHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        widget.grab().save(str(Path(where) / f"{name}.png"))
 
 
 def unique(word: str) -> str:

@@ -37,7 +37,7 @@ def test_details_show_the_members_fields(qtbot, session: StaffSession, sqlite_se
     assert text_of(dialog, "fullName") == f"Dr Edith {member.last_name}"
     assert text_of(dialog, "status") == "Enrolled"
     assert text_of(dialog, "email") == f"edith.{member.last_name.lower()}@example.org"
-    assert text_of(dialog, "phone") == "+44 131 496 0000"
+    assert text_of(dialog, "phone") == "0131 496 0000"  # stored +44 131 496 0000; national form at home
     assert text_of(dialog, "emailOptIn") == "Yes"
     address = next(label.text() for label in dialog.findChildren(QLabel)
                    if label.objectName().startswith("address") and label.objectName() != "addressKind")

@@ -18,7 +18,7 @@ from desktop_care.ui.session import StaffSession
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
 from tests.sync.workstations import server_member as on_server
-from tests.ui.arrange import FullMember, add_full_member, unique
+from tests.ui.arrange import FullMember, add_full_member, shot, unique
 
 
 @pytest.fixture
@@ -123,8 +123,8 @@ def test_field_errors_are_told_under_the_fields(qtbot, window: MainWindow, membe
     type_into(qtbot, editor.fields["postcode"].edit, "!!")
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     errors = editor.errors()
-    assert errors["postcode"] == "Postcode is not a valid postcode."
-    assert errors["first_name"] == "First name may not be blank."
+    assert errors["postcode"] == "Postcode may contain only letters, digits, spaces and hyphens."
+    assert errors["first_name"] == "First name is required."
     assert errors["email"].startswith("E-mail is not a valid e-mail address")
     assert set(errors) == {"postcode", "first_name", "email"} and not editor.form_error.isVisible()
     assert editor.isVisible() and window.workspace.store.pending_count() == 0
@@ -133,7 +133,7 @@ def test_field_errors_are_told_under_the_fields(qtbot, window: MainWindow, membe
     points = details.open_editor(AdjustPointsDialog)
     assert isinstance(points, AdjustPointsDialog)
     for amount, reason, expected in [
-        ("lots", "ok reason", {"delta": "Enter a whole number."}),
+        ("lots", "ok reason", {"delta": "Enter a whole number, such as 250 or -100."}),
         ("0", "ok reason", {"delta": "Amount must not be zero."}),
         ("2,000,000", "ok reason", {"delta": "Must be at most 1,000,000."}),
         ("10", "no", {"reason": "Enter at least 3 characters."}),
@@ -145,19 +145,64 @@ def test_field_errors_are_told_under_the_fields(qtbot, window: MainWindow, membe
         assert points.errors() == expected, amount
 
 
-def test_a_change_the_rules_refuse_is_not_queued(qtbot, window: MainWindow, member: FullMember) -> None:
+def test_the_rules_are_checked_at_next_so_the_confirmation_is_never_impossible(
+    qtbot, window: MainWindow, member: FullMember
+) -> None:
     store = window.workspace.store
-    window.workspace.syncer.start()  # pull the directory: the rules are checked against it
-    qtbot.waitUntil(lambda: store.search(member.member_no).total == 1, timeout=15_000)
     details = opened(qtbot, window, member.id)
     points = details.open_editor(AdjustPointsDialog)
     assert isinstance(points, AdjustPointsDialog)
     qtbot.keyClicks(points.amount, "-5000")
     qtbot.keyClicks(points.reason, "Remove too many")
+    qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)  # Next
+    assert points.step == 0 and points.save_button.text() == "Next"
+    assert points.errors() == {
+        "delta": "The balance is 1,250 points: removing 5,000 would make it negative."}
+    assert "-3,750" not in points.after_text.text()
+    shot(points, "adjust-points-over-balance")
+    type_into(qtbot, points.amount, "-1250")
     qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)
-    assert points.confirm_text.text().startswith(f"Remove 5,000 bonus points from Edith {member.last_name}")
-    qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: points.form_error.isVisible())
-    assert points.form_error.text() == (
-        "The change was not saved: The balance is 1,250 points: removing 5,000 would make it negative.")
+    assert points.step == 1
+    assert points.after_text.text() == "The balance goes from 1,250 to 0 points."
+    shot(points, "adjust-points-confirm")
     assert store.pending_count() == 0 and details.pending_mark == ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("+-5", "Enter a whole number, such as 250 or -100."),
+        ("²", "Enter a whole number, such as 250 or -100."),
+        ("1e3", "Enter a whole number, such as 250 or -100."),
+        ("--5", "Enter a whole number, such as 250 or -100."),
+        ("5-", "Enter a whole number, such as 250 or -100."),
+        ("١٢", "Enter a whole number, such as 250 or -100."),
+        ("", "Enter an amount."),
+        ("   ", "Enter an amount."),
+    ],
+)
+def test_odd_amounts_get_a_message_under_amount(
+    qtbot, window: MainWindow, member: FullMember, typed: str, message: str
+) -> None:
+    details = opened(qtbot, window, member.id)
+    points = details.open_editor(AdjustPointsDialog)
+    assert isinstance(points, AdjustPointsDialog)
+    points.amount.setText(typed)
+    qtbot.keyClicks(points.reason, "A fair reason")
+    qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)
+    assert points.step == 0
+    assert points.errors() == {"delta": message}
+    assert points.isVisible() and window.workspace.store.pending_count() == 0
+
+
+def test_amounts_with_thousands_separators_and_signs_are_read(qtbot, window: MainWindow, member: FullMember) -> None:
+    details = opened(qtbot, window, member.id)
+    points = details.open_editor(AdjustPointsDialog)
+    assert isinstance(points, AdjustPointsDialog)
+    for typed, delta in [("+1,500", 1500), (" -250 ", -250), ("1 000", 1000)]:
+        points.back()
+        points.amount.setText(typed)
+        points.reason.setText("A fair reason")
+        qtbot.mouseClick(points.save_button, Qt.MouseButton.LeftButton)
+        assert points.step == 1, (typed, points.errors())
+        assert points._pending is not None and points._pending.delta == delta

@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
-from . import auth, commands, health, members, merges, sync
+from . import auth, commands, health, member_activity, members, merges, sync
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)
 router.include_router(merges.router)
+router.include_router(member_activity.router)
 router.include_router(sync.router)
 router.include_router(commands.router)
 

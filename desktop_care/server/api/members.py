@@ -59,6 +59,7 @@ def _common_fields(member: Member) -> dict[str, Any]:
         "pending_count": member.pending_count,
         "pending_cents": member.pending_cents,
         "last_login_at": member.last_login_at,
+        "blocked_for_balance": member.blocked_for_balance,
     }
 
 
@@ -122,7 +123,9 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         first_name=member.first_name,
         last_name=member.last_name,
         email_opt_in=member.email_opt_in,
-        blocked_for_balance=member.blocked_for_balance,
+        blocked_reason=member.blocked_reason,
+        blocked_at=member.blocked_at,
+        blocked_by=member.blocked_by,
         merged_into_id=member.merged_into_id,
         status_before_hold=member.status_before_hold,
         created_at=member.created_at,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...commands import Command
+from ...commands import AdjustPoints, BlockForPayment, Command, SetEmailPreference, UpdateContact
+from ...models import AddressKind
 from ...schemas import MemberDetail
 from ...sync.api_client import NotFound
 from .. import format as fmt
@@ -19,9 +20,19 @@ from .. import message
 from ..errors import Action, describe
 from ..ops import Op
 from ..widgets import StatePanel, make_read_only_table, named
-from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
+from .activity import HistoryTab, PointsTab
+from .editing import (
+    AdjustPointsDialog,
+    BlockForPaymentDialog,
+    CommandDialog,
+    EditContactDialog,
+    EmailPrefsDialog,
+    address_values,
+    block_summary,
+)
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from ..qt import (
+    QAction,
     QDialog,
     QHBoxLayout,
     QPushButton,
@@ -30,12 +41,14 @@ from ..qt import (
     QGridLayout,
     QGroupBox,
     QHeaderView,
+    QKeySequence,
     QLabel,
     QScrollArea,
     QStackedWidget,
     Qt,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
     is_alive,
@@ -120,6 +133,7 @@ class MemberDetailsDialog(QDialog):
         self._reload_again = False
         self.edit_dialog: CommandDialog | None = None
         self.pending_label: QLabel | None = None
+        self.block_banner: QLabel | None = None
 
         self.status_page = StatePanel(self)
         self.status_page.retry_button.clicked.connect(self.load)
@@ -127,9 +141,25 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area = named(QScrollArea(), "detailsScroll")
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
+        self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
+        self.tabs = named(QTabWidget(), "detailsTabs")
+        self.tabs.addTab(self.scroll_area, "Details")
+        self.tabs.addTab(self.points_tab, "Points")
+        self.tabs.addTab(self.history_tab, "History")
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
-        self.stack.addWidget(self.scroll_area)
+        # The heading, pending mark and block banner stay above the tabs, whichever shows.
+        self.header = named(QWidget(), "detailsHeader")
+        self.header_layout = QVBoxLayout(self.header)
+        self.header_layout.setContentsMargins(4, 0, 4, 4)
+        loaded_page = QWidget()
+        loaded_layout = QVBoxLayout(loaded_page)
+        loaded_layout.setContentsMargins(0, 0, 0, 0)
+        loaded_layout.addWidget(self.header)
+        loaded_layout.addWidget(self.tabs, 1)
+        self.stack.addWidget(loaded_page)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
@@ -144,9 +174,24 @@ class MemberDetailsDialog(QDialog):
         self.wizard: WizardHost | None = None
         for which, button in self.wizard_buttons.items():
             button.clicked.connect(lambda _=False, w=which: self.open_wizard(w))
+        self.block_button = named(QPushButton("Block for payment…"), "blockButton")
         self.edit_info_button.clicked.connect(lambda: self.open_editor(EditContactDialog))
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
         self.adjust_points_button.clicked.connect(lambda: self.open_editor(AdjustPointsDialog))
+        self.block_button.clicked.connect(lambda: self.open_editor(BlockForPaymentDialog))
+        # Actions, not button shortcuts: a button's setText (Block / Lift block) drops its shortcut.
+        for button, keys in ((self.edit_info_button, "Ctrl+E"), (self.adjust_points_button, "Ctrl+P"),
+                             (self.block_button, "Ctrl+B")):
+            press = QAction(self)
+            press.setShortcut(QKeySequence(keys))
+            press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
+            self.addAction(press)
+            button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
+        for number in range(3):
+            switch = QAction(self)
+            switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
+            switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
+            self.addAction(switch)
         bottom = QHBoxLayout()
         for button in (*self.edit_buttons, *self.wizard_buttons.values()):
             bottom.addWidget(button)
@@ -161,7 +206,7 @@ class MemberDetailsDialog(QDialog):
 
     @property
     def edit_buttons(self) -> tuple[QPushButton, ...]:
-        return (self.edit_info_button, self.email_prefs_button, self.adjust_points_button)
+        return (self.edit_info_button, self.email_prefs_button, self.adjust_points_button, self.block_button)
 
     @property
     def loading(self) -> bool:
@@ -175,11 +220,45 @@ class MemberDetailsDialog(QDialog):
     def refresh(self) -> None:
         """The member changed (a queued change, or a sync): read it again, keeping the
         current page on screen until the new one is ready."""
+        self._activity_changed()
         if self._loading:
             self._reload_again = True
             return
         self._loading = True
         self._fetch()
+
+    def _enable_actions(self) -> None:
+        """Each button as its command's declaration allows (role, online-only), with the
+        reason in the tooltip when it does not."""
+        kinds = (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
+        for button, kind in zip(self.edit_buttons, kinds, strict=True):
+            reason = self.workspace.refusal(kind) if self.workspace is not None else None
+            button.setEnabled(reason is None)
+            if reason is not None:
+                button.setToolTip(reason)
+
+    def _tab_shown(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        if isinstance(tab, (PointsTab, HistoryTab)):
+            tab.ensure_loaded()
+
+    def show_tab(self, name: str) -> None:
+        """Switch to "Details", "Points" or "History" (loading it if need be)."""
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index) == name:
+                self.tabs.setCurrentIndex(index)
+                return
+        raise KeyError(name)
+
+    def _activity_changed(self) -> None:
+        """After a change: what the open Points/History tab shows is stale; the others
+        reload the next time they are shown."""
+        for tab in (self.points_tab, self.history_tab):
+            if tab.loaded:
+                if self.tabs.currentWidget() is tab:
+                    tab.reload()
+                else:
+                    tab.loaded = False
 
     def _fetch(self) -> None:
         source, member_id = self.source, self.member_id
@@ -238,8 +317,8 @@ class MemberDetailsDialog(QDialog):
             self._reload_again = False
             self.refresh()
         self.member = member
-        for button in self.edit_buttons:
-            button.setEnabled(True)
+        self._enable_actions()
+        self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         if self.workspace is not None:
             for which, button in self.wizard_buttons.items():
                 reason = wizard_refusal(self.workspace, member, which)
@@ -252,18 +331,28 @@ class MemberDetailsDialog(QDialog):
         grid.setVerticalSpacing(12)
         heading = named(QLabel(f"{member.name}  ·  {member.member_no}"), "detailsHeading")
         heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top = QVBoxLayout()
+        while self.header_layout.count():
+            old = self.header_layout.takeAt(0)
+            if old is not None and old.widget() is not None:
+                old.widget().deleteLater()
+        top = self.header_layout
         top.addWidget(heading)
         self.pending_label = self._pending_mark(member.pending_changes) if member.pending_changes else None
         if self.pending_label is not None:
             top.addWidget(self.pending_label)
+        self.block_banner = self._block_banner(member) if member.blocked_for_balance else None
+        if self.block_banner is not None:
+            top.addWidget(self.block_banner)
         if not member.detail_cached:
             note = named(QLabel("Only the directory entry is available offline: portal users and pending "
                                 "transactions show once this member has been opened while online."),
                          "offlineNote")
             note.setWordWrap(True)
             top.addWidget(note)
-        grid.addLayout(top, 0, 0, 1, 2)
+        for index in range(top.count()):  # at once, not when the event loop next runs
+            item = top.itemAt(index)
+            if item is not None and item.widget() is not None:
+                item.widget().show()
 
         left = QVBoxLayout()
         left.addWidget(self._identity(member))
@@ -274,14 +363,15 @@ class MemberDetailsDialog(QDialog):
         right.addWidget(self._balances(member))
         right.addWidget(self._activity(member))
         right.addStretch()
-        grid.addLayout(left, 1, 0)
-        grid.addLayout(right, 1, 1)
-        grid.addWidget(self._users(member), 2, 0, 1, 2)
+        grid.addLayout(left, 0, 0)
+        grid.addLayout(right, 0, 1)
+        grid.addWidget(self._users(member), 1, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(3, 1)
+        grid.setRowStretch(2, 1)
         self.scroll_area.setWidget(page)
         self.stack.setCurrentIndex(1)
+        self._tab_shown(self.tabs.currentIndex())
 
     @property
     def pending_mark(self) -> str:
@@ -298,11 +388,24 @@ class MemberDetailsDialog(QDialog):
                         + "\n".join(f"• {c}" for c in changes))
         return mark
 
+    def _block_banner(self, m: MemberDetail) -> QLabel:
+        banner = named(QLabel(f"{block_summary(m)}. The member can sign in to the portal only to renew "
+                              "and pay."), "blockBanner")
+        banner.setWordWrap(True)
+        banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return banner
+
+    @property
+    def block_text(self) -> str:
+        """The Block for payment banner's text ("" when not blocked)."""
+        banner = self.block_banner
+        return banner.text() if banner is not None and is_alive(banner) else ""
+
     def _identity(self, m: MemberDetail) -> QGroupBox:
         full_name = " ".join(p for p in (m.title, m.first_name, m.last_name) if p)
         status = fmt.member_status(m.status, long=True)
         if m.blocked_for_balance:
-            status += " (portal blocked until the balance is paid)"
+            status += " · Blocked for payment"
         return _form("Identity", [
             ("Member ID", _value(m.member_no, "memberNo")),
             ("Logon ID", _value(m.logon_id, "logonId")),
@@ -313,7 +416,7 @@ class MemberDetailsDialog(QDialog):
     def _contact(self, m: MemberDetail) -> QGroupBox:
         return _form("Contact", [
             ("Email", _value(fmt.or_none(m.email), "email")),
-            ("Phone", _value(fmt.or_none(m.phone), "phone")),
+            ("Phone", _value(fmt.phone(m.phone, address_values(m, AddressKind.HOME)["country"] or None), "phone")),
             ("Email opt-in", _value(fmt.yes_no(m.email_opt_in), "emailOptIn")),
         ])
 

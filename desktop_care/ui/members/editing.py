@@ -1,4 +1,4 @@
-"""The dialogs that change a member: Edit info, Email prefs, Adjust points.
+"""The dialogs that change a member: Edit info, Email prefs, Adjust points, Block for payment.
 
 Each one only collects input. It checks it by building the command (the rules live in
 ``commands/``): pydantic errors are shown under the fields they concern, in plain
@@ -9,13 +9,15 @@ issue with it) — and the dialog closes once it is safely queued.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from ...commands import AddressIn, AdjustPoints, Command, SetEmailPreference, UpdateContact
-from ...models import AddressKind, PointsType
+from ...commands import AddressIn, AdjustPoints, BlockForPayment, Command, Rejected, SetEmailPreference, UpdateContact
+from ...models import AddressKind, Member, PointsType
+from ...models.contact import DEFAULT_REGION, InvalidContact, normalize_phone
 from ...schemas import MemberDetail
 from .. import format as fmt
 from ..errors import describe, sentence
@@ -25,7 +27,9 @@ from ..qt import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -99,6 +103,16 @@ def field_errors(exc: ValidationError, labels: Mapping[str, str],
     return fields, form
 
 
+def member_as_shown(member: MemberDetail) -> Member:
+    """A detached Member with the values on screen, for ``Command.check`` (never saved)."""
+    return Member(
+        id=member.id, member_no=member.member_no, logon_id=member.logon_id, first_name=member.first_name,
+        last_name=member.last_name, email=member.email, phone=member.phone, status=member.status,
+        email_opt_in=member.email_opt_in, points_balance=member.points_balance,
+        blocked_for_balance=member.blocked_for_balance, blocked_reason=member.blocked_reason,
+    )
+
+
 class CommandDialog(QDialog):
     """What the three dialogs share: fields with errors, a form error, Save/Cancel."""
 
@@ -122,6 +136,7 @@ class CommandDialog(QDialog):
         self.form_error.setWordWrap(True)
         self.form_error.hide()
         self.heading = named(QLabel(f"{title}: {member.name} · {member.member_no}"), "dialogHeading")
+        self.heading.setWordWrap(True)
         self.buttons = QDialogButtonBox()
         self.save_button = named(QPushButton("Save"), "saveButton")
         self.save_button.setProperty("role", "primary")
@@ -159,10 +174,21 @@ class CommandDialog(QDialog):
         raise NotImplementedError
 
     def check(self) -> Command | None:
-        """Build the command, or show what is wrong and return None."""
+        """Build the command and check the rules against the member as shown (so a
+        confirmation never shows what the server would refuse), or show what is wrong
+        and return None."""
         self.clear_errors()
         try:
-            return self.build_command()
+            command = self.build_command()
+            command.check(member_as_shown(self.member))
+            return command
+        except Rejected as exc:
+            where = next((name for name in exc.fields if name in self.fields), None)
+            if where is None:
+                self.show_form_error(sentence(exc.reason))
+            else:
+                self.fields[where].set_error(sentence(exc.reason))
+                self.fields[where].edit.setFocus()
         except (ValidationError, Invalid) as exc:
             if isinstance(exc, Invalid):
                 fields, form = exc.fields, exc.form
@@ -182,6 +208,17 @@ class CommandDialog(QDialog):
 
     def _fit(self) -> None:
         grow_to_fit(self)
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            # Wrapped labels need their height at this width, which a window's own
+            # size hint does not ask for.
+            needed = layout.totalHeightForWidth(self.width())
+            if needed > self.height():
+                self.resize(self.width(), needed)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self._fit()
 
     def save(self) -> None:
         if self._busy:
@@ -226,23 +263,48 @@ class CommandDialog(QDialog):
 
 # --------------------------------------------------------------------- Edit info
 
-_CONTACT_LABELS = {
-    "title": "Title", "first_name": "First name", "last_name": "Last name", "email": "E-mail",
-    "phone": "Phone", "line1": "Address line 1", "line2": "Address line 2", "city": "Town or city",
-    "region": "County or region", "postcode": "Postcode", "country": "Country",
+_PERSON_LABELS = {
+    "title": "Title", "first_name": "First name", "last_name": "Last name", "email": "E-mail", "phone": "Phone",
 }
-_ADDRESS_KEYS = ("line1", "line2", "city", "region", "postcode", "country")
+_ADDRESS_LABELS = {
+    "line1": "Address line 1", "line2": "Address line 2", "city": "Town or city", "region": "County or region",
+    "postcode": "Postcode", "country": "Country",
+}
+_ADDRESS_KEYS = tuple(_ADDRESS_LABELS)
+_CONTACT_LABELS = {**_PERSON_LABELS, **_ADDRESS_LABELS}
+#: Fields that must not be left blank (marked with * in the dialog).
+REQUIRED = frozenset({"first_name", "last_name", "line1", "city"})
+#: The address groups: kind → (title, field-name prefix). Home's fields have no prefix.
+_ADDRESS_GROUPS = {
+    AddressKind.HOME: ("Home address", ""),
+    AddressKind.POSTAL: ("Postal address", "postal."),
+    AddressKind.BILLING: ("Billing address", "billing."),
+}
 
 
-def home_address(member: MemberDetail) -> dict[str, str]:
-    address = next((a for a in member.addresses if a.kind == AddressKind.HOME), None)
+def address_values(member: MemberDetail, kind: AddressKind) -> dict[str, str]:
+    address = next((a for a in member.addresses if a.kind == kind), None)
     if address is None:
         return {key: "" for key in _ADDRESS_KEYS}
     return {key: getattr(address, key) for key in _ADDRESS_KEYS}
 
 
+def home_address(member: MemberDetail) -> dict[str, str]:
+    return address_values(member, AddressKind.HOME)
+
+
+def _stored_phone(text: str, country: str) -> str:
+    """A phone as it would be stored (E.164), or as it is if it does not parse."""
+    try:
+        return normalize_phone(text, country or None)
+    except InvalidContact:
+        return " ".join(text.split())
+
+
 class EditContactDialog(CommandDialog):
-    """Name, e-mail, phone and home address; the logon ID is shown but not editable."""
+    """Names, e-mail, phone and the home, postal and billing addresses; the logon ID is
+    shown but not editable. Required fields carry a *; a postal or billing address
+    left blank is removed."""
 
     labels = _CONTACT_LABELS
     aliases = {"home_address": "line1"}
@@ -251,65 +313,156 @@ class EditContactDialog(CommandDialog):
                  initial: Mapping[str, Any] | None = None) -> None:
         super().__init__(member, send, "Edit info", parent)
         self.setObjectName("editContactDialog")
+        self.setMinimumWidth(860)
+        home_country = address_values(member, AddressKind.HOME)["country"] or DEFAULT_REGION
         self._before: dict[str, str] = {
             "title": member.title, "first_name": member.first_name, "last_name": member.last_name,
-            "email": member.email, "phone": member.phone, **home_address(member),
+            "email": member.email, "phone": fmt.display_phone(member.phone, home_country),
         }
+        for kind, (_, prefix) in _ADDRESS_GROUPS.items():
+            self._before.update({prefix + k: v for k, v in address_values(member, kind).items()})
+        self._stored_before_phone = _stored_phone(member.phone, home_country)
         start = dict(self._before)
         for key, value in (initial or {}).items():
-            if key == "home_address" and isinstance(value, Mapping):
-                start.update({k: str(v or "") for k, v in value.items() if k in _ADDRESS_KEYS})
+            kind_name = key.removesuffix("_address")
+            prefixes = {k.value: prefix for k, (_, prefix) in _ADDRESS_GROUPS.items()}
+            if kind_name in prefixes and isinstance(value, Mapping):
+                start.update({prefixes[kind_name] + k: str(v or "") for k, v in value.items() if k in _ADDRESS_KEYS})
+            elif key == "remove_addresses" and isinstance(value, (list, tuple)):
+                for gone in value:
+                    start.update({f"{gone}.{k}": "" for k in _ADDRESS_KEYS})
+            elif key == "phone" and value is not None:
+                start["phone"] = fmt.display_phone(str(value), home_country)
             elif key in start and value is not None:
                 start[key] = str(value)
+
         self.logon_id = named(QLabel(member.logon_id), "logonId")
         self.logon_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.logon_id.setToolTip("The logon ID cannot be changed")
+        fixed = named(QLabel("cannot be changed"), "logonIdNote")
+        fixed.setProperty("role", "muted")
+        logon_row = QHBoxLayout()
+        logon_row.addWidget(self.logon_id)
+        logon_row.addWidget(fixed)
+        logon_row.addStretch()
         person = QGroupBox("Contact")
         form = QFormLayout(person)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.addRow("Logon ID:", self.logon_id)
-        address = QGroupBox("Home address")
-        address_form = QFormLayout(address)
-        address_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for name, label in _CONTACT_LABELS.items():
-            target = address_form if name in _ADDRESS_KEYS else form
-            target.addRow(f"{label}:", self._field(name, QLineEdit(start[name])))
-        self._layout(person, address)
+        form.addRow("Logon ID:", logon_row)
+        for name, label in _PERSON_LABELS.items():
+            form.addRow(self._label(name, label), self._field(name, QLineEdit(start[name])))
+        phone_edit = self.fields["phone"].edit
+        phone_edit.setPlaceholderText("e.g. 01573 224111, or +33 1 42 68 53 00")
+        phone_edit.setToolTip("Numbers without a country code are read in the home address's country")
+
+        groups: list[QGroupBox] = [person]
+        for kind, (title, prefix) in _ADDRESS_GROUPS.items():
+            box = QGroupBox(title if kind == AddressKind.HOME else f"{title} (optional)")
+            box.setObjectName(f"{kind.value}AddressBox")
+            address_form = QFormLayout(box)
+            address_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+            for key, label in _ADDRESS_LABELS.items():
+                edit = QLineEdit(start[prefix + key])
+                if key == "country":
+                    edit.setMaxLength(2)
+                    edit.setPlaceholderText(DEFAULT_REGION)
+                    edit.setToolTip("Two-letter country code (ISO 3166): GB, IE, FR…")
+                address_form.addRow(self._label(key, label, optional=kind != AddressKind.HOME),
+                                    self._field(prefix + key, edit))
+            if kind != AddressKind.HOME:
+                hint = named(QLabel("Leave blank for none; clear every line to remove it."), "dialogIntro")
+                hint.setWordWrap(True)
+                address_form.addRow(hint)
+            groups.append(box)
+        legend = named(QLabel("* required"), "requiredLegend")
+        legend.setProperty("role", "muted")
+        grid_host = QWidget()
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(14)
+        for index, box in enumerate(groups):
+            grid.addWidget(box, index // 2, index % 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self._layout(grid_host, legend)
+
+    @staticmethod
+    def _label(name: str, label: str, *, optional: bool = False) -> str:
+        return f"{label} *:" if name in REQUIRED and not optional else f"{label}:"
 
     def value(self, name: str) -> str:
         edit = self.fields[name].edit
         assert isinstance(edit, QLineEdit)
         return edit.text()
 
+    def _address(self, prefix: str) -> dict[str, str]:
+        values = {key: self.value(prefix + key) for key in _ADDRESS_KEYS}
+        if not values["country"].strip():
+            values["country"] = DEFAULT_REGION
+        return values
+
+    def _address_changed(self, prefix: str) -> bool:
+        return any(self.value(prefix + k).strip() != self._before[prefix + k] for k in _ADDRESS_KEYS
+                   if not (k == "country" and not self.value(prefix + k).strip() and not self._before[prefix + k]))
+
     def build_command(self) -> Command:
-        changed = {name: self.value(name) for name in ("title", "first_name", "last_name", "email", "phone")
-                   if self.value(name).strip() != self._before[name]}
-        address = {key: self.value(key) for key in _ADDRESS_KEYS}
-        address_changed = any(address[k].strip() != self._before[k] for k in _ADDRESS_KEYS)
-        if not changed and not address_changed:
-            raise NothingChanged("Nothing has changed.")
-        if address_changed and not any(v.strip() for v in address.values()):
-            raise NothingChanged("A home address cannot be removed here; change its lines instead.")
-        # Check the address and the rest separately, so every error shows at once
-        # (AddressIn's errors name the address fields: loc "postcode", …).
         fields: dict[str, str] = {}
         form: list[str] = []
-        home = None
-        if address_changed:
+        changed: dict[str, Any] = {name: self.value(name) for name in ("title", "first_name", "last_name", "email")
+                                   if self.value(name).strip() != self._before[name]}
+        for name in REQUIRED & set(_PERSON_LABELS):
+            if not self.value(name).strip():
+                fields[name] = f"{_CONTACT_LABELS[name]} is required."
+        # The phone is read in the country of the home address as typed here.
+        home_country = self.value("country").strip().upper() or DEFAULT_REGION
+        phone = self.value("phone")
+        if phone.strip() != self._before["phone"]:
             try:
-                home = AddressIn.model_validate(address)
+                stored = normalize_phone(phone, home_country)
+            except InvalidContact as exc:
+                fields["phone"] = sentence(f"Phone {exc}")
+            else:
+                if stored != self._stored_before_phone:
+                    changed["phone"] = stored
+
+        addresses: dict[str, AddressIn] = {}
+        removed: list[Any] = []
+        for kind, (_, prefix) in _ADDRESS_GROUPS.items():
+            if not self._address_changed(prefix):
+                continue
+            blank = not any(self.value(prefix + k).strip() for k in _ADDRESS_KEYS if k != "country")
+            if blank:
+                if kind == AddressKind.HOME:
+                    form.append("A home address cannot be removed; change its lines instead.")
+                elif self._before[prefix + "line1"]:
+                    removed.append(kind.value)
+                continue
+            for key in REQUIRED & set(_ADDRESS_KEYS):
+                if not self.value(prefix + key).strip():
+                    fields.setdefault(prefix + key, f"{_ADDRESS_LABELS[key]} is required.")
+            try:
+                addresses[f"{kind.value}_address"] = AddressIn.model_validate(self._address(prefix))
             except ValidationError as exc:
-                fields, form = field_errors(exc, self.labels, self.aliases)
+                for error in exc.errors():
+                    key = str(error["loc"][0]) if error.get("loc") else "line1"
+                    fields.setdefault(prefix + key, describe_field_error(_ADDRESS_LABELS.get(key, key), error))
+        if not changed and not addresses and not removed and not fields and not form:
+            raise NothingChanged("Nothing has changed.")
+        # The simple fields are checked by the command itself, even when others already
+        # failed, so that every error shows at once.
+        simple = {k: v for k, v in changed.items() if k not in fields}
+        command: UpdateContact | None = None
         try:
-            command = UpdateContact(member_id=self.member.id, base_version=self.member.version,
-                                    home_address=home, **changed)  # type: ignore[arg-type]
+            command = UpdateContact.model_validate({
+                "member_id": self.member.id, "base_version": self.member.version,
+                "remove_addresses": tuple(removed), **addresses, **simple})
         except ValidationError as exc:
             more_fields, more_form = field_errors(exc, self.labels, self.aliases)
-            fields.update(more_fields)
-            if not (fields and more_form == ["Nothing to change."]):
-                form += more_form
-        if fields or form:
-            raise Invalid(fields, form)
+            for name, text in more_fields.items():
+                fields.setdefault(name, text)
+            form += [text for text in more_form if text != "Nothing to change."]
+        if fields or form or command is None:
+            raise Invalid(fields, form or ([] if fields else ["Nothing has changed."]))
         return command
 
 
@@ -350,6 +503,24 @@ def confirmation(command: AdjustPoints, member: MemberDetail) -> str:
     else:
         action = f"Remove {amount} points from"
     return f"{action} {member.name} ({member.member_no})? Reason: {command.reason}"
+
+
+AMOUNT_MISSING = "Enter an amount."
+AMOUNT_NOT_A_NUMBER = "Enter a whole number, such as 250 or -100."
+#: An amount as people type it: an optional sign, then ASCII digits (thousands may be
+#: separated by commas or spaces, removed before this is matched).
+_AMOUNT = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_amount(text: str) -> int | None:
+    """``"+1,500"`` → 1500, ``" -250 "`` → -250; None when blank. Anything else (``+-5``,
+    ``²``, ``1e3``) raises :class:`Invalid` naming Amount."""
+    compact = text.replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if not compact:
+        return None
+    if not _AMOUNT.fullmatch(compact):
+        raise Invalid({"delta": AMOUNT_NOT_A_NUMBER}, [])
+    return int(compact)
 
 
 class AdjustPointsDialog(CommandDialog):
@@ -416,12 +587,16 @@ class AdjustPointsDialog(CommandDialog):
         self.amount.setFocus()
 
     def build_command(self) -> Command:
-        text = self.amount.text().replace(",", "").replace(" ", "")
-        delta: Any = text
-        if text.lstrip("+-").isdigit():
-            delta = int(text)
-        return AdjustPoints(member_id=self.member.id, base_version=self.member.version, delta=delta,
-                            points_type=self.points_type.currentData(), reason=self.reason.text())
+        delta = parse_amount(self.amount.text())
+        try:
+            return AdjustPoints(member_id=self.member.id, base_version=self.member.version,
+                                delta=delta if delta is not None else 0,
+                                points_type=self.points_type.currentData(), reason=self.reason.text())
+        except ValidationError as exc:
+            fields, form = field_errors(exc, self.labels, self.aliases)
+            if delta is None:
+                fields["delta"] = AMOUNT_MISSING
+            raise Invalid(fields, form) from None
 
     def save(self) -> None:
         """Next on the first step; Confirm (queue it) on the second."""
@@ -440,12 +615,83 @@ class AdjustPointsDialog(CommandDialog):
             self.send(self._pending)
 
 
+# --------------------------------------------------------------------- Block for payment
+
+#: What the dialog says, as the ILROnline manual warns: blocking is not revoking.
+BLOCK_EXPLANATION = (
+    "A member blocked for payment can still sign in to the portal, and sees only the page "
+    "to renew their membership and pay what they owe. The block stays until you lift it."
+)
+NOT_REVOKE = (
+    "This is not Revoke. A revoked user cannot sign in at all, so cannot pay either, and "
+    "must be invited again: use Revoke only to end someone's access."
+)
+
+
+class BlockForPaymentDialog(CommandDialog):
+    """Block the member's portal until they pay (with a reason), or lift the block."""
+
+    labels = {"reason": "Reason", "blocked": "Block"}
+
+    def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
+                 initial: Mapping[str, Any] | None = None) -> None:
+        self.blocking = not member.blocked_for_balance
+        if initial is not None and "blocked" in initial:
+            self.blocking = bool(initial["blocked"])
+        super().__init__(member, send, "Block for payment" if self.blocking else "Lift the block for payment", parent)
+        self.setObjectName("blockForPaymentDialog")
+        self.setMinimumWidth(620)
+        self.save_button.setText("Block" if self.blocking else "Lift block")
+        owed = named(QLabel(f"Account balance: {fmt.money(member.account_balance_cents)}"
+                            + (f" · pending {fmt.pending(member.pending_count, member.pending_cents)}"
+                               if member.pending_count else "")), "owed")
+        parts: list[QWidget] = []
+        if self.blocking:
+            explain = named(QLabel(BLOCK_EXPLANATION), "blockExplanation")
+            explain.setWordWrap(True)
+            warning = named(QLabel(NOT_REVOKE), "notRevoke")
+            warning.setWordWrap(True)
+            parts += [explain, warning, owed]
+        else:
+            since = named(QLabel(block_summary(member)), "blockedSince")
+            since.setWordWrap(True)
+            after = named(QLabel("Lifting the block gives the member their whole portal again at once."),
+                          "blockExplanation")
+            after.setWordWrap(True)
+            parts += [since, owed, after]
+        self.reason = QLineEdit(str((initial or {}).get("reason", "")))
+        self.reason.setPlaceholderText("e.g. Membership 2026 unpaid" if self.blocking else "e.g. Paid by phone (optional)")
+        form_host = QWidget()
+        form = QFormLayout(form_host)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Reason *:" if self.blocking else "Reason:", self._field("reason", self.reason))
+        parts.append(form_host)
+        self._layout(*parts)
+
+    def build_command(self) -> Command:
+        return BlockForPayment(member_id=self.member.id, base_version=self.member.version, blocked=self.blocking,
+                               reason=self.reason.text())
+
+
+def block_summary(member: MemberDetail) -> str:
+    """``"Blocked for payment since 3 Mar 2026 by Ann Lee: Membership unpaid"``."""
+    text = "Blocked for payment"
+    if member.blocked_at is not None:
+        text += f" since {fmt.day(member.blocked_at)}"
+    if member.blocked_by:
+        text += f" by {member.blocked_by}"
+    if not member.blocked_at and not member.blocked_by:
+        text += " (waiting to sync)"
+    return f"{text}: {member.blocked_reason}" if member.blocked_reason else text
+
+
 def dialog_for(kind: str) -> type[CommandDialog]:
     """The edit dialog for a command kind (the Sync issues panel's Edit…)."""
     return {"update_contact": EditContactDialog, "set_email_preference": EmailPrefsDialog,
-            "adjust_points": AdjustPointsDialog}[kind]
+            "adjust_points": AdjustPointsDialog, "block_for_payment": BlockForPaymentDialog}[kind]
 
 
 def editable(kind: str) -> bool:
     """Whether a command kind has an edit dialog (a status change is made by its wizard)."""
-    return kind in ("update_contact", "set_email_preference", "adjust_points")
+    return kind in ("update_contact", "set_email_preference", "adjust_points", "block_for_payment")

@@ -38,14 +38,20 @@ class Column:
 
 
 def _contact_tooltip(m: MemberSummary) -> str:
-    return "\n".join(line for line in (m.name, m.email, m.phone, m.postcode) if line)
+    return "\n".join(line for line in (m.name, m.email, fmt.display_phone(m.phone), m.postcode) if line)
+
+
+def _status(m: MemberSummary) -> str:
+    status = fmt.member_status(m.status)
+    return f"{status} · Blocked for payment" if m.blocked_for_balance else status
 
 
 COLUMNS: tuple[Column, ...] = (
     Column("Member ID", lambda m: m.member_no),
     Column("Name", lambda m: m.name, tooltip=_contact_tooltip),
     Column("Email", lambda m: m.email, tooltip=_contact_tooltip),
-    Column("Status", lambda m: fmt.member_status(m.status)),
+    Column("Status", _status, tooltip=lambda m: "Blocked for payment: the member can sign in to the portal only "
+                                                "to renew and pay" if m.blocked_for_balance else ""),
     Column("Points", lambda m: fmt.count(m.points_balance), numeric=True),
     Column("Balance", lambda m: fmt.money(m.account_balance_cents), numeric=True),
     Column("Pending", lambda m: fmt.pending(m.pending_count, m.pending_cents), numeric=True,

@@ -4,7 +4,7 @@ restores (``member.status_before_hold``; the status column gains the value
 snapshot its undo restores (``member_merge``).
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0010"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
