@@ -226,4 +226,4 @@ def test_a_merge_racing_offline_edits_of_either_member(server: LiveServer, db: S
     assert out[0]["reason"] == f"member {merged.member_no} was merged into another account"
     assert out[1]["server_values"] == {"email": "racer@example.org"}
     kept = fresh(db, survivor)
-    assert (kept.email, kept.phone) == ("racer@example.org", "+44 20 7946 0002")
+    assert (kept.email, kept.phone) == ("racer@example.org", "+442079460002")  # phones are kept in E.164
