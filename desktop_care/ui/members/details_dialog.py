@@ -192,15 +192,17 @@ class MemberDetailsDialog(QDialog):
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
             self.addAction(switch)
-        bottom = QHBoxLayout()
-        for button in (*self.edit_buttons, *self.wizard_buttons.values()):
-            bottom.addWidget(button)
-            button.setVisible(workspace is not None)
-            button.setEnabled(False)
-        bottom.addStretch()
+        edits, bottom = QHBoxLayout(), QHBoxLayout()
+        for row, row_buttons in ((edits, self.edit_buttons), (bottom, tuple(self.wizard_buttons.values()))):
+            for button in row_buttons:
+                row.addWidget(button)
+                button.setVisible(workspace is not None)
+                button.setEnabled(False)
+            row.addStretch()
         bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack, 1)
+        layout.addLayout(edits)
         layout.addLayout(bottom)
         self.load()
 
