@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .commands import AnyCommand, CommandResult, QueueableCommand
 from .commands.accounts import PortalRole
+from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
 from .models.ledger import PointsType, TxnStatus
 from .models.mail import MailState
 from .models.member import AddressKind, EmailCategory, MemberStatus
@@ -151,6 +152,8 @@ class MemberRecord(Schema):
     email_offers: bool = False
     email_event_reminders: bool = False
     status: MemberStatus
+    #: While deactivated: the status Reactivate restores.
+    status_before_hold: MemberStatus | None = None
     merged_into_id: int | None
     #: Blocked for payment: the member can sign in to the portal but sees only the
     #: page to renew and pay; why, when and by whom (blank/None while not blocked).

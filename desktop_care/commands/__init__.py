@@ -7,10 +7,12 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, user  # noqa: F401  (registers their kinds)
+from . import accounts, member, merge, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
+from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
+from .status import ChangeStatus
 from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
@@ -36,7 +38,11 @@ __all__ = [
     "ResetPassword",
     "AnyCommand",
     "BaseCommand",
+    "ChangeStatus",
     "Command",
+    "MergeInfo",
+    "MergeMembers",
+    "MergePlan",
     "CommandResult",
     "NotPermitted",
     "OpIdReused",
@@ -44,6 +50,7 @@ __all__ = [
     "Rejected",
     "SetEmailPreference",
     "Status",
+    "UndoMerge",
     "UpdateContact",
     "UserCommand",
     "command_class",

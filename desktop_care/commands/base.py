@@ -131,6 +131,14 @@ class Command(BaseCommand):
 
     #: Deltas (points) commute with everything, so they never conflict.
     never_conflicts: ClassVar[bool] = False
+    #: ``apply`` may raise :class:`Rejected` part-way (a merge meeting a unique
+    #: constraint): the runner then applies it in a savepoint and rolls it back whole.
+    apply_can_reject: ClassVar[bool] = False
+
+    def also_locks(self) -> tuple[int, ...]:
+        """Other members this command reads and writes (a merge's survivor): the runner
+        locks them with the target, in id order, so two such commands cannot deadlock."""
+        return ()
 
     @property
     def target_id(self) -> int:
@@ -146,6 +154,11 @@ class Command(BaseCommand):
     def verify(self, session: Session, member: Member) -> None:
         """Like :meth:`check`, for rules that read other rows (the user a command acts
         on, a rate limit). Reads only; raises :class:`Rejected`."""
+
+    def check_in(self, session: Session, member: Member) -> None:
+        """:meth:`check` with the session at hand, for rules that read other rows (a
+        merge reads the survivor). The runner calls this; by default it is ``check``."""
+        self.check(member)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         """Make the change; return audit details. Runs inside the caller's transaction."""

@@ -21,6 +21,7 @@ from ..models import (
     utcnow,
 )
 from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
+from ..models.status import accrual_refusal
 from .base import Actor, Command, Rejected
 from .registry import register
 
@@ -352,8 +353,11 @@ class AdjustPoints(Command):
         return frozenset({"points_balance"})
 
     def check(self, member: Member) -> None:
-        if member.status in (MemberStatus.INACTIVE, MemberStatus.MERGED):
-            raise Rejected(f"member {member.member_no} is {member.status.value}: points cannot be adjusted")
+        if member.status == MemberStatus.MERGED:
+            raise Rejected(f"member {member.member_no} was merged into another account: points cannot be adjusted")
+        refused = accrual_refusal(member) if self.delta > 0 else None
+        if refused is not None:
+            raise Rejected(refused, {"delta": "no points can be added"})
         if member.points_balance + self.delta < 0:
             raise Rejected(
                 f"the balance is {member.points_balance:,} points: removing {-self.delta:,} would make it negative",

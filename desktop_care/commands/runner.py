@@ -8,10 +8,13 @@ at once (``POST /commands``):
    send the same op later).
 1. An ``op_id`` seen before returns the stored result with status ``duplicate`` and
    applies nothing; the same ``op_id`` with another payload raises :class:`OpIdReused`.
-2. The target (a member, or a user for :class:`UserCommand`) is locked; a member command based on an older version conflicts only if one of
+2. The target (a member, or a user for :class:`UserCommand`) is locked, with the other
+   members the command names (``also_locks``: a merge's survivor), in id order; a member command based on an older version conflicts only if one of
    the fields it writes was changed since that version (``Member.field_versions``);
    otherwise it applies on top (field-level merge). Deltas never conflict.
-3. Business rules (``check``) may reject it with a reason.
+3. Business rules (``check_in``, by default ``check``) may reject it with a reason; a
+   command whose ``apply`` may still reject it part-way runs in a savepoint, rolled
+   back whole.
 4. It applies, the fields it wrote get the member's new version, the action is audited
    with the real actor, and the result is stored under the ``op_id``.
 
@@ -119,13 +122,18 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     op_id = str(command.op_id)
     # Lock the target first: a concurrent run of the same op_id then waits here and,
     # once the first commits, finds its stored result below.
-    entity: type[Member] | type[User] = Member if isinstance(command, Command) else User
-    target = session.scalars(
+    target: Member | User | None
+    if isinstance(command, Command):
+        ids = sorted({command.target_id, *command.also_locks()})
+        locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()).all()
+        target = next((m for m in locked if m.id == command.target_id), None)
+    else:
         # FOR NO KEY UPDATE: rows that merely reference the target (an audit event naming
         # a user as its actor) need not wait for this lock, so two commands on two users
         # that each name the other as actor cannot deadlock.
-        select(entity).where(entity.id == command.target_id).with_for_update(key_share=True)
-    ).one_or_none()
+        target = session.scalars(
+            select(User).where(User.id == command.target_id).with_for_update(key_share=True)
+        ).one_or_none()
     prior = session.get(ProcessedCommand, op_id)
     if prior is not None:
         if prior.digest != command.digest():
@@ -198,12 +206,16 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
                 server_values={f: field_value(member, f) for f in sorted(changed_since)},
             )
     try:
-        command.check(member)
+        command.check_in(session, member)
         command.verify(session, member)
+        if command.apply_can_reject:
+            with session.begin_nested():
+                details = command.apply(session, member, actor)
+        else:
+            details = command.apply(session, member, actor)
     except Rejected as exc:
         return CommandResult(op_id=op_id, status=Status.REJECTED, member_version=member.version,
                              reason=exc.reason, fields=exc.fields)
-    details = command.apply(session, member, actor)
     new_version = member.version + 1
     if not command.never_conflicts:
         stamp = [new_version, command.origin]

@@ -19,6 +19,8 @@ from .user import (
     end_sessions,
 )
 from .user_search import user_search_text
+from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
+from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 
 __all__ = [
     "AccountTransaction",
@@ -38,13 +40,17 @@ __all__ = [
     "ImmutableFieldError",
     "MAX_FAILED_LOGINS",
     "Member",
+    "MemberReference",
     "MemberSearch",
+    "MergeRecord",
     "MemberStatus",
     "PointsEntry",
     "PointsType",
     "SignInThrottle",
     "StaffToken",
+    "StatusAction",
     "TxnStatus",
+    "UNDO_WINDOW",
     "UTCDateTime",
     "User",
     "UserCredential",
@@ -53,10 +59,16 @@ __all__ = [
     "add_points",
     "clear_sign_in_throttle",
     "end_sessions",
+    "may_accrue_points",
+    "may_receive_offers",
+    "may_sign_in",
+    "member_reference",
     "normalize",
     "post_transaction",
     "record",
     "search_fields",
     "user_search_text",
+    "sign_in_refusal",
+    "uncovered_references",
     "utcnow",
 ]

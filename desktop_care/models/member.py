@@ -13,17 +13,22 @@ from .base import Base, UTCDateTime, utcnow
 
 
 class MemberStatus(enum.StrEnum):
-    """Membership status (see the "Change Status" manual).
+    """Membership status (see the "Change Status" manual; the rules are in
+    :mod:`desktop_care.models.status`).
 
     ``ENROLLED``: a member of the programme; ``ACTIVE``: an account that is not
-    (or no longer) enrolled but can sign in; ``INACTIVE``: on hold (deactivated or
-    un-enrolled), cannot sign in or accrue points; ``MERGED``: merged into another
-    member, kept only as a pointer.
+    enrolled but can sign in; ``INACTIVE``: un-enrolled — the membership is closed
+    (no sign-in, no points, no offers, e-mail off) until it is enrolled again;
+    ``DEACTIVATED``: also shown as "Inactive" in the manual, but on hold — no sign-in,
+    no accrual, points kept — and only Reactivate brings it back, to the status it
+    had (``Member.status_before_hold``); ``MERGED``: merged into another member,
+    kept only as a pointer (``merged_into_id``).
     """
 
     ENROLLED = "enrolled"
     ACTIVE = "active"
     INACTIVE = "inactive"
+    DEACTIVATED = "deactivated"
     MERGED = "merged"
 
 
@@ -90,6 +95,11 @@ class Member(Base):
     status: Mapped[MemberStatus] = mapped_column(
         Enum(MemberStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
         default=MemberStatus.ENROLLED,
+    )
+    #: While ``DEACTIVATED``: the status Reactivate restores (enrolled or active).
+    status_before_hold: Mapped[MemberStatus | None] = mapped_column(
+        Enum(MemberStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=None,
     )
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), default=None)
     #: Access to the portal blocked until the unpaid balance is paid.

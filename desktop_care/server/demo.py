@@ -98,7 +98,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 #: Columns written per table, in the order the row tuples below hold them.
 MEMBER_COLUMNS = (
     "id", "member_no", "logon_id", "title", "first_name", "last_name", "email", "phone", "email_newsletters",
-    "email_offers", "email_event_reminders", "status",
+    "email_offers", "email_event_reminders", "status", "status_before_hold",
     "merged_into_id", "blocked_for_balance", "blocked_reason", "blocked_at", "blocked_by", "points_balance",
     "account_balance_cents", "pending_count", "pending_cents", "last_login_at", "created_at", "updated_at", "version",
     "field_versions",
@@ -275,6 +275,7 @@ class _Generator:
                 offers,
                 offers,
                 status.value,
+                None,  # status_before_hold: no demo member is on hold
                 merged_into,
                 blocked,
                 "Membership renewal unpaid" if blocked else "",

@@ -44,6 +44,8 @@ from ..schemas import (
     LoginRequest,
     LoginResponse,
     MemberDetail,
+    MergeInfo,
+    MergePlan,
     MemberPage,
     PointsPage,
     StaffPublic,
@@ -467,6 +469,16 @@ class ApiClient:
         if cursor is not None:
             params["cursor"] = cursor
         return self._call("GET", "/users", UserPage, params=params)
+
+    def merge_plan(self, merged_id: int, survivor_id: int) -> MergePlan:
+        """What merging ``merged_id`` into ``survivor_id`` would do, or why it can't."""
+        return self._call("GET", f"/members/{int(merged_id)}/merge-plan", MergePlan,
+                          params={"into": int(survivor_id)})
+
+    def merges(self, member_id: int) -> list[MergeInfo]:
+        """The merges the member took part in, each saying whether it can be undone."""
+        response = self._send("GET", f"/members/{int(member_id)}/merges")
+        return [MergeInfo.model_validate(item) for item in response.json()]
 
     def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage:
         """The member's points ledger, newest first (``GET /members/{id}/points``)."""

@@ -10,6 +10,7 @@ from ..commands import AdjustPoints, BlockForPayment, SetEmailPreference, Update
 from ..models.contact import display_phone as display_phone  # re-exported for the views
 from ..models.ledger import TxnStatus
 from ..models.member import AddressKind, MemberStatus
+from ..models.status import STATUS_LABELS
 from ..models.user import UserRole, UserState
 
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$",
@@ -66,12 +67,17 @@ def or_none(text: str) -> str:
 _MEMBER_STATUS = {
     MemberStatus.ENROLLED: "Enrolled",
     MemberStatus.ACTIVE: "Active",
-    MemberStatus.INACTIVE: "Inactive",
+    MemberStatus.INACTIVE: "Un-enrolled",
+    MemberStatus.DEACTIVATED: "Deactivated",
     MemberStatus.MERGED: "Merged",
 }
 
 
-def member_status(status: MemberStatus) -> str:
+def member_status(status: MemberStatus, *, long: bool = False) -> str:
+    """``"Deactivated"`` (short, for tables) or the manual's words (``long``):
+    ``"Inactive (deactivated, on hold)"``."""
+    if long:
+        return STATUS_LABELS.get(status, str(status).capitalize())
     return _MEMBER_STATUS.get(status, str(status).capitalize())
 
 

@@ -37,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -54,6 +55,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QRadioButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -63,6 +65,8 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QVBoxLayout,
     QWidget,
+    QWizard,
+    QWizardPage,
 )
 from shiboken6 import isValid as is_alive
 
@@ -75,6 +79,7 @@ __all__ = [
     "QAbstractTableModel",
     "QAction",
     "QApplication",
+    "QButtonGroup",
     "QCheckBox",
     "QComboBox",
     "QCloseEvent",
@@ -105,6 +110,7 @@ __all__ = [
     "QPlainTextEdit",
     "QProgressBar",
     "QPushButton",
+    "QRadioButton",
     "QRunnable",
     "QSocketNotifier",
     "QScrollArea",
@@ -118,6 +124,8 @@ __all__ = [
     "QTimer",
     "QVBoxLayout",
     "QWidget",
+    "QWizard",
+    "QWizardPage",
     "Qt",
     "Signal",
     "Slot",

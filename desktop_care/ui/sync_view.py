@@ -13,6 +13,7 @@ from typing import Any
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import format as fmt
+from .members.editing import editable
 from .qt import (
     ModelIndex,
     QAbstractTableModel,
@@ -279,9 +280,12 @@ class SyncIssuesPanel(QDialog):
             self.table.selectRow(row)
 
     def set_busy(self, busy: bool) -> None:
-        has_issue = self.current_issue() is not None
+        issue = self.current_issue()
         for button in (self.keep_mine_button, self.take_theirs_button, self.edit_button):
-            button.setEnabled(has_issue and not busy)
+            button.setEnabled(issue is not None and not busy)
+        if issue is not None and not editable(issue.kind):
+            # A status change has no form to edit: keep it, take theirs, or run the wizard again.
+            self.edit_button.setEnabled(False)
 
     # ----------------------------------------------------------------- internals
 

@@ -128,6 +128,6 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
     }
     assert operations == {
         "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
-            "runCommand", "getMemberPoints", "getMemberHistory", "listUsers",
+            "runCommand", "getMemberPoints", "getMemberHistory", "listUsers", "getMergePlan", "getMerges",
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
     }

@@ -214,7 +214,7 @@ def test_business_rules_reject_with_a_reason(server: LiveServer, auth: dict[str,
         points(poor, -20),
     ))
     assert [r["status"] for r in out] == ["rejected", "rejected", "rejected", "rejected", "applied"]
-    assert out[0]["reason"] == f"member {inactive.member_no} is inactive: points cannot be adjusted"
+    assert out[0]["reason"] == f"member {inactive.member_no} is inactive (un-enrolled): no points can be added"
     assert out[1]["reason"] == "the balance is 20 points: removing 21 would make it negative"
     assert out[1]["fields"] == {"delta": "more than the balance"}
     assert out[2]["reason"] == "no member with id 987654321"

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from . import accounts, auth, commands, health, member_activity, members, sync, users
+from . import accounts, auth, commands, health, member_activity, members, merges, sync, users
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)
+router.include_router(merges.router)
 router.include_router(member_activity.router)
 router.include_router(sync.router)
 router.include_router(commands.router)

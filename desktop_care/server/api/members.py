@@ -140,6 +140,7 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         blocked_at=member.blocked_at,
         blocked_by=member.blocked_by,
         merged_into_id=member.merged_into_id,
+        status_before_hold=member.status_before_hold,
         created_at=member.created_at,
         updated_at=member.updated_at,
         version=member.version,

@@ -46,6 +46,7 @@ from .editing import (
     block_summary,
 )
 from ..users.actions import UserActionBar, UserActions, state_text, state_tooltip
+from ..wizards import WizardHost, open_wizard, wizard_refusal
 from ..qt import (
     QAbstractItemView,
     QAction,
@@ -201,6 +202,14 @@ class MemberDetailsDialog(QDialog):
         self.edit_info_button = named(QPushButton("Edit info…"), "editInfoButton")
         self.email_prefs_button = named(QPushButton("Email prefs…"), "emailPrefsButton")
         self.adjust_points_button = named(QPushButton("Adjust points…"), "adjustPointsButton")
+        self.wizard_buttons = {
+            "status": named(QPushButton("Change &status…"), "changeStatusButton"),
+            "merge": named(QPushButton("&Merge…"), "mergeButton"),
+            "undo": named(QPushButton("&Undo merge…"), "undoMergeButton"),
+        }
+        self.wizard: WizardHost | None = None
+        for which, button in self.wizard_buttons.items():
+            button.clicked.connect(lambda _=False, w=which: self.open_wizard(w))
         self.block_button = named(QPushButton("Block for payment…"), "blockButton")
         self.edit_info_button.clicked.connect(lambda: self.open_editor(EditContactDialog))
         self.email_prefs_button.clicked.connect(lambda: self.open_editor(EmailPrefsDialog))
@@ -224,15 +233,17 @@ class MemberDetailsDialog(QDialog):
         self._make_account_buttons()
         if workspace is not None:
             workspace.status_changed.connect(self._status_changed)
-        bottom = QHBoxLayout()
-        for button in self.edit_buttons:
-            bottom.addWidget(button)
-            button.setVisible(workspace is not None)
-            button.setEnabled(False)
-        bottom.addStretch()
+        edits, bottom = QHBoxLayout(), QHBoxLayout()
+        for row, row_buttons in ((edits, self.edit_buttons), (bottom, tuple(self.wizard_buttons.values()))):
+            for button in row_buttons:
+                row.addWidget(button)
+                button.setVisible(workspace is not None)
+                button.setEnabled(False)
+            row.addStretch()
         bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack, 1)
+        layout.addLayout(edits)
         layout.addLayout(bottom)
         self.load()
 
@@ -314,6 +325,13 @@ class MemberDetailsDialog(QDialog):
         dialog.show()
         return dialog
 
+    def open_wizard(self, which: str) -> WizardHost | None:
+        """Change status… / Merge… / Undo merge… for the member as shown."""
+        if self.workspace is None or self.member is None:
+            return None
+        self.wizard = open_wizard(self.workspace, self.member, which, self)
+        return self.wizard
+
     def _editor_closed(self) -> None:
         self.edit_dialog = None
 
@@ -324,7 +342,7 @@ class MemberDetailsDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
         self._reload_again = False
-        for button in self.edit_buttons:
+        for button in (*self.edit_buttons, *self.wizard_buttons.values()):
             button.setEnabled(False)
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
@@ -344,6 +362,11 @@ class MemberDetailsDialog(QDialog):
         self.member = member
         self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
+        if self.workspace is not None:
+            for which, button in self.wizard_buttons.items():
+                reason = wizard_refusal(self.workspace, member, which)
+                button.setEnabled(reason is None)
+                button.setToolTip(reason or "")
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -423,7 +446,7 @@ class MemberDetailsDialog(QDialog):
 
     def _identity(self, m: MemberDetail) -> QGroupBox:
         full_name = " ".join(p for p in (m.title, m.first_name, m.last_name) if p)
-        status = fmt.member_status(m.status)
+        status = fmt.member_status(m.status, long=True)
         if m.blocked_for_balance:
             status += " · Blocked for payment"
         return _form("Identity", [

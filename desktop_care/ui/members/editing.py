@@ -717,3 +717,8 @@ def dialog_for(kind: str) -> type[CommandDialog]:
     """The edit dialog for a command kind (the Sync issues panel's Edit…)."""
     return {"update_contact": EditContactDialog, "set_email_preference": EmailPrefsDialog,
             "adjust_points": AdjustPointsDialog, "block_for_payment": BlockForPaymentDialog}[kind]
+
+
+def editable(kind: str) -> bool:
+    """Whether a command kind has an edit dialog (a status change is made by its wizard)."""
+    return kind in ("update_contact", "set_email_preference", "adjust_points", "block_for_payment")

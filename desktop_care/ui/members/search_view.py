@@ -44,7 +44,7 @@ PLACEHOLDER = "Member ID, name, email, phone or postcode"
 #: and Email takes the remaining room).
 _COLUMN_SAMPLES = {
     "Member ID": "10000000",
-    "Status": "Inactive",
+    "Status": "Un-enrolled",
     "Points": "1,000,000",
     "Balance": "-£10,000.00",
     "Pending": "99 (£10,000.00)",

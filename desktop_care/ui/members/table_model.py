@@ -116,7 +116,7 @@ class MemberTableModel(PagedTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
             return column.tooltip(member)
         if role == Qt.ItemDataRole.ForegroundRole and member.status in (
-            MemberStatus.INACTIVE, MemberStatus.MERGED
+            MemberStatus.INACTIVE, MemberStatus.DEACTIVATED, MemberStatus.MERGED
         ):
             return _DIMMED
         if role == MEMBER_ID_ROLE:
