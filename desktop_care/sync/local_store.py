@@ -280,6 +280,11 @@ class LocalStore:
         with self.engine.connect() as conn:
             return _cursor(conn)
 
+    def epoch(self) -> str | None:
+        """The epoch of the feed the directory came from (None before the first page)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(_state.c.value).where(_state.c.key == "epoch"))
+
     def forget_directory(self) -> None:
         """Drop the replicated directory and kept details and start the feed from 0 (the
         server's database was reset or replaced). Queued changes and sync issues stay:
@@ -288,6 +293,7 @@ class LocalStore:
             for table in (_search, _address, _member, _cached):
                 conn.execute(delete(table))
             _set_state(conn, "cursor", "0")
+            conn.execute(delete(_state).where(_state.c.key == "epoch"))
 
     # ------------------------------------------------------------------ the outbox
 
@@ -483,6 +489,8 @@ class LocalStore:
                 conn.exec_driver_sql(_SEARCH_SQL, searches)
             if page.cursor > _cursor(conn):
                 _set_state(conn, "cursor", str(page.cursor))
+            if page.epoch is not None:
+                _set_state(conn, "epoch", page.epoch)
         return set(ids)
 
 

@@ -123,6 +123,18 @@ class _Fetch:
         return self._page
 
 
+def _other_database(page: FeedPage, after: int, stored_epoch: str | None) -> str | None:
+    """Why ``page`` comes from another database than the directory pulled up to
+    ``after`` (with ``stored_epoch``), or None when it is the same one."""
+    if page.latest is not None and page.latest < after:
+        return f"the server's feed ends at {page.latest}, before our cursor {after}"
+    if page.epoch is not None and after > 0 and page.epoch != stored_epoch:
+        # Also when this store has no epoch yet (pulled before epochs existed): it
+        # cannot tell, so it makes sure.
+        return f"the server's feed has epoch {page.epoch}, our directory came from {stored_epoch or 'an older feed'}"
+    return None
+
+
 class Syncer:
     def __init__(
         self,
@@ -310,11 +322,11 @@ class Syncer:
         while True:
             page = fetch.result(self._stopping)
             self._check_stop()
-            if page.latest is not None and page.latest < after:
-                # The server never handed out our cursor: its database was reset or
-                # replaced. Pull everything again (queued changes are kept).
-                log.warning("the server's feed ends at %d, before our cursor %d: pulling everything again",
-                            page.latest, after)
+            reason = _other_database(page, after, self.store.epoch())
+            if reason is not None:
+                # Another database than the one our directory came from (reset,
+                # replaced, restored): pull everything again (queued changes are kept).
+                log.warning("%s: pulling everything again", reason)
                 self.store.forget_directory()
                 after = start = 0
                 fetch = _Fetch(self.client, after, self.page_size)
