@@ -51,6 +51,7 @@ from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
 from desktop_care.server.db import make_engine  # noqa: E402
 from desktop_care.sync import LocalStore, Syncer  # noqa: E402
 from desktop_care.sync.api_client import ApiClient  # noqa: E402
+from desktop_care.sync.local_store import Author  # noqa: E402
 from desktop_care.sync.syncer import SyncStatus, freeze_startup_heap  # noqa: E402
 from tests.support.servers import LiveServer, start_server  # noqa: E402
 
@@ -81,15 +82,16 @@ def incremental_sync(server: LiveServer, token: str, root: Path, store: LocalSto
     """Another workstation queues and pushes ``changes`` commands; this one pulls them."""
     other = fresh_store(root, "other")
     client = ApiClient(server.url, token)
+    author = Author.of(client.me())
     with Session(make_engine(server.database_url)) as session:
         members = session.execute(
             select(Member.id, Member.version).where(Member.status.in_(["enrolled", "active"])).order_by(Member.id).limit(changes)
         ).all()
     for n, (member_id, version) in enumerate(members):
         if n % 2:
-            other.enqueue(AdjustPoints(member_id=member_id, delta=5, points_type=PointsType.GOODWILL, reason="bench"))
+            other.enqueue(AdjustPoints(member_id=member_id, delta=5, points_type=PointsType.GOODWILL, reason="bench"), author)
         else:
-            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 1632 {n:06d}"))
+            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 1632 {n:06d}"), author)
     pusher = Syncer(other, client, on_event=lambda e: None, autostart=False, page_size=page_size)
     started = time.perf_counter()
     pusher._push()  # the push alone (its pull would fetch the whole directory)

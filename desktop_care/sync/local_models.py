@@ -5,7 +5,8 @@ The workstation's SQLite file also holds the shared entity tables (``member``,
 said; everything the workstation itself knows lives here:
 
 - ``sync_state``: key/value (the feed cursor, the workstation id).
-- ``outbox``: commands typed here and not yet answered by the server, in order.
+- ``outbox``: commands typed here and not yet answered by the server, in order, each
+  with its author (the staff member who made it; only their own session sends it).
 - ``sync_issue``: commands the server refused (conflict or rejected), with both
   versions, until someone resolves them; resolved ones are kept with the resolution.
 - ``cached_detail``: full member details fetched online (users, pending transactions).
@@ -45,6 +46,10 @@ class OutboxEntry(LocalBase):
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Who made the change (staff user id and username): only a session of theirs
+    #: sends it (invariant 7). None only for entries queued before authors were kept.
+    author_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    author_username: Mapped[str] = mapped_column(String(120), default="")
 
 
 class SyncIssueRow(LocalBase):

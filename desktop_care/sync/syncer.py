@@ -6,6 +6,11 @@ local transaction, then pulls the feed from the stored cursor until ``has_more``
 false, each page in one local transaction. Rounds run at start, when :meth:`nudge` is
 called (after an enqueue, "Sync now") and every ``interval`` seconds.
 
+Only the changes of the person the client's token belongs to are pushed (asked of the
+server, ``GET /auth/me``, not taken from the app's word), and none that waits behind a
+colleague's earlier change to the same member; the others wait in the outbox for their
+authors, and :attr:`SyncStatus.waiting_for` says for whom (invariant 7).
+
 Connectivity comes from the calls themselves: Unreachable, TimedOut, 5xx and "busy"
 answers mean offline, and the next round waits with exponential backoff (1 s doubling
 to 60 s, with jitter); any answer means online. A 401 emits :class:`SessionExpired`
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from ..commands import Command, CommandResult, Status
 from ..schemas import FeedPage
 from .api_client import ApiClient, ApiError, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
-from .local_store import LocalStore, crash_point
+from .local_store import Author, LocalStore, crash_point
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,9 @@ class SyncStatus:
     last_synced_at: dt.datetime | None
     #: While a pull of several pages is under way: the share of it received (0–1).
     received: float | None = None
+    #: ``(username, count)`` of queued changes made here by other people, oldest
+    #: first: they wait for their authors to sign in (``pending`` counts only ours).
+    waiting_for: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,9 +157,14 @@ class Syncer:
         backoff_max: float = 60.0,
         autostart: bool = True,
         freeze_heap: bool = True,
+        author: Author | None = None,
     ) -> None:
+        """``author``: who the app believes is signed in, for the status until the
+        server has said whose the token is (the server's answer decides what is sent)."""
         self.store = store
         self.client = client
+        self.author = author
+        self._verified: tuple[str | None, Author] | None = None
         self.on_event = on_event
         self.interval = interval
         self.batch_size = batch_size
@@ -270,12 +283,28 @@ class Syncer:
 
     # ------------------------------------------------------------------ push / pull
 
+    def _identity(self) -> Author:
+        """Whose token the client holds, as the server says (asked once per token)."""
+        token = self.client.token
+        if self._verified is None or self._verified[0] != token:
+            me = self.client.me()
+            author = Author(me.id, me.username)
+            if self.author is not None and self.author.user_id != author.user_id:
+                log.warning("the token belongs to %s, not %s: sending only %s's changes",
+                            author.username, self.author.username, author.username)
+            self._verified = (token, author)
+            self.author = author
+        return self._verified[1]
+
     def _push(self) -> None:
-        total = self.store.pending_count()
+        if not self.store.pending_count():
+            return
+        me = self._identity().user_id
+        total = self.store.pending_count(me)
         done = 0
         while True:
             self._check_stop()
-            batch = self.store.queued(self.batch_size)
+            batch = self.store.queued(self.batch_size, author_id=me)
             if not batch:
                 return
             total = max(total, done + len(batch))
@@ -361,9 +390,11 @@ class Syncer:
     def _status(
         self, *, syncing: bool = False, progress: tuple[int, int] | None = None, received: float | None = None
     ) -> None:
+        author_id = self.author.user_id if self.author is not None else None
         self._emit(SyncStatus(
             online=self.online,
-            pending=self.store.pending_count(),
+            pending=self.store.pending_count(author_id),
+            waiting_for=self.store.waiting_for(author_id),
             issues=self.store.issue_count(),
             syncing=syncing,
             progress=progress,

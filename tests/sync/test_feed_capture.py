@@ -115,7 +115,7 @@ def test_a_restored_database_ahead_of_the_cursor_is_detected_by_its_epoch(databa
         first = ws.client.changes(0, 1)
         assert first.latest is not None and first.latest > old_cursor and first.epoch != old_epoch
         ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=7, points_type=PointsType.GOODWILL,
-                                      reason="kept across the restore"))
+                                      reason="kept across the restore"), ws.author)
         assert ws.sync()
         assert ws.store.search(gone).total == 0, "members of the other database are gone"
         assert ws.store.search(fresh).total == len(new_ids), "every member of the new database, not only those past the cursor"

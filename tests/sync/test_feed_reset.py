@@ -33,7 +33,7 @@ def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, t
         ws = workstation(new, store_path)  # the same local store, now facing the new database
         assert ws.store.cursor() == old_cursor > ws.client.changes(0, 1).latest
         ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=5, points_type=PointsType.GOODWILL,
-                                      reason="kept across the reset", origin=ws.store.workstation_id))
+                                      reason="kept across the reset", origin=ws.store.workstation_id), ws.author)
         assert ws.sync()
         assert ws.store.search(gone).total == 0, "members of the old database are gone"
         assert [m.id for m in ws.store.search(fresh).items] == new_ids

@@ -11,8 +11,10 @@ from desktop_care.commands import AdjustPoints, CommandResult, SetEmailPreferenc
 from desktop_care.models import PointsType
 from desktop_care.schemas import AddressOut, FeedChange, FeedPage, MemberRecord, StaffPublic
 from desktop_care.sync import LocalStore, OfflineCredentials
+from desktop_care.sync.local_store import Author
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+ADA = Author(7, "ada")
 
 
 def record(i: int, **changes: object) -> MemberRecord:
@@ -51,8 +53,8 @@ def test_search_is_the_server_search_over_the_directory(store):
 
 def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
     store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana", home_address={
-        "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}))
-    store.enqueue(AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund"))
+        "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}), ADA)
+    store.enqueue(AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund"), ADA)
     row = store.search("nunez2").items[0]
     assert (row.name, row.postcode, row.points_balance, row.pending_changes) == ("Ana Núñez2", "PE15 8AA", 70, 2)
     store.close()
@@ -73,14 +75,14 @@ def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
 
 def test_bad_changes_are_refused_with_a_reason_and_nothing_is_queued(store):
     with pytest.raises(ValueError, match="negative"):
-        store.enqueue(AdjustPoints(member_id=1, delta=-101, points_type=PointsType.GOODWILL, reason="too much"))
+        store.enqueue(AdjustPoints(member_id=1, delta=-101, points_type=PointsType.GOODWILL, reason="too much"), ADA)
     store.apply_feed(page(record(4, email=""), start=10))
     with pytest.raises(ValueError, match="no e-mail"):
-        store.enqueue(SetEmailPreference(member_id=4, base_version=1, email_opt_in=True))
+        store.enqueue(SetEmailPreference(member_id=4, base_version=1, email_opt_in=True), ADA)
     command = AdjustPoints(member_id=1, delta=5, points_type=PointsType.GOODWILL, reason="twice")
-    store.enqueue(command)
+    store.enqueue(command, ADA)
     with pytest.raises(ValueError, match="already queued"):
-        store.enqueue(command)
+        store.enqueue(command, ADA)
     assert store.pending_count() == 1
 
 
@@ -89,7 +91,7 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
     clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
     refused = AdjustPoints(member_id=3, delta=-50, points_type=PointsType.GOODWILL, reason="spent")
     for command in (applied, clash, refused):
-        store.enqueue(command)
+        store.enqueue(command, ADA)
     recorded = store.record_results([
         CommandResult(op_id=str(applied.op_id), status=Status.DUPLICATE, original_status=Status.APPLIED),
         CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=4, reason="changed meanwhile",
@@ -106,7 +108,7 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
     # The same answers again (a replayed response) change nothing.
     assert store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT)]).issues == []
 
-    kept = store.resolve_issue(conflict.id, "keep_mine")
+    kept = store.resolve_issue(conflict.id, "keep_mine", author=ADA)
     assert kept is not None and kept.base_version == 4 and kept.email == "mine@example.org"
     assert str(kept.op_id) != conflict.op_id
     store.resolve_issue(rejected.id, "take_theirs")
@@ -117,14 +119,14 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
 
 def test_edit_resolution_queues_the_edited_change(store):
     clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
-    store.enqueue(clash)
+    store.enqueue(clash, ADA)
     store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=2,
                                         server_values={"email": "theirs@example.org"})])
     (issue,) = store.issues()
     with pytest.raises(ValueError, match="edited change"):
-        store.resolve_issue(issue.id, "edit")
+        store.resolve_issue(issue.id, "edit", author=ADA)
     edited = UpdateContact(member_id=3, base_version=2, email="both@example.org")
-    store.resolve_issue(issue.id, "edit", edited)
+    store.resolve_issue(issue.id, "edit", edited, author=ADA)
     assert [str(c.op_id) for c in store.queued(5)] == [str(edited.op_id)]
     assert store.member_detail(3).email == "both@example.org"
 
