@@ -99,7 +99,17 @@ class OfflineCredential(LocalBase):
     verifier: Mapped[str] = mapped_column(Text)
     #: ``StaffPublic`` as JSON.
     staff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The last successful online sign-in (the verifier lapses OFFLINE_SIGN_IN_DAYS after).
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Wrong offline passwords since the last right one (kept across restarts).
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: No offline attempt is checked before this time (the growing delay).
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Set when offline sign-in is off for this person (the verifier is then empty):
+    #: "expired" (no online sign-in for too long) or "refused" (the server refused the
+    #: account or the password, or too many wrong passwords), with ``refused`` in words.
+    refused_kind: Mapped[str] = mapped_column(String(20), default="")
+    refused: Mapped[str] = mapped_column(Text, default="")
 
 
 __all__ = ["CachedDetail", "LocalBase", "OfflineCredential", "OutboxEntry", "SyncIssueRow", "SyncState"]

@@ -218,7 +218,7 @@ class LocalStore:
             Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
             for ddl in SQLITE_FTS_DDL:
                 conn.exec_driver_sql(ddl)
-            _add_author_columns(conn)
+            add_missing_columns(conn, _outbox)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -585,14 +585,20 @@ class LocalStore:
 # ---------------------------------------------------------------------- helpers
 
 
-def _add_author_columns(conn: Connection) -> None:
-    """A store made before authors were kept gets the columns (its entries: no author)."""
-    have = {column["name"] for column in inspect(conn).get_columns(_outbox.name)}
-    for column in (_outbox.c.author_id, _outbox.c.author_username):
-        if column.name not in have:
-            kind = column.type.compile(dialect=conn.dialect)
-            default = " NOT NULL DEFAULT ''" if column.name == "author_username" else ""
-            conn.exec_driver_sql(f"ALTER TABLE {_outbox.name} ADD COLUMN {column.name} {kind}{default}")
+def add_missing_columns(conn: Connection, table: Table) -> None:
+    """Columns a newer version of this app added to a local-only table are added to a
+    file made by an older one (``create_all`` makes only missing tables). Existing rows
+    get the column's default (NULL when it has none)."""
+    have = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name in have:
+            continue
+        kind = column.type.compile(dialect=conn.dialect)
+        default = getattr(column.default, "arg", None)
+        if default is not None and not callable(default):
+            literal = f"'{default}'" if isinstance(default, str) else str(int(default))
+            kind += f" NOT NULL DEFAULT {literal}"
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 def store_path(server_url: str) -> Path:
@@ -720,4 +726,4 @@ def _transient_member(values: dict[str, Any]) -> Member:
     return member
 
 
-__all__ = ["Author", "CRASH_ENV", "LocalStore", "UNOWNED_REASON", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]
+__all__ = ["add_missing_columns", "Author", "CRASH_ENV", "LocalStore", "UNOWNED_REASON", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]

@@ -13,8 +13,9 @@ authors, and :attr:`SyncStatus.waiting_for` says for whom (invariant 7).
 
 Connectivity comes from the calls themselves: Unreachable, TimedOut, 5xx and "busy"
 answers mean offline, and the next round waits with exponential backoff (1 s doubling
-to 60 s, with jitter); any answer means online. A 401 emits :class:`SessionExpired`
-and waits for a nudge (after signing in again); the queue stays.
+to 60 s, with jitter); any answer means online. A 401 or 403 emits :class:`SessionExpired`
+and waits for a nudge (after signing in again); the queue stays. A 403 (the account is
+locked, disabled or revoked) also drops its offline sign-in when asked to.
 
 Events are delivered on the syncer thread through ``on_event``; the UI re-emits them as
 Qt signals.
@@ -32,8 +33,9 @@ from dataclasses import dataclass
 
 from ..commands import Command, CommandResult, Status
 from ..schemas import FeedPage
-from .api_client import ApiClient, ApiError, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
+from .api_client import ApiClient, ApiError, Forbidden, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
 from .local_store import Author, LocalStore, crash_point
+from .offline_auth import forget_refused_account
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +160,13 @@ class Syncer:
         autostart: bool = True,
         freeze_heap: bool = True,
         author: Author | None = None,
+        drop_offline_sign_in: bool = False,
     ) -> None:
         """``author``: who the app believes is signed in, for the status until the
-        server has said whose the token is (the server's answer decides what is sent)."""
+        server has said whose the token is (the server's answer decides what is sent).
+        ``drop_offline_sign_in``: when the server refuses the account (403: locked,
+        disabled, revoked), drop its offline sign-in verifier (the app does)."""
+        self.drop_offline_sign_in = drop_offline_sign_in
         self.store = store
         self.client = client
         self.author = author
@@ -245,11 +251,15 @@ class Syncer:
         self.rounds += 1
         try:
             self._status(syncing=True)
+            self._identity()
             self._push()
             self._pull()
         except _Stopped:
             return 0.0
-        except Unauthorized as exc:
+        except (Unauthorized, Forbidden) as exc:
+            if isinstance(exc, Forbidden) and not self._account_refused(exc):
+                log.warning("sync refused: %s", exc.message)
+                return self._failed(exc.message, online=True)
             self.online, self.last_error, self.next_retry_in = True, exc.message, None
             self._waiting_for_sign_in = True
             self._emit(SessionExpired())
@@ -268,6 +278,20 @@ class Syncer:
         self.last_synced_at = dt.datetime.now(dt.UTC)
         self._status()
         return self.interval
+
+    def _account_refused(self, exc: Forbidden) -> bool:
+        """Whether a 403 means the account itself is refused (locked, disabled,
+        revoked: ``GET /auth/me`` is refused too), not just this one request. If so,
+        its offline sign-in goes too (when asked to)."""
+        try:
+            self.client.me()
+        except Forbidden as refused:
+            if self.drop_offline_sign_in and self.author is not None:
+                forget_refused_account(self.client.base_url, self.author.username, refused.message)
+            return True
+        except ApiError:
+            return False
+        return False
 
     def _failed(self, message: str, *, online: bool) -> float:
         self._failures += 1

@@ -94,7 +94,7 @@ class Workspace(QObject):
                                  waiting_for=self.store.waiting_for(self.author.user_id))
         self._event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
-                             autostart=start, author=self.author)
+                             autostart=start, author=self.author, drop_offline_sign_in=True)
         self._stopped = False
 
     # ----------------------------------------------------------------- state
