@@ -15,7 +15,7 @@ from desktop_care.commands import AdjustPoints
 from desktop_care.models import PointsType
 from tests.support.servers import LiveServer, start_server
 from tests.sync.workstations import members_on_server, workstation
-from tests.ui.arrange import unique
+from tests.ui.arrange import server_cli, unique
 
 
 def run_sql(server: LiveServer, statement: str, **params: object) -> int:
@@ -125,6 +125,34 @@ def test_a_restored_database_ahead_of_the_cursor_is_detected_by_its_epoch(databa
         ws.close()
     finally:
         new.stop()
+
+
+def test_a_backup_restored_in_place_is_announced_with_a_new_epoch(databases, tmp_path):
+    """Restoring a backup over the same database keeps its epoch; ``new-feed-epoch``
+    (the documented restore step) makes every workstation pull again, keeping its work."""
+    (tmp_path / "srv").mkdir()
+    server = start_server(databases.create("sqlite"), tmp_path / "srv")
+    try:
+        last = unique("Inplace")
+        ids = members_on_server(server, last, 3)
+        ws = workstation(server, tmp_path / "ws.sqlite3")
+        assert ws.sync()
+        before = ws.store.epoch()
+        # The "restore": a member the workstation has is gone, without a tombstone.
+        with server.engine().begin() as connection:
+            connection.execute(text("DELETE FROM address WHERE member_id = :id"), {"id": ids[0]})
+            connection.execute(text("DELETE FROM member WHERE id = :id"), {"id": ids[0]})
+            connection.execute(text("DELETE FROM sync_change WHERE entity_id = :id"), {"id": ids[0]})
+        server_cli(server, "new-feed-epoch")
+        ws.store.enqueue(AdjustPoints(member_id=ids[1], delta=4, points_type=PointsType.GOODWILL,
+                                      reason="kept across the restore"), ws.author)
+        assert ws.sync()
+        assert ws.store.epoch() not in (None, before)
+        assert [m.id for m in ws.store.search(last).items] == ids[1:]
+        assert ws.store.pending_count() == 0
+        ws.close()
+    finally:
+        server.stop()
 
 
 def test_every_feed_page_carries_the_databases_epoch(server, tmp_path):
