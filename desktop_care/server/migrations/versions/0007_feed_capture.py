@@ -14,7 +14,7 @@ script, a migration, a bulk UPDATE in SQL). See docs/decisions/0009-feed-and-aut
   feed page; ``sync_change.seq`` and ``sync_counter.value`` become 64-bit.
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0002"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
