@@ -272,3 +272,30 @@ def test_status_text_says_whose_changes_wait() -> None:
     assert status_text(one)[0] == "● Online · 4 changes wait for ada and ben to sign in"
     alone = SyncStatus(**{**base.__dict__, "pending": 0, "waiting_for": (("ada", 1),)})
     assert status_text(alone)[0] == "● Online · 1 change waits for ada to sign in"
+
+
+def test_the_status_bar_names_a_colleague_whose_changes_wait(qtbot, sqlite_server: LiveServer, tmp_path) -> None:
+    """A colleague's changes queued at this desk are not sent under this session, and
+    the main window says for whom they wait."""
+    from desktop_care.commands import AdjustPoints
+    from desktop_care.models import PointsType
+
+    client = signed_in_client(sqlite_server)
+    session = StaffSession(client, client.me())
+    [member_id] = add_members(sqlite_server, unique("Colleague"), 1)
+    store = LocalStore(tmp_path / "desk.sqlite3")
+    colleague = Author(session.staff.id + 100_000, "ada.lovelace")
+    for n in range(2):
+        store.enqueue(AdjustPoints(member_id=member_id, delta=n + 1, points_type=PointsType.GOODWILL,
+                                   reason="queued by Ada"), colleague)
+    workspace = Workspace(session, store=store, start=False)
+    window = MainWindow(session, workspace=workspace)
+    qtbot.addWidget(window)
+    window.show()
+    workspace.syncer.start()
+    qtbot.waitUntil(lambda: window.connection_state == "● Online · 2 changes wait for ada.lovelace to sign in",
+                    timeout=30_000)
+    assert store.pending_count() == 2 and store.issues() == []
+    window.grab().save(str(tmp_path / "waiting-for-colleague.png"))
+    workspace.stop(wait=5.0)
+    store.close()
