@@ -88,45 +88,6 @@ def test_feed_sequence_numbers_are_64_bit(server, tmp_path):
         ws.close()
 
 
-def test_a_restored_database_ahead_of_the_cursor_is_detected_by_its_epoch(databases, tmp_path):
-    """The server now runs on another database (a restored backup) whose feed has moved
-    past this workstation's cursor: the epoch differs, so the workstation pulls the
-    directory again, and its queued work goes to the new server."""
-    store_path = tmp_path / "ws.sqlite3"
-    (tmp_path / "old").mkdir()
-    (tmp_path / "new").mkdir()
-    old = start_server(databases.create("sqlite"), tmp_path / "old")
-    try:
-        gone = unique("Before")
-        members_on_server(old, gone, 3)
-        ws = workstation(old, store_path)
-        assert ws.sync()
-        old_cursor, old_epoch = ws.store.cursor(), ws.client.changes(0, 1).epoch
-        assert old_epoch and ws.store.search(gone).total == 3
-        ws.close()
-    finally:
-        old.stop()
-
-    new = start_server(databases.create("sqlite"), tmp_path / "new")
-    try:
-        fresh = unique("After")
-        new_ids = members_on_server(new, fresh, old_cursor + 5)  # its feed is ahead of our cursor
-        ws = workstation(new, store_path)
-        first = ws.client.changes(0, 1)
-        assert first.latest is not None and first.latest > old_cursor and first.epoch != old_epoch
-        ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=7, points_type=PointsType.GOODWILL,
-                                      reason="kept across the restore"), ws.author)
-        assert ws.sync()
-        assert ws.store.search(gone).total == 0, "members of the other database are gone"
-        assert ws.store.search(fresh).total == len(new_ids), "every member of the new database, not only those past the cursor"
-        assert ws.store.pending_count() == 0
-        detail = ws.store.member_detail(new_ids[0])
-        assert detail is not None and detail.points_balance == 7
-        ws.close()
-    finally:
-        new.stop()
-
-
 def test_a_backup_restored_in_place_is_announced_with_a_new_epoch(databases, tmp_path):
     """Restoring a backup over the same database keeps its epoch; ``new-feed-epoch``
     (the documented restore step) makes every workstation pull again, keeping its work."""
