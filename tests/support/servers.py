@@ -20,6 +20,8 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from tests.support.tls import TlsFiles
+
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = "DESKTOP_CARE_TEST_PG_URL"
 
@@ -99,9 +101,14 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(database_url: str, workdir: Path, *extra: str, timeout: float = 60.0) -> LiveServer:
+def start_server(
+    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, tls: TlsFiles | None = None
+) -> LiveServer:
     """Start ``desktop-care-server serve`` on a free loopback port and wait until
-    ``/api/v1/health`` answers (the server migrates its database before it listens)."""
+    ``/api/v1/health`` answers (the server migrates its database before it listens).
+    With ``tls`` it serves HTTPS with that certificate (``https://127.0.0.1:PORT``)."""
+    if tls is not None:
+        extra = (*extra, *tls.serve_args())
     port = free_port()
     log_path = workdir / "server.log"
     env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1")
@@ -112,13 +119,15 @@ def start_server(database_url: str, workdir: Path, *extra: str, timeout: float =
              "--database-url", database_url, "--host", "127.0.0.1", "--port", str(port), *extra],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir),
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    scheme = "https" if tls is not None else "http"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}", database_url, process, log_path)
+    verify: str | bool = str(tls.ca) if tls is not None else True
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
         try:
-            if requests.get(f"{server.api}/health", timeout=1).status_code == 200:
+            if requests.get(f"{server.api}/health", timeout=1, verify=verify).status_code == 200:
                 return server
         except requests.RequestException:
             pass
