@@ -15,8 +15,17 @@ cached database is reused) on a loopback port:
    runs an initial sync into a fresh store; the longest gap between ticks beyond the
    5 ms period is the stall (target < 50 ms).
 
+5. **push contention** (``--contention``, PostgreSQL only, its own report
+   ``results/sync-contention-<date>.md``): ``--writers`` workstations push
+   single-command batches at once (points on distinct members: they share only the
+   feed's counter row) against a server with 4 workers, with the capture trigger as
+   shipped (deferred: the counter row is locked at COMMIT) and as a NOT DEFERRABLE
+   trigger (locked from the first write to the end of the transaction). Reports
+   commands per second and p50/p95 of one push.
+
     .venv/bin/python bench/sync.py                       # 100,000 members
     .venv/bin/python bench/sync.py --members 20000 --big-db ''
+    .venv/bin/python bench/sync.py --contention          # PostgreSQL writers
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
 from desktop_care.server.db import make_engine  # noqa: E402
 from desktop_care.sync import LocalStore, Syncer  # noqa: E402
 from desktop_care.sync.api_client import ApiClient  # noqa: E402
+from desktop_care.sync.local_store import Author  # noqa: E402
 from desktop_care.sync.syncer import SyncStatus, freeze_startup_heap  # noqa: E402
 from tests.support.servers import LiveServer, start_server  # noqa: E402
 
@@ -81,15 +91,16 @@ def incremental_sync(server: LiveServer, token: str, root: Path, store: LocalSto
     """Another workstation queues and pushes ``changes`` commands; this one pulls them."""
     other = fresh_store(root, "other")
     client = ApiClient(server.url, token)
+    author = Author.of(client.me())
     with Session(make_engine(server.database_url)) as session:
         members = session.execute(
             select(Member.id, Member.version).where(Member.status.in_(["enrolled", "active"])).order_by(Member.id).limit(changes)
         ).all()
     for n, (member_id, version) in enumerate(members):
         if n % 2:
-            other.enqueue(AdjustPoints(member_id=member_id, delta=5, points_type=PointsType.GOODWILL, reason="bench"))
+            other.enqueue(AdjustPoints(member_id=member_id, delta=5, points_type=PointsType.GOODWILL, reason="bench"), author)
         else:
-            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 1632 {n:06d}"))
+            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 1632 {n:06d}"), author)
     pusher = Syncer(other, client, on_event=lambda e: None, autostart=False, page_size=page_size)
     started = time.perf_counter()
     pusher._push()  # the push alone (its pull would fetch the whole directory)
@@ -244,6 +255,106 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
     return md
 
 
+_IMMEDIATE_CAPTURE = [
+    *(f"DROP TRIGGER sync_capture ON {t}" for t in ("member", "address")),
+    *(f"CREATE CONSTRAINT TRIGGER sync_capture AFTER INSERT OR UPDATE OR DELETE ON {t} NOT DEFERRABLE "
+      f"FOR EACH ROW EXECUTE FUNCTION sync_capture()" for t in ("member", "address")),
+]
+
+
+def push_contention(pg_admin_url: str, root: Path, writers: int, commands: int) -> dict[str, Any]:
+    """Concurrent single-command pushes on PostgreSQL, lock at COMMIT vs at first write."""
+    from bench.search import recreate_database
+    from desktop_care.server.demo import seed_demo
+    from desktop_care.server.db import upgrade
+
+    url = make_url(pg_admin_url).set(database="dc_bench_contention").render_as_string(hide_password=False)
+    recreate_database("postgres", url, pg_admin_url)
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_demo(engine, writers * commands * 2 + 100, seed=1)
+    with Session(engine) as session:
+        ids = list(session.scalars(select(Member.id).where(Member.status.in_(["enrolled", "active"]))
+                                   .order_by(Member.id)))
+    token = os.environ[BOOTSTRAP_TOKEN_ENV]
+    out: dict[str, Any] = {"writers": writers, "commands_per_writer": commands}
+    for variant in ("deferred", "immediate"):
+        if variant == "immediate":
+            with engine.begin() as conn:
+                for statement in _IMMEDIATE_CAPTURE:
+                    conn.exec_driver_sql(statement)
+        (root / variant).mkdir()
+        server = start_server(url, root / variant, "--workers", "4", timeout=600)
+        latencies: list[float] = []
+        lock = threading.Lock()
+        chunks = [ids[i * commands:(i + 1) * commands] for i in range(writers)]
+        if variant == "immediate":
+            chunks = [ids[(writers + i) * commands:(writers + i + 1) * commands] for i in range(writers)]
+
+        def write(member_ids: list[int]) -> None:
+            client = ApiClient(server.url, token)
+            mine = []
+            for member_id in member_ids:
+                command = AdjustPoints(member_id=member_id, delta=1, points_type=PointsType.GOODWILL, reason="bench")
+                started = time.perf_counter()
+                (result,) = client.push([command])
+                mine.append(time.perf_counter() - started)
+                assert result.status.value == "applied", result
+            client.close()
+            with lock:
+                latencies.extend(mine)
+
+        try:
+            threads = [threading.Thread(target=write, args=(chunk,)) for chunk in chunks]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+        finally:
+            server.stop()
+        latencies.sort()
+        out[variant] = {
+            "commands_per_s": round(len(latencies) / wall, 1),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+            "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
+            "max_ms": round(latencies[-1] * 1000, 1),
+        }
+        print(f"  {variant}: {out[variant]}", flush=True)
+    engine.dispose()
+    return out
+
+
+def write_contention_report(r: dict[str, Any], output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    stem = output / f"sync-contention-{r['date']}"
+    stem.with_suffix(".json").write_text(json.dumps(r, indent=2) + "\n")
+    d, i = r["deferred"], r["immediate"]
+    lines = [
+        f"# Push contention on PostgreSQL, {r['date']}",
+        "",
+        f"{r['writers']} workstations at once, each pushing {r['commands_per_writer']} single-command batches "
+        "(a points adjustment on a member of its own) to one server with 4 workers on PostgreSQL. The writers "
+        "share only the change feed's counter row, which every number taker locks until its transaction ends.",
+        "",
+        "| Capture trigger | Commands/s | Push p50 | Push p95 | Max |",
+        "|---|---|---|---|---|",
+        f"| Deferred to COMMIT (as shipped) | {d['commands_per_s']} | {d['p50_ms']} ms | {d['p95_ms']} ms | {d['max_ms']} ms |",
+        f"| NOT DEFERRABLE (locks at the first write) | {i['commands_per_s']} | {i['p50_ms']} ms | {i['p95_ms']} ms "
+        f"| {i['max_ms']} ms |",
+        "",
+        "## Machine",
+        "",
+        *(f"- {k}: {v}" for k, v in r["machine"].items()),
+        "",
+        "Run: `.venv/bin/python bench/sync.py --contention`.",
+    ]
+    md = stem.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n")
+    return md
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
@@ -252,7 +363,21 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big-db", default=DEFAULT_BIG_DB, help="a 1M-member server SQLite database to copy ('' = skip)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--contention", action="store_true", help="only the PostgreSQL push contention part")
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--pg-url", default=os.environ.get("DESKTOP_CARE_TEST_PG_URL",
+                                                           "postgresql+psycopg://postgres@127.0.0.1:55432/postgres"))
     args = parser.parse_args()
+    if args.contention:
+        os.environ[BOOTSTRAP_TOKEN_ENV] = secrets.token_urlsafe(32)
+        info = machine(None)
+        with tempfile.TemporaryDirectory(prefix="dc-sync-contention-") as tmp:
+            print("push contention (PostgreSQL) ...", flush=True)
+            result = push_contention(args.pg_url, Path(tmp), args.writers, 150)
+        info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        result.update(date=dt.date.today().isoformat(), machine=info)
+        print(f"report: {write_contention_report(result, args.output)}", flush=True)
+        return 0
 
     info = machine(None)
     url, _ = prepare("sqlite", args.members, "", False)

@@ -214,6 +214,10 @@ class FeedPage(Schema):
     #: cursor is above it is looking at a different (reset or restored) database and
     #: must pull everything again.
     latest: int | None = None
+    #: The feed's epoch: a random id made with the server's database. A workstation
+    #: that stored another epoch is looking at another database (a restored backup, a
+    #: replacement, even one whose feed is ahead of its cursor) and pulls everything again.
+    epoch: str | None = None
 
 
 class CommandBatch(BaseModel):

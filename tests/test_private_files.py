@@ -16,6 +16,7 @@ from desktop_care import config, logs
 from desktop_care.commands import UpdateContact
 from desktop_care.schemas import StaffPublic
 from desktop_care.sync import LocalStore, OfflineCredentials
+from desktop_care.sync.local_store import Author
 from tests.sync.test_local_store import page, record
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes (Windows: per-user profile ACLs)")
@@ -51,7 +52,7 @@ def test_the_replica_outbox_and_offline_verifier_are_private() -> None:
     credentials = OfflineCredentials()
     try:
         store.apply_feed(page(record(1), record(2)))
-        store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana"))
+        store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana"), Author(1, "ada"))
         staff = StaffPublic(id=1, username="ada", display_name="Ada", email="", role="society_admin")
         credentials.remember(store_url := "https://care.example.org", "ada", "a long passphrase", staff)
         assert credentials.verify(store_url, "ada", "a long passphrase") is not None

@@ -1,75 +1,69 @@
-"""Records every change of a replicated entity in the change feed, at commit.
+"""The change feed is filled by the database: triggers, not a hook of ours.
 
-Installed on the server's sessionmaker only (a workstation's cache records nothing).
-Flushes note which entities changed; just before commit, the transaction takes its
-sequence numbers from the locked counter and moves those entities' feed rows forward.
+Migration 0007 puts triggers on every replicated table (``member``, ``address``): each
+INSERT, UPDATE or DELETE moves the member's ``sync_change`` row to a new sequence
+number, whoever writes — the server, a script, a migration, a bulk UPDATE in SQL.
+Nothing in our code has to remember to record a change, so nothing can forget to.
+
+- SQLite: ``AFTER`` row triggers number the change at once. SQLite runs one writer at
+  a time (its write lock is held to the end of the transaction), so numbers become
+  visible in their order.
+- PostgreSQL: a ``DEFERRABLE INITIALLY DEFERRED`` constraint trigger runs at COMMIT. It
+  locks the counter row (held until the commit ends) and takes its number from the
+  ``sync_seq`` sequence. Taking the lock at commit, not at the first write, keeps the
+  serialised part of concurrent writers as short as before (the commit tail); a
+  transaction that wants its numbers earlier can ``SET CONSTRAINTS ALL IMMEDIATE``.
+  ``TRUNCATE`` of a replicated table is refused (row triggers would not see it).
+
+What still bypasses capture, by design and documented: PostgreSQL's
+``session_replication_role = replica`` (superuser only) and the bulk load below, which
+turns capture off only inside its own transaction and backfills before it commits.
+
+**Migrations beware:** on SQLite, ``batch_alter_table`` on ``member`` or ``address``
+recreates the table and drops its triggers; such a migration must create them again
+(``tests/sync/test_feed_capture.py`` fails if capture is lost at the head).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import event, select, tuple_
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, text
 
-from .member import Address, Member
-from .sync import SyncChange, allocate_sequence
-
-_KEY = "changefeed.pending"
+#: Tables whose writes are changes of a replicated member.
+CAPTURED_TABLES = ("member", "address")
 
 
-def _entity_key(obj: Any) -> tuple[str, int] | None:
-    if isinstance(obj, Member):
-        return ("member", obj.id)
-    if isinstance(obj, Address) and obj.member_id is not None:
-        return ("member", obj.member_id)
-    return None
+@contextmanager
+def capture_suspended(connection: Connection) -> Iterator[None]:
+    """Inside one transaction: turn the capture triggers off, and on again on the way
+    out. For bulk loads that then call :func:`~.sync.backfill_feed` before committing.
 
-
-def _after_flush(session: Session, flush_context: Any) -> None:
-    pending: dict[tuple[str, int], bool] = session.info.setdefault(_KEY, {})
-    for obj in session.new | session.dirty:
-        key = _entity_key(obj)
-        if key and key[1] is not None and (obj in session.new or session.is_modified(obj)):
-            pending.setdefault(key, False)
-    for obj in session.deleted:
-        key = _entity_key(obj)
-        if key and key[1] is not None:
-            # Deleting an address is a change of its member, not a tombstone.
-            pending[key] = isinstance(obj, Member)
-
-
-def _before_commit(session: Session) -> None:
-    session.flush()
-    pending: dict[tuple[str, int], bool] = session.info.pop(_KEY, {})
-    if not pending:
+    No other transaction ever runs without capture: PostgreSQL's ``ALTER TABLE ...
+    DISABLE TRIGGER`` locks the tables (ACCESS EXCLUSIVE) until this transaction ends,
+    and SQLite's DDL happens under the write lock this transaction holds; both are
+    transactional, so a failure restores the triggers with everything else.
+    """
+    if not connection.in_transaction():
+        raise RuntimeError("suspend capture only inside a transaction")
+    if connection.dialect.name == "postgresql":
+        for table in CAPTURED_TABLES:
+            connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER sync_capture")
+        yield
+        for table in CAPTURED_TABLES:
+            connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER sync_capture")
         return
-    record_changes(session, pending)
+    placeholders = ", ".join(f"'{t}'" for t in CAPTURED_TABLES)
+    triggers = connection.execute(text(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_capture_%' "
+        f"AND tbl_name IN ({placeholders}) ORDER BY name"
+    )).all()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    yield
+    for _, sql in triggers:
+        connection.exec_driver_sql(sql)
 
 
-def record_changes(session: Session, changes: dict[tuple[str, int], bool]) -> None:
-    """Give each (entity, id) a new sequence number; True marks a tombstone."""
-    keys = sorted(changes)
-    existing = {
-        (row.entity, row.entity_id): row
-        for row in session.scalars(
-            select(SyncChange).where(tuple_(SyncChange.entity, SyncChange.entity_id).in_(keys))
-        )
-    }
-    for key, seq in zip(keys, allocate_sequence(session, len(keys)), strict=True):
-        row = existing.get(key)
-        if row is None:
-            session.add(SyncChange(entity=key[0], entity_id=key[1], seq=seq, deleted=changes[key]))
-        else:
-            row.seq, row.deleted = seq, changes[key]
-    session.flush()
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
-
-
-def install(factory: sessionmaker[Session]) -> None:
-    event.listen(factory, "after_flush", _after_flush)
-    event.listen(factory, "before_commit", _before_commit)
-    event.listen(factory, "after_soft_rollback", lambda s, t: _after_rollback(s))
+__all__ = ["CAPTURED_TABLES", "capture_suspended"]

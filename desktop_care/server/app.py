@@ -14,7 +14,6 @@ from sqlalchemy.orm import sessionmaker
 
 from desktop_care import __version__, config
 from desktop_care.config import API_PREFIX
-from desktop_care.models import changefeed
 
 from .accounts import install_bootstrap_token
 from .api import router
@@ -41,7 +40,6 @@ def create_app(
     if migrate:
         upgrade(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    changefeed.install(sessions)  # every committed change of a member moves it up the feed
     if bootstrap_token:
         with sessions.begin() as session:
             install_bootstrap_token(session, bootstrap_token)

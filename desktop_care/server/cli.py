@@ -8,6 +8,7 @@
     desktop-care-server seed-demo --members N [--seed S] [--staff-password [--password-stdin]]
     desktop-care-server create-admin --username U [--password-stdin] [--email E]
                                      [--display-name D] [--role admin|staff]
+    desktop-care-server new-feed-epoch [--database-url URL]
 
 ``--database-url`` defaults to ``$DESKTOP_CARE_DATABASE_URL``, else the embedded
 SQLite database in the user data directory. Bad arguments exit with status 2 and a
@@ -145,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wait before retrying a failed delivery, doubling each time (default: 30)")
 
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema to the newest version")
+    commands.add_parser(
+        "new-feed-epoch", parents=[database],
+        help="after restoring a backup in place: make every workstation pull the directory again",
+    )
 
     seed = commands.add_parser("seed-demo", parents=[database], help="add realistic demo members and staff")
     seed.add_argument("--members", type=_at_least(0), required=True, metavar="N", help="how many members to add")
@@ -200,6 +205,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     engine = _engine(args)
     upgrade(engine)
     print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def cmd_new_feed_epoch(args: argparse.Namespace) -> int:
+    from desktop_care.models.sync import rotate_epoch
+
+    engine = _engine(args)
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        epoch = rotate_epoch(session)
+    print(f"the change feed's epoch is now {epoch}: workstations will pull the directory again "
+          "(their queued changes are kept)")
     return 0
 
 
@@ -365,7 +382,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"serve": cmd_serve, "migrate": cmd_migrate, "seed-demo": cmd_seed_demo, "create-admin": cmd_create_admin}
+_COMMANDS = {"serve": cmd_serve, "migrate": cmd_migrate, "seed-demo": cmd_seed_demo, "create-admin": cmd_create_admin,
+             "new-feed-epoch": cmd_new_feed_epoch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from desktop_care.models import (
     utcnow,
 )
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
+from desktop_care.models.changefeed import capture_suspended
 from desktop_care.models.user_search import user_search_text
 from desktop_care.models.sync import backfill_feed
 
@@ -585,7 +586,10 @@ def seed_demo(
     now = now or utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     with Session(engine) as probe:
         members_before = probe.scalar(select(func.count()).select_from(Member)) or 0
-    with _loading(engine, members_before) as (connection, loader):
+    # Capture triggers are off for the load, inside its transaction, and every member
+    # gets its feed row from the backfill below before it commits (changefeed.py):
+    # per-row triggers would number each member and address one by one.
+    with _loading(engine, members_before) as (connection, loader), capture_suspended(connection):
         generator = _Generator(seed, now, loader.timestamp)
         session = Session(bind=connection)
         staff = _create_staff(session, generator.pools, generator.rng, staff_password)
@@ -611,7 +615,7 @@ def seed_demo(
         )
         session.flush()
         loader.finish()
-        backfill_feed(session)  # the bulk rows bypassed the ORM's change-feed hook
+        backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":
         # Statistics for the planner, and a visibility map so counts can be index-only.

@@ -508,6 +508,7 @@ class ApiClient:
                 cursor=int(body["cursor"]),
                 has_more=bool(body["has_more"]),
                 latest=int(body["latest"]) if body.get("latest") is not None else None,
+                epoch=str(body["epoch"]) if body.get("epoch") is not None else None,
             )
         except (ValueError, TypeError, KeyError, ValidationError) as exc:
             raise ServerError(

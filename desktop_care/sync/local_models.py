@@ -5,7 +5,8 @@ The workstation's SQLite file also holds the shared entity tables (``member``,
 said; everything the workstation itself knows lives here:
 
 - ``sync_state``: key/value (the feed cursor, the workstation id).
-- ``outbox``: commands typed here and not yet answered by the server, in order.
+- ``outbox``: commands typed here and not yet answered by the server, in order, each
+  with its author (the staff member who made it; only their own session sends it).
 - ``sync_issue``: commands the server refused (conflict or rejected), with both
   versions, until someone resolves them; resolved ones are kept with the resolution.
 - ``cached_detail``: full member details fetched online (users, pending transactions).
@@ -45,6 +46,10 @@ class OutboxEntry(LocalBase):
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Who made the change (staff user id and username): only a session of theirs
+    #: sends it (invariant 7). None only for entries queued before authors were kept.
+    author_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    author_username: Mapped[str] = mapped_column(String(120), default="")
 
 
 class AppliedChange(LocalBase):
@@ -109,7 +114,17 @@ class OfflineCredential(LocalBase):
     verifier: Mapped[str] = mapped_column(Text)
     #: ``StaffPublic`` as JSON.
     staff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The last successful online sign-in (the verifier lapses OFFLINE_SIGN_IN_DAYS after).
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Wrong offline passwords since the last right one (kept across restarts).
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: No offline attempt is checked before this time (the growing delay).
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Set when offline sign-in is off for this person (the verifier is then empty):
+    #: "expired" (no online sign-in for too long) or "refused" (the server refused the
+    #: account or the password, or too many wrong passwords), with ``refused`` in words.
+    refused_kind: Mapped[str] = mapped_column(String(20), default="")
+    refused: Mapped[str] = mapped_column(Text, default="")
 
 
 __all__ = ["CachedDetail", "LocalBase", "OfflineCredential", "OutboxEntry", "SyncIssueRow", "SyncState"]

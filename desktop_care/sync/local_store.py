@@ -7,6 +7,11 @@ server's :func:`~desktop_care.models.search.search_members`. Queued commands are
 over those rows when they are read (``Command.preview``), so a pending change shows at
 once and a pull can never overwrite or lose it.
 
+Every queued command carries its author (:class:`Author`): a syncer sends only the
+commands of the person its token belongs to, and a person's command waits behind an
+earlier one of a colleague for the same member (invariant 7,
+docs/decisions/0009-feed-and-author-integrity.md).
+
 Every state change is one SQLite transaction (``BEGIN IMMEDIATE``; ``synchronous=FULL``):
 an enqueue writes its outbox row; recording the server's answers removes outbox rows
 and adds issues together; a pulled page and the new cursor are written together. A
@@ -41,8 +46,11 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
+    inspect,
+    or_,
     select,
     update,
 )
@@ -54,7 +62,7 @@ from .. import config
 from ..commands import Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
 from ..models.search import SQLITE_FTS_DDL, search_members, search_values
-from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary
+from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary, StaffPublic
 from .api_client import normalize_server_url
 from .local_models import AppliedChange, CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
 
@@ -154,6 +162,23 @@ def field_values(values: dict[str, Any], fields: Iterable[str]) -> dict[str, Any
 
 
 @dataclass(frozen=True)
+class Author:
+    """The staff member who made a queued change."""
+
+    user_id: int
+    username: str
+
+    @classmethod
+    def of(cls, staff: StaffPublic) -> Author:
+        return cls(staff.id, staff.username)
+
+
+#: The reason given to changes queued before authors were recorded (Sync issues).
+UNOWNED_REASON = ("Queued before this app recorded who made each change, so it was not sent. "
+                  "Choose \"Keep mine\" to send it as yourself, or \"Take theirs\" to drop it.")
+
+
+@dataclass(frozen=True)
 class SyncIssue:
     """A change the server did not apply, waiting for someone to choose what to do."""
 
@@ -198,6 +223,7 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
+            add_missing_columns(conn, _outbox)
             if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
                 _rebuild_replica(conn)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
@@ -205,6 +231,16 @@ class LocalStore:
                 found = str(uuid.uuid4())
                 conn.execute(insert(_state).values(key="workstation_id", value=found))
         self.workstation_id: str = found
+        self._move_unowned_to_issues()
+
+    def _move_unowned_to_issues(self) -> None:
+        """Changes queued before authors were recorded are never sent under whoever
+        signs in next: they become Sync issues, which a person resolves as themselves."""
+        with self.engine.connect() as conn:
+            unowned = list(conn.scalars(select(_outbox.c.op_id).where(_outbox.c.author_id.is_(None))))
+        if unowned:
+            self.record_results([CommandResult(op_id=op_id, status=Status.REJECTED, reason=UNOWNED_REASON)
+                                 for op_id in unowned])
 
     @classmethod
     def for_server(cls, server_url: str) -> LocalStore:
@@ -301,6 +337,11 @@ class LocalStore:
         with self.engine.connect() as conn:
             return _cursor(conn)
 
+    def epoch(self) -> str | None:
+        """The epoch of the feed the directory came from (None before the first page)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(_state.c.value).where(_state.c.key == "epoch"))
+
     def forget_directory(self) -> None:
         """Drop the replicated directory and kept details and start the feed from 0 (the
         server's database was reset or replaced). Queued changes and sync issues stay:
@@ -310,13 +351,15 @@ class LocalStore:
 
     # ------------------------------------------------------------------ the outbox
 
-    def enqueue(self, command: Command) -> None:
-        """Queue ``command`` (one transaction). ValueError, in plain words, if it is
-        not valid or breaks a rule this workstation can already check."""
+    def enqueue(self, command: Command, author: Author) -> None:
+        """Queue ``command``, made by ``author`` (one transaction). ValueError, in plain
+        words, if it is not valid or breaks a rule this workstation can already check."""
         with self._write() as conn:
-            self._enqueue(conn, command)
+            self._enqueue(conn, command, author)
 
-    def _enqueue(self, conn: Connection, command: Command) -> Command:
+    def _enqueue(self, conn: Connection, command: Command, author: Author) -> Command:
+        if not isinstance(author, Author):
+            raise TypeError(f"a queued change needs its author, not {author!r}")
         if not isinstance(command, Command):
             raise TypeError(f"not a command: {command!r}")
         try:
@@ -342,20 +385,50 @@ class LocalStore:
         conn.execute(
             insert(_outbox).values(
                 op_id=op_id, member_id=checked.member_id, kind=checked.kind, payload=checked.payload(),
-                created_at=dt.datetime.now(dt.UTC),
+                created_at=dt.datetime.now(dt.UTC), author_id=author.user_id, author_username=author.username,
             )
         )
         return checked
 
-    def pending_count(self) -> int:
+    def pending_count(self, author_id: int | None = None) -> int:
+        """Queued changes: all of them, or only those of ``author_id``."""
+        query = select(func.count()).select_from(_outbox)
+        if author_id is not None:
+            query = query.where(_outbox.c.author_id == author_id)
         with self.engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(_outbox)) or 0
+            return conn.scalar(query) or 0
 
-    def queued(self, limit: int = 200) -> list[Command]:
-        """The oldest ``limit`` queued commands, in the order they were typed."""
+    def queued(self, limit: int = 200, *, author_id: int | None = None) -> list[Command]:
+        """The oldest ``limit`` queued commands, in the order they were typed. With
+        ``author_id``: only the ones that person may send now — theirs, and not behind
+        an earlier queued change of someone else for the same member."""
+        query = select(_outbox.c.payload).order_by(_outbox.c.seq).limit(limit)
+        if author_id is not None:
+            earlier = _outbox.alias("earlier")
+            query = query.where(
+                _outbox.c.author_id == author_id,
+                ~exists().where(and_(
+                    earlier.c.member_id == _outbox.c.member_id, earlier.c.seq < _outbox.c.seq,
+                    or_(earlier.c.author_id.is_(None), earlier.c.author_id != author_id),
+                )),
+            )
         with self.engine.connect() as conn:
-            payloads = conn.scalars(select(_outbox.c.payload).order_by(_outbox.c.seq).limit(limit))
-            return [parse_command(p) for p in payloads]
+            return [parse_command(p) for p in conn.scalars(query)]
+
+    def waiting_for(self, author_id: int | None) -> tuple[tuple[str, int], ...]:
+        """``(username, count)`` of the queued changes of people other than
+        ``author_id``, oldest first: they wait for their authors to sign in here.
+        Nothing while nobody is known to be signed in (``author_id`` None)."""
+        if author_id is None:
+            return ()
+        query = (
+            select(_outbox.c.author_username, func.count(), func.min(_outbox.c.seq))
+            .where(_outbox.c.author_id.is_not(None), _outbox.c.author_id != author_id)
+            .group_by(_outbox.c.author_id, _outbox.c.author_username)
+            .order_by(func.min(_outbox.c.seq))
+        )
+        with self.engine.connect() as conn:
+            return tuple((name, int(count)) for name, count, _ in conn.execute(query))
 
     def record_results(self, results: Sequence[CommandResult]) -> RecordedResults:
         """Record the server's answers in one transaction: applied (and duplicates of
@@ -428,13 +501,18 @@ class LocalStore:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).where(_issue.c.resolution.is_(None))) or 0
 
-    def resolve_issue(self, issue_id: int, choice: Resolution, edited: Command | None = None) -> Command | None:
+    def resolve_issue(
+        self, issue_id: int, choice: Resolution, edited: Command | None = None, *, author: Author | None = None
+    ) -> Command | None:
         """Close an issue: ``keep_mine`` queues the same change again as a new command
         based on the server's current version; ``take_theirs`` just closes it; ``edit``
         queues ``edited``. The issue is kept, marked with the choice. Returns the
-        command queued, if any."""
+        command queued, if any. A change queued again is ``author``'s: the person who
+        chose to send it (whoever made the first one)."""
         if choice not in ("keep_mine", "take_theirs", "edit"):
             raise ValueError(f"unknown choice {choice!r}")
+        if choice != "take_theirs" and author is None:
+            raise ValueError(f"choose {choice!r} as someone: the change queued again needs its author")
         with self._write() as conn:
             row = conn.execute(select(_issue).where(_issue.c.id == issue_id)).one_or_none()
             if row is None:
@@ -449,13 +527,15 @@ class LocalStore:
                 payload["op_id"] = str(uuid.uuid4())
                 if payload.get("base_version") is not None and versions:
                     payload["base_version"] = max(versions)
-                queued = self._enqueue(conn, parse_command(payload))
+                assert author is not None
+                queued = self._enqueue(conn, parse_command(payload), author)
             elif choice == "edit":
                 if edited is None:
                     raise ValueError("choose 'edit' with the edited change")
                 if edited.member_id != row.member_id:
                     raise ValueError("the edited change is for another member")
-                queued = self._enqueue(conn, edited)
+                assert author is not None
+                queued = self._enqueue(conn, edited, author)
             conn.execute(
                 update(_issue).where(_issue.c.id == issue_id).values(
                     resolution=choice, resolved_at=dt.datetime.now(dt.UTC),
@@ -508,10 +588,28 @@ class LocalStore:
                 conn.execute(delete(_applied).where(done))
             if page.cursor > _cursor(conn):
                 _set_state(conn, "cursor", str(page.cursor))
+            if page.epoch is not None:
+                _set_state(conn, "epoch", page.epoch)
         return set(ids)
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def add_missing_columns(conn: Connection, table: Table) -> None:
+    """Columns a newer version of this app added to a local-only table are added to a
+    file made by an older one (``create_all`` makes only missing tables). Existing rows
+    get the column's default (NULL when it has none)."""
+    have = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name in have:
+            continue
+        kind = column.type.compile(dialect=conn.dialect)
+        default = getattr(column.default, "arg", None)
+        if default is not None and not callable(default):
+            literal = f"'{default}'" if isinstance(default, str) else str(int(default))
+            kind += f" NOT NULL DEFAULT {literal}"
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 def _replica_fingerprint() -> str:
@@ -544,6 +642,7 @@ def _forget_directory(conn: Connection) -> None:
     for table in (_search, _address, _member, _cached, _applied):
         conn.execute(delete(table))
     _set_state(conn, "cursor", "0")
+    conn.execute(delete(_state).where(_state.c.key == "epoch"))
 
 
 def store_path(server_url: str) -> Path:
@@ -713,4 +812,4 @@ def _transient_member(values: dict[str, Any]) -> Member:
     return member
 
 
-__all__ = ["CRASH_ENV", "LocalStore", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]
+__all__ = ["add_missing_columns", "Author", "CRASH_ENV", "LocalStore", "UNOWNED_REASON", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]

@@ -6,10 +6,16 @@ local transaction, then pulls the feed from the stored cursor until ``has_more``
 false, each page in one local transaction. Rounds run at start, when :meth:`nudge` is
 called (after an enqueue, "Sync now") and every ``interval`` seconds.
 
+Only the changes of the person the client's token belongs to are pushed (asked of the
+server, ``GET /auth/me``, not taken from the app's word), and none that waits behind a
+colleague's earlier change to the same member; the others wait in the outbox for their
+authors, and :attr:`SyncStatus.waiting_for` says for whom (invariant 7).
+
 Connectivity comes from the calls themselves: Unreachable, TimedOut, 5xx and "busy"
 answers mean offline, and the next round waits with exponential backoff (1 s doubling
-to 60 s, with jitter); any answer means online. A 401 emits :class:`SessionExpired`
-and waits for a nudge (after signing in again); the queue stays.
+to 60 s, with jitter); any answer means online. A 401 or 403 emits :class:`SessionExpired`
+and waits for a nudge (after signing in again); the queue stays. A 403 (the account is
+locked, disabled or revoked) also drops its offline sign-in when asked to.
 
 Events are delivered on the syncer thread through ``on_event``; the UI re-emits them as
 Qt signals.
@@ -27,8 +33,9 @@ from dataclasses import dataclass
 
 from ..commands import Command, CommandResult, Status
 from ..schemas import FeedPage
-from .api_client import ApiClient, ApiError, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
-from .local_store import LocalStore, crash_point
+from .api_client import ApiClient, ApiError, Forbidden, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
+from .local_store import Author, LocalStore, crash_point
+from .offline_auth import forget_refused_account
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,9 @@ class SyncStatus:
     last_synced_at: dt.datetime | None
     #: While a pull of several pages is under way: the share of it received (0–1).
     received: float | None = None
+    #: ``(username, count)`` of queued changes made here by other people, oldest
+    #: first: they wait for their authors to sign in (``pending`` counts only ours).
+    waiting_for: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,18 @@ class _Fetch:
         return self._page
 
 
+def _other_database(page: FeedPage, after: int, stored_epoch: str | None) -> str | None:
+    """Why ``page`` comes from another database than the directory pulled up to
+    ``after`` (with ``stored_epoch``), or None when it is the same one."""
+    if page.latest is not None and page.latest < after:
+        return f"the server's feed ends at {page.latest}, before our cursor {after}"
+    if page.epoch is not None and after > 0 and page.epoch != stored_epoch:
+        # Also when this store has no epoch yet (pulled before epochs existed): it
+        # cannot tell, so it makes sure.
+        return f"the server's feed has epoch {page.epoch}, our directory came from {stored_epoch or 'an older feed'}"
+    return None
+
+
 class Syncer:
     def __init__(
         self,
@@ -137,9 +159,18 @@ class Syncer:
         backoff_max: float = 60.0,
         autostart: bool = True,
         freeze_heap: bool = True,
+        author: Author | None = None,
+        drop_offline_sign_in: bool = False,
     ) -> None:
+        """``author``: who the app believes is signed in, for the status until the
+        server has said whose the token is (the server's answer decides what is sent).
+        ``drop_offline_sign_in``: when the server refuses the account (403: locked,
+        disabled, revoked), drop its offline sign-in verifier (the app does)."""
+        self.drop_offline_sign_in = drop_offline_sign_in
         self.store = store
         self.client = client
+        self.author = author
+        self._verified: tuple[str | None, Author] | None = None
         self.on_event = on_event
         self.interval = interval
         self.batch_size = batch_size
@@ -225,11 +256,15 @@ class Syncer:
         self.rounds += 1
         try:
             self._status(syncing=True)
+            self._identity()
             self._push()
             self._pull()
         except _Stopped:
             return 0.0
-        except Unauthorized as exc:
+        except (Unauthorized, Forbidden) as exc:
+            if isinstance(exc, Forbidden) and not self._account_refused(exc):
+                log.warning("sync refused: %s", exc.message)
+                return self._failed(exc.message, online=True)
             self.online, self.last_error, self.next_retry_in = True, exc.message, None
             self._waiting_for_sign_in = True
             self._emit(SessionExpired())
@@ -249,6 +284,20 @@ class Syncer:
         self._status()
         return self.interval
 
+    def _account_refused(self, exc: Forbidden) -> bool:
+        """Whether a 403 means the account itself is refused (locked, disabled,
+        revoked: ``GET /auth/me`` is refused too), not just this one request. If so,
+        its offline sign-in goes too (when asked to)."""
+        try:
+            self.client.me()
+        except Forbidden as refused:
+            if self.drop_offline_sign_in and self.author is not None:
+                forget_refused_account(self.client.base_url, self.author.username, refused.message)
+            return True
+        except ApiError:
+            return False
+        return False
+
     def _failed(self, message: str, *, online: bool) -> float:
         self._failures += 1
         base = min(self.backoff_max, self.backoff_start * 2 ** (self._failures - 1))
@@ -263,12 +312,28 @@ class Syncer:
 
     # ------------------------------------------------------------------ push / pull
 
+    def _identity(self) -> Author:
+        """Whose token the client holds, as the server says (asked once per token)."""
+        token = self.client.token
+        if self._verified is None or self._verified[0] != token:
+            me = self.client.me()
+            author = Author(me.id, me.username)
+            if self.author is not None and self.author.user_id != author.user_id:
+                log.warning("the token belongs to %s, not %s: sending only %s's changes",
+                            author.username, self.author.username, author.username)
+            self._verified = (token, author)
+            self.author = author
+        return self._verified[1]
+
     def _push(self) -> None:
-        total = self.store.pending_count()
+        if not self.store.pending_count():
+            return
+        me = self._identity().user_id
+        total = self.store.pending_count(me)
         done = 0
         while True:
             self._check_stop()
-            batch = self.store.queued(self.batch_size)
+            batch = self.store.queued(self.batch_size, author_id=me)
             if not batch:
                 return
             total = max(total, done + len(batch))
@@ -315,11 +380,11 @@ class Syncer:
         while True:
             page = fetch.result(self._stopping)
             self._check_stop()
-            if page.latest is not None and page.latest < after:
-                # The server never handed out our cursor: its database was reset or
-                # replaced. Pull everything again (queued changes are kept).
-                log.warning("the server's feed ends at %d, before our cursor %d: pulling everything again",
-                            page.latest, after)
+            reason = _other_database(page, after, self.store.epoch())
+            if reason is not None:
+                # Another database than the one our directory came from (reset,
+                # replaced, restored): pull everything again (queued changes are kept).
+                log.warning("%s: pulling everything again", reason)
                 self.store.forget_directory()
                 after = start = 0
                 fetch = _Fetch(self.client, after, self.page_size)
@@ -354,9 +419,11 @@ class Syncer:
     def _status(
         self, *, syncing: bool = False, progress: tuple[int, int] | None = None, received: float | None = None
     ) -> None:
+        author_id = self.author.user_id if self.author is not None else None
         self._emit(SyncStatus(
             online=self.online,
-            pending=self.store.pending_count(),
+            pending=self.store.pending_count(author_id),
+            waiting_for=self.store.waiting_for(author_id),
             issues=self.store.issue_count(),
             syncing=syncing,
             progress=progress,

@@ -2,12 +2,16 @@
 
 After an online sign-in, a verifier of the password is kept on this computer
 (:class:`~desktop_care.sync.offline_auth.OfflineCredentials`); when the server can't be
-reached, the password is checked against it and the main window opens offline.
+reached, the password is checked against it and the main window opens offline. The
+verifier follows the server: a refused account (403) or a password the server no
+longer takes drops it; it lapses after ``OFFLINE_SIGN_IN_DAYS``; wrong passwords make
+the next try wait. The dialog says which, in plain words.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import config
@@ -26,7 +30,7 @@ from ..sync.api_client import (
     normalize_server_url,
 )
 from ..sync.local_store import LocalStore
-from ..sync.offline_auth import OfflineCredentials
+from ..sync.offline_auth import OfflineCheck, OfflineCredentials, OfflineResult
 from .errors import describe, sentence
 from .ops import Op
 from .qt import (
@@ -58,6 +62,8 @@ class _Offline:
     error: ApiError
     #: Whether this computer has a verifier for the user at all (else: never signed in here).
     known: bool = True
+    #: The offline check's answer (why it did not sign in).
+    check: OfflineResult | None = None
 
 
 def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginResponse | _Offline, LocalStore | None]:
@@ -69,11 +75,17 @@ def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginRespo
     except (Unreachable, TimedOut) as exc:
         credentials = OfflineCredentials()
         try:
-            offline = _Offline(credentials.verify(client.base_url, username, password), exc,
-                               known=credentials.knows(client.base_url, username))
+            check = credentials.check(client.base_url, username, password)
         finally:
             credentials.close()
+        offline = _Offline(check.staff, exc, known=check.reason is not OfflineCheck.UNKNOWN, check=check)
         return offline, (LocalStore.for_server(client.base_url) if offline.staff is not None else None)
+    except Forbidden as exc:  # locked, disabled, revoked: no offline sign-in either
+        _follow_server(lambda c: c.refuse(client.base_url, username, exc.message))
+        raise
+    except Unauthorized:  # a password the verifier still takes was changed on the server
+        _follow_server(lambda c: c.password_refused(client.base_url, username, password))
+        raise
     credentials = OfflineCredentials()
     try:
         credentials.remember(client.base_url, username, password, response.user)
@@ -82,6 +94,16 @@ def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginRespo
     finally:
         credentials.close()
     return response, LocalStore.for_server(client.base_url)
+
+
+def _follow_server(change: Callable[[OfflineCredentials], object]) -> None:
+    credentials = OfflineCredentials()
+    try:
+        change(credentials)
+    except Exception as exc:  # noqa: BLE001 - the server's answer is what the person must see
+        log.warning("could not update the offline sign-in verifier: %s", exc)
+    finally:
+        credentials.close()
 
 
 class SignInDialog(QDialog):
@@ -211,10 +233,18 @@ class SignInDialog(QDialog):
             self._field_error(self.username, "This user has never signed in to this server on this computer, so "
                                              "the password cannot be checked until the server can be reached.")
             return
+        check = offline.check
+        if check is not None and check.reason in (OfflineCheck.EXPIRED, OfflineCheck.REFUSED):
+            self._form_error(check.message)
+            self.password.edit.setFocus()
+            return
+        if check is not None and check.reason is OfflineCheck.THROTTLED:
+            self._field_error(self.password, check.message)
+            return
         self._form_error("Only someone who has signed in on this computer before can sign in while the "
                          "server is out of reach.")
-        self._field_error(self.password, "Wrong password (checked offline, against your last sign-in on this "
-                                         "computer).")
+        self._field_error(self.password, check.message if check is not None and check.message else
+                          "Wrong password (checked offline, against your last sign-in on this computer).")
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)

@@ -46,11 +46,36 @@ def waiting(pending: int) -> str:
     return f"{fmt.plural(pending, 'change')} waiting"
 
 
+def waiting_for_others(waiting_for: Sequence[tuple[str, int]]) -> str:
+    """``"2 changes wait for ada to sign in"`` (colleagues' changes queued here)."""
+    if not waiting_for:
+        return ""
+    if len(waiting_for) == 1:
+        name, count = waiting_for[0]
+        verb = "waits" if count == 1 else "wait"
+        return f"{fmt.plural(count, 'change')} {verb} for {name} to sign in"
+    total = sum(count for _, count in waiting_for)
+    names = [name for name, _ in waiting_for]
+    who = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"{fmt.plural(total, 'change')} wait for {who} to sign in"
+
+
+def _others_tooltip(waiting_for: Sequence[tuple[str, int]]) -> str:
+    if not waiting_for:
+        return ""
+    lines = "; ".join(f"{name}: {fmt.plural(count, 'change')}" for name, count in waiting_for)
+    return (f"\nMade on this computer by colleagues ({lines}). Each is sent only when its author "
+            "signs in here, so the server records who made it.")
+
+
 def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str, str, str]:
     """``(text, state, tooltip)`` for the connection label of the status bar.
 
     ``retry_in`` overrides ``status.next_retry_in`` (a countdown since the event)."""
     retry = status.next_retry_in if retry_in is None else retry_in
+    others = waiting_for_others(status.waiting_for)
+    others_text = f" · {others}" if others else ""
+    others_tip = _others_tooltip(status.waiting_for)
     if not status.online:
         text = "● Offline"
         if status.pending:
@@ -58,7 +83,7 @@ def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str,
         if retry is not None:
             text += f" · retrying in {max(1, math.ceil(retry))} s"
         tooltip = status.last_error or "The server can't be reached. Changes are kept here until it can."
-        return text, "offline", tooltip
+        return text + others_text, "offline", tooltip + others_tip
     if status.syncing:
         if status.progress is not None and status.progress[1] > 0:
             done, total = status.progress
@@ -70,7 +95,7 @@ def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str,
     text = "● Online"
     if status.pending:
         text += f" — {waiting(status.pending)}"
-    return text, "online", status.last_error or "Connected to the server"
+    return text + others_text, "online", (status.last_error or "Connected to the server") + others_tip
 
 
 def issues_button_text(count: int) -> str:

@@ -22,7 +22,7 @@ from ..commands import BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import HistoryPage, MemberDetail, MemberPage, MemberSummary, PointsPage
 from ..sync.api_client import NotFound, TimedOut, Unreachable
-from ..sync.local_store import LocalStore, SyncIssue
+from ..sync.local_store import Author, LocalStore, SyncIssue
 from ..sync.syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncStatus
 from .ops import Op
 from .qt import QObject, Qt, Signal, Slot, is_alive
@@ -86,12 +86,15 @@ class Workspace(QObject):
         # The sign-in op opened the store off the GUI thread; tests may hand one in.
         self.store = store or session.store or LocalStore.for_server(session.server_url)
         self._online = not session.offline
-        self.status = SyncStatus(online=self._online, pending=self.store.pending_count(),
+        #: Who makes the changes queued here (their own session sends them).
+        self.author = Author.of(session.staff)
+        self.status = SyncStatus(online=self._online, pending=self.store.pending_count(self.author.user_id),
                                  issues=self.store.issue_count(), syncing=False, progress=None,
-                                 last_error=None, next_retry_in=None, last_synced_at=None)
+                                 last_error=None, next_retry_in=None, last_synced_at=None,
+                                 waiting_for=self.store.waiting_for(self.author.user_id))
         self._event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
-                             autostart=start)
+                             autostart=start, author=self.author, drop_offline_sign_in=True)
         self._stopped = False
 
     # ----------------------------------------------------------------- state
@@ -197,11 +200,11 @@ class Workspace(QObject):
     ) -> None:
         """Queue ``command`` (off the GUI thread), then nudge the syncer. ``on_done`` runs
         once it is safely in the outbox; ``on_failed`` if it could not be queued."""
-        store = self.store
+        store, author = self.store, self.author
 
         def enqueue() -> int:
-            store.enqueue(command)
-            return store.pending_count()
+            store.enqueue(command, author)
+            return store.pending_count(author.user_id)
 
         self._run(enqueue, {command.member_id}, parent, on_done, on_failed)
 
@@ -256,11 +259,11 @@ class Workspace(QObject):
         on_failed: Callable[[BaseException], None] | None = None,
     ) -> None:
         """Keep mine / take theirs / edit (``edited``) one sync issue, off the GUI thread."""
-        store = self.store
+        store, author = self.store, self.author
 
         def resolve() -> int:
-            store.resolve_issue(issue.id, choice, edited)  # type: ignore[arg-type]  # checked there
-            return store.pending_count()
+            store.resolve_issue(issue.id, choice, edited, author=author)  # type: ignore[arg-type]  # checked there
+            return store.pending_count(author.user_id)
 
         self._run(resolve, {issue.member_id}, parent, on_done, on_failed, issues_changed=True)
 

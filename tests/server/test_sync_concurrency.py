@@ -1,6 +1,10 @@
 """No change is ever skipped by a pull, with two real concurrent transactions
 (PostgreSQL and SQLite): a writer that takes its sequence number later cannot commit
-before one that took an earlier number, so a reader never sees N+1 before N."""
+before one that took an earlier number, so a reader never sees N+1 before N.
+
+Numbers are taken by the database's capture triggers: on SQLite at the write, on
+PostgreSQL at COMMIT (a deferred constraint trigger); the first writer here asks for
+its number before committing with ``SET CONSTRAINTS ALL IMMEDIATE``, then stops."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.commands import Actor, UpdateContact, execute
-from desktop_care.models import Member, changefeed
+from desktop_care.models import Member
 from desktop_care.server.db import make_engine
 from tests.support.servers import LiveServer
 
@@ -48,7 +52,6 @@ class Writer(threading.Thread):
     def __init__(self, engine: Engine, command: UpdateContact) -> None:
         super().__init__(daemon=True)
         self.factory = sessionmaker(engine, expire_on_commit=False)
-        changefeed.install(self.factory)
         self.command = command
         self.done = threading.Event()
         self.error: BaseException | None = None
@@ -80,8 +83,13 @@ def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
     numbered, release = threading.Event(), threading.Event()
     taken: dict[str, Any] = {}
 
-    def hold_commit(session: Session) -> None:  # runs after the change feed's own hook
-        taken["seq"] = session.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar_one()
+    def hold_commit(session: Session) -> None:  # runs just before COMMIT
+        session.flush()
+        if server.backend == "postgres":
+            session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # the deferred capture runs now
+        taken["seq"] = session.execute(
+            text("SELECT seq FROM sync_change WHERE entity = 'member' AND entity_id = :id"), {"id": a.id}
+        ).scalar_one()
         numbered.set()
         if not release.wait(DEADLINE):
             raise TimeoutError("the test never released the first writer")
@@ -102,7 +110,8 @@ def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
         assert numbered.wait(DEADLINE), first.error
         second.start()
         if server.backend == "postgres":
-            # B's row is free, so T2 gets as far as taking its number and waits there.
+            # B's row is free, so T2 gets as far as its COMMIT, where the capture trigger
+            # waits for the counter row T1 holds.
             wait_for(lambda: second.done.is_set() or waiting_on_counter(server) > 0, "T2 to wait on the counter")
         else:
             wait_for(lambda: second.done.is_set() or second_writes.is_set(), "T2 to start writing")
@@ -128,5 +137,5 @@ def waiting_on_counter(server: LiveServer) -> int:
     with server.engine().connect() as connection:
         return int(connection.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query ILIKE '%sync_counter%'"
+            "AND wait_event_type = 'Lock' AND state = 'active' AND query ILIKE 'COMMIT%'"
         )).scalar_one())

@@ -34,7 +34,7 @@ def assert_backs_off(events, pending: int) -> None:
 
 def queue_points(ws, member_id: int, n: int) -> None:
     for i in range(n):
-        ws.store.enqueue(AdjustPoints(member_id=member_id, delta=i + 1, points_type=GOODWILL, reason="offline"))
+        ws.store.enqueue(AdjustPoints(member_id=member_id, delta=i + 1, points_type=GOODWILL, reason="offline"), ws.author)
 
 
 def test_server_stopped_mid_sync_then_back_nothing_lost_nothing_twice(databases, tmp_path):

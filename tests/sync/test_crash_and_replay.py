@@ -64,7 +64,7 @@ def test_killed_client_restarts_without_losing_or_repeating_a_change(sqlite_serv
     commands = [AdjustPoints(member_id=ids[0], delta=d, points_type=GOODWILL, reason=f"crash {i}") for i, d in enumerate(deltas)]
     commands.append(UpdateContact(member_id=ids[1], base_version=version, phone="+44 131 496 0777"))
     for command in commands:
-        ws.store.enqueue(command)
+        ws.store.enqueue(command, ws.author)
     # Work for the pull too: members added elsewhere (several pages of 2).
     later = members_on_server(server, last, 5)
     token = ws.client.token
@@ -105,7 +105,7 @@ def test_replaying_commands_after_a_restart_applies_them_once(server, tmp_path):
     deltas = [30, -10, 4]
     commands = [AdjustPoints(member_id=member_id, delta=d, points_type=GOODWILL, reason="replayed") for d in deltas]
     for command in commands:
-        ws.store.enqueue(command)
+        ws.store.enqueue(command, ws.author)
     queued = ws.store.queued(10)
     # The server runs them, but the answer is lost (the app dies before recording it).
     first = ws.client.push(queued)

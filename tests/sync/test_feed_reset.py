@@ -1,7 +1,10 @@
 """A workstation whose server's database was reset or replaced pulls everything again
-instead of trusting a cursor the new feed never reached (its queued work stays)."""
+instead of trusting a cursor the new feed never reached, or has passed with another
+epoch (its queued work stays)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from desktop_care.commands import AdjustPoints
 from desktop_care.models import PointsType
@@ -10,21 +13,28 @@ from tests.sync.workstations import members_on_server, workstation
 from tests.ui.arrange import unique
 
 
-def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, tmp_path):
+def synced_with_another_database(databases, tmp_path, members: int) -> tuple[Path, str, int, str | None]:
+    """A workstation store that pulled ``members`` members from a server that is gone
+    now: its path, the members' last name, its cursor and the old feed's epoch."""
     store_path = tmp_path / "ws.sqlite3"
     (tmp_path / "old").mkdir()
     (tmp_path / "new").mkdir()
     old = start_server(databases.create("sqlite"), tmp_path / "old")
     try:
         gone = unique("Gone")
-        members_on_server(old, gone, 30)
+        members_on_server(old, gone, members)
         ws = workstation(old, store_path)
         assert ws.sync()
-        assert ws.store.search(gone).total == 30
-        old_cursor = ws.store.cursor()
+        assert ws.store.search(gone).total == members
+        old_cursor, old_epoch = ws.store.cursor(), ws.store.epoch()
         ws.close()
     finally:
         old.stop()
+    return store_path, gone, old_cursor, old_epoch
+
+
+def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, tmp_path):
+    store_path, gone, old_cursor, _ = synced_with_another_database(databases, tmp_path, 30)
 
     new = start_server(databases.create("sqlite"), tmp_path / "new")
     try:
@@ -33,13 +43,39 @@ def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, t
         ws = workstation(new, store_path)  # the same local store, now facing the new database
         assert ws.store.cursor() == old_cursor > ws.client.changes(0, 1).latest
         ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=5, points_type=PointsType.GOODWILL,
-                                      reason="kept across the reset", origin=ws.store.workstation_id))
+                                      reason="kept across the reset", origin=ws.store.workstation_id), ws.author)
         assert ws.sync()
         assert ws.store.search(gone).total == 0, "members of the old database are gone"
         assert [m.id for m in ws.store.search(fresh).items] == new_ids
         assert ws.store.cursor() == ws.client.changes(0, 1).latest
         assert ws.store.pending_count() == 0  # the queued change went to the new server
         assert ws.store.member_detail(new_ids[0]).points_balance == 5
+        ws.close()
+    finally:
+        new.stop()
+
+
+def test_a_restored_database_ahead_of_the_cursor_is_detected_by_its_epoch(databases, tmp_path):
+    """The server now runs on another database (a restored backup) whose feed has moved
+    past this workstation's cursor: the epoch differs, so the workstation pulls the
+    directory again, and its queued work goes to the new server."""
+    store_path, gone, old_cursor, old_epoch = synced_with_another_database(databases, tmp_path, 3)
+    assert old_epoch
+    new = start_server(databases.create("sqlite"), tmp_path / "new")
+    try:
+        fresh = unique("After")
+        new_ids = members_on_server(new, fresh, old_cursor + 5)  # its feed is ahead of our cursor
+        ws = workstation(new, store_path)
+        first = ws.client.changes(0, 1)
+        assert first.latest is not None and first.latest > old_cursor and first.epoch != old_epoch
+        ws.store.enqueue(AdjustPoints(member_id=new_ids[0], delta=7, points_type=PointsType.GOODWILL,
+                                      reason="kept across the restore"), ws.author)
+        assert ws.sync()
+        assert ws.store.search(gone).total == 0, "members of the other database are gone"
+        assert ws.store.search(fresh).total == len(new_ids), "every member of the new database, not only those past the cursor"
+        assert ws.store.pending_count() == 0
+        detail = ws.store.member_detail(new_ids[0])
+        assert detail is not None and detail.points_balance == 7
         ws.close()
     finally:
         new.stop()

@@ -11,8 +11,10 @@ from desktop_care.commands import AdjustPoints, CommandResult, SetEmailPreferenc
 from desktop_care.models import PointsType
 from desktop_care.schemas import AddressOut, FeedChange, FeedPage, MemberRecord, StaffPublic
 from desktop_care.sync import LocalStore, OfflineCredentials
+from desktop_care.sync.local_store import Author
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+ADA = Author(7, "ada")
 
 
 def record(i: int, **changes: object) -> MemberRecord:
@@ -57,7 +59,7 @@ def test_member_ids_with_letters_are_found_in_the_local_directory(store):
 
 def test_a_replica_made_by_an_older_version_is_pulled_again_keeping_queued_work(store, tmp_path):
     path = tmp_path / "ws.sqlite3"
-    store.enqueue(AdjustPoints(member_id=2, delta=5, points_type=PointsType.BONUS, reason="kept across"))
+    store.enqueue(AdjustPoints(member_id=2, delta=5, points_type=PointsType.BONUS, reason="kept across"), ADA)
     with store.engine.begin() as conn:  # as an older version left it: another replica layout
         conn.exec_driver_sql("UPDATE sync_state SET value = 'older' WHERE key = 'replica_schema'")
     store.close()
@@ -75,8 +77,8 @@ def test_a_replica_made_by_an_older_version_is_pulled_again_keeping_queued_work(
 
 def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
     store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana", home_address={
-        "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}))
-    store.enqueue(AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund"))
+        "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}), ADA)
+    store.enqueue(AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund"), ADA)
     row = store.search("nunez2").items[0]
     assert (row.name, row.postcode, row.points_balance, row.pending_changes) == ("Ana Núñez2", "PE15 8AA", 70, 2)
     store.close()
@@ -97,14 +99,14 @@ def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
 
 def test_bad_changes_are_refused_with_a_reason_and_nothing_is_queued(store):
     with pytest.raises(ValueError, match="negative"):
-        store.enqueue(AdjustPoints(member_id=1, delta=-101, points_type=PointsType.GOODWILL, reason="too much"))
+        store.enqueue(AdjustPoints(member_id=1, delta=-101, points_type=PointsType.GOODWILL, reason="too much"), ADA)
     store.apply_feed(page(record(4, email=""), start=10))
     with pytest.raises(ValueError, match="no e-mail"):
-        store.enqueue(SetEmailPreference(member_id=4, base_version=1, email_opt_in=True))
+        store.enqueue(SetEmailPreference(member_id=4, base_version=1, email_opt_in=True), ADA)
     command = AdjustPoints(member_id=1, delta=5, points_type=PointsType.GOODWILL, reason="twice")
-    store.enqueue(command)
+    store.enqueue(command, ADA)
     with pytest.raises(ValueError, match="already queued"):
-        store.enqueue(command)
+        store.enqueue(command, ADA)
     assert store.pending_count() == 1
 
 
@@ -113,7 +115,7 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
     clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
     refused = AdjustPoints(member_id=3, delta=-50, points_type=PointsType.GOODWILL, reason="spent")
     for command in (applied, clash, refused):
-        store.enqueue(command)
+        store.enqueue(command, ADA)
     recorded = store.record_results([
         CommandResult(op_id=str(applied.op_id), status=Status.DUPLICATE, original_status=Status.APPLIED),
         CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=4, reason="changed meanwhile",
@@ -130,7 +132,7 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
     # The same answers again (a replayed response) change nothing.
     assert store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT)]).issues == []
 
-    kept = store.resolve_issue(conflict.id, "keep_mine")
+    kept = store.resolve_issue(conflict.id, "keep_mine", author=ADA)
     assert kept is not None and kept.base_version == 4 and kept.email == "mine@example.org"
     assert str(kept.op_id) != conflict.op_id
     store.resolve_issue(rejected.id, "take_theirs")
@@ -141,14 +143,14 @@ def test_answers_empty_the_outbox_and_conflicts_become_issues_with_both_versions
 
 def test_edit_resolution_queues_the_edited_change(store):
     clash = UpdateContact(member_id=3, base_version=1, email="mine@example.org")
-    store.enqueue(clash)
+    store.enqueue(clash, ADA)
     store.record_results([CommandResult(op_id=str(clash.op_id), status=Status.CONFLICT, member_version=2,
                                         server_values={"email": "theirs@example.org"})])
     (issue,) = store.issues()
     with pytest.raises(ValueError, match="edited change"):
-        store.resolve_issue(issue.id, "edit")
+        store.resolve_issue(issue.id, "edit", author=ADA)
     edited = UpdateContact(member_id=3, base_version=2, email="both@example.org")
-    store.resolve_issue(issue.id, "edit", edited)
+    store.resolve_issue(issue.id, "edit", edited, author=ADA)
     assert [str(c.op_id) for c in store.queued(5)] == [str(edited.op_id)]
     assert store.member_detail(3).email == "both@example.org"
 
@@ -193,8 +195,8 @@ def test_an_applied_change_stays_laid_over_until_the_feed_brings_its_version(sto
     "waiting"), and leaves once a row of that version arrives, never counted twice."""
     rename = UpdateContact(member_id=2, base_version=1, first_name="Ana")
     points = AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund")
-    store.enqueue(rename)
-    store.enqueue(points)
+    store.enqueue(rename, ADA)
+    store.enqueue(points, ADA)
     store.record_results([
         CommandResult(op_id=str(rename.op_id), status=Status.APPLIED, member_version=2),
         CommandResult(op_id=str(points.op_id), status=Status.APPLIED, member_version=3),

@@ -53,7 +53,7 @@ class TwoWorkstations(RuleBasedStateMachine):
 
     def _enqueue(self, name: str, command: Command) -> None:
         try:
-            self.ws[name].store.enqueue(command)
+            self.ws[name].store.enqueue(command, self.ws[name].author)
         except ValueError:
             return  # refused locally (e.g. more points than the balance): nothing queued
         self.enqueued[name][str(command.op_id)] = command
@@ -112,7 +112,8 @@ class TwoWorkstations(RuleBasedStateMachine):
         issues = self.ws[name].store.issues()
         if issues:
             try:
-                queued = self.ws[name].store.resolve_issue(issues[0].id, choice)  # type: ignore[arg-type]
+                queued = self.ws[name].store.resolve_issue(issues[0].id, choice,  # type: ignore[arg-type]
+                                                          author=self.ws[name].author)
             except ValueError:
                 queued = None  # keep_mine refused locally (e.g. the balance): take theirs instead
                 self.ws[name].store.resolve_issue(issues[0].id, "take_theirs")

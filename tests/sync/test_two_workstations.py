@@ -44,9 +44,9 @@ def test_offline_edits_to_different_fields_of_one_member_both_survive(server, pa
     a.store.remember_detail(a.client.member(member_id))  # A opened the member online
 
     # Both offline: A changes the phone, B the e-mail preference and the first name.
-    a.store.enqueue(UpdateContact(member_id=member_id, base_version=base.version, phone="+44 131 496 0001"))
-    b.store.enqueue(UpdateContact(member_id=member_id, base_version=base.version, first_name="Beatrix"))
-    b.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, email_opt_in=True))
+    a.store.enqueue(UpdateContact(member_id=member_id, base_version=base.version, phone="+44 131 496 0001"), a.author)
+    b.store.enqueue(UpdateContact(member_id=member_id, base_version=base.version, first_name="Beatrix"), b.author)
+    b.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, email_opt_in=True), b.author)
     shown = b.store.search(last).items[0]
     assert shown.name == f"Beatrix {last}" and shown.pending_changes == 2
 
@@ -72,11 +72,11 @@ def test_offline_edits_to_the_same_field_conflict_and_neither_value_is_lost(serv
     a.sync(), b.sync()
     version = server_member(server, member_id).version
 
-    a.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email="first@example.org"))
-    b.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email="second@example.org"))
+    a.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email="first@example.org"), a.author)
+    b.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email="second@example.org"), b.author)
     # Points are deltas: queued on both, both apply.
-    a.store.enqueue(AdjustPoints(member_id=member_id, delta=40, points_type=GOODWILL, reason="late parcel"))
-    b.store.enqueue(AdjustPoints(member_id=member_id, delta=2, points_type=GOODWILL, reason="survey"))
+    a.store.enqueue(AdjustPoints(member_id=member_id, delta=40, points_type=GOODWILL, reason="late parcel"), a.author)
+    b.store.enqueue(AdjustPoints(member_id=member_id, delta=2, points_type=GOODWILL, reason="survey"), b.author)
     assert a.sync() and b.sync()
 
     on_server = server_member(server, member_id)
@@ -90,7 +90,7 @@ def test_offline_edits_to_the_same_field_conflict_and_neither_value_is_lost(serv
     assert b.store.pending_count() == 0
 
     # Keep mine: queued again as a new command, which now applies.
-    again = b.store.resolve_issue(issue.id, "keep_mine")
+    again = b.store.resolve_issue(issue.id, "keep_mine", author=b.author)
     assert again is not None and str(again.op_id) != issue.op_id
     assert b.store.issues() == [] and b.store.pending_count() == 1
     assert b.sync() and a.sync()
@@ -110,8 +110,8 @@ def test_email_categories_replicate_and_merge_category_by_category(server, pair)
     assert base is not None
 
     # Offline: A opts in to newsletters, B to event reminders; both show at once.
-    a.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, newsletters=True))
-    b.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, event_reminders=True))
+    a.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, newsletters=True), a.author)
+    b.store.enqueue(SetEmailPreference(member_id=member_id, base_version=base.version, event_reminders=True), b.author)
     pending = b.store.member_detail(member_id)
     assert pending is not None and (pending.email_event_reminders, pending.email_opt_in) == (True, True)
     assert pending.pending_changes == ["Opt in to event reminders"]

@@ -22,11 +22,13 @@ from desktop_care.models import Member, PointsType
 from desktop_care.models.sync import ProcessedCommand, backfill_feed
 from desktop_care.sync import LocalStore, Syncer
 from desktop_care.sync.api_client import ApiClient
+from desktop_care.sync.local_store import Author
 from desktop_care.sync.syncer import SyncEvent, SyncStatus
 from tests.support.servers import LiveServer
 from tests.ui.arrange import add_members, signed_in_client
 
 FAST = config.Timeouts(connect=1.0, read=2.0)
+_authors: dict[str, Author] = {}
 
 
 def members_on_server(server: LiveServer, last_name: str, count: int, **fields: object) -> list[int]:
@@ -92,6 +94,8 @@ class Workstation:
     client: ApiClient
     syncer: Syncer
     events: Events
+    #: The staff member signed in here (the author of what the tests queue).
+    author: Author
 
     def sync(self) -> bool:
         """One push-then-pull round, here and now."""
@@ -110,8 +114,11 @@ def workstation(server: LiveServer, path: Path, *, client: ApiClient | None = No
         client = signed_in_client(server)
         client.timeouts = FAST
     events = Events()
+    author = _authors.get(server.url)
+    if author is None:  # the server's staff account, which signed_in_client uses
+        author = _authors[server.url] = Author.of(signed_in_client(server).me())
     syncer.setdefault("autostart", False)
-    return Workstation(store, client, Syncer(store, client, on_event=events, **syncer), events)
+    return Workstation(store, client, Syncer(store, client, on_event=events, **syncer), events, author)
 
 
 GOODWILL = PointsType.GOODWILL

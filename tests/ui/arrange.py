@@ -35,7 +35,6 @@ from desktop_care.models import (
     post_transaction,
 )
 from desktop_care.sync.api_client import ApiClient
-from desktop_care.models import changefeed
 from sqlalchemy.orm import Session, sessionmaker
 from tests.support.servers import REPO, LiveServer
 
@@ -45,12 +44,11 @@ _factories: dict[str, sessionmaker[Session]] = {}
 
 
 def server_session(server: LiveServer) -> Session:
-    """A session on the server's database that feeds the change feed, as the server's
-    own sessions do (so workstations pull what a test arranges)."""
+    """A session on the server's database (its triggers put what a test arranges in
+    the change feed, so workstations pull it)."""
     factory = _factories.get(server.database_url)
     if factory is None:
         factory = sessionmaker(server.engine())
-        changefeed.install(factory)
         _factories[server.database_url] = factory
     return factory()
 

@@ -148,6 +148,64 @@ def test_offline_sign_in_after_an_online_one(qtbot, tmp_path, databases) -> None
     window.workspace.stop(wait=5.0)
 
 
+def test_the_dialog_says_why_an_offline_sign_in_is_refused(qtbot, tmp_path, databases) -> None:
+    """Throttled, refused by the server, lapsed: each told in plain words."""
+    import datetime as dt
+
+    from desktop_care.sync.offline_auth import FREE_ATTEMPTS, OFFLINE_SIGN_IN_DAYS, OfflineCredentials
+    from desktop_care.sync.local_models import OfflineCredential
+
+    server = start_server(databases.create("sqlite"), tmp_path)
+    try:
+        account = staff_account(server)
+        online = sign_in_with(qtbot, server.url, account.username, account.password)
+        with qtbot.waitSignal(online.signed_in, timeout=15_000):
+            pass
+    finally:
+        server.stop()
+    shots = tmp_path / "shots"
+    shots.mkdir()
+
+    for _ in range(FREE_ATTEMPTS + 1):
+        wrong = sign_in_with(qtbot, server.url, account.username, "not the password")
+        qtbot.waitUntil(lambda d=wrong: d.password.error.isVisible(), timeout=15_000)
+    assert wrong.password.error.text().endswith("Wait 30 seconds before the next try.")
+    throttled = sign_in_with(qtbot, server.url, account.username, account.password)
+    qtbot.waitUntil(lambda: throttled.password.error.isVisible(), timeout=15_000)
+    assert throttled.password.error.text().startswith("Too many wrong passwords. Wait ")
+    assert throttled.isVisible() and not throttled.busy
+    throttled.grab().save(str(shots / "throttled.png"))
+
+    credentials = OfflineCredentials()
+    table = OfflineCredential.__table__
+    try:
+        with credentials.engine.begin() as conn:  # the wait is over, and the last online sign-in long ago
+            conn.execute(table.update().values(
+                blocked_until=None, failed_attempts=0,
+                updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=OFFLINE_SIGN_IN_DAYS + 1)))
+        lapsed = sign_in_with(qtbot, server.url, account.username, account.password)
+        qtbot.waitUntil(lambda: lapsed.form_error.isVisible(), timeout=15_000)
+        assert lapsed.form_error.text().startswith(f"Signing in without the server works for {OFFLINE_SIGN_IN_DAYS} days")
+        lapsed.grab().save(str(shots / "expired.png"))
+
+        credentials.remember(server.url, account.username, account.password, online_staff(online))
+        credentials.refuse(server.url, account.username, "this account is disabled; a Society Admin can enable it")
+        refused = sign_in_with(qtbot, server.url, account.username, account.password)
+        qtbot.waitUntil(lambda: refused.form_error.isVisible(), timeout=15_000)
+        assert refused.form_error.text() == (
+            "The server refused this account when it was last reached (this account is disabled; a Society Admin "
+            "can enable it), so it cannot sign in on this computer without the server.")
+        refused.grab().save(str(shots / "refused.png"))
+    finally:
+        credentials.close()
+
+
+def online_staff(dialog: SignInDialog):
+    from desktop_care.schemas import StaffPublic
+
+    return StaffPublic(id=1, username=dialog.username.edit.text(), display_name="", email="", role="society_admin")
+
+
 def test_a_server_certificate_this_computer_does_not_trust_is_told_under_the_server(
     qtbot, tls_server: LiveServer, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch, tmp_path, screenshot
 ) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from desktop_care.commands import UpdateContact
-from desktop_care.sync.local_store import LocalStore, SyncIssue
+from desktop_care.sync.local_store import Author, LocalStore, SyncIssue
 from desktop_care.sync.syncer import Syncer, SyncEvent
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.editing import EditContactDialog
@@ -89,7 +89,9 @@ class SecondWorkstation:
     def __init__(self, server: LiveServer, path: Path) -> None:
         self.store = LocalStore(path)
         self.synced = threading.Event()
-        self.syncer = Syncer(self.store, signed_in_client(server), on_event=self._event, autostart=False)
+        client = signed_in_client(server)
+        self.author = Author.of(client.me())
+        self.syncer = Syncer(self.store, client, on_event=self._event, autostart=False)
 
     def _event(self, event: SyncEvent) -> None:
         if getattr(event, "syncing", True) is False and self.store.pending_count() == 0:
@@ -134,7 +136,7 @@ def test_sync_issues_panel_keep_mine_take_theirs_and_edit(
         qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda d=details: d.pending_mark != "")
         details.close()
-        other.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email=f"theirs{n}@example.org"))
+        other.store.enqueue(UpdateContact(member_id=member_id, base_version=version, email=f"theirs{n}@example.org"), other.author)
     other.sync()
 
     workspace.syncer.start()
@@ -223,7 +225,7 @@ def test_a_change_made_elsewhere_shows_without_a_restart(
     details = opened(qtbot, window, member_id)
     assert details.member is not None
     other.store.enqueue(UpdateContact(member_id=member_id, base_version=details.member.version,
-                                      phone="+44 20 7946 9999"))
+                                      phone="+44 20 7946 9999"), other.author)
     other.sync()
     window.sync_now_action.trigger()  # or wait for the periodic pull
     qtbot.waitUntil(lambda: details.findChild(QLabel, "phone").text() == "020 7946 9999", timeout=30_000)
@@ -254,6 +256,49 @@ def test_an_ended_session_asks_to_sign_in_again_and_keeps_the_queue(
     assert "queued changes are kept" in asked.args[0]
     assert workspace.store.pending_count() == 1
     workspace.stop(wait=5.0)
+
+
+def test_status_text_says_whose_changes_wait() -> None:
+    """Colleagues' changes queued at this desk are named with their authors."""
+    from desktop_care.sync.syncer import SyncStatus
+    from desktop_care.ui.sync_view import status_text
+
+    base = SyncStatus(online=True, pending=1, issues=0, syncing=False, progress=None, last_error=None,
+                      next_retry_in=None, last_synced_at=None, waiting_for=(("ada", 2),))
+    text, state, tooltip = status_text(base)
+    assert (text, state) == ("● Online — 1 change waiting · 2 changes wait for ada to sign in", "online")
+    assert "ada: 2 changes" in tooltip and "only when its author signs in" in tooltip
+    one = SyncStatus(**{**base.__dict__, "pending": 0, "waiting_for": (("ada", 1), ("ben", 3))})
+    assert status_text(one)[0] == "● Online · 4 changes wait for ada and ben to sign in"
+    alone = SyncStatus(**{**base.__dict__, "pending": 0, "waiting_for": (("ada", 1),)})
+    assert status_text(alone)[0] == "● Online · 1 change waits for ada to sign in"
+
+
+def test_the_status_bar_names_a_colleague_whose_changes_wait(qtbot, sqlite_server: LiveServer, tmp_path) -> None:
+    """A colleague's changes queued at this desk are not sent under this session, and
+    the main window says for whom they wait."""
+    from desktop_care.commands import AdjustPoints
+    from desktop_care.models import PointsType
+
+    client = signed_in_client(sqlite_server)
+    session = StaffSession(client, client.me())
+    [member_id] = add_members(sqlite_server, unique("Colleague"), 1)
+    store = LocalStore(tmp_path / "desk.sqlite3")
+    colleague = Author(session.staff.id + 100_000, "ada.lovelace")
+    for n in range(2):
+        store.enqueue(AdjustPoints(member_id=member_id, delta=n + 1, points_type=PointsType.GOODWILL,
+                                   reason="queued by Ada"), colleague)
+    workspace = Workspace(session, store=store, start=False)
+    window = MainWindow(session, workspace=workspace)
+    qtbot.addWidget(window)
+    window.show()
+    workspace.syncer.start()
+    qtbot.waitUntil(lambda: window.connection_state == "● Online · 2 changes wait for ada.lovelace to sign in",
+                    timeout=30_000)
+    assert store.pending_count() == 2 and store.issues() == []
+    window.grab().save(str(tmp_path / "waiting-for-colleague.png"))
+    workspace.stop(wait=5.0)
+    store.close()
 
 
 def test_an_applied_change_does_not_flash_back_before_the_next_pull(qtbot, tmp_path: Path,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, Status
 from desktop_care.commands.runner import error_field, kind_message
 from desktop_care.models import Member
-from desktop_care.models.sync import ProcessedCommand, SyncChange, SyncCounter
+from desktop_care.models.sync import ProcessedCommand, SyncChange, feed_epoch, latest_sequence
 from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
@@ -120,8 +120,9 @@ def changes(
                     member=member_record(member) if member is not None else None,
                 )
             )
-        latest = session.scalar(select(SyncCounter.value).where(SyncCounter.id == 1)) or 0
-    return FeedPage(changes=feed, cursor=rows[-1].seq if rows else after, has_more=has_more, latest=latest)
+        latest, epoch = latest_sequence(session), feed_epoch(session)
+    return FeedPage(changes=feed, cursor=rows[-1].seq if rows else after, has_more=has_more, latest=latest,
+                    epoch=epoch)
 
 
 def _check_op_ids(session: Session, commands: list[Command]) -> None:
