@@ -135,7 +135,6 @@ def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> M
         email_newsletters=member.email_newsletters,
         email_offers=member.email_offers,
         email_event_reminders=member.email_event_reminders,
-        blocked_for_balance=member.blocked_for_balance,
         blocked_reason=member.blocked_reason,
         blocked_at=member.blocked_at,
         blocked_by=member.blocked_by,
