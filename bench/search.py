@@ -457,7 +457,7 @@ def run_backend(
             with http:
                 http_timings, _ = time_calls(terms, repeat, call)
         except requests.RequestException as exc:
-            raise SystemExit(f"[{backend}] the server failed: {exc}\n--- server log (end) ---\n{server.log()[-6000:]}")
+            raise SystemExit(f"[{backend}] the server failed: {exc}\n--- server log (end) ---\n{server.log()[-6000:]}") from exc
         finally:
             server.stop()
 

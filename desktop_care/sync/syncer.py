@@ -108,7 +108,7 @@ class _Fetch:
     def _run(self, client: ApiClient, after: int, limit: int) -> None:
         try:
             self._page = client.changes(after, limit)
-        except BaseException as exc:  # handed to the syncer thread
+        except BaseException as exc:  # noqa: BLE001 (handed to the syncer thread)
             self._error = exc
         finally:
             self._done.set()

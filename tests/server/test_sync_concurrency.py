@@ -59,7 +59,7 @@ class Writer(threading.Thread):
             with self.factory() as session:
                 self.status = execute(session, self.command, ACTOR).status.value
                 session.commit()
-        except BaseException as exc:  # reported by the test
+        except BaseException as exc:  # noqa: BLE001 (reported by the test)
             self.error = exc
         finally:
             self.done.set()

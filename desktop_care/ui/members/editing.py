@@ -10,7 +10,7 @@ issue with it) — and the dialog closes once it is safely queued.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -105,8 +105,8 @@ class CommandDialog(QDialog):
     #: The command was queued (the dialog then closes).
     submitted = Signal(object)
 
-    labels: dict[str, str] = {}
-    aliases: dict[str, str] = {}
+    labels: ClassVar[dict[str, str]] = {}
+    aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(self, member: MemberDetail, send: Send, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -244,8 +244,8 @@ def home_address(member: MemberDetail) -> dict[str, str]:
 class EditContactDialog(CommandDialog):
     """Name, e-mail, phone and home address; the logon ID is shown but not editable."""
 
-    labels = _CONTACT_LABELS
-    aliases = {"home_address": "line1"}
+    labels: ClassVar[dict[str, str]] = _CONTACT_LABELS
+    aliases: ClassVar[dict[str, str]] = {"home_address": "line1"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -317,7 +317,7 @@ class EditContactDialog(CommandDialog):
 
 
 class EmailPrefsDialog(CommandDialog):
-    labels = {"email_opt_in": "E-mail opt-in"}
+    labels: ClassVar[dict[str, str]] = {"email_opt_in": "E-mail opt-in"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -355,7 +355,7 @@ def confirmation(command: AdjustPoints, member: MemberDetail) -> str:
 class AdjustPointsDialog(CommandDialog):
     """Two steps, as in the manual: amount, type and reason → Next → Confirm."""
 
-    labels = {"delta": "Amount", "points_type": "Points type", "reason": "Reason"}
+    labels: ClassVar[dict[str, str]] = {"delta": "Amount", "points_type": "Points type", "reason": "Reason"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
