@@ -22,8 +22,8 @@ cached database is reused) on a loopback port:
 from __future__ import annotations
 
 import argparse
-import gc
 import datetime as dt
+import gc
 import json
 import os
 import secrets
@@ -125,9 +125,8 @@ def gui_stall(server: LiveServer, token: str, root: Path, page_size: int, name: 
               freeze_heap: bool) -> dict[str, float]:
     """Longest gap between 5 ms timer ticks on the GUI thread while a Syncer thread does
     an initial sync (the heaviest sync there is)."""
-    from desktop_care.ui.qt import QApplication, QTimer
-
     from desktop_care.ui import collector
+    from desktop_care.ui.qt import QApplication, QTimer
 
     app = QApplication.instance() or QApplication([])
     collector.install(app)  # as the app runs: garbage is collected on the GUI thread only

@@ -11,9 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.support.servers import (  # noqa: E402
+from tests.support.servers import (
     DatabaseFactory,
     LiveServer,
     start_server,

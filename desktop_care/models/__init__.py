@@ -8,6 +8,7 @@ from .search import MemberSearch, normalize, search_fields
 from .user import MAX_FAILED_LOGINS, StaffToken, User, UserCredential, UserRole, UserState
 
 __all__ = [
+    "MAX_FAILED_LOGINS",
     "AccountTransaction",
     "Address",
     "AddressKind",
@@ -15,7 +16,6 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "Base",
     "ImmutableFieldError",
-    "MAX_FAILED_LOGINS",
     "Member",
     "MemberSearch",
     "MemberStatus",

@@ -614,4 +614,4 @@ def _transient_member(values: dict[str, Any]) -> Member:
     return member
 
 
-__all__ = ["CRASH_ENV", "LocalStore", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]
+__all__ = ["CRASH_ENV", "LocalStore", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "open_sqlite", "store_path", "table_of"]

@@ -27,7 +27,17 @@ from dataclasses import dataclass
 
 from ..commands import Command, CommandResult, Status
 from ..schemas import FeedPage
-from .api_client import ApiClient, ApiError, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
+from .api_client import (
+    ApiClient,
+    ApiError,
+    NotFound,
+    ServerBusy,
+    ServerError,
+    TimedOut,
+    Unauthorized,
+    Unreachable,
+    ValidationFailed,
+)
 from .local_store import LocalStore, crash_point
 
 log = logging.getLogger(__name__)
@@ -368,4 +378,4 @@ class Syncer:
             log.exception("a sync event handler failed")
 
 
-__all__ = ["freeze_startup_heap", "IssuesChanged", "MembersChanged", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer"]
+__all__ = ["IssuesChanged", "MembersChanged", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer", "freeze_startup_heap"]

@@ -42,7 +42,6 @@ from .session import StaffSession
 from .widgets import FieldBox as _Field
 from .widgets import grow_to_fit, named
 
-
 log = logging.getLogger(__name__)
 
 

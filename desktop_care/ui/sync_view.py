@@ -37,7 +37,6 @@ from .qt import (
 )
 from .widgets import StatePanel, make_read_only_table, named
 
-
 # --------------------------------------------------------------------- status bar
 
 

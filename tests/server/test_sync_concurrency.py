@@ -70,7 +70,7 @@ def edit(member: Member, phone: str) -> UpdateContact:
 
 
 def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
-    server: LiveServer, auth: dict[str, str], feed_db: Session, engines: tuple[Engine, Engine]  # noqa: F811
+    server: LiveServer, auth: dict[str, str], feed_db: Session, engines: tuple[Engine, Engine]
 ) -> None:
     a, b = add_members(feed_db, 2)
     _, cursor = pull_all(server, auth)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.models import (
     Address,
@@ -31,11 +32,10 @@ from desktop_care.models import (
     UserRole,
     UserState,
     add_points,
+    changefeed,
     post_transaction,
 )
 from desktop_care.sync.api_client import ApiClient
-from desktop_care.models import changefeed
-from sqlalchemy.orm import Session, sessionmaker
 from tests.support.servers import REPO, LiveServer
 
 _member_numbers = itertools.count(70_000_000 + secrets.randbelow(1_000_000) * 10)

@@ -7,9 +7,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from desktop_care.models import User, UserState
+from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import Qt
 from desktop_care.ui.signin import SignInDialog
-from desktop_care.ui.main_window import MainWindow
 from tests.support.servers import LiveServer, free_port, start_server
 from tests.ui.arrange import StaffAccount, server_cli, staff_account, unique
 

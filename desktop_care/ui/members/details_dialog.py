@@ -18,18 +18,16 @@ from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
-from ..widgets import StatePanel, make_read_only_table, named
-from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
 from ..qt import (
     QDialog,
-    QHBoxLayout,
-    QPushButton,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QStackedWidget,
     Qt,
@@ -39,6 +37,8 @@ from ..qt import (
     QWidget,
     is_alive,
 )
+from ..widgets import StatePanel, make_read_only_table, named
+from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace

@@ -7,8 +7,9 @@ the results, and Enter or a double-click on a row opens that member.
 
 from __future__ import annotations
 
-from ... import schemas
 from typing import TYPE_CHECKING
+
+from ... import schemas
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
