@@ -19,7 +19,7 @@ from tests.support.servers import (
     start_server,
 )
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.support.logfail"]
 
 
 @pytest.fixture(autouse=True)

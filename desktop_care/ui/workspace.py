@@ -90,9 +90,10 @@ class Workspace(QObject):
                                  issues=self.store.issue_count(), syncing=False, progress=None,
                                  last_error=None, next_retry_in=None, last_synced_at=None)
         self._event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        # Before the syncer: its thread relays events from the moment it starts.
+        self._stopped = False
         self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
                              autostart=start)
-        self._stopped = False
 
     # ----------------------------------------------------------------- state
 

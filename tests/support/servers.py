@@ -23,6 +23,9 @@ from sqlalchemy.engine import Engine, make_url
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = "DESKTOP_CARE_TEST_PG_URL"
 
+#: Every server started, in order: tests/support/logfail.py reads their logs after each test.
+STARTED: list[LiveServer] = []
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -113,6 +116,7 @@ def start_server(database_url: str, workdir: Path, *extra: str, timeout: float =
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir),
         )
     server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    STARTED.append(server)
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

@@ -3,6 +3,8 @@ instead of trusting a cursor the new feed never reached (its queued work stays).
 
 from __future__ import annotations
 
+import pytest
+
 from desktop_care.commands import AdjustPoints
 from desktop_care.models import PointsType
 from tests.support.servers import start_server
@@ -10,6 +12,7 @@ from tests.sync.workstations import members_on_server, workstation
 from tests.ui.arrange import unique
 
 
+@pytest.mark.expect_log("desktop_care.sync.syncer", r"feed ends at \d+, before our cursor \d+")
 def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, tmp_path):
     store_path = tmp_path / "ws.sqlite3"
     (tmp_path / "old").mkdir()

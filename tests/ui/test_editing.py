@@ -146,6 +146,7 @@ def test_field_errors_are_told_under_the_fields(qtbot, window: MainWindow, membe
         assert points.errors() == expected, amount
 
 
+@pytest.mark.expect_log("desktop_care.ui.workspace", r"^a change was not queued: the balance is")
 def test_a_change_the_rules_refuse_is_not_queued(qtbot, window: MainWindow, member: FullMember) -> None:
     store = window.workspace.store
     window.workspace.syncer.start()  # pull the directory: the rules are checked against it
