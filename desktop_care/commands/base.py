@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from ..models import Member
+from ..models.base import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,23 @@ class Rejected(Exception):
         self.fields = fields or {}
 
 
+def _kind_is_required(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "kind" not in required:
+        required.insert(0, "kind")
+
+
 class Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON types are taken as they are (1 is not true, "5" is not 5), and the
+    # document requires ``kind``, which tells the kinds apart (a default for Python only).
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_kind_is_required)
 
     #: Set by each subclass as ``kind: Literal["..."] = "..."``.
     kind: str
     op_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    member_id: int = Field(gt=0)
+    member_id: int = Field(gt=0, le=MAX_ID, strict=True)
     #: The member's ``version`` the person saw when they made the change.
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, strict=True)
     #: The workstation that recorded it: its own earlier changes never conflict with it.
     origin: str | None = Field(default=None, max_length=64)
 

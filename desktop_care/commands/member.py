@@ -61,7 +61,7 @@ class UpdateContact(Command):
 
     kind: Literal["update_contact"] = "update_contact"
     #: Required: what the person saw decides whether a later edit conflicts.
-    base_version: int = Field(ge=1)
+    base_version: int = Field(ge=1, strict=True)
     title: str | None = Field(default=None, max_length=20)
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -188,8 +188,8 @@ class SetEmailPreference(Command):
     """Opt the member in to, or out of, e-mail communications."""
 
     kind: Literal["set_email_preference"] = "set_email_preference"
-    base_version: int = Field(ge=1)
-    email_opt_in: bool
+    base_version: int = Field(ge=1, strict=True)
+    email_opt_in: bool = Field(strict=True)
 
     action: ClassVar[str] = "member.set_email_preference"
     label: ClassVar[str] = "E-mail preference"
@@ -219,7 +219,7 @@ class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 
     kind: Literal["adjust_points"] = "adjust_points"
-    delta: int = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT)
+    delta: int = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT, strict=True)
     points_type: PointsType
     reason: str = Field(min_length=3, max_length=500)
 

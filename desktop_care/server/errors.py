@@ -106,6 +106,8 @@ def plain_message(error: Mapping[str, Any]) -> str:
             return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
         case "string_type":
             return "must be text"
+        case "bool_type" | "bool_parsing":
+            return "must be true or false"
         case "json_invalid":
             return "is not valid JSON"
         case "model_attributes_type" | "dict_type":

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from desktop_care.commands import Actor, Command, CommandResult, OpIdReused, execute
 from desktop_care.commands.runner import error_field, kind_message
 from desktop_care.models import Member
+from desktop_care.models.base import MAX_SEQ
 from desktop_care.models.sync import ProcessedCommand, SyncChange, SyncCounter
 from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
 
@@ -119,7 +120,7 @@ def member_record(member: Member) -> MemberRecord:
 def changes(
     sessions: Sessions,
     staff: CurrentStaff,
-    after: Annotated[int, Query(ge=0, description="The `cursor` of the previous page; 0 for everything")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="The `cursor` of the previous page; 0 for everything")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT, description="Most changes to return")] = 1000,
 ) -> FeedPage:
     """Entities changed after ``after``, in sequence order, each with its current state

@@ -1,0 +1,98 @@
+"""The OpenAPI document says exactly what the server accepts: what it allows is
+accepted, what it forbids is refused with a documented error, never a 5xx. These are
+the cases the schemathesis run (test_api_fuzz.py) found, kept as plain tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy.orm import Session
+
+from desktop_care.models import Member
+from tests.support.servers import LiveServer
+
+from .conftest import make_member
+
+
+def openapi(server: LiveServer) -> dict[str, Any]:
+    response = requests.get(f"{server.api}/openapi.json", timeout=10)
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    found = [p for p in document["paths"][f"/api/v1{path}"]["get"]["parameters"] if p["name"] == name]
+    return dict(found[0]["schema"])
+
+
+def push(server: LiveServer, auth: dict[str, str], body: Any, **kwargs: Any) -> requests.Response:
+    return requests.post(f"{server.api}/sync/commands", json=body, headers=auth, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def member(db: Session) -> Member:
+    return make_member(db, "Contract", "Member", postcodes=["CO1 1NT"], email="contract@example.org")
+
+
+def test_a_member_id_beyond_what_the_database_holds_is_refused_not_a_crash(
+    server: LiveServer, auth: dict[str, str]
+) -> None:
+    response = requests.get(f"{server.api}/members/{2**70}", headers=auth, timeout=10)
+    assert response.status_code == 422, response.text
+    assert "member_id" in response.json()["fields"]
+    assert parameter(openapi(server), "/members/{member_id}", "member_id")["maximum"] == 2**31 - 1
+
+
+def test_a_feed_cursor_beyond_64_bits_is_refused_not_a_crash(server: LiveServer, auth: dict[str, str]) -> None:
+    response = requests.get(f"{server.api}/sync/changes", params={"after": 2**70}, headers=auth, timeout=10)
+    assert response.status_code == 422, response.text
+    assert "after" in response.json()["fields"]
+
+
+def test_the_page_size_bounds_are_in_the_document(server: LiveServer) -> None:
+    limit = parameter(openapi(server), "/members", "limit")
+    assert (limit["minimum"], limit["maximum"]) == (1, 200)
+
+
+def test_every_command_kind_requires_its_kind_in_the_document(server: LiveServer) -> None:
+    document = openapi(server)
+    batch = document["components"]["schemas"]["CommandBatch"]["properties"]["commands"]["items"]
+    assert batch["discriminator"]["propertyName"] == "kind"
+    for ref in batch["oneOf"]:
+        schema = document["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+        assert "kind" in schema["required"], schema["title"]
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_email_opt_in_must_be_a_json_boolean(
+    server: LiveServer, auth: dict[str, str], member: Member, value: object
+) -> None:
+    command = {"kind": "set_email_preference", "op_id": str(uuid.uuid4()), "member_id": member.id,
+               "base_version": member.version, "email_opt_in": value}
+    response = push(server, auth, {"commands": [command]})
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {"commands.0.email_opt_in": "must be true or false"}
+
+
+@pytest.mark.parametrize("field,value", [("member_id", "1"), ("delta", "5"), ("delta", 5.0), ("member_id", True)])
+def test_a_number_must_be_a_json_integer(
+    server: LiveServer, auth: dict[str, str], member: Member, field: str, value: object
+) -> None:
+    command: dict[str, Any] = {"kind": "adjust_points", "op_id": str(uuid.uuid4()), "member_id": member.id,
+                               "delta": 5, "points_type": "goodwill", "reason": "a kind gesture"}
+    command[field] = value
+    response = push(server, auth, {"commands": [command]})
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {f"commands.0.{field}": "must be a whole number"}
+
+
+def test_a_malformed_body_gets_a_documented_error(server: LiveServer, auth: dict[str, str]) -> None:
+    response = requests.post(f"{server.api}/sync/commands", data=b'{"commands": [', timeout=10,
+                             headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {"body": "is not valid JSON"}
+    documented = openapi(server)["paths"]["/api/v1/sync/commands"]["post"]["responses"]
+    assert "422" in documented
