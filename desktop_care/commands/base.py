@@ -12,9 +12,9 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from sqlalchemy.orm import Session
 
 from ..models import Member
@@ -40,6 +40,16 @@ class Rejected(Exception):
         self.fields = fields or {}
 
 
+def _json_integer(value: object) -> object:
+    # JSON Schema counts 5.0 as the integer 5; "5" and true are not integers.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: An integer as JSON has them: 5 or 5.0, never "5" or true (pydantic's lax mode
+#: would take both).
+JsonInt = Annotated[int, BeforeValidator(_json_integer), Strict()]
+
+
 def _kind_is_required(schema: dict[str, Any]) -> None:
     required = schema.setdefault("required", [])
     if "kind" not in required:
@@ -47,16 +57,15 @@ def _kind_is_required(schema: dict[str, Any]) -> None:
 
 
 class Command(BaseModel):
-    # JSON types are taken as they are (1 is not true, "5" is not 5), and the
-    # document requires ``kind``, which tells the kinds apart (a default for Python only).
+    # The document requires ``kind``, which tells the kinds apart (a default for Python only).
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_kind_is_required)
 
     #: Set by each subclass as ``kind: Literal["..."] = "..."``.
     kind: str
     op_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    member_id: int = Field(gt=0, le=MAX_ID, strict=True)
+    member_id: JsonInt = Field(gt=0, le=MAX_ID)
     #: The member's ``version`` the person saw when they made the change.
-    base_version: int | None = Field(default=None, ge=1, strict=True)
+    base_version: JsonInt | None = Field(default=None, ge=1)
     #: The workstation that recorded it: its own earlier changes never conflict with it.
     origin: str | None = Field(default=None, max_length=64)
 

@@ -6,11 +6,13 @@ import re
 from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, JsonValue, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus, PointsType, add_points
-from .base import Actor, Command, Rejected
+from .base import Actor, Command, JsonInt, Rejected
 
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,25}$")
 _POSTCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$")
@@ -32,8 +34,10 @@ class AddressIn(BaseModel):
     line2: str = Field(default="", max_length=200)
     city: str = Field(min_length=1, max_length=100)
     region: str = Field(default="", max_length=100)
-    postcode: str = Field(default="", max_length=20)
-    country: str = Field(default="GB", min_length=2, max_length=2)
+    postcode: str = Field(default="", max_length=20,
+                          description="Letters, digits, spaces and dashes, starting with a letter or digit")
+    country: str = Field(default="GB", min_length=2, max_length=2, json_schema_extra={"pattern": "^[A-Za-z]{2}$"},
+                         description="ISO 3166 two-letter code")
 
     @field_validator("line1", "line2", "city", "region")
     @classmethod
@@ -51,9 +55,13 @@ class AddressIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        if not value.isalpha():
+        if not (value.isascii() and value.isalpha()):
             raise ValueError("must be a two-letter country code")
         return value.upper()
+
+
+#: For the document: a name has a character that is not a space (``_name`` checks it).
+_NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
 
 
 class UpdateContact(Command):
@@ -61,10 +69,10 @@ class UpdateContact(Command):
 
     kind: Literal["update_contact"] = "update_contact"
     #: Required: what the person saw decides whether a later edit conflicts.
-    base_version: int = Field(ge=1, strict=True)
+    base_version: JsonInt = Field(ge=1)
     title: str | None = Field(default=None, max_length=20)
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
     home_address: AddressIn | None = None
@@ -73,6 +81,16 @@ class UpdateContact(Command):
     label: ClassVar[str] = "Edit contact details"
 
     _SIMPLE: ClassVar[tuple[str, ...]] = ("title", "first_name", "last_name", "email", "phone")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The document says what ``_something`` checks: at least one field is given."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in (*cls._SIMPLE, "home_address")
+        ]
+        return schema
 
     @field_validator("title")
     @classmethod
@@ -188,8 +206,8 @@ class SetEmailPreference(Command):
     """Opt the member in to, or out of, e-mail communications."""
 
     kind: Literal["set_email_preference"] = "set_email_preference"
-    base_version: int = Field(ge=1, strict=True)
-    email_opt_in: bool = Field(strict=True)
+    base_version: JsonInt = Field(ge=1)
+    email_opt_in: bool = Field(strict=True)  # JSON's true or false, not 1 or "yes"
 
     action: ClassVar[str] = "member.set_email_preference"
     label: ClassVar[str] = "E-mail preference"
@@ -219,7 +237,8 @@ class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 
     kind: Literal["adjust_points"] = "adjust_points"
-    delta: int = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT, strict=True)
+    delta: JsonInt = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT,
+                           json_schema_extra={"not": {"const": 0}})  # as _not_zero says
     points_type: PointsType
     reason: str = Field(min_length=3, max_length=500)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -80,7 +79,7 @@ class Member(Base):
         back_populates="member", cascade="all, delete-orphan", order_by="Address.id"
     )
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy declares its type)
 
     @property
     def display_name(self) -> str:

@@ -64,6 +64,15 @@ class InvalidInput(ApiError):
         super().__init__(f"{field}: {message}", fields={field: message})
 
 
+class FieldsInvalid(ApiError):
+    """422 naming every offending field (nothing was done)."""
+
+    status_code = 422
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()), fields=fields)
+
+
 #: Responses every authenticated route may give, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Not signed in, or the session expired"},
@@ -135,6 +144,10 @@ def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's 400 "error parsing the body": bytes that are not UTF-8 are no more
+        # JSON than a syntax error is, and get the same documented 422.
+        return error_response(422, "body: is not valid JSON", {"body": "is not valid JSON"})
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 

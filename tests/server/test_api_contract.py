@@ -52,6 +52,12 @@ def test_a_feed_cursor_beyond_64_bits_is_refused_not_a_crash(server: LiveServer,
     assert "after" in response.json()["fields"]
 
 
+def test_a_feed_cursor_beyond_the_columns_32_bits_is_an_empty_page(server: LiveServer, auth: dict[str, str]) -> None:
+    response = requests.get(f"{server.api}/sync/changes", params={"after": 2**40}, headers=auth, timeout=10)
+    assert response.status_code == 200, response.text
+    assert (response.json()["changes"], response.json()["cursor"]) == ([], 2**40)
+
+
 def test_the_page_size_bounds_are_in_the_document(server: LiveServer) -> None:
     limit = parameter(openapi(server), "/members", "limit")
     assert (limit["minimum"], limit["maximum"]) == (1, 200)
@@ -77,7 +83,7 @@ def test_email_opt_in_must_be_a_json_boolean(
     assert response.json()["fields"] == {"commands.0.email_opt_in": "must be true or false"}
 
 
-@pytest.mark.parametrize("field,value", [("member_id", "1"), ("delta", "5"), ("delta", 5.0), ("member_id", True)])
+@pytest.mark.parametrize("field,value", [("member_id", "1"), ("delta", "5"), ("delta", 5.5), ("member_id", True)])
 def test_a_number_must_be_a_json_integer(
     server: LiveServer, auth: dict[str, str], member: Member, field: str, value: object
 ) -> None:
@@ -89,6 +95,15 @@ def test_a_number_must_be_a_json_integer(
     assert response.json()["fields"] == {f"commands.0.{field}": "must be a whole number"}
 
 
+def test_an_integral_json_number_is_an_integer(server: LiveServer, auth: dict[str, str], member: Member) -> None:
+    # JSON Schema counts 5.0 as an integer, so the server does too.
+    command = {"kind": "adjust_points", "member_id": float(member.id), "delta": 5.0,
+               "points_type": "goodwill", "reason": "a kind gesture"}
+    response = push(server, auth, {"commands": [command]})
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["status"] == "applied"
+
+
 def test_a_malformed_body_gets_a_documented_error(server: LiveServer, auth: dict[str, str]) -> None:
     response = requests.post(f"{server.api}/sync/commands", data=b'{"commands": [', timeout=10,
                              headers={**auth, "Content-Type": "application/json"})
@@ -96,3 +111,30 @@ def test_a_malformed_body_gets_a_documented_error(server: LiveServer, auth: dict
     assert response.json()["fields"] == {"body": "is not valid JSON"}
     documented = openapi(server)["paths"]["/api/v1/sync/commands"]["post"]["responses"]
     assert "422" in documented
+
+
+@pytest.mark.parametrize("path", ["/auth/login", "/sync/commands"])
+def test_a_body_that_is_not_utf8_is_invalid_json_not_an_undocumented_400(
+    server: LiveServer, auth: dict[str, str], path: str
+) -> None:
+    response = requests.post(f"{server.api}{path}", data=b'{"x": "\xff\xfe"}', timeout=10,
+                             headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {"body": "is not valid JSON"}
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(server: LiveServer, auth: dict[str, str]) -> None:
+    # A typo would otherwise silently give the default: 50 results instead of 5.
+    response = requests.get(f"{server.api}/members", params={"limt": 5}, headers=auth, timeout=10)
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {"limt": "is not a parameter of this request"}
+    known = requests.get(f"{server.api}/members", params={"limit": 5, "q": "x"}, headers=auth, timeout=10)
+    assert known.status_code == 200, known.text
+
+
+def test_a_country_code_is_two_ascii_letters(server: LiveServer, auth: dict[str, str], member: Member) -> None:
+    command = {"kind": "update_contact", "member_id": member.id, "base_version": member.version,
+               "home_address": {"line1": "1 Test Lane", "city": "Testville", "country": "ÄÖ"}}
+    response = push(server, auth, {"commands": [command]})
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == {"commands.0.home_address.country": "must be a two-letter country code"}

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -24,19 +24,10 @@ from desktop_care.models.sync import ProcessedCommand, SyncChange, SyncCounter
 from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep
-from ..errors import ERROR_RESPONSES, ApiError, plain_message
+from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
 
 MAX_FEED_LIMIT = 5000
 MAX_BATCH = 200
-
-
-class FieldsInvalid(ApiError):
-    """422 naming every offending field; nothing of the batch was run."""
-
-    status_code = 422
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()), fields=fields)
 
 
 @contextmanager
@@ -127,7 +118,13 @@ def changes(
     (one entry per entity: its latest change). Repeat with ``cursor`` while ``has_more``."""
     with _transaction(sessions, write=False) as session:
         rows = list(
-            session.scalars(select(SyncChange).where(SyncChange.seq > after).order_by(SyncChange.seq).limit(limit + 1))
+            session.scalars(
+                # The cursor as a 64-bit value whatever the column's width (no overflow).
+                select(SyncChange)
+                .where(SyncChange.seq > literal(after, BigInteger))
+                .order_by(SyncChange.seq)
+                .limit(limit + 1)
+            )
         )
         has_more = len(rows) > limit
         rows = rows[:limit]
