@@ -38,7 +38,7 @@ from ..qt import (
     is_alive,
 )
 from ..widgets import StatePanel, make_read_only_table, named
-from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog
+from .editing import AdjustPointsDialog, CommandDialog, EditContactDialog, EmailPrefsDialog, OpensCommandDialog
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace
@@ -176,7 +176,7 @@ class MemberDetailsDialog(QDialog):
         source, member_id = self.source, self.member_id
         Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
 
-    def open_editor(self, kind: type[CommandDialog]) -> CommandDialog | None:
+    def open_editor(self, kind: OpensCommandDialog) -> CommandDialog | None:
         """Open Edit info / Email prefs / Adjust points for the member as shown."""
         workspace, member = self.workspace, self.member
         if workspace is None or member is None:

@@ -10,7 +10,7 @@ issue with it) — and the dialog closes once it is safely queued.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import ValidationError
 
@@ -440,7 +440,14 @@ class AdjustPointsDialog(CommandDialog):
             self.send(self._pending)
 
 
-def dialog_for(kind: str) -> type[CommandDialog]:
+class OpensCommandDialog(Protocol):
+    """What the concrete dialogs share: their constructor (the base's takes a title)."""
+
+    def __call__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
+                 initial: Mapping[str, Any] | None = None) -> CommandDialog: ...
+
+
+def dialog_for(kind: str) -> OpensCommandDialog:
     """The edit dialog for a command kind (the Sync issues panel's Edit…)."""
     return {"update_contact": EditContactDialog, "set_email_preference": EmailPrefsDialog,
             "adjust_points": AdjustPointsDialog}[kind]
