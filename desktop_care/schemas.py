@@ -10,7 +10,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .commands.runner import AnyCommand, CommandResult
+from .commands import AnyCommand, CommandResult, QueueableCommand
 from .models.ledger import TxnStatus
 from .models.member import AddressKind, MemberStatus
 from .models.user import UserRole, UserState
@@ -172,7 +172,13 @@ class FeedPage(Schema):
 class CommandBatch(BaseModel):
     """``POST /sync/commands``: commands to run in order, each once (by op_id)."""
 
-    commands: list[AnyCommand] = Field(min_length=1, max_length=200)
+    commands: list[QueueableCommand] = Field(min_length=1, max_length=200)
+
+
+class CommandRequest(BaseModel):
+    """``POST /commands``: one command of any kind, run at once."""
+
+    command: AnyCommand
 
 
 class CommandBatchResult(Schema):

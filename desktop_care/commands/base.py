@@ -1,7 +1,8 @@
-"""What every command is: a named, serialisable change a person makes to one member.
+"""What every command is: a named, serialisable change a person makes.
 
-A command carries an ``op_id`` (UUID, chosen once by the workstation that recorded it)
-and the member version it was based on. It validates its own payload (pydantic), checks
+A command carries an ``op_id`` (UUID, chosen once by whoever recorded it) and declares,
+on its class, who may run it and whether it can wait in an offline outbox. Member
+commands (:class:`Command`) also carry the member version they were based on. It validates its own payload (pydantic), checks
 the business rules against the member as it is now, and applies itself to a Session;
 :mod:`desktop_care.commands.runner` runs it once and only once.
 """
@@ -17,18 +18,24 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from sqlalchemy.orm import Session
 
-from ..models import Member
+from ..models import Member, User, UserRole
 from ..models.base import MAX_ID
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is making a change: the real staff user, never a shared account."""
+    """Who is making a change: the real staff user, never a shared account.
+
+    ``role`` is the role of the signed-in user, taken by the server from the session
+    (never from the client's word). ``None`` marks a trusted in-process caller with no
+    session (the command-line tools, the demo seeder, tests of the rules themselves).
+    """
 
     user_id: int | None
     username: str
     impersonation_id: str | None = None
     client_address: str = ""
+    role: UserRole | None = None
 
 
 class Rejected(Exception):
@@ -56,13 +63,84 @@ def _kind_is_required(schema: dict[str, Any]) -> None:
         required.insert(0, "kind")
 
 
-class Command(BaseModel):
+class NotPermitted(Exception):
+    """The actor's role may not run this kind of command (403 at the API)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: Staff tiers, lowest first: a tier may do what every lower tier may.
+STAFF_TIERS: tuple[UserRole, ...] = (UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN)
+
+
+def role_permits(role: UserRole | None, required: UserRole) -> bool:
+    """Whether a user of ``role`` may run a command that requires ``required``."""
+    if role is None:
+        return True  # a trusted in-process caller (see Actor)
+    if role not in STAFF_TIERS or required not in STAFF_TIERS:
+        return role == required
+    return STAFF_TIERS.index(role) >= STAFF_TIERS.index(required)
+
+
+class BaseCommand(BaseModel):
+    """What every command is, whatever it targets. Subclasses declare, once, on the
+    class: ``kind`` (a Literal), ``action`` (audit name), ``label`` (for people),
+    ``required_role`` (checked by ``execute`` on the server; the UI reads it to hide
+    or disable what would be refused) and ``online_only`` (run at once through
+    ``POST /commands``, never queued offline). Register each with ``@register``."""
+
     # The document requires ``kind``, which tells the kinds apart (a default for Python only).
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_kind_is_required)
 
     #: Set by each subclass as ``kind: Literal["..."] = "..."``.
     kind: str
     op_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+
+    #: Audit action name, e.g. "member.update_contact".
+    action: ClassVar[str] = ""
+    #: A short label for people (pending marks, Sync issues panel, menus).
+    label: ClassVar[str] = ""
+    #: The least staff tier that may run it.
+    required_role: ClassVar[UserRole] = UserRole.SOCIETY_STAFF
+    #: Needs the server now (reset password, invitations, revoke…): never queued.
+    online_only: ClassVar[bool] = False
+    #: What ``target_id`` names: "member" or "user" (audit entity type).
+    target_type: ClassVar[str] = "member"
+
+    @classmethod
+    def permits(cls, role: UserRole | None) -> bool:
+        return role_permits(role, cls.required_role)
+
+    @classmethod
+    def refusal(cls, role: UserRole | None) -> str | None:
+        """Why a user of ``role`` may not run this, in plain words (None if they may)."""
+        if cls.permits(role):
+            return None
+        return f"{cls.label or cls.__name__}: only a {cls.required_role.label} may do this"
+
+    @property
+    def target_id(self) -> int:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """One line for people: what this command does."""
+        return self.label
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical payload: the same op_id must always carry it."""
+        canonical = json.dumps(self.payload(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Command(BaseCommand):
+    """A command on one member's account (the queueable kind: offline workstations
+    record these in their outbox, with field-level conflict detection)."""
+
     member_id: JsonInt = Field(gt=0, le=MAX_ID)
     #: The member's ``version`` the person saw when they made the change.
     base_version: JsonInt | None = Field(default=None, ge=1)
@@ -71,10 +149,10 @@ class Command(BaseModel):
 
     #: Deltas (points) commute with everything, so they never conflict.
     never_conflicts: ClassVar[bool] = False
-    #: Audit action name, e.g. "member.update_contact".
-    action: ClassVar[str] = ""
-    #: A short label for people (pending marks, Sync issues panel).
-    label: ClassVar[str] = ""
+
+    @property
+    def target_id(self) -> int:
+        return self.member_id
 
     def changed_fields(self) -> frozenset[str]:
         """The member fields this command writes, as named in ``Member.field_versions``."""
@@ -92,14 +170,23 @@ class Command(BaseModel):
         (for showing queued changes at once). Pure: returns a new dict."""
         raise NotImplementedError
 
-    def summary(self) -> str:
-        """One line for people: what this command does."""
-        return self.label
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+class UserCommand(BaseCommand):
+    """A command on one user (a portal user of a member, a non-member user or staff):
+    always online-only, since users are not replicated to workstations."""
 
-    def digest(self) -> str:
-        """SHA-256 of the canonical payload: the same op_id must always carry it."""
-        canonical = json.dumps(self.payload(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    user_id: JsonInt = Field(gt=0, le=MAX_ID)
+
+    online_only: ClassVar[bool] = True
+    target_type: ClassVar[str] = "user"
+
+    @property
+    def target_id(self) -> int:
+        return self.user_id
+
+    def check(self, user: User, actor: Actor) -> None:
+        """Raise :class:`Rejected` if the user, as they are now, does not allow this."""
+
+    def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
+        """Make the change; return audit details. Runs inside the caller's transaction."""
+        raise NotImplementedError

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus, PointsType, add_points
 from .base import Actor, Command, JsonInt, Rejected
+from .registry import register
 
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,25}$")
 _POSTCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$")
@@ -64,6 +65,7 @@ class AddressIn(BaseModel):
 _NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
 
 
+@register
 class UpdateContact(Command):
     """Edit name, e-mail, phone and home address. The logon ID is not editable."""
 
@@ -202,6 +204,7 @@ def _address_dict(address: Address) -> dict[str, str]:
     }
 
 
+@register
 class SetEmailPreference(Command):
     """Opt the member in to, or out of, e-mail communications."""
 
@@ -233,6 +236,7 @@ class SetEmailPreference(Command):
         return "Opt in to e-mail" if self.email_opt_in else "Opt out of e-mail"
 
 
+@register
 class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 

@@ -1,10 +1,14 @@
 """Runs a command once and only once, with field-level conflict detection.
 
-``execute`` is what the server does with every command a workstation pushes:
+``execute`` is what the server does with every command, pushed by a workstation or run
+at once (``POST /commands``):
 
+0. The actor's role must be at least the command's ``required_role``
+   (:class:`NotPermitted` otherwise: nothing is stored, so the right person may still
+   send the same op later).
 1. An ``op_id`` seen before returns the stored result with status ``duplicate`` and
    applies nothing; the same ``op_id`` with another payload raises :class:`OpIdReused`.
-2. The member is locked; a command based on an older version conflicts only if one of
+2. The target (a member, or a user for :class:`UserCommand`) is locked; a member command based on an older version conflicts only if one of
    the fields it writes was changed since that version (``Member.field_versions``);
    otherwise it applies on top (field-level merge). Deltas never conflict.
 3. Business rules (``check``) may reject it with a reason.
@@ -18,27 +22,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Member, record
+from ..models import Member, User, record
 from ..models.sync import ProcessedCommand
-from .base import Actor, Command, Rejected
-from .member import AdjustPoints, SetEmailPreference, UpdateContact
-
-AnyCommand = Annotated[UpdateContact | SetEmailPreference | AdjustPoints, Field(discriminator="kind")]
-COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)
-_KINDS = frozenset(cls.model_fields["kind"].default for cls in (UpdateContact, SetEmailPreference, AdjustPoints))
-
-
-def parse_command(data: dict[str, Any] | str | bytes) -> Command:
-    """A command from its JSON payload (raises pydantic.ValidationError)."""
-    if isinstance(data, (str, bytes)):
-        return COMMAND_ADAPTER.validate_json(data)
-    return COMMAND_ADAPTER.validate_python(data)
+from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand
+from .registry import kinds
 
 
 def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
@@ -47,7 +40,7 @@ def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
     ``….kind`` when the kind itself is missing or unknown."""
     parts: list[str] = []
     for index, part in enumerate(loc):
-        if not (part in _KINDS and (index == 0 or isinstance(loc[index - 1], int))):
+        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int))):
             parts.append(str(part))
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("kind")
@@ -58,9 +51,9 @@ def kind_message(error: Mapping[str, Any]) -> str | None:
     """Plain words for an unknown or missing ``kind`` (None for other errors)."""
     if error.get("type") == "union_tag_invalid":
         tag = (error.get("ctx") or {}).get("tag")
-        return f"unknown kind {tag!r}: must be one of {', '.join(sorted(_KINDS))}"
+        return f"unknown kind {tag!r}: must be one of {', '.join(kinds())}"
     if error.get("type") == "union_tag_not_found":
-        return f"is required: one of {', '.join(sorted(_KINDS))}"
+        return f"is required: one of {', '.join(kinds())}"
     return None
 
 
@@ -109,12 +102,20 @@ def _written_by_other(member: Member, field: str, command: Command) -> bool:
     return isinstance(version, int) and version > command.base_version and (origin is None or origin != command.origin)
 
 
-def execute(session: Session, command: Command, actor: Actor) -> CommandResult:
+def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResult:
+    """Run ``command`` once, in the caller's transaction (see the module docstring).
+
+    Raises :class:`NotPermitted` (nothing stored, nothing applied) when the actor's
+    role may not run this kind, and :class:`OpIdReused` for a reused op_id."""
+    reason = command.refusal(actor.role)
+    if reason is not None:
+        raise NotPermitted(reason)
     op_id = str(command.op_id)
-    # Lock the member first: a concurrent run of the same op_id then waits here and,
+    # Lock the target first: a concurrent run of the same op_id then waits here and,
     # once the first commits, finds its stored result below.
-    member = session.scalars(
-        select(Member).where(Member.id == command.member_id).with_for_update()
+    entity: type[Member] | type[User] = Member if isinstance(command, Command) else User
+    target = session.scalars(
+        select(entity).where(entity.id == command.target_id).with_for_update()
     ).one_or_none()
     prior = session.get(ProcessedCommand, op_id)
     if prior is not None:
@@ -124,21 +125,53 @@ def execute(session: Session, command: Command, actor: Actor) -> CommandResult:
         return first.model_copy(update={"status": Status.DUPLICATE, "original_status": first.status})
 
     result: CommandResult
-    if member is None:
-        result = CommandResult(op_id=op_id, status=Status.REJECTED, reason=f"no member with id {command.member_id}")
+    if target is None:
+        result = CommandResult(op_id=op_id, status=Status.REJECTED,
+                               reason=f"no {command.target_type} with id {command.target_id}")
+    elif isinstance(command, Command):
+        assert isinstance(target, Member)
+        result = _run(session, command, target, actor)
     else:
-        result = _run(session, command, member, actor)
+        assert isinstance(command, UserCommand) and isinstance(target, User)
+        result = _run_on_user(session, command, target, actor)
     session.add(
         ProcessedCommand(
             op_id=op_id,
             kind=command.kind,
             digest=command.digest(),
-            member_id=command.member_id,
+            entity=command.target_type,
+            entity_id=command.target_id,
             actor_user_id=actor.user_id,
             result=result.model_dump(mode="json"),
         )
     )
     return result
+
+
+def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any]) -> None:
+    record(
+        session,
+        actor_user_id=actor.user_id,
+        actor_name=actor.username,
+        action=command.action,
+        entity_type=command.target_type,
+        entity_id=command.target_id,
+        details={"op_id": str(command.op_id), **details},
+        impersonation_id=actor.impersonation_id,
+        client_address=actor.client_address,
+    )
+
+
+def _run_on_user(session: Session, command: UserCommand, user: User, actor: Actor) -> CommandResult:
+    op_id = str(command.op_id)
+    try:
+        command.check(user, actor)
+    except Rejected as exc:
+        return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason, fields=exc.fields)
+    details = command.apply(session, user, actor)
+    session.flush()
+    _audit(session, command, actor, {"username": user.username, **details})
+    return CommandResult(op_id=op_id, status=Status.APPLIED)
 
 
 def _run(session: Session, command: Command, member: Member, actor: Actor) -> CommandResult:
@@ -165,15 +198,5 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
         stamp = [new_version, command.origin]
         member.field_versions = {**member.field_versions, **{f: stamp for f in fields}}
     session.flush()  # the version column moves member.version to new_version
-    record(
-        session,
-        actor_user_id=actor.user_id,
-        actor_name=actor.username,
-        action=command.action,
-        entity_type="member",
-        entity_id=member.id,
-        details={"op_id": op_id, "member_no": member.member_no, **details},
-        impersonation_id=actor.impersonation_id,
-        client_address=actor.client_address,
-    )
+    _audit(session, command, actor, {"member_no": member.member_no, **details})
     return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version)

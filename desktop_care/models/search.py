@@ -131,7 +131,8 @@ class MemberSearch(Base):
     __tablename__ = "member_search"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
-    #: The member ID, for exact and prefix lookups.
+    #: The member ID normalised like every query (``normalize``: "M123" → "m123"), for
+    #: exact and prefix lookups; the member's own ``member_no`` keeps its case.
     member_no: Mapped[str] = mapped_column(String(20))
     #: Normalised name, email, phone (as typed and digits only) and postcodes, one per
     #: line, so that no substring match can run across two fields.
@@ -173,7 +174,7 @@ def search_values(
         *(p.replace(" ", "") for p in postcodes),
     ]
     return {
-        "member_no": member_no,
+        "member_no": normalize(member_no),
         "text": "\n".join(dict.fromkeys(line for line in lines if line)),
         "first_key": normalize(first_name)[:100],
         "last_key": normalize(last_name)[:100],

@@ -47,7 +47,9 @@ class ProcessedCommand(Base):
     op_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     digest: Mapped[str] = mapped_column(String(64))
-    member_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: What the command targeted: "member" or "user", and its id.
+    entity: Mapped[str] = mapped_column(String(20), default="member")
+    entity_id: Mapped[int] = mapped_column(Integer, index=True)
     actor_user_id: Mapped[int | None] = mapped_column(Integer, default=None)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

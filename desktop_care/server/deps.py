@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from desktop_care.commands import Actor
 from desktop_care.models import User
 
 from .errors import FieldsInvalid
@@ -53,6 +54,15 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    """The session factory, for routes that run their own transactions."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
+
+
 def get_staff_session(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -75,3 +85,8 @@ def client_address(request: Request) -> str:
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def staff_actor(staff: User, client: str) -> Actor:
+    """The actor of a staff request: the token's user and role, never the client's word."""
+    return Actor(user_id=staff.id, username=staff.username, client_address=client, role=staff.role)

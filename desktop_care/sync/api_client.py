@@ -32,7 +32,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .. import __version__, config
-from ..commands import Command, CommandResult
+from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
     CommandBatchResult,
     FeedChange,
@@ -354,14 +354,16 @@ class ApiClient:
         ``duplicate`` and is not applied again.
         """
         body = {"commands": [command.payload() for command in commands]}
-        for attempt in range(self._retries + 1):
-            try:
-                return self._call("POST", "/sync/commands", CommandBatchResult, json=body).results
-            except (Unreachable, TimedOut):
-                if attempt >= self._retries:
-                    raise
-                time.sleep(min(5.0, self._backoff * (2**attempt)))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._post_replay_safe("/sync/commands", CommandBatchResult, body).results
+
+    def run_command(self, command: BaseCommand) -> CommandResult:
+        """Run one command now (``POST /commands``): its result, whatever the status.
+
+        Like :meth:`push`, re-sent after a connection failure or a time-out (the op_id
+        makes a repeat a ``duplicate``). Raises :class:`Forbidden` when the signed-in
+        role may not run this kind.
+        """
+        return self._post_replay_safe("/commands", CommandResult, {"command": command.payload()})
 
     def close(self) -> None:
         """Close every thread's connection pool."""
@@ -386,6 +388,18 @@ class ApiClient:
             with self._sessions_lock:
                 self._sessions.append(session)
         return session
+
+    def _post_replay_safe(self, path: str, model: type[ModelT], body: dict[str, Any]) -> ModelT:
+        """POST commands, re-sent after a connection failure or time-out: their op_ids
+        make a repeat harmless."""
+        for attempt in range(self._retries + 1):
+            try:
+                return self._call("POST", path, model, json=body)
+            except (Unreachable, TimedOut):
+                if attempt >= self._retries:
+                    raise
+                time.sleep(min(5.0, self._backoff * (2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _call(self, method: str, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
         response = self._send(method, path, **kwargs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -34,9 +35,10 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Enum, Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.schema import CreateTable
 
 from .. import config
-from ..commands import Command, CommandResult, Rejected, Status, parse_command
+from ..commands import Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
 from ..models.search import SQLITE_FTS_DDL, search_members, search_values
 from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary
@@ -112,7 +114,7 @@ def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
 def _errors_in_words(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if p not in ("update_contact", "set_email_preference", "adjust_points"))
+        where = ".".join(str(p) for p in err["loc"] if p not in kinds())
         message = str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
@@ -177,9 +179,8 @@ class LocalStore:
         self._writer = self.engine.execution_options(sqlite_immediate=True)
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
-            Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
-            for ddl in SQLITE_FTS_DDL:
-                conn.exec_driver_sql(ddl)
+            if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
+                _rebuild_replica(conn)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -285,9 +286,7 @@ class LocalStore:
         server's database was reset or replaced). Queued changes and sync issues stay:
         they are the person's work, and go to the server like any others."""
         with self._write() as conn:
-            for table in (_search, _address, _member, _cached):
-                conn.execute(delete(table))
-            _set_state(conn, "cursor", "0")
+            _forget_directory(conn)
 
     # ------------------------------------------------------------------ the outbox
 
@@ -487,6 +486,38 @@ class LocalStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _replica_fingerprint() -> str:
+    """What the replica's layout depends on: the entity tables' DDL, the FTS set-up,
+    the kept details' schema, and the format of the values stored (bump
+    ``_REPLICA_FORMAT`` when a value is stored differently, as search keys were)."""
+    parts = [str(CreateTable(t).compile(dialect=sqlite_dialect())) for t in _ENTITY_TABLES]
+    parts += [*SQLITE_FTS_DDL, json.dumps(MemberDetail.model_json_schema(), sort_keys=True), _REPLICA_FORMAT]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+#: Version of how replica values are stored (2: member_search.member_no normalised).
+_REPLICA_FORMAT = "2"
+#: A store whose replica was laid out otherwise (an older version of the app) drops it
+#: and pulls the directory again; the outbox and the Sync issues are kept.
+REPLICA_SCHEMA = _replica_fingerprint()
+
+
+def _rebuild_replica(conn: Connection) -> None:
+    conn.exec_driver_sql("DROP TABLE IF EXISTS member_fts")
+    Member.metadata.drop_all(conn, tables=_ENTITY_TABLES)
+    Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
+    for ddl in SQLITE_FTS_DDL:
+        conn.exec_driver_sql(ddl)
+    _forget_directory(conn)
+    _set_state(conn, "replica_schema", REPLICA_SCHEMA)
+
+
+def _forget_directory(conn: Connection) -> None:
+    for table in (_search, _address, _member, _cached):
+        conn.execute(delete(table))
+    _set_state(conn, "cursor", "0")
 
 
 def store_path(server_url: str) -> Path:

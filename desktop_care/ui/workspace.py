@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ..commands import Command
+from ..commands import BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import MemberDetail, MemberPage, MemberSummary
 from ..sync.api_client import NotFound, TimedOut, Unreachable
@@ -196,6 +196,46 @@ class Workspace(QObject):
             return store.pending_count()
 
         self._run(enqueue, {command.member_id}, parent, on_done, on_failed)
+
+    def refusal(self, kind: type[BaseCommand]) -> str | None:
+        """Why the signed-in person cannot run this kind of command here and now, in
+        plain words (for a disabled button's tooltip); None when they can. Reads the
+        command's own declaration, as the server does."""
+        reason = kind.refusal(self.session.staff.role)
+        if reason is None and kind.online_only and not self._online:
+            reason = f"{kind.label} needs the server, and this computer is offline"
+        return reason
+
+    def run_now(
+        self,
+        command: BaseCommand,
+        *,
+        member_id: int | None = None,
+        parent: QObject | None = None,
+        on_done: Callable[[CommandResult], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Run ``command`` on the server now (an op, for online-only kinds). When it
+        applies, ``member_id`` (or a member command's own member) is announced as
+        changed. ``on_done`` gets the result whatever its status; ``on_failed`` the
+        error when there was no answer (offline, refused: 403, …)."""
+        client = self.client
+        changed = member_id if member_id is not None else (
+            command.member_id if isinstance(command, Command) else None)
+
+        def done(result: CommandResult) -> None:
+            if result.status in (Status.APPLIED, Status.DUPLICATE) and changed is not None:
+                self.members_changed.emit({changed})
+            if on_done is not None and (parent is None or is_alive(parent)):
+                on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, (Unreachable, TimedOut)):
+                self._online = False
+            if on_failed is not None and (parent is None or is_alive(parent)):
+                on_failed(exc)
+
+        Op(self, lambda: client.run_command(command)).success(done).failure(failed).run()
 
     def resolve_issue(
         self,

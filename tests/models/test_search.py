@@ -134,6 +134,19 @@ def test_tokens_do_not_match_across_fields(session: Session) -> None:
     assert names(session, "boundaryxyz") == []
 
 
+def test_member_ids_with_letters_are_found_exactly_and_by_prefix_in_any_case(session: Session) -> None:
+    legacy = make_member(session, "Legacy", "Society", member_no="M12376948")
+    longer = make_member(session, "Legacy", "Longer", member_no="M123769481")
+    make_member(session, "Other", "Prefix", member_no="N12376948")
+
+    for typed in ("M12376948", "m12376948", " M12376948 "):
+        page = search_members(session, typed)
+        assert [m.id for m in page.rows] == [legacy.id, longer.id], typed
+        assert page.rows[0].member_no == "M12376948"  # shown as stored
+    assert [m.id for m in search_members(session, "m1237").rows] == [legacy.id, longer.id]
+    assert [m.id for m in search_members(session, "M123769481").rows] == [longer.id]
+
+
 def test_short_queries_match_name_and_email_prefixes(session: Session) -> None:
     make_member(session, "Qiana", "Vuong", email="qv@short.example")
     make_member(session, "Aqil", "Ovuo", email="aqil@short.example")

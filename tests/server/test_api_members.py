@@ -114,4 +114,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
     }
     assert operations == {
         "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
+            "runCommand",
     }

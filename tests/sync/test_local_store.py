@@ -49,6 +49,30 @@ def test_search_is_the_server_search_over_the_directory(store):
     assert store.cursor() == 3
 
 
+def test_member_ids_with_letters_are_found_in_the_local_directory(store):
+    store.apply_feed(page(record(4, member_no="M12376948"), start=10))
+    assert [m.id for m in store.search("m1237").items] == [4]
+    assert [m.id for m in store.search("M12376948").items] == [4]
+
+
+def test_a_replica_made_by_an_older_version_is_pulled_again_keeping_queued_work(store, tmp_path):
+    path = tmp_path / "ws.sqlite3"
+    store.enqueue(AdjustPoints(member_id=2, delta=5, points_type=PointsType.BONUS, reason="kept across"))
+    with store.engine.begin() as conn:  # as an older version left it: another replica layout
+        conn.exec_driver_sql("UPDATE sync_state SET value = 'older' WHERE key = 'replica_schema'")
+    store.close()
+
+    reopened = LocalStore(path)
+    try:
+        assert reopened.cursor() == 0
+        assert reopened.search("").total == 0  # the directory comes again with the next pull
+        assert [c.reason for c in reopened.queued()] == ["kept across"]  # type: ignore[attr-defined]
+        reopened.apply_feed(page(record(1), record(2)))
+        assert reopened.search("nunez2").items[0].points_balance == 105
+    finally:
+        reopened.close()
+
+
 def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
     store.enqueue(UpdateContact(member_id=2, base_version=1, first_name="Ana", home_address={
         "line1": "9 Fen Road", "city": "March", "postcode": "pe15 8aa"}))

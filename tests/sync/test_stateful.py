@@ -123,7 +123,7 @@ class TwoWorkstations(RuleBasedStateMachine):
 
     def _applied(self) -> dict[str, dict]:
         with Session(self.server.engine()) as session:
-            rows = session.scalars(select(ProcessedCommand).where(ProcessedCommand.member_id.in_(self.member_ids)))
+            rows = session.scalars(select(ProcessedCommand).where(ProcessedCommand.entity_id.in_(self.member_ids)))
             return {row.op_id: row.result for row in rows if row.result.get("status") == "applied"}
 
     @invariant()

@@ -5,52 +5,30 @@ for client writers in ``docs/sync-protocol.md``; the design in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from desktop_care.commands import Actor, Command, CommandResult, OpIdReused, execute
+from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, Status
 from desktop_care.commands.runner import error_field, kind_message
 from desktop_care.models import Member
 from desktop_care.models.base import MAX_SEQ
 from desktop_care.models.sync import ProcessedCommand, SyncChange, SyncCounter
 from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
 
-from ..deps import ClientAddress, CurrentStaff, SessionDep
+from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
+from ..transactions import run_command, transaction
 
 MAX_FEED_LIMIT = 5000
 MAX_BATCH = 200
 
 
-@contextmanager
-def _transaction(sessions: sessionmaker[Session], *, write: bool) -> Iterator[Session]:
-    """A session in a transaction that sees one consistent state of the database.
-
-    SQLite: ``BEGIN IMMEDIATE`` for writers, so a command takes the write lock before
-    it reads anything (waiting up to the busy timeout behind another writer instead of
-    failing with "database is locked" when it tries to upgrade a stale read), and
-    ``BEGIN`` for readers, so a whole feed page comes from one snapshot. PostgreSQL:
-    REPEATABLE READ for readers; writers lock the member row (``execute``).
-    """
-    with sessions() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-        elif not write:
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 class _SyncRoute(APIRoute):
@@ -95,12 +73,6 @@ def _message(error: Any) -> str:
 router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=_SyncRoute)
 
 
-def _sessions(request: Request) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = request.app.state.sessions
-    return factory
-
-
-Sessions = Annotated[sessionmaker[Session], Depends(_sessions)]
 
 
 def member_record(member: Member) -> MemberRecord:
@@ -116,7 +88,7 @@ def changes(
 ) -> FeedPage:
     """Entities changed after ``after``, in sequence order, each with its current state
     (one entry per entity: its latest change). Repeat with ``cursor`` while ``has_more``."""
-    with _transaction(sessions, write=False) as session:
+    with transaction(sessions, write=False) as session:
         rows = list(
             session.scalars(
                 # The cursor as a 64-bit value whatever the column's width (no overflow).
@@ -183,23 +155,17 @@ def run_commands(
     ``op_id``): one result per command, in the same order."""
     commands: list[Command] = list(batch.commands)
     _check_op_ids(session, commands)
-    actor = Actor(user_id=staff.id, username=staff.username, client_address=client)
+    actor = staff_actor(staff, client)
     return CommandBatchResult(results=[_run_one(sessions, command, actor, i) for i, command in enumerate(commands)])
 
 
 def _run_one(sessions: sessionmaker[Session], command: Command, actor: Actor, index: int) -> CommandResult:
-    for attempt in range(2):
-        try:
-            with _transaction(sessions, write=True) as session:
-                return execute(session, command, actor)
-        except OpIdReused as exc:
-            # Only when another request stored this op_id after the batch was checked:
-            # the commands before this one have run (a resend answers them `duplicate`).
-            raise FieldsInvalid({f"commands.{index}.op_id": str(exc)}) from None
-        except IntegrityError:
-            # Another request ran the same op_id at the same moment (an unknown member:
-            # no row to lock); the retry finds its stored result: a duplicate.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
+    try:
+        return run_command(sessions, command, actor)
+    except NotPermitted as exc:
+        # Not stored: the change stays the author's to resend, or to drop.
+        return CommandResult(op_id=str(command.op_id), status=Status.REJECTED, reason=exc.reason)
+    except OpIdReused as exc:
+        # Only when another request stored this op_id after the batch was checked:
+        # the commands before this one have run (a resend answers them `duplicate`).
+        raise FieldsInvalid({f"commands.{index}.op_id": str(exc)}) from None

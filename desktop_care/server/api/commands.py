@@ -1,0 +1,35 @@
+"""``POST /commands``: run one command at once (online-only kinds such as a password
+reset or a revocation, and queueable kinds when the workstation is online and wants
+the answer now). The same ``execute`` as ``POST /sync/commands``: once per op_id,
+role-checked, audited with the token's user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from desktop_care.commands import CommandResult, NotPermitted, OpIdReused
+from desktop_care.schemas import CommandRequest
+
+from ..deps import ClientAddress, CurrentStaff, Sessions, staff_actor
+from ..errors import ERROR_RESPONSES, Forbidden, InvalidInput
+from ..transactions import run_command
+
+router = APIRouter(prefix="/commands", tags=["commands"], responses=ERROR_RESPONSES)
+
+
+@router.post("", operation_id="runCommand", response_model=CommandResult)
+def run_one(
+    body: CommandRequest,
+    sessions: Sessions,
+    staff: CurrentStaff,
+    client: ClientAddress,
+) -> CommandResult:
+    """Run ``command`` now and answer its result (``applied``, ``duplicate``,
+    ``conflict`` or ``rejected`` with the reason). 403 when the signed-in role may not
+    run this kind; nothing is stored then."""
+    try:
+        return run_command(sessions, body.command, staff_actor(staff, client))
+    except NotPermitted as exc:
+        raise Forbidden(exc.reason) from None
+    except OpIdReused as exc:
+        raise InvalidInput("command.op_id", str(exc)) from None
