@@ -143,7 +143,8 @@ class Command(BaseCommand):
 
     member_id: JsonInt = Field(gt=0, le=MAX_ID)
     #: The member's ``version`` the person saw when they made the change.
-    base_version: JsonInt | None = Field(default=None, ge=1)
+    # (The bound before the validators, or the document gets pydantic's "ge" instead of "minimum".)
+    base_version: Annotated[int, Field(ge=1), BeforeValidator(_json_integer), Strict()] | None = None
     #: The workstation that recorded it: its own earlier changes never conflict with it.
     origin: str | None = Field(default=None, max_length=64)
 

@@ -31,9 +31,10 @@ MAX_BATCH = 200
 
 
 
-class _SyncRoute(APIRoute):
+class CommandRoute(APIRoute):
     """Validation errors name fields as people do: ``commands.2.delta`` rather than
-    pydantic's ``body.commands.2.adjust_points.delta``; an unknown kind is ``commands.2.kind``."""
+    pydantic's ``body.commands.2.adjust_points.delta``; an unknown kind is ``commands.2.kind``
+    (also for ``POST /commands``: ``command.delta``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -70,7 +71,7 @@ def _message(error: Any) -> str:
     return message.removeprefix("value error, ")
 
 
-router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=_SyncRoute)
+router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=CommandRoute)
 
 
 
