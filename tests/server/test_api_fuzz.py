@@ -5,7 +5,7 @@ For every operation, schemathesis generates requests the document allows (positi
 and requests it forbids (negative) and checks every answer: no 5xx, every status code
 and body documented, what is allowed is accepted, what is forbidden is refused.
 
-The number of examples is bounded (``FUZZ_EXAMPLES``, default 20 per operation and
+The number of examples is bounded (``FUZZ_EXAMPLES``, default 15 per operation and
 mode) so the run stays under a minute per backend; ``DESKTOP_CARE_FUZZ_EXAMPLES=500
 ./dev test tests/server/test_api_fuzz.py`` searches harder. A failure prints a curl
 line that reproduces it; each one found so far is a plain test in test_api_contract.py.
@@ -29,7 +29,7 @@ from tests.support.servers import LiveServer
 
 from .conftest import PASSWORD, Staff, login
 
-FUZZ_EXAMPLES = int(os.environ.get("DESKTOP_CARE_FUZZ_EXAMPLES", "20"))
+FUZZ_EXAMPLES = int(os.environ.get("DESKTOP_CARE_FUZZ_EXAMPLES", "15"))
 #: The default run tries the same examples every time (a failure is not luck); asking
 #: for a number of examples also draws new ones.
 DERANDOMIZE = "DESKTOP_CARE_FUZZ_EXAMPLES" not in os.environ
