@@ -8,6 +8,7 @@ PostgreSQL comes from ``DESKTOP_CARE_TEST_PG_URL`` (an admin URL such as
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -90,6 +91,12 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes at once, as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
     def stop(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -102,10 +109,13 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(database_url: str, workdir: Path, *extra: str, timeout: float = 60.0) -> LiveServer:
-    """Start ``desktop-care-server serve`` on a free loopback port and wait until
-    ``/api/v1/health`` answers (the server migrates its database before it listens)."""
-    port = free_port()
+def start_server(
+    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, port: int | None = None
+) -> LiveServer:
+    """Start ``desktop-care-server serve`` on a free loopback port (or ``port``) and wait
+    until ``/api/v1/health`` answers (the server migrates its database before it listens).
+    The server leads its own process group, so :meth:`LiveServer.kill` takes its workers too."""
+    port = port or free_port()
     log_path = workdir / "server.log"
     env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
@@ -113,7 +123,7 @@ def start_server(database_url: str, workdir: Path, *extra: str, timeout: float =
         process = subprocess.Popen(
             [sys.executable, "-m", "desktop_care.server", "serve",
              "--database-url", database_url, "--host", "127.0.0.1", "--port", str(port), *extra],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir),
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir), start_new_session=True,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
     STARTED.append(server)
