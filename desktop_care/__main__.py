@@ -7,14 +7,12 @@ administrator; ``--server URL`` signs in to a central server instead.
 from __future__ import annotations
 
 import argparse
-import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config
+from . import __version__, config, logs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -29,20 +27,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="save a picture of the main window once the first results show, then quit")
     parser.add_argument("--search", metavar="TEXT", default="",
                         help="what to search for first (default: all members)")
+    parser.add_argument("--ca-file", metavar="FILE", type=Path,
+                        help="also trust certificates signed by this certificate authority (PEM), besides the "
+                        f"system's (default: ${config.CA_FILE_ENV})")
+    parser.add_argument("--allow-insecure-http", action="store_true",
+                        help="allow plain http:// to another computer (passwords and member data unencrypted: "
+                        "only on a network you trust)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    if options.ca_file is not None and not options.ca_file.is_file():
+        parser.error(f"--ca-file: {options.ca_file} is not a file")
+    return options
 
 
-def setup_logging() -> None:
-    """Everything to a rotating file in the log directory; warnings also to stderr."""
-    file_handler = logging.handlers.RotatingFileHandler(
-        config.log_dir() / "desktop-care.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)
-    console.setFormatter(logging.Formatter("desktop-care: %(levelname)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[file_handler, console])
+def apply_transport(options: argparse.Namespace) -> None:
+    """``--ca-file`` and ``--allow-insecure-http`` into the settings every client uses."""
+    current = config.transport()
+    config.set_transport(config.Transport(
+        ca_file=options.ca_file.resolve() if options.ca_file is not None else current.ca_file,
+        allow_insecure_http=options.allow_insecure_http or current.allow_insecure_http,
+    ))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(args)
     if options.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # render without a screen
-    setup_logging()
+    logs.setup()
+    apply_transport(options)
 
     from .ui.app import Options, run
 

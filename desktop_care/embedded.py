@@ -16,15 +16,19 @@ import atexit
 import datetime as dt
 import logging
 import os
+import queue
 import re
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from . import config
 from .sync.api_client import ApiClient, ApiError
@@ -103,7 +107,7 @@ class EmbeddedServer:
                 log.info("port %d was taken (attempt %d); trying another", port, attempt)
                 continue
             self.url, self.token = url, token
-            log.info("embedded server answering at %s", url)
+            log.info("embedded server (pid %d) answering at %s", process.pid, url)
             return url
         raise EmbeddedServerError(
             f"The local server could not find a free port after {self.port_attempts} tries.",
@@ -116,7 +120,10 @@ class EmbeddedServer:
         atexit.unregister(self.stop)
         process, self._process = self._process, None
         url, token, self.url, self.token = self.url, self.token, None, None
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:
+            _close_lifeline(process)
             return
         if url and token:
             self._revoke(url, token)
@@ -126,6 +133,8 @@ class EmbeddedServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        finally:
+            _close_lifeline(process)
 
     def __enter__(self) -> EmbeddedServer:
         self.start()
@@ -154,16 +163,19 @@ class EmbeddedServer:
             "--host", "127.0.0.1",
             "--port", str(port),
             "--seed-demo-if-empty", str(self.seed_members),
+            "--embedded-by", str(os.getpid()),
         )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env[BOOTSTRAP_TOKEN_ENV] = token
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        with self.log_path.open("ab") as log_file:
+        with config.private_file(self.log_path).open("ab") as log_file:
             self._log_header(log_file, port)
-            return subprocess.Popen(
+            # stdin is the server's lifeline (server/lifeline.py): we never write to it,
+            # and it closes when this process ends, however it ends.
+            return _spawner.popen(
                 command,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -192,6 +204,7 @@ class EmbeddedServer:
                 code = process.poll()
                 if code is not None:
                     self._process = None
+                    _close_lifeline(process)
                     tail = self._log_tail()
                     if _PORT_IN_USE.search(tail):
                         raise _PortTaken
@@ -215,6 +228,50 @@ class EmbeddedServer:
                 time.sleep(0.1)  # polling a readiness condition, bounded by the deadline
         finally:
             probe.close()
+
+
+def _close_lifeline(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+
+
+class _Spawner:
+    """Starts child processes from one thread that lives as long as the app.
+
+    Linux sends ``PR_SET_PDEATHSIG`` when the *thread* that forked the child ends, not
+    the process; ops run on a thread pool whose idle threads expire, which would stop
+    the server half a minute after it started. A daemon thread ends only with the app.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def popen(self, command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="embedded-spawner", daemon=True)
+                self._thread.start()
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._requests.put((lambda: subprocess.Popen(command, **kwargs), done))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            start, done = self._requests.get()
+            try:
+                done.set_result(start())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
 
 
 class _PortTaken(Exception):

@@ -18,6 +18,7 @@ from tests.support.servers import (
     LiveServer,
     start_server,
 )
+from tests.support.tls import TlsFiles, make_tls
 
 pytest_plugins: list[str] = ["tests.support.logfail"]
 
@@ -54,5 +55,19 @@ def server(databases, backend, tmp_path_factory) -> LiveServer:
 def sqlite_server(databases, tmp_path_factory) -> LiveServer:
     """The real server on SQLite only (for UI tests)."""
     srv = start_server(databases.create("sqlite"), tmp_path_factory.mktemp("server-ui"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> TlsFiles:
+    """A server certificate for 127.0.0.1 and localhost from a throwaway CA."""
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def tls_server(databases, tls_files: TlsFiles, tmp_path_factory) -> LiveServer:
+    """The real server on SQLite serving HTTPS with :func:`tls_files`."""
+    srv = start_server(databases.create("sqlite"), tmp_path_factory.mktemp("server-tls"), tls=tls_files)
     yield srv
     srv.stop()

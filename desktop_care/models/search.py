@@ -71,7 +71,8 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, selec
 from .base import Base
 from .member import Address, Member, MemberStatus
 
-_SPACE = re.compile(r"\s+")
+#: White space and control characters (C0, DEL, C1): word separators.
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _NOT_DIGIT = re.compile(r"\D")
 
 #: Totals are counted up to this many matches; beyond it a total is "at least".
@@ -87,11 +88,19 @@ _PREFIX_END = "\U0010ffff"
 
 
 def normalize(text: str) -> str:
-    """Case-folded, accent-free text with runs of white space made one space."""
+    """Case-folded, accent-free text with runs of white space made one space.
+
+    Control characters (NUL, escape, DEL...) separate words as white space does, and
+    invisible format characters (soft hyphen, zero-width space, BOM) are dropped: a NUL
+    would otherwise end SQLite's FTS5 query string early ("unterminated string") and
+    PostgreSQL refuses NUL in text outright (see docs/decisions/0010).
+    """
     if text.isascii():  # the common case, and the same result: casefold() is lower() on ASCII
         return _SPACE.sub(" ", text.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = "".join(
+        ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+    )
     return _SPACE.sub(" ", stripped.casefold()).strip()
 
 

@@ -1,15 +1,21 @@
 """``desktop-care-server``: run, migrate and fill the central server's database.
 
     desktop-care-server serve [--database-url URL] [--host H] [--port N] [--workers N]
-                              [--seed-demo-if-empty N]
+                              [--seed-demo-if-empty N] [--tls-cert FILE --tls-key FILE]
+                              [--embedded-by PID]
     desktop-care-server migrate [--database-url URL]
-    desktop-care-server seed-demo --members N [--seed S] [--staff-password P]
-    desktop-care-server create-admin --username U --password P [--email E]
+    desktop-care-server seed-demo --members N [--seed S] [--staff-password [--password-stdin]]
+    desktop-care-server create-admin --username U [--password-stdin] [--email E]
                                      [--display-name D] [--role admin|staff]
 
 ``--database-url`` defaults to ``$DESKTOP_CARE_DATABASE_URL``, else the embedded
 SQLite database in the user data directory. Bad arguments exit with status 2 and a
 message saying what to change.
+
+No password is ever taken on the command line (every user of the machine can read a
+process's arguments): it comes from standard input (``--password-stdin``), from an
+environment variable (``$DESKTOP_CARE_ADMIN_PASSWORD`` / ``$DESKTOP_CARE_STAFF_PASSWORD``),
+or is typed twice at the terminal.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ import argparse
 import getpass
 import logging
 import os
+import signal
+import ssl
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
@@ -32,6 +41,7 @@ from .accounts import AccountError, create_staff, install_bootstrap_token
 from .app import BOOTSTRAP_TOKEN_ENV, DATABASE_URL_ENV, create_app
 from .db import DatabaseUrlError, make_engine, upgrade
 from .demo import seed_demo
+from .lifeline import follow_parent
 from .security import MIN_PASSWORD_LENGTH
 
 log = logging.getLogger("desktop_care.server")
@@ -39,6 +49,11 @@ log = logging.getLogger("desktop_care.server")
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 _ROLES = {"admin": UserRole.SOCIETY_ADMIN, "staff": UserRole.SOCIETY_STAFF}
+
+#: Where ``create-admin`` takes the new account's password from, when not asked for it.
+ADMIN_PASSWORD_ENV = "DESKTOP_CARE_ADMIN_PASSWORD"
+#: Where ``seed-demo --staff-password`` takes the demo staff's password from.
+STAFF_PASSWORD_ENV = "DESKTOP_CARE_STAFF_PASSWORD"
 
 
 class UsageError(Exception):
@@ -82,17 +97,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-demo-if-empty", type=_at_least(1), metavar="N", help="add N demo members if there are no members yet"
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="serve HTTPS with this certificate (PEM, with its intermediate certificates)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM, not encrypted)")
+    serve.add_argument(
+        "--embedded-by",
+        type=_at_least(1),
+        metavar="PID",
+        help="run as the local server of the desktop app with process id PID: exit when it does (it holds "
+        "a pipe on this server's standard input) and keep new files readable by their owner only",
+    )
 
     commands.add_parser("migrate", parents=[database], help="upgrade the database schema to the newest version")
 
     seed = commands.add_parser("seed-demo", parents=[database], help="add realistic demo members and staff")
     seed.add_argument("--members", type=_at_least(0), required=True, metavar="N", help="how many members to add")
     seed.add_argument("--seed", type=int, default=0, metavar="S", help="random seed: same seed, same data (default 0)")
-    seed.add_argument("--staff-password", metavar="P", help="password for the demo staff (default: none)")
+    seed.add_argument(
+        "--staff-password",
+        nargs="?",
+        const=True,
+        default=None,
+        help=f"give the demo staff a password: from standard input (--password-stdin), ${STAFF_PASSWORD_ENV}, "
+        "or typed when asked (default: none, they sign in only by bootstrap token)",
+    )
+    seed.add_argument("--password-stdin", action="store_true", help="read the staff password from standard input")
 
-    admin = commands.add_parser("create-admin", parents=[database], help="add a staff account")
+    admin = commands.add_parser(
+        "create-admin",
+        parents=[database],
+        help="add a staff account",
+        description=f"The password is read from standard input (--password-stdin), ${ADMIN_PASSWORD_ENV}, "
+        "or typed twice when asked; never from the command line.",
+    )
     admin.add_argument("--username", required=True, metavar="U")
-    admin.add_argument("--password", required=True, metavar="P")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.add_argument("--password", help=argparse.SUPPRESS)  # only to refuse it with a reason
     admin.add_argument("--email", default="", metavar="E")
     admin.add_argument("--display-name", default="", metavar="D")
     admin.add_argument(
@@ -127,14 +167,48 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_password_argument(option: str, environment: str) -> UsageError:
+    return UsageError(
+        f"{option}: passwords are not taken on the command line (anyone on this computer can read a "
+        f"program's arguments). Use --password-stdin, set ${environment}, or leave it out and type the "
+        "password when asked."
+    )
+
+
+def read_password(from_stdin: bool, environment: str, prompt: str = "Password: ") -> str:
+    """The password from standard input (one line), the environment, or typed twice at
+    the terminal (not echoed); UsageError when there is none or the two differ."""
+    if from_stdin:
+        password = sys.stdin.readline().removesuffix("\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input was empty; give the password on its first line")
+        return password
+    password = os.environ.get(environment)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no password given: use --password-stdin, set ${environment}, or run this at a terminal to type it"
+        )
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again, to be sure: ") != password:
+        raise UsageError("the two passwords are not the same; nothing was changed")
+    return password
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    if args.staff_password is not None and len(args.staff_password) < MIN_PASSWORD_LENGTH:
-        raise UsageError(f"--staff-password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    staff_password: str | None = None
+    if isinstance(args.staff_password, str):
+        raise _refuse_password_argument("--staff-password", STAFF_PASSWORD_ENV)
+    if args.staff_password:
+        staff_password = read_password(args.password_stdin, STAFF_PASSWORD_ENV, "Password for the demo staff: ")
+        if len(staff_password) < MIN_PASSWORD_LENGTH:
+            raise UsageError(f"--staff-password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    elif args.password_stdin:
+        raise UsageError("--password-stdin: only with --staff-password")
     engine = _engine(args)
     upgrade(engine)
-    report = seed_demo(
-        engine, args.members, seed=args.seed, staff_password=args.staff_password, progress=_print_progress
-    )
+    report = seed_demo(engine, args.members, seed=args.seed, staff_password=staff_password, progress=_print_progress)
     staff = f"; staff: {', '.join(report.staff)}" if report.staff else ""
     print(
         f"added {report.members:,} members, {report.users:,} users, {report.points_entries:,} points entries and "
@@ -144,6 +218,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
+    if args.password is not None:
+        raise _refuse_password_argument("--password", ADMIN_PASSWORD_ENV)
+    password = read_password(args.password_stdin, ADMIN_PASSWORD_ENV, "Password for the new account: ")
     engine = _engine(args)
     upgrade(engine)
     with Session(engine) as session:
@@ -151,7 +228,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             user = create_staff(
                 session,
                 args.username,
-                args.password,
+                password,
                 role=_ROLES[args.role],
                 email=args.email,
                 display_name=args.display_name,
@@ -164,9 +241,44 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tls_options(args: argparse.Namespace) -> dict[str, str]:
+    """uvicorn's TLS options, after checking the certificate and key load together."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+    if args.tls_cert is None:
+        return {}
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise UsageError(
+            f"--tls-cert/--tls-key: cannot use the certificate {args.tls_cert} with the key {args.tls_key} "
+            f"({reason}); both must be PEM files, the key not encrypted and matching the certificate"
+        ) from None
+    return {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+
+
+class _Stopper:
+    """Stops the server when the app that embeds it has gone (see ``lifeline``)."""
+
+    def __init__(self) -> None:
+        self.server: Any = None  # the uvicorn.Server, once it runs
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True  # a graceful stop, exit status 0
+        else:  # still migrating or seeding: nothing to finish
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    tls = _tls_options(args)
+    stopper = _Stopper()
+    if args.embedded_by is not None:
+        os.umask(0o077)  # the database and its WAL/SHM files are the workstation's data
+        follow_parent(args.embedded_by, on_gone=stopper.stop)
     token = os.environ.get(BOOTSTRAP_TOKEN_ENV) or None
     url = _database_url(args)
     engine = _engine(args)
@@ -186,7 +298,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine.dispose()
 
     if args.workers == 1:
-        uvicorn.run(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(url, migrate=False), host=args.host, port=args.port, log_level=args.log_level,
+                           **tls)  # type: ignore[arg-type]
+        )
+        stopper.server = server
+        server.run()
     else:
         os.environ[DATABASE_URL_ENV] = url
         uvicorn.run(
@@ -196,6 +313,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            **tls,  # type: ignore[arg-type]
         )
     return 0
 

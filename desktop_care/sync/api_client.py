@@ -16,6 +16,8 @@ bearer token is shared by all of them.
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -128,6 +130,23 @@ class Unreachable(ApiError):
         super().__init__(message or f"The server at {url} can't be reached.")
 
 
+class TlsFailed(ApiError):
+    """No secure connection could be made (https): the message says why."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class CertificateNotTrusted(TlsFailed):
+    """The server's certificate did not pass verification (unknown authority, another
+    name, expired...); never retried, never treated as "offline"."""
+
+
+class InsecureServerUrl(ValueError):
+    """Plain ``http://`` to another computer without the person's explicit permission."""
+
+
 class TimedOut(ApiError):
     """Connected, but the server did not answer in time."""
 
@@ -139,13 +158,26 @@ class TimedOut(ApiError):
 # --------------------------------------------------------------------------- helpers
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this computer (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def normalize_server_url(text: str) -> str:
-    """``"host:8000/"`` → ``"http://host:8000"``; ValueError (in plain words) if unusable."""
+    """``"host:8000/"`` → ``"https://host:8000"`` (``http://`` for this computer's own
+    addresses); ValueError (in plain words) if unusable."""
     url = text.strip()
     if not url:
         raise ValueError("Enter the server address.")
     if "://" not in url:
-        url = f"http://{url}"
+        url = f"http://{url}" if is_loopback(urlsplit(f"//{url}").hostname) else f"https://{url}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError("The server address must start with http:// or https://.")
@@ -156,6 +188,39 @@ def normalize_server_url(text: str) -> str:
     if not parts.hostname or parts.query or parts.fragment:
         raise ValueError("That is not a server address (e.g. https://care.example.org).")
     return url.rstrip("/")
+
+
+def check_transport(url: str, transport: config.Transport) -> None:
+    """Refuse plain ``http://`` to another computer unless the person allowed it
+    (:class:`InsecureServerUrl`, in plain words); ``url`` is a normalised one."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or is_loopback(parts.hostname) or transport.allow_insecure_http:
+        return
+    raise InsecureServerUrl(
+        f"Plain http:// would send passwords and member data unencrypted to {parts.hostname}. Use https:// "
+        "(or, only on a network you trust, start the app with --allow-insecure-http)."
+    )
+
+
+def tls_context(transport: config.Transport) -> ssl.SSLContext:
+    """Verifies certificates against the system's trust store plus ``transport.ca_file``."""
+    context = ssl.create_default_context()
+    if transport.ca_file is not None:
+        context.load_verify_locations(cafile=str(transport.ca_file))
+    return context
+
+
+class _TlsAdapter(HTTPAdapter):
+    """Requests' adapter, verifying with our SSL context (the system's trust store, not
+    the certificate bundle that ships with requests)."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._context = context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
 
 
 class IdempotentRetry(Retry):
@@ -248,8 +313,58 @@ def error_for_response(response: requests.Response) -> ApiError:
     return ApiError(detail or f"The server refused the request ({status}).", status=status)
 
 
+#: OpenSSL's verification results, in words a person can act on.
+_UNKNOWN_AUTHORITY = {2, 18, 19, 20, 21}  # unable to get issuer, self-signed, unable to verify the first
+_NAME_MISMATCH = {62, 64}  # hostname / IP address mismatch
+_EXPIRED, _NOT_YET_VALID = 10, 9
+
+
+def _verification_failure(exc: BaseException) -> ssl.SSLCertVerificationError | ssl.SSLError | None:
+    """The ``ssl`` error at the bottom of requests' and urllib3's wrappers, if any."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        todo += [arg for arg in current.args if isinstance(arg, BaseException)]
+        todo += [e for e in (getattr(current, "reason", None), current.__cause__, current.__context__)
+                 if isinstance(e, BaseException)]
+    return None
+
+
+def _tls_error(exc: requests.RequestException, server: str) -> TlsFailed:
+    failure = _verification_failure(exc)
+    host = urlsplit(server).hostname or server
+    lead = "The server's certificate is not trusted:"  # the server is named where this shows
+    if isinstance(failure, ssl.SSLCertVerificationError):
+        code = failure.verify_code
+        if code in _UNKNOWN_AUTHORITY:
+            why = ("no certificate authority this computer trusts has signed it. If your organisation runs its "
+                   "own certificate authority, start the app with --ca-file FILE (its certificate, PEM).")
+        elif code in _NAME_MISMATCH:
+            why = f"it was issued for another name than {host}. Check the server address."
+        elif code == _EXPIRED:
+            why = "it has expired (or this computer's clock is wrong)."
+        elif code == _NOT_YET_VALID:
+            why = "it is not valid yet (or this computer's clock is wrong)."
+        else:
+            why = f"{failure.verify_message or failure.reason}."
+        return CertificateNotTrusted(server, f"{lead} {why}")
+    return TlsFailed(
+        server,
+        f"A secure connection (https) to {server} could not be made: the server did not answer in TLS there "
+        f"({getattr(failure, 'reason', None) or 'no TLS'}). If it serves plain http://, use that address.",
+    )
+
+
 def _network_error(exc: requests.RequestException, server: str) -> ApiError:
     """The typed error for a request that got no answer."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _tls_error(exc, server)
     if isinstance(exc, requests.ConnectTimeout):
         return Unreachable(server)
     if isinstance(exc, requests.ReadTimeout):
@@ -276,9 +391,13 @@ class ApiClient:
         timeouts: config.Timeouts = config.TIMEOUTS,
         retries: int = 3,
         backoff: float = 0.25,
+        transport: config.Transport | None = None,
     ) -> None:
         self.base_url = normalize_server_url(base_url)
+        self.transport = transport if transport is not None else config.transport()
+        check_transport(self.base_url, self.transport)
         self.api_url = f"{self.base_url}{config.API_PREFIX}"
+        self._tls: ssl.SSLContext | None = None
         self.token = token
         self.timeouts = timeouts
         self._retries = retries
@@ -379,15 +498,28 @@ class ApiClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(max_retries=_retry_policy(self._retries, self._backoff))
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+            retry = _retry_policy(self._retries, self._backoff)
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", _TlsAdapter(self._tls_context(), max_retries=retry))
             session.headers["User-Agent"] = f"desktop-care/{__version__}"
             session.headers["Accept"] = "application/json"
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
         return session
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            try:
+                self._tls = tls_context(self.transport)
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+                raise TlsFailed(
+                    self.base_url,
+                    f"The certificate authority file {self.transport.ca_file} cannot be used ({reason}). "
+                    "Give the CA's certificate in PEM form with --ca-file.",
+                ) from exc
+        return self._tls
 
     def _post_replay_safe(self, path: str, model: type[ModelT], body: dict[str, Any]) -> ModelT:
         """POST commands, re-sent after a connection failure or time-out: their op_ids

@@ -47,6 +47,21 @@ class OutboxEntry(LocalBase):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AppliedChange(LocalBase):
+    """A queued command the server applied, kept laid over the directory until the feed
+    brings the member's row at ``member_version`` (the version it produced): until then
+    the directory still holds the row from before it, and the old value would show."""
+
+    __tablename__ = "applied_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    op_id: Mapped[str] = mapped_column(String(36), unique=True)
+    member_id: Mapped[int] = mapped_column(Integer, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    member_version: Mapped[int] = mapped_column(Integer)
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class SyncIssueRow(LocalBase):
     """A command the server did not apply: conflict or rejected, with both versions."""
 

@@ -32,7 +32,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Enum, Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Enum,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.schema import CreateTable
@@ -43,7 +56,7 @@ from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
 from ..models.search import SQLITE_FTS_DDL, search_members, search_values
 from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary
 from .api_client import normalize_server_url
-from .local_models import CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
+from .local_models import AppliedChange, CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
 
 #: Fault injection for the crash tests: ``DESKTOP_CARE_CRASH_AT=<point>`` makes the
 #: process exit abruptly (no clean-up, like a power cut of the app) at that point.
@@ -63,6 +76,7 @@ _outbox = table_of(OutboxEntry)
 _issue = table_of(SyncIssueRow)
 _state = table_of(SyncState)
 _cached = table_of(CachedDetail)
+_applied = table_of(AppliedChange)
 
 #: Member columns replicated from the feed (``MemberRecord`` without addresses).
 _RECORD_FIELDS = tuple(name for name in MemberRecord.model_fields if name != "addresses")
@@ -80,7 +94,12 @@ def crash_point(name: str) -> None:
 def open_sqlite(path: Path) -> Engine:
     """An engine on a workstation SQLite file: WAL, full sync, one transaction per
     ``begin()``; connections with ``sqlite_immediate=True`` take the write lock at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Owner only: SQLite gives the WAL and shared-memory files the database file's mode.
+    config.private_file(path)
+    for sibling in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + sibling)
+        if companion.exists():
+            config.private_file(companion)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -222,12 +241,13 @@ class LocalStore:
         with self._read() as session, session.begin():
             page = search_members(session, q, limit, cursor)
             rows = [_member_values(member) for member in page.rows]
-            queued = _queued_by_member(session.connection(), [row["id"] for row in rows])
+            ids = [row["id"] for row in rows]
+            queued = _queued_by_member(session.connection(), ids)
+            applied = _applied_by_member(session.connection(), ids)
         items = []
         for values in rows:
             commands = queued.get(values["id"], [])
-            for command in commands:
-                values = command.preview(values)
+            values = _laid_over(values, applied.get(values["id"], []), commands)
             items.append(MemberSummary.model_validate({**values, "pending_changes": len(commands)}))
         return MemberPage(items=items, total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor)
 
@@ -243,6 +263,7 @@ class LocalStore:
             cached = session.get(CachedDetail, member_id)
             cached_detail = dict(cached.detail) if cached is not None else None
             queued = _queued_by_member(session.connection(), [member_id]).get(member_id, [])
+            applied = _applied_by_member(session.connection(), [member_id]).get(member_id, [])
         if row is None and cached_detail is None:
             return None
         values: dict[str, Any]
@@ -255,8 +276,7 @@ class LocalStore:
                 values["users"] = cached_detail.get("users", [])
                 values["pending_transactions"] = cached_detail.get("pending_transactions", [])
         known_ids = {a.get("kind"): a.get("id", 0) for a in values.get("addresses", [])}
-        for command in queued:
-            values = command.preview(values)
+        values = _laid_over(values, applied, queued)
         values["addresses"] = [{"id": known_ids.get(a.get("kind"), 0), **a} for a in values.get("addresses", [])]
         values["pending_changes"] = [command.summary() for command in queued]
         values["detail_cached"] = cached_detail is not None
@@ -307,8 +327,8 @@ class LocalStore:
             checked = checked.model_copy(update={"origin": self.workstation_id})
         values = _member_values_conn(conn, checked.member_id)
         if values is not None:
-            for earlier in _queued_by_member(conn, [checked.member_id]).get(checked.member_id, []):
-                values = earlier.preview(values)
+            values = _laid_over(values, _applied_by_member(conn, [checked.member_id]).get(checked.member_id, []),
+                                _queued_by_member(conn, [checked.member_id]).get(checked.member_id, []))
             try:
                 checked.check(_transient_member(values))
             except Rejected as exc:
@@ -360,6 +380,7 @@ class LocalStore:
                 recorded.member_ids.add(entry.member_id)
                 if status is Status.APPLIED:
                     recorded.applied.append(result.op_id)
+                    _keep_laid_over(conn, entry, result.member_version)
                     continue
                 command = parse_command(entry.payload)
                 values = _member_values_conn(conn, command.member_id) or {}
@@ -480,6 +501,11 @@ class LocalStore:
                 conn.exec_driver_sql(_ADDRESS_ROW.sql, addresses)
             if searches:
                 conn.exec_driver_sql(_SEARCH_SQL, searches)
+            for member_id, record in latest.items():  # the feed now holds what they did
+                done = _applied.c.member_id == member_id
+                if record is not None:
+                    done = and_(done, _applied.c.member_version <= record.version)
+                conn.execute(delete(_applied).where(done))
             if page.cursor > _cursor(conn):
                 _set_state(conn, "cursor", str(page.cursor))
         return set(ids)
@@ -515,7 +541,7 @@ def _rebuild_replica(conn: Connection) -> None:
 
 
 def _forget_directory(conn: Connection) -> None:
-    for table in (_search, _address, _member, _cached):
+    for table in (_search, _address, _member, _cached, _applied):
         conn.execute(delete(table))
     _set_state(conn, "cursor", "0")
 
@@ -637,6 +663,48 @@ def _queued_by_member(
         for member_id, payload in rows:
             out[member_id].append(parse_command(payload))
     return out
+
+
+@dataclass(frozen=True)
+class _Applied:
+    command: Command
+    member_version: int
+
+
+def _applied_by_member(conn: Connection, member_ids: Sequence[int]) -> dict[int, list[_Applied]]:
+    """The applied commands still laid over these members' rows, in the order applied."""
+    out: dict[int, list[_Applied]] = defaultdict(list)
+    for chunk in _chunks(list(member_ids)):
+        rows = conn.execute(
+            select(_applied.c.member_id, _applied.c.payload, _applied.c.member_version)
+            .where(_applied.c.member_id.in_(chunk)).order_by(_applied.c.id)
+        )
+        for member_id, payload, version in rows:
+            out[member_id].append(_Applied(parse_command(payload), version))
+    return out
+
+
+def _laid_over(values: dict[str, Any], applied: Sequence[_Applied], queued: Sequence[Command]) -> dict[str, Any]:
+    """A member's known values with the applied changes its row does not hold yet (its
+    version is older than theirs), then the queued changes, laid over."""
+    known = int(values.get("version") or 0)
+    for change in applied:
+        if change.member_version > known:
+            values = change.command.preview(values)
+    for command in queued:
+        values = command.preview(values)
+    return values
+
+
+def _keep_laid_over(conn: Connection, entry: Any, member_version: int | None) -> None:
+    """Keep an applied command laid over until the feed brings ``member_version``."""
+    if member_version is None:  # nothing says when the directory catches up: let it go
+        return
+    known = conn.scalar(select(_member.c.version).where(_member.c.id == entry.member_id))
+    if known is not None and known >= member_version:
+        return
+    conn.execute(insert(_applied).values(op_id=entry.op_id, member_id=entry.member_id, payload=entry.payload,
+                                         member_version=member_version, applied_at=dt.datetime.now(dt.UTC)))
 
 
 def _transient_member(values: dict[str, Any]) -> Member:

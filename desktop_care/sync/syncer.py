@@ -219,6 +219,11 @@ class Syncer:
                 continue
             delay = self._round()
 
+    def push_once(self) -> None:
+        """Only the push half of a round, in the calling thread (for tests that look at
+        what a workstation shows between a push and the next pull)."""
+        self._push()
+
     def sync_once(self) -> bool:
         """One push-then-pull round in the calling thread (tools, tests, benchmarks;
         the app uses the background thread). True if it reached the server."""

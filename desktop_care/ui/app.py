@@ -10,26 +10,32 @@ accepts) goes back to the sign-in dialog.
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, crash
 from ..embedded import EmbeddedServer
 from ..sync.api_client import ApiClient
 from ..sync.local_store import LocalStore
 from . import collector, message, ops
+from .crash_dialog import CrashHandler, previous_crash_box
 from .errors import describe
 from .main_window import MainWindow
 from .ops import Op
-from .qt import QApplication, QObject, QTimer, QWidget, Signal
+from .qt import QApplication, QMessageBox, QObject, QSocketNotifier, QTimer, QWidget, Signal
 from .resources import apply_look
 from .session import StaffSession
 from .signin import SignInDialog
 from .startup import StartupWindow
 
 log = logging.getLogger(__name__)
+
+#: The exit status after the person chose "Quit" in the crash dialog.
+CRASHED_EXIT = 70
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,14 @@ class DesktopCare(QObject):
         app: QApplication,
         options: Options,
         embedded_factory: Callable[[], EmbeddedServer] = EmbeddedServer,
+        previous_crash: crash.PreviousCrash | None = None,
     ) -> None:
         super().__init__()
         self.app = app
         self.options = options
+        self.previous_crash = previous_crash
+        #: "The last time, Desktop Care stopped because of a problem" (non-modal, at start).
+        self.crash_notice: QMessageBox | None = None
         self.exit_code = 0
         self.session: StaffSession | None = None
         self.embedded: EmbeddedServer | None = None
@@ -73,6 +83,8 @@ class DesktopCare(QObject):
     # ----------------------------------------------------------------- flow
 
     def start(self) -> None:
+        if self.previous_crash is not None and self.options.screenshot is None:
+            self.crash_notice = previous_crash_box(self.previous_crash, on_close=self._crash_notice_closed)
         if self.options.server is not None:
             self.show_sign_in(self.options.server)
         else:
@@ -176,6 +188,11 @@ class DesktopCare(QObject):
         self.session = None
         self.show_sign_in(session.server_url, username=session.staff.username, notice=notice)
 
+    def _crash_notice_closed(self) -> None:
+        if self.crash_notice is not None:
+            self.crash_notice.deleteLater()
+            self.crash_notice = None
+
     def _sign_in_cancelled(self) -> None:
         self._exit(0)
 
@@ -206,6 +223,45 @@ def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
     return StaffSession(client, client.me(), local=True, store=LocalStore.for_embedded())
 
 
+class TerminationSignals(QObject):
+    """SIGTERM (a session logout, ``kill``) and SIGINT (Ctrl+C in a terminal) quit the
+    Qt loop cleanly, so ``aboutToQuit`` stops the embedded server and lets ops finish.
+
+    Python runs a signal handler only when the interpreter gets control, which it does
+    not while Qt's loop waits: the C handler writes to a socket (``set_wakeup_fd``) that
+    a :class:`QSocketNotifier` watches, which wakes the loop and lets Python run it.
+    """
+
+    def __init__(self, on_signal: Callable[[signal.Signals], None]) -> None:
+        super().__init__()
+        self._on_signal = on_signal
+        self._reader, self._writer = socket.socketpair()
+        for end in (self._reader, self._writer):
+            end.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno())
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self._on_signal(signal.Signals(signum))
+
+    def _drain(self) -> None:
+        try:
+            while self._reader.recv(64):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def uninstall(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._notifier.setEnabled(False)
+        self._reader.close()
+        self._writer.close()
+
+
 def run(options: Options, argv: Sequence[str] | None = None) -> int:
     """Create (or reuse) the QApplication, run the app until it quits; the exit code."""
     app = QApplication.instance()
@@ -217,8 +273,30 @@ def run(options: Options, argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName("desktop-care")
     apply_look(app)
     collector.install(app)
-    controller = DesktopCare(app, options)
+    run_marker, previous = crash.start_run()
+    crash_handler = CrashHandler(run_marker).install()
+    controller = DesktopCare(app, options, previous_crash=previous)
     controller.finished.connect(app.exit)
+    crashed = False
+
+    def quit_after_crash() -> None:
+        nonlocal crashed
+        crashed = True  # the marker stays: the next start names the report again
+        controller.finished.emit(CRASHED_EXIT)
+
+    crash_handler.quit_requested.connect(quit_after_crash)
+
+    def stop(sig: signal.Signals) -> None:
+        log.info("stopping: signal %s", sig.name)
+        controller.finished.emit(0)
+
+    signals = TerminationSignals(stop)
     QTimer.singleShot(0, controller.start)
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        signals.uninstall()
+        crash_handler.uninstall()
+        if not crashed:
+            run_marker.end()
     return controller.exit_code or code

@@ -20,6 +20,7 @@ from ..sync.api_client import (
     ServerBusy,
     ServerError,
     TimedOut,
+    TlsFailed,
     Unauthorized,
     Unreachable,
     ValidationFailed,
@@ -76,6 +77,8 @@ def describe(exc: BaseException) -> Problem:
     if isinstance(exc, TimedOut):
         return Problem(f"The server at {exc.url} did not answer in time. Please try again.",
                        Action.CHECK_CONNECTION)
+    if isinstance(exc, TlsFailed):  # before the generic ApiError: never "retry later"
+        return Problem(exc.message)
     if isinstance(exc, Unauthorized):
         return Problem("Your session has ended. Please sign in again.", Action.SIGN_IN_AGAIN)
     if isinstance(exc, Forbidden):

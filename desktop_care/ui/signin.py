@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from .. import config
 from ..schemas import LoginResponse, StaffPublic
 from ..sync.api_client import (
     ApiClient,
     ApiError,
     Forbidden,
     TimedOut,
+    TlsFailed,
     Unauthorized,
     Unreachable,
     ValidationFailed,
+    check_transport,
     normalize_server_url,
 )
 from ..sync.local_store import LocalStore
@@ -161,7 +164,8 @@ class SignInDialog(QDialog):
         self._clear_errors()
         try:
             url = normalize_server_url(self.server.edit.text())
-        except ValueError as exc:
+            check_transport(url, config.transport())
+        except ValueError as exc:  # InsecureServerUrl too: plain http:// to another computer
             self._field_error(self.server, str(exc))
             return
         username, password = self.username.edit.text().strip(), self.password.edit.text()
@@ -215,7 +219,7 @@ class SignInDialog(QDialog):
         if isinstance(exc, Unauthorized):
             self.password.edit.clear()
             self._field_error(self.password, sentence(exc.message))
-        elif isinstance(exc, (Unreachable, TimedOut)):
+        elif isinstance(exc, (Unreachable, TimedOut, TlsFailed)):
             self._field_error(self.server, describe(exc).text)
         elif isinstance(exc, Forbidden):
             self._form_error(sentence(exc.message))

@@ -388,5 +388,24 @@ def test_ascii_fast_path_agrees_with_the_general_rule(value: str) -> None:
     import unicodedata
 
     decomposed = unicodedata.normalize("NFKD", value)
-    general = " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+    kept = "".join(" " if unicodedata.category(c) == "Cc" else c for c in decomposed if not unicodedata.combining(c))
+    general = " ".join(kept.casefold().split())
     assert normalize(value) == general
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x85"])
+def test_control_characters_in_a_query_separate_words_like_space(session: Session, control: str) -> None:
+    """Found by trying: a NUL in the search box ended SQLite's FTS5 query string early
+    ("unterminated string"), and PostgreSQL refuses NUL in text outright."""
+    surname = "Ctrlsearch"
+    made = make_member(session, "Vivienne", surname)
+    assert [m.id for m in search_members(session, f"vivi{control}ctrlsearch").rows] == [made.id]
+    assert [m.id for m in search_members(session, f"{control}ctrlsearch{control}").rows] == [made.id]
+    assert search_members(session, control * 3).total >= 1  # nothing but control characters: everyone
+
+
+def test_normalize_treats_control_characters_as_space() -> None:
+    assert normalize("ann\x00smith") == "ann smith"
+    assert normalize("\x00\x01 ann\x7f") == "ann"
+    assert tokenize("jo\x00sé\u200b") == ["jo", "se"]
+    assert normalize("Anne\u00adMarie\ufeff") == "annemarie"  # invisible format characters are dropped

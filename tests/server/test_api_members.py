@@ -47,6 +47,20 @@ def test_search_by_member_id_puts_the_exact_match_first(server: LiveServer, auth
     assert [item.id for item in page.items][:2] == [exact.id, longer.id]
 
 
+def test_a_nul_or_other_control_character_in_the_search_separates_words(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    """Found by trying: "vivi<NUL>" answered 503 "database not available"."""
+    surname = unique("Nul")
+    made = make_member(db, "Vivienne", surname)
+    for q in (f"vivienne\x00{surname}", f"\x00{surname}\x1b", f"{surname}\x7f"):
+        response = search(server, auth, q=q)
+        assert response.status_code == 200, response.text
+        assert [item.id for item in MemberPage.model_validate(response.json()).items] == [made.id]
+    assert search(server, auth, q="\x00", limit=1).status_code == 200
+    assert search(server, auth, cursor="\x00").status_code == 422
+
+
 def test_member_details(server: LiveServer, auth: dict[str, str], db: Session) -> None:
     member = make_member(db, "Détail", unique("Person"), postcodes=["DT1 1AA", "DT2 2BB"], email="d@example.org")
     add_points(db, member, 750, PointsType.BASE, "joining")

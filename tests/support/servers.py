@@ -21,6 +21,8 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from tests.support.tls import TlsFiles
+
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = "DESKTOP_CARE_TEST_PG_URL"
 
@@ -110,11 +112,19 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, port: int | None = None
+    database_url: str,
+    workdir: Path,
+    *extra: str,
+    timeout: float = 60.0,
+    tls: TlsFiles | None = None,
+    port: int | None = None,
 ) -> LiveServer:
     """Start ``desktop-care-server serve`` on a free loopback port (or ``port``) and wait
     until ``/api/v1/health`` answers (the server migrates its database before it listens).
+    With ``tls`` it serves HTTPS with that certificate (``https://127.0.0.1:PORT``).
     The server leads its own process group, so :meth:`LiveServer.kill` takes its workers too."""
+    if tls is not None:
+        extra = (*extra, *tls.serve_args())
     port = port or free_port()
     log_path = workdir / "server.log"
     env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1")
@@ -125,14 +135,16 @@ def start_server(
              "--database-url", database_url, "--host", "127.0.0.1", "--port", str(port), *extra],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir), start_new_session=True,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    scheme = "https" if tls is not None else "http"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}", database_url, process, log_path)
     STARTED.append(server)
+    verify: str | bool = str(tls.ca) if tls is not None else True
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
         try:
-            if requests.get(f"{server.api}/health", timeout=1).status_code == 200:
+            if requests.get(f"{server.api}/health", timeout=1, verify=verify).status_code == 200:
                 return server
         except requests.RequestException:
             pass

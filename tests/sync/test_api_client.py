@@ -171,7 +171,7 @@ def test_closed_port_is_unreachable_and_names_the_server() -> None:
 
 def test_unknown_host_is_unreachable() -> None:
     with pytest.raises(Unreachable):
-        ApiClient("http://no-such-host.invalid", timeouts=FAST, retries=0).health()
+        ApiClient("https://no-such-host.invalid", timeouts=FAST, retries=0).health()
 
 
 def test_a_server_that_never_answers_times_out_after_retrying_gets(silent_listener: Listener) -> None:
@@ -209,7 +209,9 @@ def test_busy_server_is_retried_then_reported_with_retry_after() -> None:
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("care.example.org", "http://care.example.org"),
+        ("care.example.org", "https://care.example.org"),  # https unless it is this computer
+        ("http://care.example.org/", "http://care.example.org"),  # (refused later unless allowed)
+        ("localhost:8080", "http://localhost:8080"),
         ("https://care.example.org/", "https://care.example.org"),
         (" 127.0.0.1:8000 ", "http://127.0.0.1:8000"),
     ],

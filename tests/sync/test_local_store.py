@@ -175,8 +175,42 @@ def test_offline_sign_in_accepts_the_right_password_only(tmp_path):
     credentials = OfflineCredentials(tmp_path / "credentials.sqlite3")
     credentials.remember("care.example.org:8000", "Ada", "correct horse", staff)
     assert "correct horse" not in (tmp_path / "credentials.sqlite3").read_bytes().decode("latin-1")
-    assert credentials.verify("http://care.example.org:8000/", "ada", "correct horse") == staff
-    assert credentials.verify("http://care.example.org:8000", "ada", "wrong horse") is None
-    assert credentials.verify("http://other.example.org", "ada", "correct horse") is None
-    assert credentials.verify("http://care.example.org:8000", "bob", "correct horse") is None
+    assert credentials.verify("https://care.example.org:8000/", "ada", "correct horse") == staff
+    assert credentials.verify("https://care.example.org:8000", "ada", "wrong horse") is None
+    assert credentials.verify("https://other.example.org", "ada", "correct horse") is None
+    assert credentials.verify("https://care.example.org:8000", "bob", "correct horse") is None
     credentials.close()
+
+
+def test_a_nul_in_the_search_is_a_word_break_not_an_error(store):
+    assert [m.id for m in store.search("jos\x00nunez2").items] == [2]
+    assert store.search("\x00").total == 3
+
+
+def test_an_applied_change_stays_laid_over_until_the_feed_brings_its_version(store):
+    """Between the push that applied a change and the pull that brings the server's row,
+    the directory still holds the old row: the change stays laid over (no longer
+    "waiting"), and leaves once a row of that version arrives, never counted twice."""
+    rename = UpdateContact(member_id=2, base_version=1, first_name="Ana")
+    points = AdjustPoints(member_id=2, delta=-30, points_type=PointsType.GOODWILL, reason="refund")
+    store.enqueue(rename)
+    store.enqueue(points)
+    store.record_results([
+        CommandResult(op_id=str(rename.op_id), status=Status.APPLIED, member_version=2),
+        CommandResult(op_id=str(points.op_id), status=Status.APPLIED, member_version=3),
+    ])
+    assert store.pending_count() == 0 and store.queued() == []
+    row = store.search("nunez2").items[0]
+    assert (row.name, row.points_balance, row.pending_changes) == ("Ana Núñez2", 70, 0)
+    detail = store.member_detail(2)
+    assert detail is not None and (detail.first_name, detail.points_balance, detail.pending_changes) == ("Ana", 70, [])
+
+    # A feed row of version 2 includes the rename but not the points yet.
+    store.apply_feed(page(record(2, version=2, first_name="Ana"), start=4))
+    assert store.search("nunez2").items[0].points_balance == 70
+    # Version 3 includes both: nothing is laid over any more (the -30 is not counted twice).
+    store.apply_feed(page(record(2, version=3, first_name="Ana", points_balance=70), start=5))
+    row = store.search("nunez2").items[0]
+    assert (row.name, row.points_balance) == ("Ana Núñez2", 70)
+    store.apply_feed(page(record(2, version=4, first_name="Bea", points_balance=70), start=6))
+    assert store.search("nunez2").items[0].name == "Bea Núñez2"  # a later change elsewhere shows

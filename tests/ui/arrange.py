@@ -60,12 +60,12 @@ class StaffAccount:
     password: str
 
 
-def server_cli(server: LiveServer, *args: str) -> str:
+def server_cli(server: LiveServer, *args: str, stdin: str = "") -> str:
     """Run ``python -m desktop_care.server ARGS`` on the server's database."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "desktop_care.server", *args, "--database-url", server.database_url],
-        capture_output=True, text=True, env=env, cwd=str(Path(server.log_path).parent), timeout=120,
+        capture_output=True, text=True, env=env, cwd=str(Path(server.log_path).parent), timeout=120, input=stdin,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -77,7 +77,8 @@ def staff_account(server: LiveServer) -> StaffAccount:
     account = _staff_accounts.get(server.url)
     if account is None:
         account = StaffAccount(f"care-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
-        server_cli(server, "create-admin", f"--username={account.username}", f"--password={account.password}")
+        server_cli(server, "create-admin", f"--username={account.username}", "--password-stdin",
+                   stdin=f"{account.password}\n")
         _staff_accounts[server.url] = account
     return account
 

@@ -55,3 +55,19 @@ def messages() -> Iterator[list[message.Message]]:
 def session(sqlite_server: LiveServer) -> StaffSession:
     client = signed_in_client(sqlite_server)
     return StaffSession(client, client.me())
+
+
+@pytest.fixture
+def screenshot():
+    """``screenshot(widget, name)`` saves ``widget`` as ``name.png`` in
+    ``$DESKTOP_CARE_TEST_SHOTS`` when that is set (to look at a screen), else nothing."""
+    import os
+
+    folder = os.environ.get("DESKTOP_CARE_TEST_SHOTS")
+
+    def save(widget, name: str) -> None:  # type: ignore[no-untyped-def]
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            assert widget.grab().save(str(Path(folder) / f"{name}.png"))
+
+    return save

@@ -126,7 +126,7 @@ def test_screenshot_command_renders_the_main_window(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (1280, 760)
-    assert "embedded server answering" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
+    assert "answering at http://127.0.0.1:" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
 
 
 def test_version(capsys) -> None:
@@ -134,3 +134,20 @@ def test_version(capsys) -> None:
         main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.startswith("desktop-care 0.")
+
+
+def test_transport_options_reach_every_client(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from desktop_care import config
+    from desktop_care.__main__ import apply_transport, parse_args
+
+    monkeypatch.setattr(config, "_transport", config.Transport())
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    apply_transport(parse_args(["--server", "https://care.example.org", "--ca-file", str(ca), "--allow-insecure-http"]))
+    assert config.transport() == config.Transport(ca_file=ca.resolve(), allow_insecure_http=True)
+    assert ApiClient("http://care.example.org").transport.allow_insecure_http
+
+    with pytest.raises(SystemExit) as caught:
+        parse_args(["--ca-file", str(tmp_path / "missing.pem")])
+    assert caught.value.code == 2
+    assert "--ca-file: " in capsys.readouterr().err

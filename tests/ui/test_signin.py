@@ -6,11 +6,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from desktop_care import config
 from desktop_care.models import User, UserState
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import Qt
 from desktop_care.ui.signin import SignInDialog
 from tests.support.servers import LiveServer, free_port, start_server
+from tests.support.tls import TlsFiles, other_ca
 from tests.ui.arrange import StaffAccount, server_cli, staff_account, unique
 
 
@@ -66,7 +68,7 @@ def test_unreachable_server_is_told_under_the_server(qtbot) -> None:
 
 def test_locked_account_is_told_in_plain_words(qtbot, sqlite_server: LiveServer, dialog: SignInDialog) -> None:
     username, password = unique("locked").lower(), "a-long-password"
-    server_cli(sqlite_server, "create-admin", "--username", username, "--password", password)
+    server_cli(sqlite_server, "create-admin", "--username", username, "--password-stdin", stdin=f"{password}\n")
     with Session(sqlite_server.engine()) as session:
         session.execute(update(User).where(User.username == username).values(state=UserState.LOCKED))
         session.commit()
@@ -140,3 +142,41 @@ def test_offline_sign_in_after_an_online_one(qtbot, tmp_path, databases) -> None
     qtbot.waitUntil(lambda: window.connection_state.startswith("● Offline (signed in offline)"), timeout=15_000)
     assert not window.online
     window.workspace.stop(wait=5.0)
+
+
+def test_a_server_certificate_this_computer_does_not_trust_is_told_under_the_server(
+    qtbot, tls_server: LiveServer, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch, tmp_path, screenshot
+) -> None:
+    account = staff_account(tls_server)
+    monkeypatch.setattr(config, "_transport", config.Transport(ca_file=other_ca(tmp_path)))
+    dialog = SignInDialog(tls_server.url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(qtbot, dialog, account.username, account.password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.server.error.isVisible())
+    assert dialog.server.error.text().startswith("The server's certificate is not trusted: no certificate "
+                                                 "authority this computer trusts has signed it.")
+    assert "--ca-file" in dialog.server.error.text()
+    assert not dialog.form_error.isVisible() and dialog.sign_in_button.isEnabled()
+    screenshot(dialog, "signin-certificate-not-trusted")
+
+    # With the organisation's CA (--ca-file), the same dialog signs in.
+    monkeypatch.setattr(config, "_transport", config.Transport(ca_file=tls_files.ca))
+    with qtbot.waitSignal(dialog.signed_in, timeout=20_000) as signed_in:
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert signed_in.args[0].staff.username == account.username
+
+
+def test_plain_http_to_another_computer_is_refused_under_the_server(qtbot, screenshot) -> None:
+    dialog = SignInDialog("care.example.org:8000")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server.edit.setText("http://care.example.org:8000")
+    fill(qtbot, dialog, "ada", "a long passphrase")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.server.error.isVisible()
+    assert dialog.server.error.text().startswith(
+        "Plain http:// would send passwords and member data unencrypted to care.example.org. Use https://")
+    assert not dialog.busy  # nothing was sent
+    screenshot(dialog, "signin-insecure-http")

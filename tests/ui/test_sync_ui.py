@@ -254,3 +254,44 @@ def test_an_ended_session_asks_to_sign_in_again_and_keeps_the_queue(
     assert "queued changes are kept" in asked.args[0]
     assert workspace.store.pending_count() == 1
     workspace.stop(wait=5.0)
+
+
+def test_an_applied_change_does_not_flash_back_before_the_next_pull(qtbot, tmp_path: Path,
+                                                                     sqlite_server: LiveServer) -> None:
+    """Found by trying: once the server accepted a change, the table showed the old value
+    again until the next pull brought the new one (the overlay left with the outbox
+    entry, and the local directory still held the old row)."""
+    surname = unique("Flash")
+    [member_id] = add_members(sqlite_server, surname, 1)
+    client = signed_in_client(sqlite_server)
+    session = StaffSession(client, client.me())
+    workspace = Workspace(session, store=LocalStore(tmp_path / "ws.sqlite3"), start=False)
+    window = MainWindow(session, workspace=workspace)
+    qtbot.addWidget(window)
+    workspace.syncer.sync_once()  # the directory, as a first sync brings it
+    window.search_view.set_query(surname)
+    model = window.search_view.model
+    qtbot.waitUntil(lambda: model.rowCount() == 1)
+    old = model.summary(0)
+    assert old.id == member_id and not old.name.startswith("Renamed")
+
+    seen: list[str] = []
+    model.dataChanged.connect(lambda *_: seen.append(model.summary(0).name))
+    known = workspace.store.member_detail(member_id)
+    assert known is not None
+    workspace.submit(UpdateContact(member_id=member_id, base_version=known.version, first_name="Renamed"))
+    qtbot.waitUntil(lambda: cell(window, 0, SYNC_COLUMN) == "⟳ 1")
+    assert model.summary(0).name == f"Renamed {surname}"
+
+    workspace.syncer.push_once()  # the server accepts it; no pull yet
+    qtbot.waitUntil(lambda: cell(window, 0, SYNC_COLUMN) == "")  # no longer waiting to sync
+    assert model.summary(0).name == f"Renamed {surname}"
+    assert workspace.store.search(surname).items[0].name == f"Renamed {surname}"
+    assert on_server(sqlite_server, member_id).first_name == "Renamed"
+
+    workspace.syncer.sync_once()  # the pull brings the server's row: the same value, for good
+    window.search_view.search_now()
+    qtbot.waitUntil(lambda: not model.loading)
+    assert model.summary(0).name == f"Renamed {surname}"
+    assert seen and all(name == f"Renamed {surname}" for name in seen), seen
+    workspace.stop()
