@@ -130,7 +130,7 @@ class Member(Base):
         back_populates="member", cascade="all, delete-orphan", order_by="Address.id"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy declares its type)
 
     @property
     def display_name(self) -> str:

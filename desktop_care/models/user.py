@@ -88,7 +88,7 @@ class User(Base):
     #: trigrams: FTS5 ``user_fts`` on SQLite, pg_trgm on PostgreSQL).
     search_text: Mapped[str] = mapped_column(Text, default="")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy declares its type)
     __table_args__ = (
         # The Users page filters by role and state and pages by id.
         Index("ix_app_user_role_state_id", "role", "state", "id"),
