@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from desktop_care.models import MAX_FAILED_LOGINS, User, UserState
+from desktop_care.models import User, UserState
 from desktop_care.schemas import StaffPublic
 from desktop_care.sync import OfflineCredentials, Syncer
 from desktop_care.sync.api_client import ApiClient, Forbidden
@@ -91,7 +91,7 @@ def test_too_many_wrong_passwords_drop_the_verifier(credentials):
     assert (gone.staff, gone.reason) == (None, OfflineCheck.REFUSED)
 
 
-@pytest.mark.parametrize("state", [UserState.LOCKED, UserState.DISABLED, UserState.REVOKED])
+@pytest.mark.parametrize("state", [UserState.DISABLED, UserState.REVOKED])
 def test_an_account_the_server_refuses_loses_its_offline_sign_in(databases, tmp_path, state):
     (tmp_path / "srv").mkdir()
     server = start_server(databases.create("sqlite"), tmp_path / "srv")
@@ -104,8 +104,6 @@ def test_an_account_the_server_refuses_loses_its_offline_sign_in(databases, tmp_
         assert credentials.check(server.url, account.username, account.password).staff is not None
         with server_session(server) as session:
             values: dict[str, object] = {"state": state}
-            if state is UserState.LOCKED:
-                values["failed_logins"] = MAX_FAILED_LOGINS
             session.execute(update(User).where(User.username == account.username).values(**values))
             session.commit()
         with pytest.raises(Forbidden):
