@@ -137,7 +137,7 @@ def test_a_country_code_is_two_ascii_letters(server: LiveServer, auth: dict[str,
                "home_address": {"line1": "1 Test Lane", "city": "Testville", "country": "ÄÖ"}}
     response = push(server, auth, {"commands": [command]})
     assert response.status_code == 422, response.text
-    assert response.json()["fields"] == {"commands.0.home_address.country": "must be a two-letter country code"}
+    assert response.json()["fields"] == {"commands.0.home_address.country": "must be a two-letter country code such as GB or FR"}
 
 
 def test_the_document_uses_only_json_schema_keywords(server: LiveServer) -> None:
