@@ -81,7 +81,8 @@ def test_sign_in_errors_say_what_is_wrong(server: LiveServer, db: Session) -> No
     [({"state": UserState.REVOKED}, "Access for this account has been revoked; it must be invited again."),
      ({"state": UserState.DISABLED}, "This account is disabled; staff can enable it."),
      ({"state": UserState.INVITED}, "This account is not activated yet; accept the invitation first."),
-     ({"member_status": MemberStatus.INACTIVE}, "This member account is on hold; contact us to sign in again."),
+     ({"member_status": MemberStatus.DEACTIVATED}, "This account is on hold; please contact us to reactivate it."),
+     ({"member_status": MemberStatus.INACTIVE}, "This membership is closed (un-enrolled)."),
      ({"role": UserRole.NON_MEMBER}, "This is not a member portal account.")],
 )
 def test_users_who_may_not_sign_in_are_told_why(server: LiveServer, db: Session, fields: dict[str, object],
@@ -95,7 +96,7 @@ def test_users_who_may_not_sign_in_are_told_why(server: LiveServer, db: Session,
 def test_staff_cannot_sign_in_to_the_portal(server: LiveServer, make_staff) -> None:
     staff = make_staff()
     page = Browser(server.url).sign_in(staff.username, staff.password)
-    assert page.status == 403 and page.form_error == "This is not a member portal account."
+    assert page.status == 403 and page.form_error == "Staff accounts sign in to the Desktop Care console, not the member portal."
 
 
 def test_forgot_password_answers_the_same_for_unknown_accounts(server: LiveServer, db: Session) -> None:

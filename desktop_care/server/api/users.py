@@ -51,7 +51,7 @@ def list_users(
         list[StateFilter] | None,
         Query(description="Any of these states; `locked`: sign-in throttled right now"),
     ] = None,
-    limit: Annotated[PageSize, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
+    limit: Annotated[PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> UserPage:
     """Every user (portal users of members, non-member users, staff), in id order,

@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import (
     Member,
-    MemberStatus,
     PortalSession,
     User,
     UserRole,
     utcnow,
 )
+from desktop_care.models.status import sign_in_refusal
 from desktop_care.models.tokens import PORTAL_SESSION_LIFETIME, digest, new_secret
 
 from ..deps import SessionDep
@@ -171,9 +171,9 @@ def portal_refusal(session: Session, user: User) -> str | None:
     if reason is not None:
         return reason
     member = session.get(Member, user.member_id)
-    if member is None or member.status in (MemberStatus.INACTIVE, MemberStatus.MERGED):
-        return "this member account is on hold; contact us to sign in again"
-    return None
+    if member is None:
+        return "this is not a member portal account"
+    return sign_in_refusal(member)  # the status rules of the Change status wizard
 
 
 @dataclass(frozen=True)
