@@ -47,7 +47,7 @@ def test_a_bulk_update_and_raw_address_writes_reach_the_pull(server, tmp_path):
     ws = workstation(server, tmp_path / "ws.sqlite3", page_size=5)
     try:
         assert ws.sync()
-        assert run_sql(server, "UPDATE member SET email_opt_in = :yes, email = 'bulk@example.org' "
+        assert run_sql(server, "UPDATE member SET email_newsletters = :yes, email = 'bulk@example.org' "
                                "WHERE last_name = :last", yes=True, last=last) == 12
         # An address written by SQL is a change of its member too.
         run_sql(server, "INSERT INTO address (member_id, kind, line1, line2, city, region, postcode, country) "
