@@ -57,7 +57,23 @@ def _json_integer(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_integer), Strict()]
 
 
-def _kind_is_required(schema: dict[str, Any]) -> None:
+#: Shortest reason staff must give where a command asks why.
+MIN_REASON = 3
+
+#: What a reason is, for the document: once spaces are tidied, at least MIN_REASON
+#: characters (a character that is not a space, then anything, then another).
+REASON_SCHEMA: dict[str, Any] = {"pattern": r"\S[\s\S]+\S"}
+
+
+def clean_reason(value: str) -> str:
+    """A reason with its spaces tidied; ValueError when it is too short to say why."""
+    value = " ".join(value.split())
+    if len(value) < MIN_REASON:
+        raise ValueError(f"must say why, in at least {MIN_REASON} characters")
+    return value
+
+
+def kind_is_required(schema: dict[str, Any]) -> None:
     required = schema.setdefault("required", [])
     if "kind" not in required:
         required.insert(0, "kind")
@@ -92,7 +108,7 @@ class BaseCommand(BaseModel):
     ``POST /commands``, never queued offline). Register each with ``@register``."""
 
     # The document requires ``kind``, which tells the kinds apart (a default for Python only).
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_kind_is_required)
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=kind_is_required)
 
     #: Set by each subclass as ``kind: Literal["..."] = "..."``.
     kind: str

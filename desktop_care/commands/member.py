@@ -31,9 +31,9 @@ from ..models import (
     add_points,
     utcnow,
 )
-from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
+from ..models.contact import POSTCODE_PATTERN, InvalidContact, is_country, normalize_phone, normalize_postcode
 from ..models.status import accrual_refusal
-from .base import Actor, Command, JsonInt, Rejected
+from .base import REASON_SCHEMA, Actor, Command, JsonInt, Rejected, clean_reason, kind_is_required
 from .registry import register
 
 #: The largest single adjustment staff may make, either way.
@@ -65,7 +65,7 @@ class AddressIn(BaseModel):
     #: Validated after ``country`` (field order), in that country's terms.
     country: str = Field(default="GB", min_length=2, max_length=2, json_schema_extra={"pattern": "^[A-Za-z]{2}$"},
                          description="ISO 3166 two-letter code")
-    postcode: str = Field(default="", max_length=20)
+    postcode: str = Field(default="", max_length=20, json_schema_extra={"pattern": POSTCODE_PATTERN})
 
     @field_validator("line1", "line2", "city", "region")
     @classmethod
@@ -278,6 +278,15 @@ def _address_dict(address: Address) -> dict[str, str]:
     return {key: getattr(address, key) or "" for key in _ADDRESS_KEYS}
 
 
+_CHOICE_FIELDS = ("newsletters", "offers", "event_reminders", "email_opt_in")
+
+
+def _some_category_is_given(schema: dict[str, Any]) -> None:
+    """For the document: at least one of the choices is true or false (``null`` is no choice)."""
+    kind_is_required(schema)
+    schema["anyOf"] = [{"required": [name], "properties": {name: {"type": "boolean"}}} for name in _CHOICE_FIELDS]
+
+
 @register
 class SetEmailPreference(Command):
     """Opt the member in to, or out of, categories of e-mail (newsletters, offers,
@@ -295,6 +304,7 @@ class SetEmailPreference(Command):
 
     action: ClassVar[str] = "member.set_email_preference"
     label: ClassVar[str] = "E-mail preferences"
+    model_config = ConfigDict(json_schema_extra=_some_category_is_given)
 
     @model_validator(mode="after")
     def _something(self) -> SetEmailPreference:
@@ -356,7 +366,7 @@ class AdjustPoints(Command):
     delta: JsonInt = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT,
                            json_schema_extra={"not": {"const": 0}})  # as _not_zero says
     points_type: PointsType
-    reason: str = Field(min_length=3, max_length=500)
+    reason: str = Field(min_length=3, max_length=500, json_schema_extra=REASON_SCHEMA)
 
     never_conflicts: ClassVar[bool] = True
     action: ClassVar[str] = "member.adjust_points"
@@ -372,10 +382,7 @@ class AdjustPoints(Command):
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
-        value = _clean(value)
-        if len(value) < 3:
-            raise ValueError("must say why, in at least 3 characters")
-        return value
+        return clean_reason(value)
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset({"points_balance"})

@@ -15,11 +15,8 @@ from sqlalchemy.orm import Session
 
 from ..models import Member, MemberStatus
 from ..models.status import STATUS_LABELS, StatusAction, StatusRefused, transition
-from .base import Actor, Command, Rejected
+from .base import REASON_SCHEMA, Actor, Command, Rejected, clean_reason
 from .registry import register
-
-#: Shortest reason staff must give for a status change.
-MIN_REASON = 3
 
 
 def turn_off_email(member: Member) -> dict[str, Any]:
@@ -32,13 +29,6 @@ def turn_off_email(member: Member) -> dict[str, Any]:
     return {"email_opt_in": {"before": True, "after": False}}
 
 
-def clean_reason(value: str) -> str:
-    value = " ".join(value.split())
-    if len(value) < MIN_REASON:
-        raise ValueError(f"must say why, in at least {MIN_REASON} characters")
-    return value
-
-
 @register
 class ChangeStatus(Command):
     """Move the member along the status machine, with a reason."""
@@ -47,7 +37,7 @@ class ChangeStatus(Command):
     #: Required: a status changed by someone else since is a conflict.
     base_version: int = Field(ge=1)
     status_action: StatusAction
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, json_schema_extra=REASON_SCHEMA)
 
     action: ClassVar[str] = "member.change_status"
     label: ClassVar[str] = "Change status"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.commands import Actor
 from desktop_care.models import User
+from desktop_care.models.base import MAX_ID
 
 from .errors import FieldsInvalid
 from .security import StaffSession, resolve_token
@@ -52,6 +53,10 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# Ids in paths, bounded by their columns: a larger number is a 422, never a database error.
+MemberId = Annotated[int, Path(ge=1, le=MAX_ID, description="The member's id")]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id")]
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:

@@ -39,10 +39,13 @@ DERANDOMIZE = "DESKTOP_CARE_FUZZ_EXAMPLES" not in os.environ
 # still be refused for. Anything else refused is a document that is not precise enough.
 SEMANTIC_RULES = (
     re.compile(r"^is not a valid e-mail address"),
-    re.compile(r"^may contain only digits"),
-    re.compile(r"^is not a valid postcode$"),  # checked once spaces are tidied, so no pattern says it
+    re.compile(r"^is (not a|not a valid|too short to be a|too long to be a) phone number"),  # phonenumbers decides
+    re.compile(r"^is not a (UK postcode|ZIP code)"),  # the country's own rules, checked once spaces are tidied
+    re.compile(r"^must be 2 to 10 letters or digits$"),  # any other country's postcode, spaces and hyphens aside
     re.compile(r"^is not a cursor from a previous page$"),  # opaque: only the server makes them
     re.compile(r" was already used for a different change$"),  # an op_id is used once, ever
+    re.compile(r"^must be a two-letter country code such as"),  # two letters ISO 3166 has assigned
+    re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
 )
 
 

@@ -50,7 +50,7 @@ from desktop_care.schemas import (
     StaffInvitationIn,
 )
 
-from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
+from ..deps import ClientAddress, CurrentStaff, MemberId, SessionDep, Sessions, UserId, staff_actor
 from ..errors import (
     ERROR_RESPONSES,
     ApiError,
@@ -62,7 +62,7 @@ from ..errors import (
 )
 from ..mail.render import subject_of
 from ..transactions import run_command
-from .members import PageSize, portal_user_out
+from .members import MAX_LIMIT, PageSize, portal_user_out
 
 router = APIRouter(tags=["accounts"], responses=ERROR_RESPONSES)
 
@@ -130,7 +130,7 @@ def _op_id(body: OnlineCommandIn | None) -> uuid.UUID:
     responses={**_NOT_FOUND, **_LIMITED},
 )
 def reset_password(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """E-mail the portal user a single-use link (1 hour) to choose a new password.
@@ -151,7 +151,7 @@ def reset_password(
     responses=_NOT_FOUND,
 )
 def invite_user(
-    member_id: int, body: InvitationIn, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, body: InvitationIn, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress,
 ) -> AccountActionOut:
     """Invite a person to the member's portal account as a Full or Standard user: an
@@ -181,7 +181,7 @@ def _invalid(exc: ValueError) -> Refused:
     responses=_NOT_FOUND,
 )
 def resend_invitation(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """Send a pending invitation again with a new link; the old link stops working."""
@@ -197,7 +197,7 @@ def resend_invitation(
     responses=_NOT_FOUND,
 )
 def cancel_invitation(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress,
 ) -> AccountActionOut:
     """Cancel a pending invitation: its link stops working."""
@@ -209,8 +209,8 @@ def cancel_invitation(
 @router.get("/members/{member_id}/mail", operation_id="getMemberMail", response_model=MailPage,
             responses=_NOT_FOUND)
 def member_mail(
-    member_id: int, session: SessionDep, staff: CurrentStaff,
-    limit: Annotated[PageSize, Query(description="Page size")] = 50,
+    member_id: MemberId, session: SessionDep, staff: CurrentStaff,
+    limit: Annotated[PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 50,
     cursor: Annotated[str | None, Query(max_length=20, description="`next_cursor` of the previous page")] = None,
 ) -> MailPage:
     """The e-mails queued for the member, newest first, with their delivery state."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState, utcnow
-from desktop_care.models.base import MAX_ID
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
 from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.user_search import UserRow, user_rows
@@ -25,7 +24,7 @@ from desktop_care.schemas import (
     TransactionOut,
 )
 
-from ..deps import CurrentStaff, SessionDep
+from ..deps import CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, InvalidInput, NotFound
 
 router = APIRouter(prefix="/members", tags=["members"], responses=ERROR_RESPONSES)
@@ -46,7 +45,6 @@ def _page_size(value: object) -> int:
 
 
 PageSize = Annotated[int, BeforeValidator(_page_size)]
-MemberId = Annotated[int, Path(ge=1, le=MAX_ID, description="The member's id")]
 
 
 def _common_fields(member: Member) -> dict[str, Any]:
