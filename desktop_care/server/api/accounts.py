@@ -29,6 +29,7 @@ from desktop_care.commands import (
     Status,
 )
 from desktop_care.commands.accounts import (
+    PORTAL_ROLES,
     existing_user,
     invite_staff,
     rate_limit_message,
@@ -80,6 +81,16 @@ def _member(session: Session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")
+    return member
+
+
+def _member_user(session: Session, member_id: int, user_id: int) -> Member:
+    """The member, when ``user_id`` is one of its portal users; 404 otherwise (a path
+    that names nothing)."""
+    member = _member(session, member_id)
+    user = session.get(User, user_id)
+    if user is None or user.member_id != member.id or user.role not in PORTAL_ROLES:
+        raise NotFound(f"member {member.member_no} has no portal user with id {user_id}")
     return member
 
 
@@ -135,7 +146,7 @@ def reset_password(
 ) -> AccountActionOut:
     """E-mail the portal user a single-use link (1 hour) to choose a new password.
     Staff never see the password. At most 3 resets per member account an hour (429)."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     until = reset_limit_until(session, member_id)
     if until is not None:
         raise TooManyRequests(rate_limit_message(until), int((until - utcnow()).total_seconds()) + 1)
@@ -185,7 +196,7 @@ def resend_invitation(
     client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """Send a pending invitation again with a new link; the old link stops working."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     command = ResendInvitation(op_id=_op_id(body), member_id=member_id, user_id=user_id)
     return _run(session, sessions, command, staff, client, "The invitation was sent again to {email}.")
 
@@ -201,7 +212,7 @@ def cancel_invitation(
     client: ClientAddress,
 ) -> AccountActionOut:
     """Cancel a pending invitation: its link stops working."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     command = CancelInvitation(member_id=member_id, user_id=user_id)
     return _run(session, sessions, command, staff, client, "The invitation of {email} was cancelled.")
 
