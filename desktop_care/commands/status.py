@@ -13,20 +13,19 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
-from ..models import Member, MemberStatus
+from ..models import EMAIL_CHOICE_COLUMNS, Member, MemberStatus
 from ..models.status import STATUS_LABELS, StatusAction, StatusRefused, transition
 from .base import REASON_SCHEMA, Actor, Command, Rejected, clean_reason
 from .registry import register
 
 
 def turn_off_email(member: Member) -> dict[str, Any]:
-    """Un-enroll's e-mail effect, in one place: the member gets no more e-mail from us
-    (today one opt-in flag; e-mail categories will all be turned off here). Returns
-    what changed, for the audit."""
-    if not member.email_opt_in:
-        return {}
+    """Un-enroll's e-mail effect, in one place: the member gets no more optional e-mail
+    from us (every category off). Returns what changed, for the audit."""
+    changed = {column: {"before": True, "after": False}
+               for column in sorted(EMAIL_CHOICE_COLUMNS) if getattr(member, column)}
     member.email_opt_in = False
-    return {"email_opt_in": {"before": True, "after": False}}
+    return changed
 
 
 @register
@@ -50,7 +49,7 @@ class ChangeStatus(Command):
     def changed_fields(self) -> frozenset[str]:
         fields = {"status", "status_before_hold"}
         if self.status_action is StatusAction.UNENROLL:
-            fields.add("email_opt_in")
+            fields |= EMAIL_CHOICE_COLUMNS
         return frozenset(fields)
 
     def check(self, member: Member) -> None:
@@ -83,7 +82,7 @@ class ChangeStatus(Command):
             return dict(values)  # the server will refuse it; show the member as it is
         out = {**values, "status": t.after, "status_before_hold": t.status_before_hold}
         if t.email_opt_out:
-            out["email_opt_in"] = False
+            out.update(dict.fromkeys(EMAIL_CHOICE_COLUMNS, False), email_opt_in=False)
         return out
 
     def summary(self) -> str:

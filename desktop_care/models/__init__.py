@@ -4,7 +4,16 @@ from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
 from .mail import MailMessage, MailState, queue_mail
-from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
+from .member import (
+    EMAIL_CHOICE_COLUMNS,
+    OPTIONAL_CATEGORIES,
+    Address,
+    AddressKind,
+    EmailCategory,
+    ImmutableFieldError,
+    Member,
+    MemberStatus,
+)
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
@@ -23,6 +32,7 @@ from .user import (
 from .user_search import user_search_text
 
 __all__ = [
+    "EMAIL_CHOICE_COLUMNS",
     "MAX_FAILED_LOGINS",
     "OPTIONAL_CATEGORIES",
     "UNDO_WINDOW",

@@ -70,6 +70,10 @@ OPTIONAL_CATEGORIES: tuple[EmailCategory, ...] = (
     EmailCategory.NEWSLETTERS, EmailCategory.OFFERS, EmailCategory.EVENT_REMINDERS,
 )
 
+#: The member columns of those choices: what a change that turns every category on or
+#: off writes (and stamps, for field-level conflicts).
+EMAIL_CHOICE_COLUMNS: frozenset[str] = frozenset(f"email_{c.value}" for c in OPTIONAL_CATEGORIES)
+
 
 class ImmutableFieldError(ValueError):
     """Raised when code tries to change a field that never changes (the logon ID)."""
