@@ -186,13 +186,11 @@ class Command(BaseCommand):
     def check(self, member: Member) -> None:
         """Raise :class:`Rejected` if the member, as it is now, does not allow this."""
 
-    def verify(self, session: Session, member: Member) -> None:
-        """Like :meth:`check`, for rules that read other rows (the user a command acts
-        on, a rate limit). Reads only; raises :class:`Rejected`."""
-
     def check_in(self, session: Session, member: Member) -> None:
         """:meth:`check` with the session at hand, for rules that read other rows (a
-        merge reads the survivor). The runner calls this; by default it is ``check``."""
+        merge reads the survivor, an invitation the users, a reset its rate limit).
+        Reads only; raises :class:`Rejected`. The runner calls this; by default it is
+        ``check``."""
         self.check(member)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:

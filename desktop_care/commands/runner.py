@@ -209,7 +209,6 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
             )
     try:
         command.check_in(session, member)
-        command.verify(session, member)
         if command.apply_can_reject:
             with session.begin_nested():
                 details = command.apply(session, member, actor)
