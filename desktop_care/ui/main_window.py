@@ -17,14 +17,17 @@ from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
 from .ops import Op
+from .palette import MEMBER_LIMIT, CommandPalette, ShortcutsDialog, action_entries, button_entries, plain, shortcut_rows
 from .qt import (
     PYSIDE_VERSION,
     QAction,
+    QApplication,
     QCloseEvent,
     QEvent,
     QKeySequence,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -134,6 +137,12 @@ class MainWindow(QMainWindow):
         sync_menu.addActions([self.sync_now_action, self.sync_issues_action])
 
         help_menu = menu_bar.addMenu("&Help")
+        self.palette_action = self._action("&Command palette…", self.show_palette, QKeySequence("Ctrl+K"))
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("?"))
+        # Anywhere in the app (a member's details too): the palette offers that member's actions.
+        self.palette_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        help_menu.addActions([self.palette_action, self.shortcuts_action])
+        help_menu.addSeparator()
         self.about_action = self._action("&About Desktop Care", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
@@ -218,6 +227,45 @@ class MainWindow(QMainWindow):
         if shown:
             workspace = self.workspace
             Op(self, lambda: workspace.summaries(shown)).success(model.replace_rows).run()
+
+    def menu_actions(self) -> list[tuple[str, QAction]]:
+        """Every action of the menus, with its menu's title."""
+        out: list[tuple[str, QAction]] = []
+        for top in self.menuBar().actions():
+            menu = top.menu()
+            if isinstance(menu, QMenu):
+                out.extend((plain(top.text()), action) for action in menu.actions())
+        return out
+
+    def show_palette(self) -> CommandPalette:
+        """Ctrl+K: the menus' actions, those of the member in front, and members by ID or name."""
+        entries = action_entries((group, a) for group, a in self.menu_actions() if a is not self.palette_action)
+        front = QApplication.activeWindow()
+        if isinstance(front, MemberDetailsDialog) and front.member is not None:
+            entries = button_entries(front, f"{front.member.first_name} {front.member.last_name} "
+                                            f"({front.member.member_no})") + entries
+        parent = front if isinstance(front, QWidget) else self
+        palette = CommandPalette(entries, parent, find_members=lambda q: self.workspace.search_members(q, MEMBER_LIMIT),
+                                 open_member=self.open_member)
+        palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        palette.setModal(True)
+        palette.show()
+        palette.raise_()
+        palette.activateWindow()
+        palette.query.setFocus()
+        return palette
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """?: every shortcut of the menus and of the windows open (a member's details)."""
+        labelled: list[tuple[str, QAction]] = list(self.menu_actions())
+        for details in list(self._details.values())[:1]:  # the same in every member's window
+            labelled.extend(("Member details", a) for a in details.actions())
+        extra = [("Member details", "Close", "Esc")] if self._details else [
+            ("Member details", "(open a member to list its shortcuts here)", "")]
+        shortcuts = ShortcutsDialog(shortcut_rows(labelled, extra), self)
+        shortcuts.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        shortcuts.show()
+        return shortcuts
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(saved_settings.load(), self)

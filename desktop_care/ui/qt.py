@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QPalette,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QApplication,
     QButtonGroup,
@@ -77,6 +78,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 __all__ = [
     "PYSIDE_VERSION",
     "ModelIndex",
+    "QAbstractButton",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
