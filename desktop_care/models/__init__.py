@@ -6,6 +6,7 @@ from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_
 from .mail import MailMessage, MailState, queue_mail
 from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
 from .tokens import PortalSession, TokenPurpose, UserToken
+from .on_behalf import OnBehalfSession, ServerSetting
 from .search import MemberSearch, normalize, search_fields
 from .user import (
     MAX_FAILED_LOGINS,
@@ -32,7 +33,9 @@ __all__ = [
     "MailMessage",
     "MailState",
     "OPTIONAL_CATEGORIES",
+    "OnBehalfSession",
     "PortalSession",
+    "ServerSetting",
     "TokenPurpose",
     "UserToken",
     "queue_mail",
