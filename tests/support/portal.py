@@ -12,8 +12,8 @@ import requests
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"')
-_INPUT = re.compile(r'<input id="[a-z_]+" name="([a-z_]+)" type="(?:text|email|tel)" value="([^"]*)"')
-_ERROR = re.compile(r'<div class="error" id="([a-z_]+)-error">([^<]+)</div>')
+_INPUT = re.compile(r'<input id="[a-z0-9_]+" name="([a-z0-9_]+)" type="(?:text|email|tel)" value="([^"]*)"')
+_ERROR = re.compile(r'<div class="error" id="([a-z0-9_]+)-error">([^<]+)</div>')
 _FORM_ERROR = re.compile(r'<div class="form-error" role="alert">([^<]+)</div>')
 _FLASH = re.compile(r'<div class="flash [^"]+" role="status">([^<]+)</div>')
 _H1 = re.compile(r"<h1>([^<]+)</h1>")

@@ -107,9 +107,7 @@ def _command(current: SignedIn, form: dict[str, str]) -> dict[str, Any]:
 def _errors(exc: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ())]
-        if not loc:
-            continue
+        loc = [str(part) for part in error.get("loc", ())] or ["form"]
         name = loc[-1] if loc[0] == "home_address" and len(loc) > 1 else _FIELD_OF.get(loc[0], loc[0])
         message = plain_message(error).removeprefix("value error, ")
         fields.setdefault(name, message[:1].upper() + message[1:].rstrip(".") + ".")
@@ -141,8 +139,10 @@ def update_profile(
     try:
         command = UpdateContact.model_validate(payload)
     except ValidationError as exc:
-        return _profile(request, current, 400, form=form, errors=_errors(exc),
-                        form_error="Please correct the fields marked below.")
+        errors = _errors(exc)
+        whole = errors.pop("form", "")
+        return _profile(request, current, 400, form=form, errors=errors,
+                        form_error=whole or "Please correct the fields marked below.")
     actor = current.actor(client)
     session.rollback()  # end this request's read: the command runs in its own write transaction
     result = run_command(sessions, command, actor)
