@@ -37,6 +37,7 @@ from .session import StaffSession
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
 from .users.users_view import UsersView
 from .widgets import named
+from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .workspace import Workspace
 
 ONLINE = "● Online"
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._build_status_bar()
+        #: Title and status bar while acting on behalf; Sign in as yourself / Sign out.
+        self.on_behalf = OnBehalfIndicator(self, session.client, self.open_member, self.sign_out_requested.emit)
         message.bridge.shown.connect(self._show_message)
 
         self._health: Health | None = None
@@ -336,4 +339,5 @@ class MainWindow(QMainWindow):
         self.workspace.stop()
         for dialog in list(self._details.values()):
             dialog.close()
+        on_behalf_windows().close_all(self.session.client)  # each ends its session on the server
         super().closeEvent(event)

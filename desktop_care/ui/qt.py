@@ -68,11 +68,21 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
+from PySide6.QtCore import QUrl
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QFrame, QStatusBar
 from shiboken6 import isValid as is_alive
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 __all__ = [
+    "QWebEngineView",
+    "QWebEngineProfile",
+    "QWebEnginePage",
+    "QUrl",
+    "QStatusBar",
+    "QFrame",
     "PYSIDE_VERSION",
     "ModelIndex",
     "QAbstractItemView",

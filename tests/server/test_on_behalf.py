@@ -125,7 +125,7 @@ def test_act_on_behalf_opens_the_portal_with_a_banner_once(server: LiveServer, d
 def test_changes_on_behalf_are_audited_with_staff_member_and_session(server: LiveServer, db: Session) -> None:
     member, _ = _member(db)
     console = Console(server, db)
-    view, page, session_id = console.open(member.id)
+    view, _page, session_id = console.open(member.id)
     view.get("/portal/profile")
     saved = view.fill("/portal/profile", phone="07911 123456", city="Bristol", line1="1 Harbour Way",
                         postcode="bs1 4dj")
@@ -170,7 +170,7 @@ def test_email_and_password_cannot_be_changed_on_behalf(server: LiveServer, db: 
 @pytest.mark.parametrize("case", ["merged", "deactivated", "revoked", "staff user", "blank reason", "unknown"])
 def test_who_may_not_be_acted_for_is_refused_plainly(server: LiveServer, db: Session, case: str) -> None:
     console = Console(server, db)
-    member, user = _member(db, **({"state": UserState.REVOKED} if case == "revoked" else {}))
+    member, _user = _member(db, **({"state": UserState.REVOKED} if case == "revoked" else {}))
     extra: dict[str, object] = {}
     reason = "Helping on the phone"
     if case == "merged":
@@ -215,7 +215,7 @@ def test_a_token_works_only_for_seconds(server: LiveServer, db: Session) -> None
 def test_sign_in_as_yourself_ends_the_session_on_the_server(server: LiveServer, db: Session) -> None:
     member, _ = _member(db)
     console = Console(server, db)
-    view, page, session_id = console.open(member.id)
+    view, _page, session_id = console.open(member.id)
     cookie = view.http.cookies.get("dc_portal", path="/portal")
     done = view.submit("/portal/on-behalf/end", then="yourself")
     assert done.url.endswith("/portal/on-behalf/ended?then=yourself")

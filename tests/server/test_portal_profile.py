@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop_care.models import AuditEvent, Member, User
-from tests.server.conftest import PASSWORD, make_member, make_portal_user, staff_headers, unique
+from tests.server.conftest import (
+    PASSWORD,
+    make_member,
+    make_portal_user,
+    staff_headers,
+    unique,
+)
 from tests.support.portal import Browser
 from tests.support.servers import LiveServer
 from tests.support.smtp import SmtpSink

@@ -14,9 +14,14 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from desktop_care.commands import role_permits
+from desktop_care.commands import ActOnBehalf, role_permits
 from desktop_care.models import Member, OnBehalfSession, UserRole, record
-from desktop_care.models.on_behalf import NOTIFY_ON_BEHALF, ON_BEHALF_SESSION_LIFETIME, set_setting, setting
+from desktop_care.models.on_behalf import (
+    NOTIFY_ON_BEHALF,
+    ON_BEHALF_SESSION_LIFETIME,
+    set_setting,
+    setting,
+)
 from desktop_care.schemas import (
     ErrorDetail,
     OnBehalfEndIn,
@@ -42,8 +47,9 @@ def act_on_behalf(member_id: int, body: OnBehalfIn, current: CurrentSession, ses
     """A one-time token to open the portal as the member, for ``reason`` (audited as
     ``on_behalf.start``). 403 with the reason for a merged-away, closed or revoked
     account, or a staff user."""
-    if not role_permits(current.user.role, UserRole.SOCIETY_STAFF):
-        raise Forbidden("only staff may act on behalf of a member")
+    reason = ActOnBehalf.refusal(current.user.role)
+    if reason is not None:
+        raise Forbidden(reason)
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")

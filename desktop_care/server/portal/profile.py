@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import AddressIn, Status, UpdateContact
+from desktop_care.commands import Status, UpdateContact
 from desktop_care.models import (
     EmailCategory,
     UserCredential,
