@@ -69,6 +69,19 @@ def open_view(qtbot, details: MemberDetailsDialog, reason: str = "Member phoned 
     return view
 
 
+#: The portal's header (#17324d) and its form-error box (#fdecea), as painted.
+HEADER, FORM_ERROR = (0x17, 0x32, 0x4D), (0xFD, 0xEC, 0xEA)
+
+
+def painted(qtbot, view: OnBehalfWindow, color: tuple[int, int, int] = HEADER, x: int = 300) -> None:
+    """Wait until the view shows ``color`` somewhere down column ``x``: the page as a
+    person sees it (web content paints a little after loadFinished, QT.md)."""
+    def shows() -> bool:
+        image = view.view.grab().toImage()
+        return any(image.pixelColor(x, y).getRgb()[:3] == color for y in range(0, min(400, image.height()), 2))
+    qtbot.waitUntil(shows, timeout=LOAD_MS)
+
+
 def details_of(qtbot, window: MainWindow, member_id: int) -> MemberDetailsDialog:
     details = window.open_member(member_id)
     qtbot.waitUntil(lambda: details.member is not None and not details.loading, timeout=LOAD_MS)
@@ -76,7 +89,7 @@ def details_of(qtbot, window: MainWindow, member_id: int) -> MemberDetailsDialog
 
 
 def test_act_on_behalf_shows_the_portal_as_the_member_with_banners(qtbot, window: MainWindow,
-                                                                   member: FullMember) -> None:
+                                                                   member: FullMember, screenshot) -> None:
     details = details_of(qtbot, window, member.id)
     assert details.on_behalf_button.isEnabled()
     dialog = details.open_act_on_behalf()
@@ -91,17 +104,20 @@ def test_act_on_behalf_shows_the_portal_as_the_member_with_banners(qtbot, window
     assert js(qtbot, view, "location.pathname") == "/portal/account"
     banner = js(qtbot, view, "document.getElementById('on-behalf-banner').innerText")
     assert f"{staff_name} acting on behalf of {name}" in " ".join(banner.split())
-    assert view.banner_text.text() == f"{staff_name} acting on behalf of {name} · member {member.member_no}"
+    assert view.banner_text.text() == f"Desktop Care · {staff_name} acting on behalf of {name} · member {member.member_no}"
     assert view.windowTitle() == f"Acting on behalf of {name} ({member.member_no}) — Desktop Care"
     assert "ends by" in view.status_text.text()
     # The console's main window says it too.
     assert window.windowTitle().endswith(f"— Acting on behalf of {name}")
     assert window.on_behalf.label.isVisible() and window.on_behalf.label.text() == f"Acting on behalf of {name}"
     assert view.profile.isOffTheRecord() and view.profile is not QWebEngineProfile.defaultProfile()
+    painted(qtbot, view)
+    screenshot(view, "on-behalf-view")
+    screenshot(window, "main-window-on-behalf")
 
 
 def test_the_email_change_is_refused_in_the_page_and_sign_in_as_yourself_ends_the_session(
-    qtbot, window: MainWindow, member: FullMember
+    qtbot, window: MainWindow, member: FullMember, screenshot
 ) -> None:
     details = details_of(qtbot, window, member.id)
     view = open_view(qtbot, details)
@@ -116,6 +132,8 @@ def test_the_email_change_is_refused_in_the_page_and_sign_in_as_yourself_ends_th
         "Only the member can change their e-mail address."
     on_server = window.session.client.member(member.id)
     assert on_server.email == f"edith.{member.last_name.lower()}@example.org"
+    painted(qtbot, view, FORM_ERROR)
+    screenshot(view, "on-behalf-email-refused")
 
     session_id = view.session_id
     with qtbot.waitSignal(on_behalf_windows().returned, timeout=LOAD_MS):

@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 
 #: Where the portal's own banner buttons lead (``server/portal/on_behalf.py``).
 ENDED_PATH = "/portal/on-behalf/ended"
+#: The console's banner: dark amber, unlike anything a portal page draws.
+BANNER_STYLE = ("QFrame#onBehalfBanner { background: #3d2c00; }"
+                "QFrame#onBehalfBanner QLabel { color: #ffffff; font-weight: 600; }"
+                "QFrame#onBehalfBanner QPushButton { background: #fff4ce; color: #3d2c00; border: 0;"
+                " border-radius: 3px; padding: 4px 12px; }")
+INDICATOR_STYLE = "QLabel { background: #fff4ce; color: #3d2c00; border: 1px solid #c98a00; padding: 0 6px; }"
 #: The console closes the view this long before the server's hard limit.
 _LIMIT_MARGIN_MS = 1_000
 
@@ -131,7 +137,8 @@ class OnBehalfWindow(QMainWindow):
         self.view.urlChanged.connect(self._url_changed)
 
         self.banner = named(QFrame(), "onBehalfBanner")
-        self.banner_text = named(QLabel(self.banner_line), "onBehalfBannerText")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner_text = named(QLabel(f"Desktop Care · {self.banner_line}"), "onBehalfBannerText")
         self.banner_text.setTextFormat(Qt.TextFormat.PlainText)
         self.yourself_button = named(QPushButton("Sign in as &yourself"), "signInAsYourselfButton")
         self.yourself_button.setToolTip("End this session and return to the member's details")
@@ -242,6 +249,7 @@ class OnBehalfIndicator(QObject):
         self._sign_out = sign_out
         self._title = ""
         self.label = named(QLabel(), "onBehalfIndicator")
+        self.label.setStyleSheet(INDICATOR_STYLE)
         self.label.hide()
         main.statusBar().addPermanentWidget(self.label)
         windows = on_behalf_windows()
