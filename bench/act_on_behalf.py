@@ -28,11 +28,11 @@ os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu"
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.search import machine  # noqa: E402
-from desktop_care.ui.portal import OnBehalfWindow, start_acting_on_behalf  # noqa: E402
-from desktop_care.ui.qt import QApplication, QTimer  # noqa: E402
-from tests.support.servers import start_server  # noqa: E402
-from tests.ui.arrange import add_full_member, signed_in_client  # noqa: E402
+from bench.search import machine
+from desktop_care.ui.portal import OnBehalfWindow, start_acting_on_behalf
+from desktop_care.ui.qt import QApplication, QTimer
+from tests.support.servers import start_server
+from tests.ui.arrange import add_full_member, signed_in_client
 
 TARGET_S = 1.5
 RESULTS = REPO / "bench" / "results"

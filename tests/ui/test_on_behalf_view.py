@@ -12,8 +12,12 @@ import pytest
 
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
-from desktop_care.ui.portal import OnBehalfWindow, on_behalf_windows, start_acting_on_behalf
-from desktop_care.ui.qt import QWebEngineProfile, Qt
+from desktop_care.ui.portal import (
+    OnBehalfWindow,
+    on_behalf_windows,
+    start_acting_on_behalf,
+)
+from desktop_care.ui.qt import Qt, QWebEngineProfile
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
@@ -147,6 +151,18 @@ def test_the_email_change_is_refused_in_the_page_and_sign_in_as_yourself_ends_th
     actions = {(e.action, e.impersonation_id) for e in history.items}
     assert {("on_behalf.start", session_id), ("on_behalf.refused", session_id),
             ("on_behalf.end", session_id)} <= actions
+    # The member's History tab shows them, with the staff member as the real actor.
+    details.show_tab("History")
+    qtbot.waitUntil(lambda: details.history_tab.loaded and details.history_tab.table.rowCount() > 0,
+                    timeout=LOAD_MS)
+    rows = details.history_tab.rows()
+    staff_name = window.session.staff.display_name or window.session.staff.username
+    assert [staff_name + " (on behalf)", "Acting on behalf ended", "Ended by Sign in as yourself"] == \
+        [rows[0][1], rows[0][3], rows[0][4]]
+    assert any(r[3] == "Refused while acting on behalf" and r[4] == "Not allowed to change the e-mail address"
+               for r in rows)
+    assert any(r[3] == "Acting on behalf started" and r[4] == "Reason: Member phoned about the renewal"
+               for r in rows)
 
 
 def test_the_portal_banner_button_and_closing_the_view_end_the_session(qtbot, window: MainWindow,
@@ -197,3 +213,14 @@ def test_staff_cannot_act_on_behalf_offline_and_refusals_are_shown(qtbot, window
     window.workspace._online = True
     details._enable_on_behalf()
     assert details.on_behalf_button.isEnabled()
+
+
+def test_sign_out_in_the_banner_ends_the_session_and_signs_out_of_the_console(
+    qtbot, window: MainWindow, member: FullMember
+) -> None:
+    view = open_view(qtbot, details_of(qtbot, window, member.id))
+    session_id = view.session_id
+    with qtbot.waitSignal(window.sign_out_requested, timeout=LOAD_MS):
+        qtbot.mouseClick(view.sign_out_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.client.on_behalf_state(session_id).live, timeout=LOAD_MS)
+    assert window.session.client.on_behalf_state(session_id).end_reason == "sign_out"

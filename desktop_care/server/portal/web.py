@@ -191,6 +191,7 @@ class OnBehalf:
 
     row: OnBehalfSession
     staff: User
+    member: Member
 
     @property
     def staff_name(self) -> str:
@@ -246,7 +247,7 @@ def _on_behalf(session: Session, portal: PortalSession, row: OnBehalfSession) ->
         session.commit()
         return None
     shown = session.get(User, row.as_user_id) if row.as_user_id is not None else None
-    return SignedIn(staff, member, portal, shown, OnBehalf(row, staff))
+    return SignedIn(staff, member, portal, shown, OnBehalf(row, staff, member))
 
 
 def signed_in(request: Request, session: Session) -> SignedIn | None:
