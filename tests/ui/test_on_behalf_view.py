@@ -100,6 +100,7 @@ def test_act_on_behalf_shows_the_portal_as_the_member_with_banners(qtbot, window
     assert dialog is not None
     qtbot.mouseClick(dialog.confirm, Qt.MouseButton.LeftButton)
     assert dialog.reason.error.text() == "Give the reason for acting on the member's behalf."
+    screenshot(dialog, "act-on-behalf-dialog-blank-reason")
     dialog.close()
 
     view = open_view(qtbot, details)
@@ -138,6 +139,12 @@ def test_the_email_change_is_refused_in_the_page_and_sign_in_as_yourself_ends_th
     assert on_server.email == f"edith.{member.last_name.lower()}@example.org"
     painted(qtbot, view, FORM_ERROR)
     screenshot(view, "on-behalf-email-refused")
+
+    navigate(qtbot, view, "document.querySelector('a[href=\"/portal/password\"]').click()", ok=False)
+    assert "use Reset password in the console" in js(qtbot, view, "document.querySelector('.form-error').innerText")
+    assert js(qtbot, view, "document.getElementById('current_password') === null") is True
+    painted(qtbot, view, FORM_ERROR)
+    screenshot(view, "on-behalf-password-refused")
 
     session_id = view.session_id
     with qtbot.waitSignal(on_behalf_windows().returned, timeout=LOAD_MS):
