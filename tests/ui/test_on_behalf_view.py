@@ -140,9 +140,11 @@ def test_the_email_change_is_refused_in_the_page_and_sign_in_as_yourself_ends_th
     painted(qtbot, view, FORM_ERROR)
     screenshot(view, "on-behalf-email-refused")
 
+    shown = view.view.grab().toImage()
     navigate(qtbot, view, "document.querySelector('a[href=\"/portal/password\"]').click()", ok=False)
     assert "use Reset password in the console" in js(qtbot, view, "document.querySelector('.form-error').innerText")
     assert js(qtbot, view, "document.getElementById('current_password') === null") is True
+    qtbot.waitUntil(lambda: view.view.grab().toImage() != shown, timeout=LOAD_MS)  # the new page, painted
     painted(qtbot, view, FORM_ERROR)
     screenshot(view, "on-behalf-password-refused")
 
