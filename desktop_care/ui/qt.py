@@ -33,6 +33,7 @@ from PySide6.QtGui import (
     QImage,
     QKeyEvent,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -97,6 +99,7 @@ __all__ = [
     "QDialog",
     "QDialogButtonBox",
     "QEvent",
+    "QFileDialog",
     "QFont",
     "QFontMetrics",
     "QFormLayout",
@@ -115,6 +118,7 @@ __all__ = [
     "QMessageBox",
     "QModelIndex",
     "QObject",
+    "QPalette",
     "QPersistentModelIndex",
     "QPlainTextEdit",
     "QPoint",
