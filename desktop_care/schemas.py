@@ -356,7 +356,7 @@ class OnBehalfIn(BaseModel):
     (optionally) as which of its portal users."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, description="Why; blank after trimming is refused (422)")
     user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 

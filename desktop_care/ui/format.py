@@ -171,8 +171,8 @@ def history_lines(action: str, details: dict[str, Any]) -> list[str]:
     if action == "on_behalf.start":
         return [f"Reason: {details.get('reason', '')}"]
     if action == "on_behalf.end":
-        why = str(details.get("why", ""))
-        return [f"Ended by {_ON_BEHALF_ENDS.get(why, why.replace('_', ' '))}"]
+        ended = str(details.get("why", ""))
+        return [f"Ended by {_ON_BEHALF_ENDS.get(ended, ended.replace('_', ' '))}"]
     if action == "on_behalf.refused":
         return [f"Not allowed to {details.get('attempted', 'do this')}"]
     if action == AdjustPoints.action:

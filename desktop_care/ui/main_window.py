@@ -17,6 +17,7 @@ from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
 from .ops import Op
+from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .qt import (
     PYSIDE_VERSION,
     QAction,
@@ -40,7 +41,6 @@ from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
 from .users.users_view import UsersView
 from .widgets import named
-from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .workspace import Workspace
 
 ONLINE = "● Online"

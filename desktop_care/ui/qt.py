@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     Qt,
     QThreadPool,
     QTimer,
+    QUrl,
     Signal,
     Slot,
     qVersion,
@@ -35,6 +36,8 @@ from PySide6.QtGui import (
     QKeySequence,
     QPalette,
 )
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
+from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -45,6 +48,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -61,6 +65,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
+    QStatusBar,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -70,21 +75,11 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
-from PySide6.QtCore import QUrl
-from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
-from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QFrame, QStatusBar
 from shiboken6 import isValid as is_alive
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 __all__ = [
-    "QWebEngineView",
-    "QWebEngineProfile",
-    "QWebEnginePage",
-    "QUrl",
-    "QStatusBar",
-    "QFrame",
     "PYSIDE_VERSION",
     "ModelIndex",
     "QAbstractItemView",
@@ -103,6 +98,7 @@ __all__ = [
     "QFont",
     "QFontMetrics",
     "QFormLayout",
+    "QFrame",
     "QGridLayout",
     "QGroupBox",
     "QHBoxLayout",
@@ -130,13 +126,18 @@ __all__ = [
     "QSocketNotifier",
     "QSplitter",
     "QStackedWidget",
+    "QStatusBar",
     "QTabWidget",
     "QTableView",
     "QTableWidget",
     "QTableWidgetItem",
     "QThreadPool",
     "QTimer",
+    "QUrl",
     "QVBoxLayout",
+    "QWebEnginePage",
+    "QWebEngineProfile",
+    "QWebEngineView",
     "QWidget",
     "QWizard",
     "QWizardPage",

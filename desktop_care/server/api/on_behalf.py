@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 
 from desktop_care.commands import ActOnBehalf, role_permits
 from desktop_care.models import Member, OnBehalfSession, UserRole, record
@@ -32,17 +32,19 @@ from desktop_care.schemas import (
 )
 
 from .. import on_behalf
-from ..deps import ClientAddress, CurrentSession, CurrentStaff, SessionDep
+from ..deps import ClientAddress, CurrentSession, CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, Forbidden, InvalidInput, NotFound
 
 router = APIRouter(tags=["on-behalf"], responses=ERROR_RESPONSES)
+
+SessionId = Annotated[str, Path(min_length=1, max_length=36, description="The on-behalf session's id")]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such member or session"}}
 
 
 @router.post("/members/{member_id}/on-behalf", operation_id="actOnBehalf", response_model=OnBehalfOut,
              status_code=status.HTTP_201_CREATED, responses=_NOT_FOUND)
-def act_on_behalf(member_id: int, body: OnBehalfIn, current: CurrentSession, session: SessionDep,
+def act_on_behalf(member_id: MemberId, body: OnBehalfIn, current: CurrentSession, session: SessionDep,
                   client: ClientAddress) -> OnBehalfOut:
     """A one-time token to open the portal as the member, for ``reason`` (audited as
     ``on_behalf.start``). 403 with the reason for a merged-away, closed or revoked
@@ -71,8 +73,8 @@ def act_on_behalf(member_id: int, body: OnBehalfIn, current: CurrentSession, ses
     )
 
 
-def _own(session: SessionDep, session_id: str, staff_id: int) -> OnBehalfSession:
-    row = session.get(OnBehalfSession, session_id[:36])
+def _own(session: SessionDep, session_id: SessionId, staff_id: int) -> OnBehalfSession:
+    row = session.get(OnBehalfSession, session_id)
     if row is None or row.staff_user_id != staff_id:
         raise NotFound(f"no on-behalf session {session_id} of yours")
     return row
@@ -86,14 +88,14 @@ def _state(row: OnBehalfSession) -> OnBehalfState:
 
 @router.get("/on-behalf/{session_id}", operation_id="getOnBehalf", response_model=OnBehalfState,
             responses=_NOT_FOUND)
-def on_behalf_state(session_id: str, staff: CurrentStaff, session: SessionDep) -> OnBehalfState:
+def on_behalf_state(session_id: SessionId, staff: CurrentStaff, session: SessionDep) -> OnBehalfState:
     """One of your on-behalf sessions: open or ended, and why."""
     return _state(_own(session, session_id, staff.id))
 
 
 @router.post("/on-behalf/{session_id}/end", operation_id="endOnBehalf", response_model=OnBehalfState,
              responses=_NOT_FOUND)
-def end_on_behalf(session_id: str, body: OnBehalfEndIn, staff: CurrentStaff, session: SessionDep,
+def end_on_behalf(session_id: SessionId, body: OnBehalfEndIn, staff: CurrentStaff, session: SessionDep,
                   client: ClientAddress) -> OnBehalfState:
     """End one of your on-behalf sessions now (the console closed its view); ending an
     ended session changes nothing."""

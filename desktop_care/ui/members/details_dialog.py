@@ -33,6 +33,7 @@ from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
+from ..portal.on_behalf import ActOnBehalfDialog, act_on_behalf_refusal
 from ..qt import (
     QAbstractItemView,
     QAction,
@@ -59,7 +60,6 @@ from ..qt import (
 )
 from ..users.actions import UserActionBar, UserActions, state_tooltip
 from ..widgets import StatePanel, make_read_only_table, named
-from ..portal.on_behalf import ActOnBehalfDialog, act_on_behalf_refusal
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from .accounts import InviteDialog, UserActionDialog, reset_question
 from .activity import HistoryTab, PointsTab
