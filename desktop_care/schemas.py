@@ -346,3 +346,61 @@ class ErrorDetail(Schema):
     detail: str
     #: For 422: the offending field names mapped to a plain-words message.
     fields: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- acting on behalf
+
+
+class OnBehalfIn(BaseModel):
+    """``POST /members/{id}/on-behalf``: why staff act on the member's behalf, and
+    (optionally) as which of its portal users."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    reason: str = Field(min_length=1, max_length=500, description="Why; blank after trimming is refused (422)")
+    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class OnBehalfOut(Schema):
+    """A one-time token to open the portal on the member's behalf: load ``url`` (on
+    the server's address) before ``token_expires_at``; it works once."""
+
+    session_id: str
+    token: str
+    #: The portal path that exchanges the token for the session (``/portal/on-behalf?token=…``).
+    url: str
+    token_expires_at: dt.datetime
+    #: The session's hard time limit, counted from the exchange.
+    time_limit_seconds: int
+    member_id: int
+    member_no: str
+    member_name: str
+    staff_name: str
+
+
+class OnBehalfState(Schema):
+    """``GET /on-behalf/{session_id}``: whether the session is still open."""
+
+    session_id: str
+    member_id: int
+    staff_user_id: int
+    reason: str
+    live: bool
+    exchanged_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    end_reason: str
+
+
+class OnBehalfEndIn(BaseModel):
+    """``POST /on-behalf/{session_id}/end``: why the console ends the session."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    why: Literal["view_closed", "sign_in_as_yourself", "sign_out", "time_limit"] = "view_closed"
+
+
+class OnBehalfSettings(BaseModel):
+    """``GET``/``PUT /settings/on-behalf``: whether members get an e-mail when staff
+    act on their behalf (with the reason)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    notify_member: bool

@@ -12,6 +12,7 @@ from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
+from .on_behalf import ActOnBehalf
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
 from .status import ChangeStatus
@@ -26,6 +27,7 @@ else:
     AnyCommand = union()
 
 __all__ = [
+    "ActOnBehalf",
     "Actor",
     "AddressIn",
     "AdjustPoints",

@@ -15,6 +15,7 @@ from .member import (
     MemberStatus,
 )
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
+from .on_behalf import OnBehalfSession, ServerSetting
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 from .tokens import PortalSession, TokenPurpose, UserToken
@@ -51,9 +52,11 @@ __all__ = [
     "MemberSearch",
     "MemberStatus",
     "MergeRecord",
+    "OnBehalfSession",
     "PointsEntry",
     "PointsType",
     "PortalSession",
+    "ServerSetting",
     "SignInThrottle",
     "StaffToken",
     "StatusAction",

@@ -47,6 +47,9 @@ from ..schemas import (
     MemberPage,
     MergeInfo,
     MergePlan,
+    OnBehalfOut,
+    OnBehalfSettings,
+    OnBehalfState,
     PointsPage,
     StaffPublic,
     UserPage,
@@ -533,6 +536,29 @@ class ApiClient:
         role may not run this kind.
         """
         return self._post_replay_safe("/commands", CommandResult, {"command": command.payload()})
+
+    # ----------------------------------------------------------------- acting on behalf
+
+    def act_on_behalf(self, member_id: int, reason: str, user_id: int | None = None) -> OnBehalfOut:
+        """A one-time token to open the portal on the member's behalf (not re-sent: a
+        repeat would open a second session). Raises :class:`Forbidden` with the reason
+        when the member may not be acted for, :class:`ValidationFailed` for the reason."""
+        body: dict[str, Any] = {"reason": reason}
+        if user_id is not None:
+            body["user_id"] = user_id
+        return self._call("POST", f"/members/{int(member_id)}/on-behalf", OnBehalfOut, json=body)
+
+    def end_on_behalf(self, session_id: str, why: str = "view_closed") -> OnBehalfState:
+        return self._call("POST", f"/on-behalf/{session_id}/end", OnBehalfState, json={"why": why})
+
+    def on_behalf_state(self, session_id: str) -> OnBehalfState:
+        return self._call("GET", f"/on-behalf/{session_id}", OnBehalfState)
+
+    def on_behalf_settings(self) -> OnBehalfSettings:
+        return self._call("GET", "/settings/on-behalf", OnBehalfSettings)
+
+    def set_on_behalf_settings(self, notify_member: bool) -> OnBehalfSettings:
+        return self._call("PUT", "/settings/on-behalf", OnBehalfSettings, json={"notify_member": notify_member})
 
     def close(self) -> None:
         """Close every thread's connection pool."""

@@ -117,6 +117,17 @@ def workstation(origin: str, client_address: str = "") -> str:
 _ACTION_LABELS: dict[str, str] = {
     **{cls.action: cls.label for cls in (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)},
     "mail.queued": "E-mail sent",
+    "on_behalf.start": "Acting on behalf started",
+    "on_behalf.end": "Acting on behalf ended",
+    "on_behalf.refused": "Refused while acting on behalf",
+    "portal.password_changed": "Password changed in the portal",
+    "portal.password_change_failed": "Wrong current password in the portal",
+}
+
+#: Why an on-behalf session ended, in words (``on_behalf.end`` ``why``).
+_ON_BEHALF_ENDS = {
+    "sign_in_as_yourself": "Sign in as yourself", "sign_out": "Sign out", "view_closed": "the window was closed",
+    "staff_signed_out": "the staff member signed out", "time_limit": "the 30-minute limit",
 }
 
 _FIELD_LABELS = {
@@ -157,6 +168,13 @@ def history_lines(action: str, details: dict[str, Any]) -> list[str]:
         if details.get("state"):
             lines.append(f"Delivery: {details['state']}")
         return lines
+    if action == "on_behalf.start":
+        return [f"Reason: {details.get('reason', '')}"]
+    if action == "on_behalf.end":
+        ended = str(details.get("why", ""))
+        return [f"Ended by {_ON_BEHALF_ENDS.get(ended, ended.replace('_', ' '))}"]
+    if action == "on_behalf.refused":
+        return [f"Not allowed to {details.get('attempted', 'do this')}"]
     if action == AdjustPoints.action:
         delta, kind = int(details.get("delta", 0)), details.get("points_type", "")
         line = f"{delta:+,} {kind} points"

@@ -18,6 +18,7 @@ from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
 from .ops import Op
 from .palette import MEMBER_LIMIT, CommandPalette, ShortcutsDialog, action_entries, button_entries, plain, shortcut_rows
+from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .qt import (
     PYSIDE_VERSION,
     QAction,
@@ -85,6 +86,8 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._build_status_bar()
+        #: Title and status bar while acting on behalf; Sign in as yourself / Sign out.
+        self.on_behalf = OnBehalfIndicator(self, session.client, self.open_member, self.sign_out_requested.emit)
         message.bridge.shown.connect(self._show_message)
 
         self._health: Health | None = None
@@ -410,4 +413,5 @@ class MainWindow(QMainWindow):
         self.workspace.stop()
         for dialog in list(self._details.values()):
             dialog.close()
+        on_behalf_windows().close_all(self.session.client)  # each ends its session on the server
         super().closeEvent(event)

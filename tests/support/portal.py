@@ -12,7 +12,8 @@ import requests
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"')
-_ERROR = re.compile(r'<div class="error" id="([a-z_]+)-error">([^<]+)</div>')
+_INPUT = re.compile(r'<input id="[a-z0-9_]+" name="([a-z0-9_]+)" type="(?:text|email|tel)" value="([^"]*)"')
+_ERROR = re.compile(r'<div class="error" id="([a-z0-9_]+)-error">([^<]+)</div>')
 _FORM_ERROR = re.compile(r'<div class="form-error" role="alert">([^<]+)</div>')
 _FLASH = re.compile(r'<div class="flash [^"]+" role="status">([^<]+)</div>')
 _H1 = re.compile(r"<h1>([^<]+)</h1>")
@@ -44,6 +45,11 @@ class Page:
         return {name: html.unescape(value) for name, value in _HIDDEN.findall(self.text)}
 
     @property
+    def inputs(self) -> dict[str, str]:
+        """The values of the page's visible text fields, as a browser would send them."""
+        return {name: html.unescape(value) for name, value in _INPUT.findall(self.text)}
+
+    @property
     def errors(self) -> dict[str, str]:
         return {name: html.unescape(text) for name, text in _ERROR.findall(self.text)}
 
@@ -72,6 +78,14 @@ class Browser:
         """Post the form of the last page (its hidden fields, CSRF included) with ``fields``."""
         assert self.last is not None, "open a page first"
         data = {**self.last.hidden, **fields}
+        self.last = Page(self.http.post(urljoin(self.base, action), data=data, timeout=15))
+        return self.last
+
+    def fill(self, action: str, **fields: str) -> Page:
+        """Post the last page's form as a browser does: every field as shown (hidden
+        and visible), with ``fields`` typed over them."""
+        assert self.last is not None, "open a page first"
+        data = {**self.last.hidden, **self.last.inputs, **fields}
         self.last = Page(self.http.post(urljoin(self.base, action), data=data, timeout=15))
         return self.last
 

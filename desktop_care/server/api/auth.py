@@ -9,6 +9,7 @@ from desktop_care.schemas import LoginRequest, LoginResponse, StaffPublic
 
 from ..deps import ClientAddress, CurrentSession, CurrentStaff, SessionDep
 from ..errors import ERROR_RESPONSES
+from ..on_behalf import end_for_staff_token
 from ..security import sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -33,8 +34,10 @@ def me(staff: CurrentStaff) -> StaffPublic:
 
 @router.post("/logout", operation_id="logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(current: CurrentSession, session: SessionDep, client: ClientAddress) -> None:
-    """End this session: the token stops working at once."""
+    """End this session: the token stops working at once, and so does every on-behalf
+    session it opened."""
     current.token.revoked_at = utcnow()
+    end_for_staff_token(session, current.token.id, client_address=client)
     record(
         session,
         actor_user_id=current.user.id,

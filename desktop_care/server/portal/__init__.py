@@ -7,12 +7,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import account, auth
+from . import account, auth, on_behalf, profile
 from .web import PREFIX, SECURITY_HEADERS, TEMPLATES, NotSignedIn, redirect
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(account.router)
+router.include_router(profile.router)
+router.include_router(on_behalf.router)
 
 
 @router.get("/static/portal.css")

@@ -12,4 +12,5 @@ router = APIRouter()
 
 @router.get("/account")
 def my_account(request: Request, current: CurrentPortalUser) -> Response:
-    return page(request, "account.html", user=current.user, member=current.member, title="My account")
+    return page(request, "account.html", user=current.user, member=current.member, title="My account",
+                shown_name=current.shown_name, account_user=current.account_user)

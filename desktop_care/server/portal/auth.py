@@ -29,9 +29,16 @@ from desktop_care.models.tokens import (
     find_link,
 )
 
+from .. import on_behalf
 from ..deps import ClientAddress, SessionDep
 from ..errors import Forbidden, Unauthorized
-from ..security import MIN_PASSWORD_LENGTH, Channel, SignInThrottled, authenticate, hash_password
+from ..security import (
+    MIN_PASSWORD_LENGTH,
+    Channel,
+    SignInThrottled,
+    authenticate,
+    hash_password,
+)
 from .web import (
     SESSION_COOKIE,
     csrf_ok,
@@ -117,6 +124,12 @@ def sign_out(request: Request, session: SessionDep, client: ClientAddress, csrf_
     current = signed_in(request, session)
     if not csrf_ok(request, csrf_token):
         return redirect(request, "/account" if current else "/sign-in")
+    if current is not None and current.on_behalf is not None:  # the banner's Sign out does this too
+        on_behalf.end(session, current.on_behalf.row, on_behalf.EndReason.SIGN_OUT, client_address=client)
+        session.commit()
+        response = redirect(request, "/on-behalf/ended?then=sign_out")
+        end_session_cookie(response)
+        return response
     if current is not None:
         current.portal_session.ended_at = utcnow()
         record(session, actor_user_id=current.user.id, actor_name=current.user.username, action="portal.logout",

@@ -26,8 +26,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from desktop_care.commands import Actor
 from desktop_care.models import (
     Member,
+    OnBehalfSession,
     PortalSession,
     User,
     UserRole,
@@ -36,6 +38,7 @@ from desktop_care.models import (
 from desktop_care.models.status import sign_in_refusal
 from desktop_care.models.tokens import PORTAL_SESSION_LIFETIME, digest, new_secret
 
+from .. import on_behalf
 from ..deps import SessionDep
 from ..security import state_refusal
 
@@ -64,6 +67,9 @@ FLASHES = {
     "password_changed": ("success", "Your password was changed. Sign in with the new one."),
     "welcome": ("success", "Welcome! Your account is ready."),
     "session_ended": ("info", "Your session ended. Sign in again."),
+    "profile_saved": ("success", "Your profile was updated."),
+    "own_password_changed": ("success", "Your password was changed. Your other sessions were signed out, "
+                                        "and we sent you an e-mail to confirm."),
 }
 
 
@@ -127,6 +133,9 @@ def page(request: Request, template: str, status_code: int = 200, **values: Any)
         flash = FLASHES[code]
         request.state.flash_shown = True
     values.setdefault("user", None)
+    current = getattr(request.state, "portal_current", None)
+    # The banner of an on-behalf session, on every page of it, whoever renders it.
+    values["on_behalf"] = current.on_behalf if isinstance(current, SignedIn) else None
     values.setdefault("errors", {})
     values.setdefault("form_error", "")
     values.setdefault("active", template.removesuffix(".html"))
@@ -177,10 +186,68 @@ def portal_refusal(session: Session, user: User) -> str | None:
 
 
 @dataclass(frozen=True)
+class OnBehalf:
+    """An on-behalf session: ``staff`` (the real actor) acting for the member."""
+
+    row: OnBehalfSession
+    staff: User
+    member: Member
+
+    @property
+    def staff_name(self) -> str:
+        return self.staff.display_name or self.staff.username
+
+    @property
+    def session_id(self) -> str:
+        return self.row.id
+
+
+@dataclass(frozen=True)
 class SignedIn:
+    """Who is signed in to the portal on this request.
+
+    ``user`` is the real actor: the member's portal user, or, in an on-behalf session,
+    the staff member. ``account_user`` is the member's portal user the pages show (None
+    when staff act for a member with no portal user yet). Write with :meth:`actor`."""
+
     user: User
     member: Member
     portal_session: PortalSession
+    account_user: User | None = None
+    on_behalf: OnBehalf | None = None
+
+    def actor(self, client_address: str = "") -> Actor:
+        """The actor of a change made on this request: the member's user (a trusted
+        caller: the portal lets them change only their own account), or the staff
+        member with their role and the on-behalf session id."""
+        if self.on_behalf is not None:
+            return on_behalf.actor(self.on_behalf.row, self.on_behalf.staff, client_address)
+        return Actor(user_id=self.user.id, username=self.user.username, client_address=client_address, role=None)
+
+    @property
+    def shown_name(self) -> str:
+        who = self.account_user
+        return (who.display_name or who.username) if who is not None else self.member.display_name
+
+
+def _on_behalf(session: Session, portal: PortalSession, row: OnBehalfSession) -> SignedIn | None:
+    now = utcnow()
+    if row.ended_at is not None:
+        return None
+    member = session.get(Member, row.member_id)
+    staff = session.get(User, row.staff_user_id)
+    if member is None or staff is None:
+        return None
+    if not row.live(now) or not on_behalf.staff_token_live(session, row, now) or \
+            on_behalf.member_refusal(session, member) is not None:
+        # Past its time limit, the console signed out, or the member may no longer be
+        # used: the session ends here and now (audited once).
+        on_behalf.end(session, row, on_behalf.EndReason.TIME_LIMIT if not row.live(now)
+                      else on_behalf.EndReason.STAFF_SIGNED_OUT, now=now)
+        session.commit()
+        return None
+    shown = session.get(User, row.as_user_id) if row.as_user_id is not None else None
+    return SignedIn(staff, member, portal, shown, OnBehalf(row, staff, member))
 
 
 def signed_in(request: Request, session: Session) -> SignedIn | None:
@@ -191,12 +258,19 @@ def signed_in(request: Request, session: Session) -> SignedIn | None:
     row = session.scalar(select(PortalSession).where(PortalSession.token_hash == digest(token)))
     if row is None or row.ended_at is not None or row.expires_at <= utcnow():
         return None
-    user = session.get(User, row.user_id)
-    if user is None or portal_refusal(session, user) is not None:
-        return None
-    member = session.get(Member, user.member_id)
-    assert member is not None
-    return SignedIn(user, member, row)
+    acting = session.scalar(select(OnBehalfSession).where(OnBehalfSession.portal_session_id == row.id))
+    current: SignedIn | None
+    if acting is not None:
+        current = _on_behalf(session, row, acting)
+    else:
+        user = session.get(User, row.user_id)
+        if user is None or portal_refusal(session, user) is not None:
+            return None
+        member = session.get(Member, user.member_id)
+        assert member is not None
+        current = SignedIn(user, member, row, user)
+    request.state.portal_current = current
+    return current
 
 
 class NotSignedIn(Exception):

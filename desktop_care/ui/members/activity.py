@@ -58,6 +58,7 @@ HISTORY_FILTERS: dict[str, tuple[str, ...]] = {
     "Block for payment": ("member.block_for_payment",),
     "Mail sent": ("mail.",),
     "Portal users": ("user.",),
+    "Acting on behalf": ("on_behalf.",),
 }
 
 
@@ -279,7 +280,8 @@ class HistoryTab(_PagedTab):
         return "Nothing has been done on this account yet.", "Every change staff make, and every e-mail sent, is listed here."
 
     def row(self, item: HistoryEvent) -> list[str]:
-        return [fmt.when(item.at), item.actor_name, fmt.workstation(item.origin, item.client_address),
+        who = f"{item.actor_name} (on behalf)" if item.impersonation_id else item.actor_name
+        return [fmt.when(item.at), who, fmt.workstation(item.origin, item.client_address),
                 fmt.action_label(item.action), fmt.history_change(item.action, item.details)]
 
     def tooltip(self, item: HistoryEvent) -> str:

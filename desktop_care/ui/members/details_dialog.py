@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...commands import (
+    ActOnBehalf,
     AdjustPoints,
     BaseCommand,
     BlockForPayment,
@@ -25,13 +26,14 @@ from ...commands import (
     SetEmailPreference,
     UpdateContact,
 )
-from ...models import OPTIONAL_CATEGORIES, AddressKind, UserState
+from ...models import OPTIONAL_CATEGORIES, AddressKind, MemberStatus, UserState
 from ...schemas import MemberDetail, PortalUserOut
 from ...sync.api_client import NotFound
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
+from ..portal.on_behalf import ActOnBehalfDialog, act_on_behalf_refusal
 from ..qt import (
     QAbstractItemView,
     QAction,
@@ -207,6 +209,9 @@ class MemberDetailsDialog(QDialog):
             "merge": named(QPushButton("&Merge…"), "mergeButton"),
             "undo": named(QPushButton("&Undo merge…"), "undoMergeButton"),
         }
+        self.on_behalf_button = named(QPushButton("Act on &behalf…"), "actOnBehalfButton")
+        self.on_behalf_button.clicked.connect(self.open_act_on_behalf)
+        self.on_behalf_dialog: QDialog | None = None
         self.wizard: WizardHost | None = None
         for which, button in self.wizard_buttons.items():
             button.clicked.connect(lambda _=False, w=which: self.open_wizard(w))
@@ -234,7 +239,8 @@ class MemberDetailsDialog(QDialog):
         if workspace is not None:
             workspace.status_changed.connect(self._status_changed)
         edits, bottom = QHBoxLayout(), QHBoxLayout()
-        for row, row_buttons in ((edits, self.edit_buttons), (bottom, tuple(self.wizard_buttons.values()))):
+        bottom_buttons = (*self.wizard_buttons.values(), self.on_behalf_button)
+        for row, row_buttons in ((edits, self.edit_buttons), (bottom, bottom_buttons)):
             for button in row_buttons:
                 row.addWidget(button)
                 button.setVisible(workspace is not None)
@@ -325,6 +331,26 @@ class MemberDetailsDialog(QDialog):
         dialog.show()
         return dialog
 
+    def _enable_on_behalf(self) -> None:
+        workspace, member = self.workspace, self.member
+        if workspace is None or member is None:
+            return
+        reason = act_on_behalf_refusal(ActOnBehalf.refusal(workspace.session.staff.role), workspace.online,
+                                       member.status == MemberStatus.MERGED)
+        self.on_behalf_button.setEnabled(reason is None)
+        self.on_behalf_button.setToolTip(reason or "Open the member portal as this member (a reason is required)")
+
+    def open_act_on_behalf(self) -> ActOnBehalfDialog | None:
+        """Act on behalf…: the reason, then the portal as the member in its own window."""
+        workspace, member = self.workspace, self.member
+        if workspace is None or member is None:
+            return None
+        dialog = ActOnBehalfDialog(workspace.client, member.id, member.name, self)
+        dialog.setModal(True)
+        self.on_behalf_dialog = dialog
+        dialog.show()
+        return dialog
+
     def open_wizard(self, which: str) -> WizardHost | None:
         """Change status… / Merge… / Undo merge… for the member as shown."""
         if self.workspace is None or self.member is None:
@@ -342,7 +368,7 @@ class MemberDetailsDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
         self._reload_again = False
-        for button in (*self.edit_buttons, *self.wizard_buttons.values()):
+        for button in (*self.edit_buttons, *self.wizard_buttons.values(), self.on_behalf_button):
             button.setEnabled(False)
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
@@ -367,6 +393,7 @@ class MemberDetailsDialog(QDialog):
                 reason = wizard_refusal(self.workspace, member, which)
                 button.setEnabled(reason is None)
                 button.setToolTip(reason or "")
+            self._enable_on_behalf()
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -573,6 +600,7 @@ class MemberDetailsDialog(QDialog):
 
     def _status_changed(self, status: object) -> None:
         self._update_account_buttons()
+        self._enable_on_behalf()
 
     def _update_account_buttons(self) -> None:
         """Enable each action for the selected user when it applies; the tooltip says
