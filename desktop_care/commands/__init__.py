@@ -7,11 +7,12 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, status, user  # noqa: F401  (register their kinds)
+from . import accounts, member, merge, orders, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
+from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, PlaceRenewal, RecordPayment
 from .status import ChangeStatus
 from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
@@ -39,6 +40,12 @@ __all__ = [
     "AnyCommand",
     "BaseCommand",
     "ChangeStatus",
+    "EmailInvoice",
+    "MarkOrderExported",
+    "OpenCheckout",
+    "Outcome",
+    "PlaceRenewal",
+    "RecordPayment",
     "Command",
     "MergeInfo",
     "MergeMembers",

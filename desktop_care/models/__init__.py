@@ -2,7 +2,17 @@
 
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
-from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
+from .ledger import (
+    ACCOUNT_CURRENCY,
+    AccountTransaction,
+    PointsEntry,
+    PointsType,
+    TxnKind,
+    TxnStatus,
+    add_points,
+    post_transaction,
+    settle_transaction,
+)
 from .mail import MailMessage, MailState, queue_mail
 from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
 from .tokens import PortalSession, TokenPurpose, UserToken
@@ -20,9 +30,24 @@ from .user import (
 )
 from .user_search import user_search_text
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
+from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistrant, OrderState, place_order
+from .payments import CheckoutState, Payment
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 
 __all__ = [
+    "ACCOUNT_CURRENCY",
+    "CheckoutState",
+    "Invoice",
+    "LineIn",
+    "Order",
+    "OrderKind",
+    "OrderLine",
+    "OrderRegistrant",
+    "OrderState",
+    "Payment",
+    "TxnKind",
+    "place_order",
+    "settle_transaction",
     "AccountTransaction",
     "Address",
     "AddressKind",

@@ -18,7 +18,7 @@ from desktop_care.config import API_PREFIX
 from .accounts import install_bootstrap_token
 from .api import router
 from .db import make_engine, upgrade
-from . import portal
+from . import payments, portal
 from .errors import install_error_handlers
 from .mail import MailSender, MailSettings, parse_smtp_url
 from .mail.sender import SMTP_PASSWORD_ENV
@@ -74,6 +74,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router, prefix=API_PREFIX)
     portal.install(app)
+    payments.install(app, sessions, sender.settings.public_url)
     return app
 
 
