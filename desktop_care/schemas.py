@@ -381,7 +381,9 @@ class OrderOut(Schema):
 
 
 class OrderList(Schema):
-    """``GET /members/{id}/orders``: every order of the member, newest first."""
+    """``GET /members/{id}/orders``: every order of the member, newest first (one page)."""
 
     items: list[OrderOut]
     total: int
+    #: Always null: the list comes whole (a member has tens of orders, not thousands).
+    next_cursor: str | None = None

@@ -47,6 +47,7 @@ from ..schemas import (
     MergeInfo,
     MergePlan,
     MemberPage,
+    OrderList,
     PointsPage,
     StaffPublic,
     UserPage,
@@ -494,6 +495,10 @@ class ApiClient:
         if cursor:
             params.append(("cursor", cursor))
         return self._call("GET", f"/members/{int(member_id)}/history", HistoryPage, params=params)
+
+    def member_orders(self, member_id: int) -> OrderList:
+        """Every order of the member, newest first (``GET /members/{id}/orders``)."""
+        return self._call("GET", f"/members/{int(member_id)}/orders", OrderList)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""
