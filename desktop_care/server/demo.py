@@ -27,24 +27,24 @@ from sqlalchemy.orm import Session
 from desktop_care.models import (
     AddressKind,
     LineIn,
-    OrderState,
-    TxnKind,
-    place_order,
-    post_transaction,
     Member,
     MemberStatus,
+    OrderState,
     PointsType,
+    TxnKind,
     TxnStatus,
     User,
     UserRole,
     UserState,
+    place_order,
+    post_transaction,
     record,
     utcnow,
 )
-from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.changefeed import capture_suspended
-from desktop_care.models.user_search import user_search_text
+from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.sync import backfill_feed
+from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
 

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import Actor, OpenCheckout, Outcome, RecordPayment, Status, execute
+from desktop_care.commands import (
+    Actor,
+    OpenCheckout,
+    Outcome,
+    RecordPayment,
+    Status,
+    execute,
+)
 from desktop_care.commands.orders import event_op_id
 from desktop_care.models import (
     AccountTransaction,

@@ -29,7 +29,13 @@ from desktop_care.models import (
 )
 from desktop_care.models.ledger import ledger_totals
 from desktop_care.server.payments.test_provider import SIGNATURE_HEADER, sign
-from tests.server.conftest import PASSWORD, make_member, make_portal_user, staff_headers, unique
+from tests.server.conftest import (
+    PASSWORD,
+    make_member,
+    make_portal_user,
+    staff_headers,
+    unique,
+)
 from tests.support.portal import Browser, Page
 from tests.support.servers import LiveServer
 from tests.support.smtp import SmtpSink

@@ -15,7 +15,13 @@ from desktop_care.commands.orders import EVENT_NAMESPACE, event_op_id
 from desktop_care.models import Payment
 
 from ..transactions import run_command
-from .provider import CheckoutSession, EventType, PaymentProvider, SessionStatus, WebhookEvent
+from .provider import (
+    CheckoutSession,
+    EventType,
+    PaymentProvider,
+    SessionStatus,
+    WebhookEvent,
+)
 
 _OUTCOMES = {
     EventType.COMPLETED: Outcome.PAID,

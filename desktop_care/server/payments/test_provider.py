@@ -39,9 +39,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.models import utcnow
 from desktop_care.models.ledger import money
-from desktop_care.models.payments import TestCheckout, TestProviderEvent, TestProviderKey
+from desktop_care.models.payments import (
+    TestCheckout,
+    TestProviderEvent,
+    TestProviderKey,
+)
 
-from .provider import BadWebhook, CheckoutSession, EventType, SessionStatus, WebhookEvent
+from .provider import (
+    BadWebhook,
+    CheckoutSession,
+    EventType,
+    SessionStatus,
+    WebhookEvent,
+)
 
 log = logging.getLogger(__name__)
 

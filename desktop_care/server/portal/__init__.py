@@ -8,7 +8,14 @@ from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import account, auth, orders
-from .web import PREFIX, SECURITY_HEADERS, TEMPLATES, BlockedForPayment, NotSignedIn, redirect
+from .web import (
+    PREFIX,
+    SECURITY_HEADERS,
+    TEMPLATES,
+    BlockedForPayment,
+    NotSignedIn,
+    redirect,
+)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(auth.router)

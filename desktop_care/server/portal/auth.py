@@ -31,7 +31,13 @@ from desktop_care.models.tokens import (
 
 from ..deps import ClientAddress, SessionDep
 from ..errors import Forbidden, Unauthorized
-from ..security import MIN_PASSWORD_LENGTH, Channel, SignInThrottled, authenticate, hash_password
+from ..security import (
+    MIN_PASSWORD_LENGTH,
+    Channel,
+    SignInThrottled,
+    authenticate,
+    hash_password,
+)
 from .web import (
     SESSION_COOKIE,
     csrf_ok,

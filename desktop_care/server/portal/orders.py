@@ -31,14 +31,36 @@ from desktop_care.commands import (
 )
 from desktop_care.commands.accounts import normalize_email
 from desktop_care.commands.orders import RENEWAL_CENTS, RENEWAL_LINE, open_renewal
-from desktop_care.models import CheckoutState, Member, Order, OrderState, Payment, User, UserRole, utcnow
+from desktop_care.models import (
+    CheckoutState,
+    Member,
+    Order,
+    OrderState,
+    Payment,
+    User,
+    UserRole,
+    utcnow,
+)
 from desktop_care.models.ledger import money
-from desktop_care.models.orders import can_see, orders_visible_to, payment_refusal, registrant_members
+from desktop_care.models.orders import (
+    can_see,
+    orders_visible_to,
+    payment_refusal,
+    registrant_members,
+)
 
 from ..deps import ClientAddress, SessionDep, Sessions
 from ..payments.fulfil import fulfil_session
 from ..payments.provider import PaymentProvider
-from .web import PREFIX, CurrentPortalUser, SignedIn, csrf_ok, page, redirect, renew_csrf
+from .web import (
+    PREFIX,
+    CurrentPortalUser,
+    SignedIn,
+    csrf_ok,
+    page,
+    redirect,
+    renew_csrf,
+)
 
 router = APIRouter()
 FormText = Annotated[str, Form()]
