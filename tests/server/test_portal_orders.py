@@ -28,6 +28,7 @@ from desktop_care.models import (
     place_order,
 )
 from desktop_care.models.ledger import ledger_totals
+from desktop_care.models.payments import TestProviderKey
 from desktop_care.server.payments.test_provider import SIGNATURE_HEADER, sign
 from tests.server.conftest import (
     PASSWORD,
@@ -164,6 +165,28 @@ def test_pay_succeeds_and_settles_through_the_webhooks(server: LiveServer, db: S
     detail = browser.get(f"/portal/orders/{order.id}")
     assert "This order is paid." in detail.text and 'id="pay"' not in detail.text
     assert browser.get(f"/portal/orders/{order.id}/pay").status == 409
+    recorded = db.scalars(select(AuditEvent).where(AuditEvent.action == "order.payment_recorded",
+                                                   AuditEvent.entity_id == str(ann.member.id))).all()
+    assert recorded and {e.actor_name for e in recorded} == {"payment provider (test)"}
+    assert "payment settled" in {e.details["effect"] for e in recorded}
+
+
+def test_pay_refuses_a_forged_form_and_orders_of_others(server: LiveServer, db: Session) -> None:
+    ann, eve = _account(db, "Ann", "Forged"), _account(db, "Eve", "Other")
+    order, theirs = _order(db, ann.member), _order(db, eve.member)
+    browser = _signed_in(server, ann)
+    browser.get(f"/portal/orders/{order.id}/pay")
+    forged = browser.http.post(f"{server.url}/portal/orders/{order.id}/pay", data={"csrf_token": "x" * 43},
+                               timeout=10, allow_redirects=False)
+    assert forged.status_code == 400 and "This form has expired" in forged.text
+    browser.get(f"/portal/orders/{order.id}/pay")
+    assert browser.submit(f"/portal/orders/{theirs.id}/pay").status == 404
+    db.expire_all()
+    assert db.scalar(select(Payment.id).where(Payment.order_id.in_((order.id, theirs.id)))) is None
+    assert browser.get(f"/portal/orders/{order.id}/payment?checkout=cs_nothing").status == 404
+    # Paying twice from two tabs: the checkout still open is used again.
+    first, second = _to_provider(browser, order), _to_provider(browser, order)
+    assert _checkout_id(first) == _checkout_id(second)
 
 
 def test_decline_takes_nothing_and_lets_the_member_try_again(server: LiveServer, db: Session) -> None:
@@ -288,9 +311,19 @@ def test_webhooks_with_a_bad_or_stale_signature_are_refused(server: LiveServer, 
     tampered = json.loads(body)
     tampered["id"] = "evt_forged"
     assert _post(server, json.dumps(tampered), str(completed["signature"])).status_code == 400
-    stale = sign("wrong-secret", body.encode(), int(time.time()))
-    assert _post(server, body, stale).status_code == 400
+    wrong = sign("wrong-secret", body.encode(), int(time.time()))
+    assert _post(server, body, wrong).status_code == 400
     assert requests.post(f"{server.url}/payments/webhooks/other", data=b"{}", timeout=10).status_code == 404
+    # A well-signed event about a checkout that is not ours is acknowledged and ignored.
+    foreign = json.loads(body)
+    foreign["id"], foreign["data"]["object"]["id"] = "evt_foreign", "cs_not_ours"
+    raw = json.dumps(foreign)
+    key = db.get(TestProviderKey, 1)
+    assert key is not None
+    ignored = _post(server, raw, sign(key.secret, raw.encode(), int(time.time())))
+    assert ignored.status_code == 200 and ignored.json()["result"].startswith("ignored")
+    stale = sign(key.secret, body.encode(), int(time.time()) - 600)
+    assert _post(server, body, stale).status_code == 400  # a replay of an old request
     assert _balanced(db, ann.member.id) == (4850, 0, 0)
 
 
