@@ -58,8 +58,8 @@ def _order(session: Session, member: Member, order_id: int, *, contact_only: boo
     return order
 
 
-class _OrderCommand(Command):
-    order_id: int = Field(gt=0)
+class _OnlineCommand(Command):
+    """Run now on the server, writing no member field a workstation shows."""
 
     never_conflicts: ClassVar[bool] = True
     online_only: ClassVar[bool] = True
@@ -69,6 +69,10 @@ class _OrderCommand(Command):
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
         return dict(values)
+
+
+class _OrderCommand(_OnlineCommand):
+    order_id: int = Field(gt=0)
 
 
 @register
@@ -303,22 +307,14 @@ class RecordPayment(_OrderCommand):
 
 
 @register
-class PlaceRenewal(Command):
+class PlaceRenewal(_OnlineCommand):
     """Place a membership renewal order for the member (the page a member blocked for
     payment sees); refused while one is unpaid (pay that one)."""
 
     kind: Literal["place_renewal"] = "place_renewal"
 
-    never_conflicts: ClassVar[bool] = True
-    online_only: ClassVar[bool] = True
     action: ClassVar[str] = "order.renewal_placed"
     label: ClassVar[str] = "Place a membership renewal"
-
-    def changed_fields(self) -> frozenset[str]:
-        return frozenset()
-
-    def preview(self, values: dict[str, Any]) -> dict[str, Any]:
-        return dict(values)
 
     def verify(self, session: Session, member: Member) -> None:
         if member.status in (MemberStatus.MERGED, MemberStatus.INACTIVE):

@@ -16,17 +16,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, or_, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
-from .ledger import ACCOUNT_CURRENCY, TxnKind, post_transaction
+from .ledger import ACCOUNT_CURRENCY, TxnKind, _enum, post_transaction
 from .member import Member, MemberStatus
 from .merge import member_reference
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class OrderState(enum.StrEnum):

@@ -246,16 +246,22 @@ def _post(server: LiveServer, body: str, signature: str) -> requests.Response:
                          headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"})
 
 
-def test_webhooks_late_twice_and_out_of_order_apply_once(server: LiveServer, db: Session) -> None:
-    ann = _account(db, "Ann", "Webhooks")
-    order = _order(db, ann.member)
-    browser = _signed_in(server, ann)
+def _paid_quietly(server: LiveServer, db: Session, last: str) -> tuple[Account, Order, Browser, str]:
+    """A member who paid an order on the provider's page with its webhooks held back and
+    never came back to the portal: (account, order, browser, checkout id)."""
+    account = _account(db, "Ann", last)
+    order = _order(db, account.member)
+    browser = _signed_in(server, account)
     hosted = _to_provider(browser, order)
     checkout = _checkout_id(hosted)
-    # Pay, with the provider's webhooks held back, and never come back to the portal.
     answer = browser.http.post(f"{server.url}/test-provider/checkout/{checkout}/pay", timeout=10,
                                data={**hosted.hidden, "deliver": "hold"}, allow_redirects=False)
     assert answer.status_code == 303
+    return account, order, browser, checkout
+
+
+def test_webhooks_late_twice_and_out_of_order_apply_once(server: LiveServer, db: Session) -> None:
+    ann, order, browser, checkout = _paid_quietly(server, db, "Webhooks")
     assert _balanced(db, ann.member.id) == (4850, 0, 0)  # nothing heard yet
     completed, succeeded = _events(server, checkout)
     assert (completed["type"], succeeded["type"]) == ("checkout.session.completed",
@@ -281,13 +287,7 @@ def test_webhooks_late_twice_and_out_of_order_apply_once(server: LiveServer, db:
 
 
 def test_completed_then_settled_goes_pending_then_settled(server: LiveServer, db: Session) -> None:
-    ann = _account(db, "Ann", "Pending")
-    order = _order(db, ann.member)
-    browser = _signed_in(server, ann)
-    hosted = _to_provider(browser, order)
-    checkout = _checkout_id(hosted)
-    browser.http.post(f"{server.url}/test-provider/checkout/{checkout}/pay", timeout=10,
-                      data={**hosted.hidden, "deliver": "hold"}, allow_redirects=False)
+    ann, order, browser, checkout = _paid_quietly(server, db, "Pending")
     completed, succeeded = _events(server, checkout)
     _post(server, str(completed["body"]), str(completed["signature"]))
     assert _balanced(db, ann.member.id) == (4850, 1, -4850)  # the payment pending
@@ -297,13 +297,7 @@ def test_completed_then_settled_goes_pending_then_settled(server: LiveServer, db
 
 
 def test_webhooks_with_a_bad_or_stale_signature_are_refused(server: LiveServer, db: Session) -> None:
-    ann = _account(db, "Ann", "Forger")
-    order = _order(db, ann.member)
-    browser = _signed_in(server, ann)
-    hosted = _to_provider(browser, order)
-    checkout = _checkout_id(hosted)
-    browser.http.post(f"{server.url}/test-provider/checkout/{checkout}/pay", timeout=10,
-                      data={**hosted.hidden, "deliver": "hold"}, allow_redirects=False)
+    ann, _, _, checkout = _paid_quietly(server, db, "Forger")
     completed, _ = _events(server, checkout)
     body = str(completed["body"])
     assert _post(server, body, "t=1,v1=00").status_code == 400
