@@ -7,16 +7,15 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, orders, status, user  # noqa: F401  (register their kinds)
+from . import accounts, member, merge, orders, registry, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, PlaceRenewal, RecordPayment
-from .status import ChangeStatus
-from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
+from .status import ChangeStatus
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -31,30 +30,30 @@ __all__ = [
     "Actor",
     "AddressIn",
     "AdjustPoints",
-    "BlockForPayment",
-    "CancelInvitation",
-    "InviteUser",
-    "PortalRole",
-    "ResendInvitation",
-    "ResetPassword",
     "AnyCommand",
     "BaseCommand",
+    "BlockForPayment",
+    "CancelInvitation",
     "ChangeStatus",
-    "EmailInvoice",
-    "MarkOrderExported",
-    "OpenCheckout",
-    "Outcome",
-    "PlaceRenewal",
-    "RecordPayment",
     "Command",
+    "CommandResult",
+    "EmailInvoice",
+    "InviteUser",
+    "MarkOrderExported",
     "MergeInfo",
     "MergeMembers",
     "MergePlan",
-    "CommandResult",
     "NotPermitted",
     "OpIdReused",
+    "OpenCheckout",
+    "Outcome",
+    "PlaceRenewal",
+    "PortalRole",
     "QueueableCommand",
+    "RecordPayment",
     "Rejected",
+    "ResendInvitation",
+    "ResetPassword",
     "SetEmailPreference",
     "Status",
     "UndoMerge",

@@ -87,7 +87,7 @@ class MarkOrderExported(_OrderCommand):
     label: ClassVar[str] = "Mark order exported"
     required_role: ClassVar[UserRole] = UserRole.SOCIETY_STAFF
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         order = _order(session, member, self.order_id)
         if order.contact_member_id != member.id:
             raise Rejected(f"order {order.order_no} belongs to another order contact", {"order_id": "not this member's"})
@@ -138,7 +138,7 @@ class EmailInvoice(_OrderCommand):
             raise Rejected("there is no e-mail address to send the invoice to", {"user_id": "no e-mail address"})
         return member.email, member.display_name
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         order = _order(session, member, self.order_id)
         if order.invoice is None:
             raise Rejected(f"order {order.order_no} has no invoice yet", {"order_id": "no invoice"})
@@ -191,7 +191,7 @@ class OpenCheckout(_OrderCommand):
     def refusal(cls, role: UserRole | None) -> str | None:
         return None if role is None else "Start paying an order: only the member does this, in the portal"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         order = _order(session, member, self.order_id, contact_only=True)
         reason = payment_refusal(order)
         if reason is not None:
@@ -267,7 +267,7 @@ class RecordPayment(_OrderCommand):
             raise Rejected(f"no checkout {self.checkout_id} for this order", {"checkout_id": "unknown checkout"})
         return payment
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         self._payment(session, member)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
@@ -316,7 +316,7 @@ class PlaceRenewal(_OnlineCommand):
     action: ClassVar[str] = "order.renewal_placed"
     label: ClassVar[str] = "Place a membership renewal"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         if member.status in (MemberStatus.MERGED, MemberStatus.INACTIVE):
             raise Rejected(f"member {member.member_no} cannot renew: the membership is closed")
         if open_renewal(session, member.id) is not None:

@@ -14,9 +14,22 @@ from .ledger import (
     settle_transaction,
 )
 from .mail import MailMessage, MailState, queue_mail
-from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
-from .tokens import PortalSession, TokenPurpose, UserToken
+from .member import (
+    EMAIL_CHOICE_COLUMNS,
+    OPTIONAL_CATEGORIES,
+    Address,
+    AddressKind,
+    EmailCategory,
+    ImmutableFieldError,
+    Member,
+    MemberStatus,
+)
+from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
+from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistrant, OrderState, place_order
+from .payments import CheckoutState, Payment
 from .search import MemberSearch, normalize, search_fields
+from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
+from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,
     SignInThrottle,
@@ -29,58 +42,52 @@ from .user import (
     end_sessions,
 )
 from .user_search import user_search_text
-from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
-from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistrant, OrderState, place_order
-from .payments import CheckoutState, Payment
-from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 
 __all__ = [
     "ACCOUNT_CURRENCY",
+    "EMAIL_CHOICE_COLUMNS",
+    "MAX_FAILED_LOGINS",
+    "OPTIONAL_CATEGORIES",
+    "UNDO_WINDOW",
+    "AccountTransaction",
+    "Address",
+    "AddressKind",
+    "AuditEvent",
+    "AuditLogIsAppendOnly",
+    "Base",
     "CheckoutState",
+    "EmailCategory",
+    "ImmutableFieldError",
     "Invoice",
     "LineIn",
+    "MailMessage",
+    "MailState",
+    "Member",
+    "MemberReference",
+    "MemberSearch",
+    "MemberStatus",
+    "MergeRecord",
     "Order",
     "OrderKind",
     "OrderLine",
     "OrderRegistrant",
     "OrderState",
     "Payment",
-    "TxnKind",
-    "place_order",
-    "settle_transaction",
-    "AccountTransaction",
-    "Address",
-    "AddressKind",
-    "AuditEvent",
-    "AuditLogIsAppendOnly",
-    "EmailCategory",
-    "MailMessage",
-    "MailState",
-    "OPTIONAL_CATEGORIES",
-    "PortalSession",
-    "TokenPurpose",
-    "UserToken",
-    "queue_mail",
-    "Base",
-    "ImmutableFieldError",
-    "MAX_FAILED_LOGINS",
-    "Member",
-    "MemberReference",
-    "MemberSearch",
-    "MergeRecord",
-    "MemberStatus",
     "PointsEntry",
     "PointsType",
+    "PortalSession",
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
+    "TokenPurpose",
+    "TxnKind",
     "TxnStatus",
-    "UNDO_WINDOW",
     "UTCDateTime",
     "User",
     "UserCredential",
     "UserRole",
     "UserState",
+    "UserToken",
     "add_points",
     "clear_sign_in_throttle",
     "end_sessions",
@@ -89,11 +96,14 @@ __all__ = [
     "may_sign_in",
     "member_reference",
     "normalize",
+    "place_order",
     "post_transaction",
+    "queue_mail",
     "record",
     "search_fields",
-    "user_search_text",
+    "settle_transaction",
     "sign_in_refusal",
     "uncovered_references",
+    "user_search_text",
     "utcnow",
 ]

@@ -204,8 +204,8 @@ _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
 def money(cents: int, currency: str = ACCOUNT_CURRENCY) -> str:
-    """``cents`` minor units as people read them: "£1,234.50", "−£5.00"."""
-    sign = "−" if cents < 0 else ""
+    """``cents`` minor units as people read them: "£1,234.50", "-£5.00"."""
+    sign = "-" if cents < 0 else ""
     whole, minor = divmod(abs(cents), 100)
     symbol = _SYMBOLS.get(currency)
     amount = f"{whole:,}.{minor:02d}"

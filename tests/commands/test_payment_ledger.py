@@ -121,4 +121,4 @@ def test_the_ledger_refuses_floats_wrong_signs_and_other_currencies(session: Ses
     with pytest.raises(LedgerError, match="kept in GBP"):
         post_transaction(session, member, 100, "dollars", currency="USD")
     assert (member.account_balance_cents, member.pending_count) == (0, 0)
-    assert money(123456) == "£1,234.56" and money(-500) == "−£5.00" and money(5, "SEK") == "0.05 SEK"
+    assert money(123456) == "£1,234.56" and money(-500) == "-£5.00" and money(5, "SEK") == "0.05 SEK"

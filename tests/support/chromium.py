@@ -9,6 +9,7 @@ from its fd 4. A page session is attached once; ``evaluate`` runs script in the 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ class Chromium:
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "--no-first-run",
              "--disable-extensions", "--hide-scrollbars", "about:blank"],
             pass_fds=(3, 4), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)),  # noqa: PLW1509
+            preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)),
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -132,10 +133,8 @@ class Chromium:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, OSError):
             self.call("Browser.close")
-        except (RuntimeError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
