@@ -12,7 +12,7 @@ from desktop_care.models import Member
 from desktop_care.models.orders import orders_visible_to
 from desktop_care.schemas import ErrorDetail, OrderLineOut, OrderList, OrderOut
 
-from ..deps import CurrentStaff, SessionDep
+from ..deps import CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, NotFound
 
 router = APIRouter(prefix="/members", tags=["orders"], responses=ERROR_RESPONSES)
@@ -20,7 +20,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "desc
 
 
 @router.get("/{member_id}/orders", operation_id="getMemberOrders", response_model=OrderList, responses=_NOT_FOUND)
-def member_orders(member_id: int, session: SessionDep, staff: CurrentStaff) -> OrderList:
+def member_orders(member_id: MemberId, session: SessionDep, staff: CurrentStaff) -> OrderList:
     """Every order the member is the order contact for or a registrant on, newest first."""
     if session.get(Member, member_id) is None:
         raise NotFound(f"no member with id {member_id}")
