@@ -404,3 +404,42 @@ class OnBehalfSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     notify_member: bool
+# ---------------------------------------------------------------------- orders
+
+
+class OrderLineOut(Schema):
+    description: str
+    quantity: int
+    unit_cents: int
+    amount_cents: int
+
+
+class OrderOut(Schema):
+    """One order of a member (as order contact or registrant): the console's Orders tab."""
+
+    id: int
+    order_no: str
+    created_at: dt.datetime
+    description: str
+    currency: str
+    amount_cents: int
+    #: unpaid, payment_pending, paid, cancelled
+    state: str
+    contact_member_id: int
+    contact_name: str
+    #: Whether this member is the order contact (only then can it be marked exported here).
+    is_contact: bool
+    exported: bool
+    exported_at: dt.datetime | None = None
+    exported_by: str = ""
+    invoice_no: str | None = None
+    lines: list[OrderLineOut]
+
+
+class OrderList(Schema):
+    """``GET /members/{id}/orders``: every order of the member, newest first (one page)."""
+
+    items: list[OrderOut]
+    total: int
+    #: Always null: the list comes whole (a member has tens of orders, not thousands).
+    next_cursor: str | None = None

@@ -7,12 +7,13 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, registry, status, user  # noqa: F401  (register their kinds)
+from . import accounts, member, merge, orders, registry, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .on_behalf import ActOnBehalf
+from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, PlaceRenewal, RecordPayment
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
 from .status import ChangeStatus
@@ -38,14 +39,20 @@ __all__ = [
     "ChangeStatus",
     "Command",
     "CommandResult",
+    "EmailInvoice",
     "InviteUser",
+    "MarkOrderExported",
     "MergeInfo",
     "MergeMembers",
     "MergePlan",
     "NotPermitted",
     "OpIdReused",
+    "OpenCheckout",
+    "Outcome",
+    "PlaceRenewal",
     "PortalRole",
     "QueueableCommand",
+    "RecordPayment",
     "Rejected",
     "ResendInvitation",
     "ResetPassword",

@@ -2,7 +2,17 @@
 
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
-from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
+from .ledger import (
+    ACCOUNT_CURRENCY,
+    AccountTransaction,
+    PointsEntry,
+    PointsType,
+    TxnKind,
+    TxnStatus,
+    add_points,
+    post_transaction,
+    settle_transaction,
+)
 from .mail import MailMessage, MailState, queue_mail
 from .member import (
     EMAIL_CHOICE_COLUMNS,
@@ -16,6 +26,8 @@ from .member import (
 )
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
 from .on_behalf import OnBehalfSession, ServerSetting
+from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistrant, OrderState, place_order
+from .payments import CheckoutState, Payment
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 from .tokens import PortalSession, TokenPurpose, UserToken
@@ -33,6 +45,7 @@ from .user import (
 from .user_search import user_search_text
 
 __all__ = [
+    "ACCOUNT_CURRENCY",
     "EMAIL_CHOICE_COLUMNS",
     "MAX_FAILED_LOGINS",
     "OPTIONAL_CATEGORIES",
@@ -43,8 +56,11 @@ __all__ = [
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Base",
+    "CheckoutState",
     "EmailCategory",
     "ImmutableFieldError",
+    "Invoice",
+    "LineIn",
     "MailMessage",
     "MailState",
     "Member",
@@ -53,6 +69,12 @@ __all__ = [
     "MemberStatus",
     "MergeRecord",
     "OnBehalfSession",
+    "Order",
+    "OrderKind",
+    "OrderLine",
+    "OrderRegistrant",
+    "OrderState",
+    "Payment",
     "PointsEntry",
     "PointsType",
     "PortalSession",
@@ -61,6 +83,7 @@ __all__ = [
     "StaffToken",
     "StatusAction",
     "TokenPurpose",
+    "TxnKind",
     "TxnStatus",
     "UTCDateTime",
     "User",
@@ -76,10 +99,12 @@ __all__ = [
     "may_sign_in",
     "member_reference",
     "normalize",
+    "place_order",
     "post_transaction",
     "queue_mail",
     "record",
     "search_fields",
+    "settle_transaction",
     "sign_in_refusal",
     "uncovered_references",
     "user_search_text",

@@ -2,8 +2,15 @@
 
 A member's ``points_balance`` equals the sum of its points entries, and its account
 balance and pending figures equal the sums of its transactions (invariant 2). Only the
-functions here write ledger rows, and they update the summary columns in the same
-session, so one commit keeps both in step.
+functions here write ledger rows (:func:`add_points`, :func:`post_transaction`,
+:func:`settle_transaction`), and they update the summary columns in the same session,
+so one commit keeps both in step.
+
+Money is never points: account transactions are integer minor units of
+:data:`ACCOUNT_CURRENCY`, with a :class:`TxnKind` (charge, payment; refunds and credit
+notes are kinds to come) and a life of pending → settled. A transaction made for a
+payment carries the provider's ``reference`` (its checkout session), unique, so the
+same payment can never be recorded twice (docs/decisions/0016-payments-and-ledger.md).
 """
 
 from __future__ import annotations
@@ -30,6 +37,25 @@ class PointsType(enum.StrEnum):
 class TxnStatus(enum.StrEnum):
     SETTLED = "settled"
     PENDING = "pending"
+
+
+class TxnKind(enum.StrEnum):
+    """What a money transaction is. Charges are positive (the member owes more),
+    payments negative; later kinds (refund, credit note) take their own sign rule here."""
+
+    CHARGE = "charge"
+    PAYMENT = "payment"
+
+    @property
+    def label(self) -> str:
+        return {"charge": "Charge", "payment": "Payment"}[self.value]
+
+
+#: The sign each kind's amount must have (+1: owed, -1: paid).
+KIND_SIGN = {TxnKind.CHARGE: 1, TxnKind.PAYMENT: -1}
+
+#: The currency every member account is kept in (ISO 4217; amounts in its minor unit).
+ACCOUNT_CURRENCY = "GBP"
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -63,6 +89,13 @@ class AccountTransaction(Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[TxnStatus] = mapped_column(_enum(TxnStatus), default=TxnStatus.SETTLED)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[TxnKind] = mapped_column(_enum(TxnKind), default=TxnKind.CHARGE, server_default="charge")
+    currency: Mapped[str] = mapped_column(String(3), default=ACCOUNT_CURRENCY, server_default=ACCOUNT_CURRENCY)
+    #: The order it is for, if any.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_order.id"), default=None, index=True)
+    #: The provider's reference of a payment (its checkout session id): one transaction each.
+    reference: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 def add_points(
@@ -87,6 +120,10 @@ def add_points(
     return entry
 
 
+class LedgerError(ValueError):
+    """A transaction that breaks the ledger's rules (wrong sign, currency, settled twice)."""
+
+
 def post_transaction(
     session: Session,
     member: Member,
@@ -94,13 +131,33 @@ def post_transaction(
     description: str,
     status: TxnStatus = TxnStatus.SETTLED,
     at: dt.datetime | None = None,
+    *,
+    kind: TxnKind | None = None,
+    currency: str = ACCOUNT_CURRENCY,
+    order_id: int | None = None,
+    reference: str | None = None,
 ) -> AccountTransaction:
+    """Add a transaction to ``member``'s account and its summary columns (the one
+    writer of both). ``kind`` defaults by sign (charge if positive, else payment)."""
+    if type(amount_cents) is not int:
+        raise LedgerError("amounts are integer minor units, never floats")
+    kind = kind or (TxnKind.CHARGE if amount_cents > 0 else TxnKind.PAYMENT)
+    if amount_cents * KIND_SIGN[kind] < 0:
+        raise LedgerError(f"a {kind.value} cannot be {'negative' if KIND_SIGN[kind] > 0 else 'positive'}")
+    if currency != ACCOUNT_CURRENCY:
+        raise LedgerError(f"the account is kept in {ACCOUNT_CURRENCY}, not {currency}")
+    now = at or utcnow()
     txn = AccountTransaction(
         member_id=member.id,
         amount_cents=amount_cents,
         description=description,
         status=status,
-        created_at=at or utcnow(),
+        created_at=now,
+        kind=kind,
+        currency=currency,
+        order_id=order_id,
+        reference=reference,
+        settled_at=now if status == TxnStatus.SETTLED else None,
     )
     session.add(txn)
     if status == TxnStatus.PENDING:
@@ -109,6 +166,20 @@ def post_transaction(
     else:
         member.account_balance_cents = (member.account_balance_cents or 0) + amount_cents
     return txn
+
+
+def settle_transaction(member: Member, txn: AccountTransaction, at: dt.datetime | None = None) -> bool:
+    """Move a pending transaction into the settled balance; False (and nothing done)
+    if it is settled already. ``member`` must be the transaction's account."""
+    if txn.member_id != member.id:
+        raise LedgerError("the transaction belongs to another account")
+    if txn.status == TxnStatus.SETTLED:
+        return False
+    txn.status, txn.settled_at = TxnStatus.SETTLED, at or utcnow()
+    member.pending_count = (member.pending_count or 0) - 1
+    member.pending_cents = (member.pending_cents or 0) - txn.amount_cents
+    member.account_balance_cents = (member.account_balance_cents or 0) + txn.amount_cents
+    return True
 
 
 def ledger_totals(session: Session, member_id: int) -> tuple[int, int, int, int]:
@@ -127,3 +198,15 @@ def ledger_totals(session: Session, member_id: int) -> tuple[int, int, int, int]
         )
     ).one()
     return int(points or 0), int(settled or 0), int(pending_count), int(pending_cents)
+
+
+_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+def money(cents: int, currency: str = ACCOUNT_CURRENCY) -> str:
+    """``cents`` minor units as people read them: "£1,234.50", "-£5.00"."""
+    sign = "-" if cents < 0 else ""
+    whole, minor = divmod(abs(cents), 100)
+    symbol = _SYMBOLS.get(currency)
+    amount = f"{whole:,}.{minor:02d}"
+    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from desktop_care import __version__, config
 from desktop_care.config import API_PREFIX
 
-from . import portal
+from . import payments, portal
 from .accounts import install_bootstrap_token
 from .api import router
 from .db import make_engine, upgrade
@@ -74,6 +74,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router, prefix=API_PREFIX)
     portal.install(app)
+    payments.install(app, sessions, sender.settings.public_url)
     return app
 
 

@@ -26,13 +26,18 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import (
     AddressKind,
+    LineIn,
     Member,
     MemberStatus,
+    OrderState,
     PointsType,
+    TxnKind,
     TxnStatus,
     User,
     UserRole,
     UserState,
+    place_order,
+    post_transaction,
     record,
     utcnow,
 )
@@ -111,7 +116,10 @@ USER_COLUMNS = (
     "version", "search_text",
 )  # fmt: skip
 POINTS_COLUMNS = ("id", "member_id", "delta", "points_type", "reason", "actor_user_id", "created_at")
-TXN_COLUMNS = ("id", "member_id", "amount_cents", "description", "status", "created_at")
+TXN_COLUMNS = (
+    "id", "member_id", "amount_cents", "description", "status", "created_at", "kind", "settled_at", "currency",
+    "order_id", "reference",
+)  # fmt: skip
 
 #: Tables whose ids the seeder assigns itself (PostgreSQL sequences are moved past them).
 _ID_TABLES = ("member", "address", "app_user", "points_entry", "account_txn")
@@ -323,7 +331,8 @@ class _Generator:
             fee = rng.choice((4500, 6000, 7500))
             at = max(at, self._between(dt.datetime(year, 1, 1, tzinfo=dt.UTC), self.now))
             self.txns.append(
-                (self._id("account_txn"), member_id, fee, f"Annual membership {year}", TxnStatus.SETTLED.value, ts(at))
+                (self._id("account_txn"), member_id, fee, f"Annual membership {year}", TxnStatus.SETTLED.value, ts(at),
+                 "charge", ts(at), "GBP", None, None)
             )
             balance += fee
             if rng.random() < 0.9:
@@ -336,6 +345,11 @@ class _Generator:
                         "Payment received, thank you",
                         TxnStatus.SETTLED.value,
                         ts(paid_at),
+                        "payment",
+                        ts(paid_at),
+                        "GBP",
+                        None,
+                        None,
                     )
                 )
                 balance -= fee
@@ -353,6 +367,11 @@ class _Generator:
                         description,
                         TxnStatus.PENDING.value,
                         ts(self._ago(0, 45)),
+                        "charge",
+                        None,
+                        "GBP",
+                        None,
+                        None,
                     )
                 )
                 pending_count += 1
@@ -562,6 +581,47 @@ def _create_staff(session: Session, pools: _Pools, rng: random.Random, password:
     return names
 
 
+#: How many of the new members get demo orders (the first ones), and what they order.
+DEMO_ORDER_MEMBERS = 400
+_ORDER_LINES = (
+    ("Herd book registration", 2500), ("Transfer of ownership", 1500), ("Show entry fee", 3200),
+    ("Course: Judging basics", 9500), ("DNA profile", 3800), ("Breed society handbook", 1800),
+    ("Annual dinner ticket", 4200),
+)  # fmt: skip
+
+
+def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: range) -> int:
+    """Demo orders for the members ``member_ids``: some paid, some unpaid, some exported
+    to the accounting system, a few with another member as registrant. Charges and
+    payments go through the ledger's one writer, so balances stay the sum of their rows."""
+    members = list(session.scalars(select(Member).where(
+        Member.id.in_(list(member_ids)), Member.status.not_in((MemberStatus.MERGED, MemberStatus.INACTIVE)))
+        .order_by(Member.id)))
+    made = 0
+    for member in members:
+        for _ in range(rng.randint(1, 3)):
+            picks = rng.sample(_ORDER_LINES, rng.randint(1, 2))
+            lines = [LineIn(f"{text}: {rng.choice(_ANIMALS)}" if "registration" in text or "Transfer" in text
+                            else text, cents, rng.choice((1, 1, 1, 2))) for text, cents in picks]
+            registrants = [member]
+            if rng.random() < 0.2 and len(members) > 1:
+                registrants.append(rng.choice(members))
+            at = now - dt.timedelta(days=rng.uniform(1, 300))
+            order = place_order(session, member, lines, registrants=registrants, at=at)
+            roll = rng.random()
+            if roll < 0.5:
+                paid_at = at + dt.timedelta(days=rng.uniform(0, 10))
+                post_transaction(session, member, -order.amount_cents, f"Card payment for order {order.order_no}",
+                                 at=min(paid_at, now), kind=TxnKind.PAYMENT, order_id=order.id)
+                order.state, order.paid_at = OrderState.PAID, min(paid_at, now)
+            if roll < 0.15 or (roll > 0.9):
+                order.exported, order.exported_at, order.exported_by = True, at + dt.timedelta(days=20), "Accounts"
+            made += 1
+            # A stamp of our own (not the clock's): the same seed gives the same rows.
+            member.updated_at = max(member.updated_at, at) + dt.timedelta(microseconds=made)
+    return made
+
+
 def seed_demo(
     engine: Engine,
     members: int,
@@ -615,6 +675,9 @@ def seed_demo(
         )
         session.flush()
         loader.finish()
+        first_new = generator.next_id["member"] - members
+        _orders(session, generator.rng, generator.now, range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS)))
+        session.flush()
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":

@@ -50,6 +50,7 @@ from ..schemas import (
     OnBehalfOut,
     OnBehalfSettings,
     OnBehalfState,
+    OrderList,
     PointsPage,
     StaffPublic,
     UserPage,
@@ -497,6 +498,10 @@ class ApiClient:
         if cursor:
             params.append(("cursor", cursor))
         return self._call("GET", f"/members/{int(member_id)}/history", HistoryPage, params=params)
+
+    def member_orders(self, member_id: int) -> OrderList:
+        """Every order of the member, newest first (``GET /members/{id}/orders``)."""
+        return self._call("GET", f"/members/{int(member_id)}/orders", OrderList)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

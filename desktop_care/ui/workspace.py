@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..commands import BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
-from ..schemas import HistoryPage, MemberDetail, MemberPage, MemberSummary, PointsPage
+from ..schemas import HistoryPage, MemberDetail, MemberPage, MemberSummary, OrderList, PointsPage
 from ..sync.api_client import NotFound, TimedOut, Unreachable
 from ..sync.local_store import Author, LocalStore, SyncIssue
 from ..sync.syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncStatus
@@ -162,6 +162,10 @@ class Workspace(QObject):
                        cursor: str | None = None) -> HistoryPage:
         """The member's history (from the server: the audit log is not kept offline)."""
         return self.client.member_history(member_id, actions=actions, q=q, limit=limit, cursor=cursor)
+
+    def member_orders(self, member_id: int) -> OrderList:
+        """The member's orders (from the server: orders are not kept offline)."""
+        return self.client.member_orders(member_id)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

@@ -131,4 +131,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "runCommand", "getMemberPoints", "getMemberHistory", "listUsers", "getMergePlan", "getMerges",
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
             "actOnBehalf", "getOnBehalf", "endOnBehalf", "getOnBehalfSettings", "setOnBehalfSettings",
+            "getMemberOrders",
     }

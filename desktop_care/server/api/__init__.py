@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from ..deps import known_query_only
-from . import accounts, auth, commands, health, member_activity, members, merges, on_behalf, sync, users
+from . import accounts, auth, commands, health, member_activity, members, merges, on_behalf, orders, sync, users
 
 router = APIRouter(dependencies=[Depends(known_query_only)])
 router.include_router(health.router)
@@ -16,5 +16,6 @@ router.include_router(commands.router)
 router.include_router(accounts.router)
 router.include_router(users.router)
 router.include_router(on_behalf.router)
+router.include_router(orders.router)
 
 __all__ = ["router"]

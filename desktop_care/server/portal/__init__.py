@@ -7,14 +7,22 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import account, auth, on_behalf, profile
-from .web import PREFIX, SECURITY_HEADERS, TEMPLATES, NotSignedIn, redirect
+from . import account, auth, on_behalf, orders, profile
+from .web import (
+    PREFIX,
+    SECURITY_HEADERS,
+    TEMPLATES,
+    BlockedForPayment,
+    NotSignedIn,
+    redirect,
+)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(account.router)
 router.include_router(profile.router)
 router.include_router(on_behalf.router)
+router.include_router(orders.router)
 
 
 @router.get("/static/portal.css")
@@ -51,10 +59,15 @@ def _not_signed_in(request: Request, exc: Exception) -> Response:
     return redirect(request, "/sign-in")
 
 
+def _blocked(request: Request, exc: Exception) -> Response:
+    return redirect(request, "/renew")
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(BlockedForPayment, _blocked)
 
 
 __all__ = ["install", "router"]

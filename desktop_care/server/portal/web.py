@@ -35,6 +35,7 @@ from desktop_care.models import (
     UserRole,
     utcnow,
 )
+from desktop_care.models.access import PortalAccess, portal_access
 from desktop_care.models.status import sign_in_refusal
 from desktop_care.models.tokens import PORTAL_SESSION_LIFETIME, digest, new_secret
 
@@ -277,10 +278,22 @@ class NotSignedIn(Exception):
     """Raised by :data:`CurrentPortalUser`: the handler redirects to the sign-in page."""
 
 
+class BlockedForPayment(Exception):
+    """Raised by :data:`CurrentPortalUser` for a member blocked for payment outside the
+    renew-and-pay pages: the handler redirects to ``/renew``."""
+
+
+#: The only pages a member blocked for payment reaches (models/access.py).
+RENEW_PATHS = (f"{PREFIX}/renew",)
+
+
 def require_portal_user(request: Request, session: SessionDep) -> SignedIn:
     current = signed_in(request, session)
     if current is None:
         raise NotSignedIn()
+    if portal_access(current.user, current.member) == PortalAccess.RENEW_AND_PAY and not any(
+            request.url.path == p or request.url.path.startswith(p + "/") for p in RENEW_PATHS):
+        raise BlockedForPayment()
     return current
 
 

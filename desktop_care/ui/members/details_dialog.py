@@ -73,6 +73,7 @@ from .editing import (
     address_values,
     block_summary,
 )
+from .orders import OrdersTab
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace
@@ -181,10 +182,12 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
         self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
         self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
+        self.orders_tab = OrdersTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
         self.tabs = named(QTabWidget(), "detailsTabs")
         self.tabs.addTab(self.scroll_area, "Details")
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
+        self.tabs.addTab(self.orders_tab, "Orders")
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
@@ -228,7 +231,7 @@ class MemberDetailsDialog(QDialog):
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
-        for number in range(3):
+        for number in range(4):
             switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
@@ -288,7 +291,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -302,7 +305,7 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
