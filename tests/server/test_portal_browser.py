@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import Member, User
 from tests.server.conftest import PASSWORD, make_member, make_portal_user, unique
+from tests.support.browser import Chromium
 from tests.support.servers import LiveServer
-from tests.support.webdriver import Chrome
 
 SHOTS = os.environ.get("DESKTOP_CARE_SHOTS")
 
 
-def shot(browser: Chrome, name: str) -> None:
+def shot(browser: Chromium, name: str) -> None:
     if SHOTS:
         browser.screenshot(Path(SHOTS) / f"portal-{name}.png")
 
@@ -35,13 +35,13 @@ def member(sqlite_server: LiveServer) -> tuple[Member, User]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Chrome]:
-    chrome = Chrome()
-    yield chrome
-    chrome.quit()
+def browser() -> Iterator[Chromium]:
+    chromium = Chromium()
+    yield chromium
+    chromium.close()
 
 
-def sign_in(browser: Chrome, server: LiveServer, user: User) -> None:
+def sign_in(browser: Chromium, server: LiveServer, user: User) -> None:
     browser.open(f"{server.url}/portal/sign-in")
     shot(browser, "sign-in")
     browser.type("#username", user.username)
@@ -51,7 +51,7 @@ def sign_in(browser: Chrome, server: LiveServer, user: User) -> None:
 
 
 def test_a_member_updates_their_profile(sqlite_server: LiveServer, member: tuple[Member, User],
-                                        browser: Chrome) -> None:
+                                        browser: Chromium) -> None:
     _, user = member
     sign_in(browser, sqlite_server, user)
     browser.click("nav.menu a[href='/portal/profile']")
@@ -75,7 +75,7 @@ def test_a_member_updates_their_profile(sqlite_server: LiveServer, member: tuple
 
 
 def test_a_member_changes_their_password(sqlite_server: LiveServer, member: tuple[Member, User],
-                                         browser: Chrome) -> None:
+                                         browser: Chromium) -> None:
     _, user = member
     sign_in(browser, sqlite_server, user)
     browser.click("nav.menu a[href='/portal/password']")
@@ -96,7 +96,7 @@ def test_a_member_changes_their_password(sqlite_server: LiveServer, member: tupl
 
 
 def test_the_pages_read_well_in_a_narrow_window(sqlite_server: LiveServer, member: tuple[Member, User],
-                                                browser: Chrome) -> None:
+                                                browser: Chromium) -> None:
     _, user = member
     sign_in(browser, sqlite_server, user)
     browser.resize(420, 800)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import LineIn, Member, UserRole, place_order, utcnow
 from tests.server.conftest import PASSWORD, make_member, make_portal_user, unique
-from tests.support.chromium import Chromium
+from tests.support.browser import Chromium, heading_is
 from tests.support.servers import LiveServer
 
 
@@ -33,14 +33,10 @@ def browser() -> Iterator[Chromium]:
     chromium.close()
 
 
-def _h1(text: str) -> str:
-    return f"document.querySelector('h1')?.innerText === {text!r}"
-
-
 def _sign_in(browser: Chromium, server: LiveServer, username: str) -> None:
     browser.open(f"{server.url}/portal/sign-in")
-    browser.fill("#username", username)
-    browser.fill("#password", PASSWORD)
+    browser.type("#username", username)
+    browser.type("#password", PASSWORD)
     browser.click("button[type=submit].primary", "document.querySelector('h1') && !location.pathname.endsWith('sign-in')")
 
 
@@ -67,12 +63,12 @@ def test_a_member_pays_an_order_in_the_browser(sqlite_server: LiveServer, browse
 
     _sign_in(browser, server, user.username)
     browser.screenshot(shots / "portal-account.png")
-    browser.click("a[href='/portal/orders']", _h1("My orders"))
-    listing = browser.text("main")
-    assert order_no in listing and "Hal Whitcombe" in listing and "Exported" in listing
+    browser.click("a[href='/portal/orders']", heading_is("My orders"))
     browser.screenshot(shots / "portal-orders.png")
+    listing = browser.text("main")  # what is visible: nothing cut off
+    assert order_no in listing and "Hal Whitcombe" in listing and "Exported" in listing, listing
 
-    browser.click(f"a[href='/portal/orders/{ids['pay']}']", _h1(f"Order {order_no}"))
+    browser.click(f"a[href='/portal/orders/{ids['pay']}']", heading_is(f"Order {order_no}"))
     assert "£55.00" in browser.text("#order-total")
     browser.screenshot(shots / "portal-order.png")
     browser.click("#email-invoice", "document.querySelector('#invoice-sent') !== null")
@@ -80,13 +76,13 @@ def test_a_member_pays_an_order_in_the_browser(sqlite_server: LiveServer, browse
     browser.screenshot(shots / "portal-invoice-sent.png")
     browser.click("#got-it", "document.querySelector('#invoice-sent') === null")
 
-    browser.click("#pay", _h1("Pay for this order"))
+    browser.click("#pay", heading_is("Pay for this order"))
     assert browser.text("#pay-amount") == "£55.00"
     browser.screenshot(shots / "portal-pay.png")
-    browser.click("#confirm-pay", _h1("Pay £55.00"))
+    browser.click("#confirm-pay", heading_is("Pay £55.00"))
     assert "/test-provider/checkout/" in browser.url
     browser.screenshot(shots / "provider-checkout.png")
-    browser.click("#pay", _h1("Thank you for your payment"))
+    browser.click("#pay", heading_is("Thank you for your payment"))
     browser.screenshot(shots / "portal-paid.png")
     deadline = time.monotonic() + 15
     while "Paid" not in browser.text("#order-state"):  # the settlement webhook arrives by itself
@@ -95,9 +91,9 @@ def test_a_member_pays_an_order_in_the_browser(sqlite_server: LiveServer, browse
     assert "This order is paid." in browser.text("#pay-section")
 
     browser.open(f"{server.url}/portal/orders/{ids['declined']}")
-    browser.click("#pay", _h1("Pay for this order"))
+    browser.click("#pay", heading_is("Pay for this order"))
     browser.click("#confirm-pay", "location.pathname.startsWith('/test-provider/')")
-    browser.click("#decline", _h1("Your payment was declined"))
+    browser.click("#decline", heading_is("Your payment was declined"))
     browser.screenshot(shots / "portal-declined.png")
 
     browser.open(f"{server.url}/portal/orders/{ids['exported']}")
@@ -105,7 +101,7 @@ def test_a_member_pays_an_order_in_the_browser(sqlite_server: LiveServer, browse
     assert browser.evaluate("document.querySelector('#pay') === null")
     browser.screenshot(shots / "portal-order-exported.png")
 
-    browser.click("a[href='/portal/users/invite']", _h1("Invite a user"))
+    browser.click("a[href='/portal/users/invite']", heading_is("Invite a user"))
     browser.click("#send-invite", "document.querySelector('.error') !== null")
     assert "Enter the person's name." in browser.text("main")
     browser.screenshot(shots / "portal-invite-errors.png")
@@ -128,16 +124,16 @@ def test_a_blocked_member_renews_and_pays_in_the_browser(sqlite_server: LiveServ
                            blocked_reason="Membership 2026 unpaid")
         user = make_portal_user(db, owen, role=UserRole.STANDARD, email=email, display_name="Owen Marsh")
     _sign_in(browser, server, user.username)
-    browser.wait_for(_h1("Renew your membership"))
+    browser.wait_for(heading_is("Renew your membership"))
     assert "Membership 2026 unpaid" in browser.text("#blocked")
     assert browser.evaluate("document.querySelectorAll('nav.menu a').length") == 1
     browser.screenshot(shots / "portal-renew.png")
-    browser.click("#renew-pay", _h1("Pay £45.00"))
-    browser.click("#pay", _h1("Thank you for your payment"))
+    browser.click("#renew-pay", heading_is("Pay £45.00"))
+    browser.click("#pay", heading_is("Thank you for your payment"))
     deadline = time.monotonic() + 15
     while True:  # the block lifts when the payment is recorded
         browser.open(f"{server.url}/portal/orders")
-        if browser.evaluate(_h1("My orders")):
+        if browser.evaluate(heading_is("My orders")):
             break
         assert time.monotonic() < deadline, browser.text("main")
     assert "Membership renewal" in browser.text("main")
