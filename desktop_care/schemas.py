@@ -346,3 +346,26 @@ class ErrorDetail(Schema):
     detail: str
     #: For 422: the offending field names mapped to a plain-words message.
     fields: dict[str, str] = Field(default_factory=dict)
+
+
+class DuplicateCheckIn(BaseModel):
+    """``POST /members/likely-duplicates``: the person about to be registered (in the
+    body, so that e-mail addresses stay out of URLs and access logs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(default="", max_length=254)
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    postcode: str = Field(default="", max_length=20)
+
+
+class LikelyDuplicate(Schema):
+    """A member who may be the same person, and why (``same_email``,
+    ``same_name_and_postcode``)."""
+
+    member: MemberSummary
+    reasons: list[Literal["same_email", "same_name_and_postcode"]]
+
+
+class DuplicateList(Schema):
+    items: list[LikelyDuplicate]

@@ -7,7 +7,8 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, status, user  # noqa: F401  (register their kinds)
+from . import accounts, add_member, member, merge, status, user  # noqa: F401  (register their kinds)
+from .add_member import AddMember
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
@@ -15,7 +16,7 @@ from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .status import ChangeStatus
 from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
-from .runner import CommandResult, OpIdReused, Status, execute
+from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -28,6 +29,8 @@ else:
 
 __all__ = [
     "Actor",
+    "AddMember",
+    "ProvisionalMember",
     "AddressIn",
     "AdjustPoints",
     "BlockForPayment",

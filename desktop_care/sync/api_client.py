@@ -37,6 +37,8 @@ from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
     CommandBatchResult,
+    DuplicateCheckIn,
+    DuplicateList,
     FeedChange,
     FeedPage,
     Health,
@@ -450,6 +452,11 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def likely_duplicates(self, check: DuplicateCheckIn) -> DuplicateList:
+        """Members who may be the person about to be registered (``POST
+        /members/likely-duplicates``; reads only)."""
+        return self._call("POST", "/members/likely-duplicates", DuplicateList, json=check.model_dump())
 
     def list_users(
         self,

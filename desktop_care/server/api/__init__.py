@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from . import accounts, auth, commands, health, member_activity, members, merges, sync, users
+from . import accounts, auth, commands, duplicates, health, member_activity, members, merges, sync, users
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(auth.router)
+router.include_router(duplicates.router)  # before members: no clash with /members/{member_id}
 router.include_router(members.router)
 router.include_router(merges.router)
 router.include_router(member_activity.router)
