@@ -87,7 +87,7 @@ _TRIGRAM_WINDOW = 6
 #: Below every member id: a workstation's members registered there and not yet on the
 #: server have negative (provisional) ids, listed first. Cursors are never negative, so
 #: a first page holds every provisional match it can (docs/decisions/0014).
-BEFORE_ALL = -(2**62)
+BEFORE_ALL = -(2**31)  # the least 32-bit integer (member.id is one)
 #: Sorts after every real character: the upper bound of a prefix range.
 _PREFIX_END = "\U0010ffff"
 
