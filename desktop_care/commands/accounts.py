@@ -36,7 +36,7 @@ from ..models.tokens import (
     cancel_links,
     issue_link,
 )
-from .base import Actor, Command, Rejected
+from .base import Actor, BaseCommand, Command, Rejected
 from .registry import register
 
 #: Password resets per member account and hour, at most.
@@ -305,6 +305,38 @@ class CancelInvitation(_PortalUserCommand):
 
 
 # ---------------------------------------------------------------- staff invitations
+
+
+class InviteStaff(BaseCommand):
+    """Invite a person as Society Staff or Society Admin (``POST /staff/invitations``).
+
+    Not a registered kind (it has no member or user to target yet, so ``execute``
+    does not run it): the declaration the endpoint checks and the Society Users page
+    reads (``Workspace.refusal``) to show the Invite staff button only to whom may use
+    it, and its fields validate what the dialog sends."""
+
+    kind: Literal["invite_staff"] = "invite_staff"
+    email: str = Field(min_length=3, max_length=254)
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Literal[UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN]
+
+    label: ClassVar[str] = "Invite staff"
+    action: ClassVar[str] = "staff.invited"
+    required_role: ClassVar[UserRole] = UserRole.SOCIETY_ADMIN
+    online_only: ClassVar[bool] = True
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_email(value)
+
+    @field_validator("display_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("may not be blank")
+        return value
 
 
 def invite_staff(session: Session, email: str, display_name: str, role: UserRole, actor: Actor) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
+from .members.add_member import AddMemberDialog, open_add_member
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
@@ -30,6 +31,7 @@ from .qt import (
     QTimer,
     QWidget,
     Signal,
+    is_alive,
     qVersion,
 )
 from .resources import app_icon
@@ -48,6 +50,9 @@ class MainWindow(QMainWindow):
 
     sign_out_requested = Signal()
     quit_requested = Signal()
+    #: A member was registered from "Add a customer" (their id, provisional while
+    #: pending) and their details opened: the hook to continue into acting on behalf.
+    customer_added = Signal(int)
 
     def __init__(
         self,
@@ -86,6 +91,8 @@ class MainWindow(QMainWindow):
         self._countdown.timeout.connect(self._show_status)
         self.workspace.status_changed.connect(self._status_changed)
         self.workspace.members_changed.connect(self.members_changed)
+        self.workspace.members_rekeyed.connect(self.members_rekeyed)
+        self.add_member_dialog: AddMemberDialog | None = None
         self.workspace.issues_changed.connect(self._issues_changed)
         self.workspace.session_expired.connect(self._session_expired)
         self._status_changed(self.workspace.status)
@@ -116,7 +123,11 @@ class MainWindow(QMainWindow):
                                         QKeySequence(QKeySequence.StandardKey.Find))
         self.refresh_action = self._action("&Refresh results", self.search_view.search_now, QKeySequence("Ctrl+R"))
         self.open_action = self._action("&Open selected member", self._open_selected, QKeySequence("Ctrl+O"))
+        self.add_member_action = self._action("&Add a customer…", self.open_add_member, QKeySequence("Ctrl+N"))
+        self.add_member_action.setToolTip("Register a new member (works offline too)")
         members_menu.addActions([self.find_action, self.open_action, self.refresh_action])
+        members_menu.addSeparator()
+        members_menu.addAction(self.add_member_action)
 
         sync_menu = menu_bar.addMenu("&Sync")
         self.sync_now_action = self._action("Sync &now", self.workspace.sync_now,
@@ -183,6 +194,33 @@ class MainWindow(QMainWindow):
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def open_add_member(self) -> AddMemberDialog:
+        """Add a customer (Ctrl+N): on success the new member's details open."""
+        if self.add_member_dialog is not None and is_alive(self.add_member_dialog):
+            self.add_member_dialog.raise_()
+            self.add_member_dialog.activateWindow()
+            return self.add_member_dialog
+        dialog = open_add_member(self.workspace, self)
+        dialog.open_member_requested.connect(self.open_member)
+        dialog.registered.connect(self._customer_added)
+        self.add_member_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _customer_added(self, member_id: int) -> None:
+        self.open_member(member_id)
+        self.customer_added.emit(member_id)
+
+    def members_rekeyed(self, ids: dict[int, int]) -> None:
+        """Members registered here got the server's ids: their open details follow."""
+        for old, new in ids.items():
+            dialog = self._details.pop(old, None)
+            if dialog is not None and is_alive(dialog):
+                self._details[new] = dialog
+                dialog.destroyed.connect(lambda _=None, key=new: self._details.pop(key, None))
+                dialog.rekey(new)
+        self.search_view.search_now()
 
     def _open_selected(self) -> None:
         member = self.search_view.current_member()

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from ..commands import BaseCommand, Command, CommandResult, Status
+from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import DuplicateCheckIn, DuplicateList, HistoryPage, MemberDetail, MemberPage, MemberSummary, PointsPage
 from ..sync.api_client import NotFound, TimedOut, Unreachable
@@ -236,6 +236,31 @@ class Workspace(QObject):
             return store.pending_count(author.user_id)
 
         self._run(enqueue, {command.member_id}, parent, on_done, on_failed)
+
+    def add_member(
+        self,
+        command: AddMember,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[int], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Queue a registration (off the GUI thread) and nudge the syncer; ``on_done``
+        gets the new member's provisional id (negative) once it is safely queued: the
+        member shows as pending until the server registers them, then
+        ``members_rekeyed`` says their real id."""
+        store, author = self.store, self.author
+        queued: list[int] = []
+
+        def enqueue() -> int:
+            queued.append(store.enqueue(command, author).member_id)
+            return store.pending_count(author.user_id)
+
+        def done() -> None:
+            if on_done is not None:
+                on_done(queued[0])
+
+        self._run(enqueue, set(), parent, done, on_failed)
 
     def refusal(self, kind: type[BaseCommand]) -> str | None:
         """Why the signed-in person cannot run this kind of command here and now, in

@@ -138,6 +138,13 @@ def _user_state(user: PortalUserOut) -> str:
     return text
 
 
+#: Why online-only actions wait for a member registered on this computer.
+NOT_ON_SERVER_YET = "This member is not on the server yet: wait until this computer has synced"
+PENDING_MEMBER_NOTE = ("Registered on this computer and waiting to sync: the server gives this member their "
+                       "member number and logon ID when it takes the registration. Changes made meanwhile "
+                       "follow the member.")
+
+
 def _empty_note(text: str) -> QLabel:
     return named(QLabel(text), "emptyNote")
 
@@ -303,6 +310,15 @@ class MemberDetailsDialog(QDialog):
                 else:
                     tab.loaded = False
 
+    def rekey(self, member_id: int) -> None:
+        """The member registered here (a provisional id) is now on the server as
+        ``member_id``: follow it, and read it again."""
+        self.member_id = member_id
+        for tab in (self.points_tab, self.history_tab):
+            tab.member_id = member_id
+            tab.loaded = False
+        self.refresh()
+
     def _fetch(self) -> None:
         source, member_id = self.source, self.member_id
         Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
@@ -365,6 +381,8 @@ class MemberDetailsDialog(QDialog):
         if self.workspace is not None:
             for which, button in self.wizard_buttons.items():
                 reason = wizard_refusal(self.workspace, member, which)
+                if member.id < 0 and which != "status":  # merges need the member on the server
+                    reason = NOT_ON_SERVER_YET
                 button.setEnabled(reason is None)
                 button.setToolTip(reason or "")
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
@@ -386,7 +404,11 @@ class MemberDetailsDialog(QDialog):
         self.block_banner = self._block_banner(member) if member.blocked_for_balance else None
         if self.block_banner is not None:
             top.addWidget(self.block_banner)
-        if not member.detail_cached:
+        if member.id < 0:
+            note = named(QLabel(PENDING_MEMBER_NOTE), "provisionalNote")
+            note.setWordWrap(True)
+            top.addWidget(note)
+        elif not member.detail_cached:
             note = named(QLabel("Only the directory entry is available offline: portal users and pending "
                                 "transactions show once this member has been opened while online."),
                          "offlineNote")
@@ -451,7 +473,7 @@ class MemberDetailsDialog(QDialog):
             status += " · Blocked for payment"
         return _form("Identity", [
             ("Member ID", _value(m.member_no, "memberNo")),
-            ("Logon ID", _value(m.logon_id, "logonId")),
+            ("Logon ID", _value("given by the server when registered" if m.id < 0 else m.logon_id, "logonId")),
             ("Name", _value(full_name, "fullName")),
             ("Status", _value(status, "status")),
         ])
@@ -581,7 +603,8 @@ class MemberDetailsDialog(QDialog):
         user = self.selected_user()
         select_first = "Select a portal user in the list first"
         wants: dict[QPushButton, tuple[type[BaseCommand], str | None]] = {
-            self.invite_button: (InviteUser, None if member is not None and member.detail_cached
+            self.invite_button: (InviteUser, NOT_ON_SERVER_YET if member is not None and member.id < 0 else
+                                 None if member is not None and member.detail_cached
                                  else "Open this member while online first"),
             self.reset_button: (ResetPassword, select_first if user is None else
                                 None if user.state == UserState.ACTIVE else
