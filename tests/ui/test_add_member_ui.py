@@ -16,7 +16,7 @@ from desktop_care.sync.api_client import ApiClient
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.add_member import AddMemberDialog
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
-from desktop_care.ui.qt import QLineEdit, Qt, QWidget
+from desktop_care.ui.qt import QApplication, QLineEdit, Qt, QWidget
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.users.invite_staff import InviteStaffDialog
 from desktop_care.ui.workspace import Workspace
@@ -164,6 +164,8 @@ def test_a_society_admin_invites_staff_and_the_mail_arrives(
         view = window.show_users()
         button = view.invite_staff_button
         assert button.isVisible() and button.isEnabled()
+        qtbot.waitUntil(lambda: not view.model.searching, timeout=10_000)
+        shot(window, "users-invite-staff-button")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         dialog = view.invite_staff_dialog
         assert isinstance(dialog, InviteStaffDialog)
@@ -180,6 +182,8 @@ def test_a_society_admin_invites_staff_and_the_mail_arrives(
         qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dialog.result_text.isVisible(), timeout=15_000)
         assert f"An invitation was sent to {email}" in dialog.result_text.text()
+        QApplication.processEvents()  # the Close button replaces Send before the picture
+        assert dialog.close_button.isVisible()
         shot(dialog, "invite-staff-done")
         mail = smtp.to(email, "invit")
         assert "/portal/" in mail.text

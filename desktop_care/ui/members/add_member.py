@@ -73,6 +73,10 @@ def duplicate_links(found: DuplicateList) -> str:
             f"someone else.<ul style='margin:4px 0 0 -20px'>{''.join(rows)}</ul>")
 
 
+#: The texts the Save button takes (it is made wide enough for each).
+_SAVE_TEXTS = ("Add customer", "Add anyway", "Checking…")
+
+
 class AddMemberDialog(EditContactDialog):
     """Names, e-mail, phone and addresses of a new member; a warning with links when a
     likely duplicate exists; then the member is registered (queued) and opened."""
@@ -97,6 +101,10 @@ class AddMemberDialog(EditContactDialog):
         if note is not None:
             note.hide()
         self.save_button.setText("Add customer")
+        metrics = self.save_button.fontMetrics()
+        self.save_button.setMinimumWidth(max(metrics.horizontalAdvance(t) for t in _SAVE_TEXTS) + 40)
+        for hint in self.findChildren(QLabel, "dialogIntro"):
+            hint.setText("Leave blank for none.")
         self.duplicates = named(QLabel(), "duplicateWarning")
         self.duplicates.setWordWrap(True)
         self.duplicates.setOpenExternalLinks(False)
@@ -144,6 +152,8 @@ class AddMemberDialog(EditContactDialog):
             command = AddMember.model_validate({k: v for k, v in values.items() if k not in fields})
         except ValidationError as exc:
             more_fields, more_form = field_errors(exc, self.labels, self.aliases)
+            if any(key in fields for key in _ADDRESS_KEYS):  # the home address's own errors say it
+                more_fields.pop("line1", None)
             for name, text in more_fields.items():
                 fields.setdefault(name, text)
             form += more_form

@@ -9,7 +9,7 @@ once, with a pending mark, until the server has taken them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from collections.abc import Callable
 
@@ -321,7 +321,18 @@ class MemberDetailsDialog(QDialog):
 
     def _fetch(self) -> None:
         source, member_id = self.source, self.member_id
-        Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
+
+        def current(then: Callable[[Any], None]) -> Callable[[Any], None]:
+            def answer(value: Any) -> None:
+                if member_id != self.member_id:  # re-keyed meanwhile: read it under its new id
+                    self._loading = False
+                    self.refresh()
+                else:
+                    then(value)
+            return answer
+
+        Op(self, lambda: source.member(member_id)).success(current(self._loaded)) \
+            .failure(current(self._failed)).run()
 
     def open_editor(self, kind: type[CommandDialog]) -> CommandDialog | None:
         """Open Edit info / Email prefs / Adjust points for the member as shown."""
