@@ -6,6 +6,7 @@ available (``Workspace.refusal(InviteStaff)``: the role, or offline)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from pydantic import ValidationError
 
@@ -16,8 +17,8 @@ from ...sync.api_client import ApiError
 from ..errors import sentence
 from ..members.accounts import _ActionDialog
 from ..members.editing import field_errors
-from ..qt import QComboBox, QFormLayout, QLabel, QLineEdit, Qt, QWidget
-from ..widgets import FieldBox, grow_to_fit, named
+from ..qt import QComboBox, QLabel, QLineEdit, QWidget
+from ..widgets import grow_to_fit, named
 from .actions import _ROLE_DETAIL
 
 #: ``send(command, done, failed)``: send the invitation off the GUI thread.
@@ -29,7 +30,7 @@ _CONFIRM = "Send invitation"
 class InviteStaffDialog(_ActionDialog):
     """E-mail, name and tier of the person to invite as staff."""
 
-    labels = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+    labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
 
     def __init__(self, send: SendInvitation, parent: QWidget | None = None) -> None:
         super().__init__("Invite staff", parent)
@@ -45,28 +46,14 @@ class InviteStaffDialog(_ActionDialog):
         self.role_help = named(QLabel(), "roleHelp")
         self.role_help.setWordWrap(True)
         self.role.currentIndexChanged.connect(self._role_changed)
-        self.fields: dict[str, FieldBox] = {}
-        form_widget = QWidget()
-        form = QFormLayout(form_widget)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for key, label, edit in (("email", "E-mail *:", self.email), ("display_name", "Name *:", self.name),
-                                 ("role", "Role:", self.role)):
-            box = FieldBox(key, edit)
-            self.fields[key] = box
-            form.addRow(label, box)
-            if isinstance(edit, QLineEdit):
-                edit.textEdited.connect(lambda *_, b=box: b.set_error(""))
-        form.addRow("", self.role_help)
+        form_widget = self._field_form((("email", "E-mail *:", self.email), ("display_name", "Name *:", self.name),
+                                        ("role", "Role:", self.role)), self.role_help)
         self.confirm_button.setText(_CONFIRM)
         self._role_changed()
         self._layout(form_widget)
 
     def _role_changed(self) -> None:
         self.role_help.setText(_ROLE_DETAIL[self.role.currentData()])
-
-    def errors(self) -> dict[str, str]:
-        return {name: box.error.text() for name, box in self.fields.items() if box.error.isVisible()}
 
     def _show_field_errors(self, fields: dict[str, str]) -> None:
         for name, text in fields.items():
