@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...commands import AddMember, AddressIn, Command
+from ...commands import AddMember, Command
 from ...models import AddressKind, MemberStatus
 from ...models.contact import DEFAULT_REGION, InvalidContact, normalize_phone
 from ...models.duplicates import DuplicateReason
@@ -31,12 +31,10 @@ from ..widgets import named
 from .editing import (
     _ADDRESS_GROUPS,
     _ADDRESS_KEYS,
-    _ADDRESS_LABELS,
     _CONTACT_LABELS,
     REQUIRED,
     EditContactDialog,
     Invalid,
-    describe_field_error,
     field_errors,
 )
 
@@ -138,15 +136,9 @@ class AddMemberDialog(EditContactDialog):
             typed = any(self.value(prefix + k).strip() for k in _ADDRESS_KEYS if k != "country")
             if not typed and kind != AddressKind.HOME:
                 continue
-            for key in REQUIRED & set(_ADDRESS_KEYS):
-                if not self.value(prefix + key).strip():
-                    fields.setdefault(prefix + key, f"{_ADDRESS_LABELS[key]} is required.")
-            try:
-                values[f"{kind.value}_address"] = AddressIn.model_validate(self._address(prefix))
-            except ValidationError as exc:
-                for error in exc.errors():
-                    key = str(error["loc"][0]) if error.get("loc") else "line1"
-                    fields.setdefault(prefix + key, describe_field_error(_ADDRESS_LABELS.get(key, key), error))
+            address = self.checked_address(prefix, fields)
+            if address is not None:
+                values[f"{kind.value}_address"] = address
         command: AddMember | None = None
         try:
             command = AddMember.model_validate({k: v for k, v in values.items() if k not in fields})
