@@ -572,6 +572,8 @@ class LocalStore:
                     raise ValueError("the edited change is for another member")
                 assert author is not None
                 queued = self._enqueue(conn, edited, author)
+            elif row.kind in _CREATE_KINDS and row.member_id < 0:
+                _drop_provisional(conn, row.member_id)
             conn.execute(
                 update(_issue).where(_issue.c.id == issue_id).values(
                     resolution=choice, resolved_at=dt.datetime.now(dt.UTC),
@@ -723,6 +725,33 @@ def _write_provisional(conn: Connection, command: AddMember) -> None:
         session.flush()
 
 
+#: Why a change to a member registered here waits no more (its registration was dropped).
+DROPPED_REGISTRATION = ("The new member this change was for was not registered: the registration was "
+                        "dropped in Sync issues. Register the member again to make this change.")
+
+
+def _drop_provisional(conn: Connection, member_id: int) -> None:
+    """A refused registration was dropped ("take theirs"): its provisional member leaves
+    the directory, and the changes queued to it become Sync issues (never lost silently)."""
+    values = _member_values_conn(conn, member_id) or {}
+    now = dt.datetime.now(dt.UTC)
+    for entry in conn.execute(select(_outbox).where(_outbox.c.member_id == member_id).order_by(_outbox.c.seq)):
+        command = parse_command(entry.payload)
+        conn.execute(insert(_issue).values(
+            op_id=entry.op_id, member_id=member_id, member_no=values.get("member_no", ""),
+            name=values.get("name", ""), kind=entry.kind, summary=command.summary(), status=Status.REJECTED.value,
+            reason=DROPPED_REGISTRATION, mine={"command": entry.payload, "values": {}}, theirs={},
+            server_version=None, created_at=now,
+        ))
+        conn.execute(delete(_outbox).where(_outbox.c.seq == entry.seq))
+    _delete_member_rows(conn, member_id)
+
+
+def _delete_member_rows(conn: Connection, member_id: int) -> None:
+    for table, column in ((_search, _search.c.member_id), (_address, _address.c.member_id), (_member, _member.c.id)):
+        conn.execute(delete(table).where(column == member_id))
+
+
 def _rekey(conn: Connection, old: int, new: int, member_no: str) -> None:
     """The server registered provisional member ``old`` as ``new`` (``member_no``):
     every queued change, sync issue and kept change follows it, and so does its
@@ -737,8 +766,7 @@ def _rekey(conn: Connection, old: int, new: int, member_no: str) -> None:
     conn.execute(delete(_cached).where(_cached.c.member_id == old))
     if conn.scalar(select(func.count()).where(_member.c.id == new)):
         # The feed brought the server's row first (pulled under a colleague's session).
-        for table, column in ((_search, _search.c.member_id), (_address, _address.c.member_id), (_member, _member.c.id)):
-            conn.execute(delete(table).where(column == old))
+        _delete_member_rows(conn, old)
         return
     conn.execute(update(_member).where(_member.c.id == old).values(id=new, member_no=member_no))
     conn.execute(update(_address).where(_address.c.member_id == old).values(member_id=new))

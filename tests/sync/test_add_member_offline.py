@@ -8,11 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import AddMember, AddressIn, AdjustPoints, UpdateContact
+from desktop_care.commands import AddMember, AddressIn, AdjustPoints, CommandResult, Status, UpdateContact
 from desktop_care.models import Member
 from desktop_care.schemas import DuplicateCheckIn
 from desktop_care.sync import LocalStore
-from desktop_care.sync.local_store import CRASH_EXIT_CODE
+from desktop_care.sync.local_store import CRASH_EXIT_CODE, Author
 from desktop_care.sync.syncer import MembersRekeyed
 from tests.support.servers import LiveServer, free_port
 from tests.sync.test_crash_and_replay import run_client
@@ -145,3 +145,34 @@ def test_two_registrations_get_distinct_provisional_ids(sqlite_server, tmp_path)
         assert ws.store.pending_count() == 0 and all(ws.store.member_detail(i) is None for i in ids)
     finally:
         ws.close()
+
+
+def test_a_refused_registration_keeps_its_changes_until_someone_decides(tmp_path) -> None:
+    """The server's answer "rejected" (as any refusal comes back): the registration is a
+    Sync issue, the changes queued to the member wait (never sent under a provisional
+    id); Keep mine sends it again as the same member; Take theirs drops the member and
+    turns the waiting changes into Sync issues, so nothing disappears silently."""
+    store = LocalStore(tmp_path / "ws.sqlite3")
+    author = Author(1, "ada")
+    try:
+        last = unique("Refused")
+        registration = store.enqueue(_registration(last), author)
+        provisional = registration.member_id
+        store.enqueue(AdjustPoints(member_id=provisional, delta=5, points_type=GOODWILL, reason="welcome"), author)
+        refused = CommandResult(op_id=str(registration.op_id), status=Status.REJECTED, reason="refused for the test")
+        store.record_results([refused])
+        (issue,) = store.issues()
+        assert issue.kind == "add_member" and store.queued(author_id=author.user_id) == []
+        assert store.pending_count() == 1 and store.member_detail(provisional) is not None
+
+        again = store.resolve_issue(issue.id, "keep_mine", author=author)
+        assert again is not None and again.member_id == provisional
+        assert [c.kind for c in store.queued(author_id=author.user_id)] == ["add_member"]
+        store.record_results([CommandResult(op_id=str(again.op_id), status=Status.REJECTED, reason="again")])
+        (issue,) = store.issues()
+        store.resolve_issue(issue.id, "take_theirs")
+        assert store.member_detail(provisional) is None and store.pending_count() == 0
+        (dropped,) = store.issues()
+        assert dropped.kind == "adjust_points" and "registration was dropped" in dropped.reason
+    finally:
+        store.close()
