@@ -8,7 +8,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import AddMember, AddressIn, AdjustPoints, CommandResult, Status, UpdateContact
+from desktop_care.commands import (
+    AddMember,
+    AddressIn,
+    AdjustPoints,
+    CommandResult,
+    Status,
+    UpdateContact,
+)
 from desktop_care.models import Member
 from desktop_care.schemas import DuplicateCheckIn
 from desktop_care.sync import LocalStore

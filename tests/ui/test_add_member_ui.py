@@ -22,7 +22,13 @@ from desktop_care.ui.users.invite_staff import InviteStaffDialog
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import DatabaseFactory, LiveServer, start_server
 from tests.support.smtp import SmtpSink, start_smtp
-from tests.ui.arrange import add_full_member, server_session, shot, signed_in_client, unique
+from tests.ui.arrange import (
+    add_full_member,
+    server_session,
+    shot,
+    signed_in_client,
+    unique,
+)
 
 PASSWORD = "a-long-password"
 
