@@ -123,7 +123,7 @@ class ResetPassword(_PortalUserCommand):
     action: ClassVar[str] = "member.reset_password"
     label: ClassVar[str] = "Reset password"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _open_account(member)
         user = _portal_user(session, member, self.user_id)
         if user.state != UserState.ACTIVE:
@@ -249,7 +249,7 @@ class InviteUser(Command, _Invitee):
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
         return dict(values)
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _open_account(member)
         if member.status == MemberStatus.INACTIVE:
             raise Rejected(f"member {member.member_no} is inactive: no one can be invited to the account")
@@ -281,7 +281,7 @@ class ResendInvitation(_PortalUserCommand):
     action: ClassVar[str] = "member.resend_invitation"
     label: ClassVar[str] = "Re-send invitation"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _invited_user(session, member, self.user_id)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
@@ -297,7 +297,7 @@ class CancelInvitation(_PortalUserCommand):
     action: ClassVar[str] = "member.cancel_invitation"
     label: ClassVar[str] = "Cancel invitation"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _invited_user(session, member, self.user_id)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus
+from ..models.base import MAX_ID
 from ..models.search import normalize
-from .base import Actor, Command
-from .member import AddressIn, clean_email, clean_name, clean_phone
+from .base import Actor, Command, JsonInt
+from .member import _NOT_BLANK, AddressIn, clean_email, clean_name, clean_phone
 from .registry import register
 
 #: Member numbers are this plus the member's id (as the demo data's are).
@@ -57,10 +58,10 @@ class AddMember(Command):
     the server ignores it and gives the member its own id and number."""
 
     kind: Literal["add_member"] = "add_member"
-    member_id: int = Field(default=-1, lt=0)
+    member_id: JsonInt = Field(default=-1, ge=-MAX_ID, le=-1)
     title: str = Field(default="", max_length=20)
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
+    last_name: str = Field(min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
     email: str = Field(default="", max_length=254)
     home_address: AddressIn
     postal_address: AddressIn | None = None

@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
     def _quit(self) -> None:
         self.quit_requested.emit()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._countdown.stop()
         self.workspace.stop()
         for dialog in list(self._details.values()):

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...commands.accounts import InviteStaff
+from ...commands.user import RevokeUser
 from ...models.user import UserRole
 from ...models.user_search import StateFilter
 from ...schemas import AccountActionOut, UserListItem
 from .. import message
 from ..errors import Action, describe
+from ..ops import Op
+from ..paging import showing
 from ..qt import (
     QComboBox,
     QHBoxLayout,
@@ -27,8 +30,8 @@ from ..qt import (
     QLabel,
     QLineEdit,
     QModelIndex,
-    QPushButton,
     QPoint,
+    QPushButton,
     QStackedWidget,
     Qt,
     QTableView,
@@ -36,10 +39,7 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
 )
-from ..ops import Op
-from ..paging import showing
 from ..widgets import StatePanel, make_results_table, named
-from ...commands.user import RevokeUser
 from .actions import UserActionBar, UserActions, refusal
 from .invite_staff import InviteStaffDialog
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
@@ -229,7 +229,7 @@ class UsersView(QWidget):
 
     # ----------------------------------------------------------------- internals
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Menu and self.current_user() is not None:
             self._context_menu(self.table.visualRect(self.table.currentIndex()).center())
             event.accept()
