@@ -161,7 +161,10 @@ class Command(BaseCommand):
     #: workstation that the server has not registered yet (``AddMember``); the local
     #: store rewrites it to the server's id once the registration is answered, and the
     #: server refuses any other command naming one (docs/decisions/0014).
-    member_id: JsonInt = Field(ge=-MAX_ID, le=MAX_ID, json_schema_extra={"not": {"const": 0}})  # as _member_id says
+    #: The document says what the server takes: a server id (1 and up), since only a
+    #: registration (``AddMember``, which declares its own bounds) may name a
+    #: provisional one; the model itself takes both, for the workstation's outbox.
+    member_id: JsonInt = Field(ge=-MAX_ID, le=MAX_ID, json_schema_extra={"minimum": 1})
     #: The member's ``version`` the person saw when they made the change.
     # (The bound before the validators, or the document gets pydantic's "ge" instead of "minimum".)
     base_version: Annotated[int, Field(ge=1), BeforeValidator(_json_integer), Strict()] | None = None

@@ -82,7 +82,7 @@ def test_a_member_is_registered_once_with_a_number_and_audited(
     ({"home_address": {"line1": "", "city": "Kelso", "country": "GB"}}, "command.home_address.line1", "must not be empty"),
     ({"home_address": {"line1": "1 Road", "city": "Kelso", "country": "ZZ"}}, "command.home_address.country",
      "country code"),
-    ({"member_id": 5}, "command.member_id", "less than 0"),
+    ({"member_id": 5}, "command.member_id", "must be at most -1"),
     ({"logon_id": "mine"}, "command.logon_id", "never be changed"),
 ])
 def test_each_bad_input_is_refused_naming_its_field(
