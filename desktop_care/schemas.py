@@ -443,3 +443,24 @@ class OrderList(Schema):
     total: int
     #: Always null: the list comes whole (a member has tens of orders, not thousands).
     next_cursor: str | None = None
+class DuplicateCheckIn(BaseModel):
+    """``POST /members/likely-duplicates``: the person about to be registered (in the
+    body, so that e-mail addresses stay out of URLs and access logs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(default="", max_length=254)
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    postcode: str = Field(default="", max_length=20)
+
+
+class LikelyDuplicate(Schema):
+    """A member who may be the same person, and why (``same_email``,
+    ``same_name_and_postcode``)."""
+
+    member: MemberSummary
+    reasons: list[Literal["same_email", "same_name_and_postcode"]]
+
+
+class DuplicateList(Schema):
+    items: list[LikelyDuplicate]

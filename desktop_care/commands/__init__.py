@@ -7,15 +7,16 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, orders, registry, status, user  # noqa: F401  (register their kinds)
+from . import accounts, add_member, member, merge, orders, registry, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
+from .add_member import AddMember
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .on_behalf import ActOnBehalf
 from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, PlaceRenewal, RecordPayment
 from .registry import command_class, kinds, parse_any, parse_command, register, union
-from .runner import CommandResult, OpIdReused, Status, execute
+from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 from .status import ChangeStatus
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ else:
 __all__ = [
     "ActOnBehalf",
     "Actor",
+    "AddMember",
     "AddressIn",
     "AdjustPoints",
     "AnyCommand",
@@ -51,6 +53,7 @@ __all__ = [
     "Outcome",
     "PlaceRenewal",
     "PortalRole",
+    "ProvisionalMember",
     "QueueableCommand",
     "RecordPayment",
     "Rejected",

@@ -13,7 +13,7 @@ import enum
 from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,8 @@ from ..models.tokens import (
     cancel_links,
     issue_link,
 )
-from .base import Actor, Command, Rejected
+from .base import Actor, BaseCommand, Command, Rejected
+from .member import clean_name
 from .registry import register
 
 #: Password resets per member account and hour, at most.
@@ -212,20 +213,11 @@ def invitation_refusal(session: Session, email: str, member_id: int | None) -> s
     return f"{email} is already a user"
 
 
-@register
-class InviteUser(Command):
-    """Invite a person (name, e-mail) to the member's portal account as a Full or
-    Standard user: an invited user, a single-use link, an e-mail."""
+class _Invitee(BaseModel):
+    """Who is invited: an e-mail address (checked and normalised) and a name."""
 
-    kind: Literal["invite_user"] = "invite_user"
     email: str = Field(min_length=3, max_length=254)
     display_name: str = Field(min_length=1, max_length=200)
-    role: PortalRole
-
-    never_conflicts: ClassVar[bool] = True
-    online_only: ClassVar[bool] = True
-    action: ClassVar[str] = "member.invite_user"
-    label: ClassVar[str] = "Invite a user"
 
     @field_validator("email")
     @classmethod
@@ -235,10 +227,21 @@ class InviteUser(Command):
     @field_validator("display_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("may not be blank")
-        return value
+        return clean_name(value)
+
+
+@register
+class InviteUser(Command, _Invitee):
+    """Invite a person (name, e-mail) to the member's portal account as a Full or
+    Standard user: an invited user, a single-use link, an e-mail."""
+
+    kind: Literal["invite_user"] = "invite_user"
+    role: PortalRole
+
+    never_conflicts: ClassVar[bool] = True
+    online_only: ClassVar[bool] = True
+    action: ClassVar[str] = "member.invite_user"
+    label: ClassVar[str] = "Invite a user"
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset()
@@ -305,6 +308,23 @@ class CancelInvitation(_PortalUserCommand):
 
 
 # ---------------------------------------------------------------- staff invitations
+
+
+class InviteStaff(BaseCommand, _Invitee):
+    """Invite a person as Society Staff or Society Admin (``POST /staff/invitations``).
+
+    Not a registered kind (it has no member or user to target yet, so ``execute``
+    does not run it): the declaration the endpoint checks and the Society Users page
+    reads (``Workspace.refusal``) to show the Invite staff button only to whom may use
+    it, and its fields validate what the dialog sends."""
+
+    kind: Literal["invite_staff"] = "invite_staff"
+    role: Literal[UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN]
+
+    label: ClassVar[str] = "Invite staff"
+    action: ClassVar[str] = "staff.invited"
+    required_role: ClassVar[UserRole] = UserRole.SOCIETY_ADMIN
+    online_only: ClassVar[bool] = True
 
 
 def invite_staff(session: Session, email: str, display_name: str, role: UserRole, actor: Actor) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator
 from sqlalchemy.orm import Session
 
 from ..models import Member, User, UserRole
@@ -157,7 +157,14 @@ class Command(BaseCommand):
     """A command on one member's account (the queueable kind: offline workstations
     record these in their outbox, with field-level conflict detection)."""
 
-    member_id: JsonInt = Field(gt=0, le=MAX_ID)
+    #: The member's id. A negative id is *provisional*: a member registered on a
+    #: workstation that the server has not registered yet (``AddMember``); the local
+    #: store rewrites it to the server's id once the registration is answered, and the
+    #: server refuses any other command naming one (docs/decisions/0014).
+    #: The document says what the server takes: a server id (1 and up), since only a
+    #: registration (``AddMember``, which declares its own bounds) may name a
+    #: provisional one; the model itself takes both, for the workstation's outbox.
+    member_id: JsonInt = Field(ge=-MAX_ID, le=MAX_ID, json_schema_extra={"minimum": 1})
     #: The member's ``version`` the person saw when they made the change.
     # (The bound before the validators, or the document gets pydantic's "ge" instead of "minimum".)
     base_version: Annotated[int, Field(ge=1), BeforeValidator(_json_integer), Strict()] | None = None
@@ -169,6 +176,28 @@ class Command(BaseCommand):
     #: ``apply`` may raise :class:`Rejected` part-way (a merge meeting a unique
     #: constraint): the runner then applies it in a savepoint and rolls it back whole.
     apply_can_reject: ClassVar[bool] = False
+
+    #: This command registers a new member (``AddMember``): there is no member to lock
+    #: yet; ``create`` makes it, and the result names the server's id for it.
+    creates: ClassVar[bool] = False
+
+    @field_validator("member_id")
+    @classmethod
+    def _member_id(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be a member's id")
+        return value
+
+    @property
+    def provisional(self) -> bool:
+        """Whether ``member_id`` is a workstation's provisional id (not the server's)."""
+        return self.member_id < 0
+
+    def create(self, session: Session, actor: Actor) -> tuple[Member, dict[str, Any]]:
+        """For a command that ``creates``: make the member (added to the session with
+        its id, not flushed) and return it with the audit details. Raises
+        :class:`Rejected`."""
+        raise NotImplementedError
 
     def also_locks(self) -> tuple[int, ...]:
         """Other members this command reads and writes (a merge's survivor): the runner

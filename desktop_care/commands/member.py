@@ -92,6 +92,33 @@ class AddressIn(BaseModel):
         return {key: getattr(self, key) for key in _ADDRESS_KEYS}
 
 
+def clean_name(value: str) -> str:
+    """A first or last name, white space tidied; a blank one is refused."""
+    value = _clean(value)
+    if not value:
+        raise ValueError("may not be blank")
+    return value
+
+
+def clean_email(value: str) -> str:
+    """An e-mail address normalised by ``email-validator`` ("" stays "": none)."""
+    if value.strip() == "":
+        return ""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid e-mail address ({exc})") from None
+
+
+def clean_phone(value: str, home: object) -> str:
+    """A phone number in E.164, a national one read in the country of ``home`` (the
+    home address given with it, if any), else GB."""
+    try:
+        return normalize_phone(value, home.country if isinstance(home, AddressIn) else None)
+    except InvalidContact as exc:
+        raise ValueError(str(exc)) from None
+
+
 #: For the document: a name has a character that is not a space (``_name`` checks it).
 _NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
 
@@ -145,33 +172,17 @@ class UpdateContact(Command):
     @field_validator("first_name", "last_name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = _clean(value)
-        if not value:
-            raise ValueError("may not be blank")
-        return value
+        return None if value is None else clean_name(value)
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None if value is None else ""
-        try:
-            return validate_email(value.strip(), check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"is not a valid e-mail address ({exc})") from None
+        return None if value is None else clean_email(value)
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        home = info.data.get("home_address")
-        try:
-            return normalize_phone(value, home.country if isinstance(home, AddressIn) else None)
-        except InvalidContact as exc:
-            raise ValueError(str(exc)) from None
+        return None if value is None else clean_phone(value, info.data.get("home_address"))
 
     @field_validator("remove_addresses")
     @classmethod

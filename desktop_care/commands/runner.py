@@ -88,10 +88,28 @@ class CommandResult(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     #: For a conflict: the server's current values of the conflicting fields.
     server_values: dict[str, Any] = Field(default_factory=dict)
+    #: For a command that registers a member (``AddMember``): the server's id and
+    #: member number for it (a workstation re-keys its provisional member with them).
+    member_id: int | None = None
+    member_no: str | None = None
 
 
 class OpIdReused(ValueError):
     """The same op_id came with a different payload: a client bug, refused (422)."""
+
+
+class ProvisionalMember(ValueError):
+    """A command names a workstation's provisional member id (negative) that only its
+    registration may carry: a client bug, refused (422) and not stored."""
+
+
+def check_target(command: BaseCommand) -> None:
+    """Raise :class:`ProvisionalMember` for a command on a provisional member id other
+    than the member's registration (a workstation re-keys those before sending them)."""
+    if isinstance(command, Command) and command.provisional and not command.creates:
+        raise ProvisionalMember(
+            f"member {command.member_id} is a provisional id of a workstation: send the member's "
+            "registration first, then this change with the id the server gave it")
 
 
 def field_value(member: Member, field: str) -> Any:
@@ -121,11 +139,16 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     reason = command.refusal(actor.role)
     if reason is not None:
         raise NotPermitted(reason)
+    check_target(command)
     op_id = str(command.op_id)
     # Lock the target first: a concurrent run of the same op_id then waits here and,
-    # once the first commits, finds its stored result below.
+    # once the first commits, finds its stored result below. A registration has no
+    # target yet: a concurrent run of the same op_id meets the first one's stored
+    # result at the unique op_id (IntegrityError; ``run_command`` retries and finds it).
     target: Member | User | None
-    if isinstance(command, Command):
+    if isinstance(command, Command) and command.creates:
+        target = None
+    elif isinstance(command, Command):
         ids = sorted({command.target_id, *command.also_locks()})
         locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()).all()
         target = next((m for m in locked if m.id == command.target_id), None)
@@ -144,7 +167,9 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
         return first.model_copy(update={"status": Status.DUPLICATE, "original_status": first.status})
 
     result: CommandResult
-    if target is None:
+    if isinstance(command, Command) and command.creates:
+        result = _create(session, command, actor)
+    elif target is None:
         result = CommandResult(op_id=op_id, status=Status.REJECTED,
                                reason=f"no {command.target_type} with id {command.target_id}")
     elif isinstance(command, Command):
@@ -159,7 +184,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
             kind=command.kind,
             digest=command.digest(),
             entity=command.target_type,
-            entity_id=command.target_id,
+            entity_id=result.member_id if result.member_id is not None else command.target_id,
             actor_user_id=actor.user_id,
             result=result.model_dump(mode="json"),
         )
@@ -167,14 +192,15 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     return result
 
 
-def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any]) -> None:
+def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any],
+           entity_id: int | None = None) -> None:
     record(
         session,
         actor_user_id=actor.user_id,
         actor_name=actor.username,
         action=command.action,
         entity_type=command.target_type,
-        entity_id=command.target_id,
+        entity_id=command.target_id if entity_id is None else entity_id,
         details={"op_id": str(command.op_id), **details},
         impersonation_id=actor.impersonation_id,
         client_address=actor.client_address,
@@ -192,6 +218,23 @@ def _run_on_user(session: Session, command: UserCommand, user: User, actor: Acto
     session.flush()
     _audit(session, command, actor, {"username": user.username, **details})
     return CommandResult(op_id=op_id, status=Status.APPLIED)
+
+
+def _create(session: Session, command: Command, actor: Actor) -> CommandResult:
+    """Register the member a ``creates`` command describes: the fields it wrote are
+    stamped with the member's first version and the command's workstation, so that
+    the workstation's own later changes (queued behind it) never conflict with it."""
+    op_id = str(command.op_id)
+    try:
+        member, details = command.create(session, actor)
+    except Rejected as exc:
+        return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason, fields=exc.fields)
+    stamp = [1, command.origin]  # the version the insert gives it
+    member.field_versions = {f: stamp for f in command.changed_fields()}
+    session.flush()
+    _audit(session, command, actor, {"member_no": member.member_no, **details}, entity_id=member.id)
+    return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version,
+                         member_id=member.id, member_no=member.member_no)
 
 
 def _run(session: Session, command: Command, member: Member, actor: Actor) -> CommandResult:

@@ -84,6 +84,10 @@ MAX_LIMIT = 200
 MIN_TRIGRAM = 3
 #: How much of a token PostgreSQL looks up in its trigram index (see _TextSource).
 _TRIGRAM_WINDOW = 6
+#: Below every member id: a workstation's members registered there and not yet on the
+#: server have negative (provisional) ids, listed first. Cursors are never negative, so
+#: a first page holds every provisional match it can (docs/decisions/0014).
+BEFORE_ALL = -(2**31)  # the least 32-bit integer (member.id is one)
 #: Sorts after every real character: the upper bound of a prefix range.
 _PREFIX_END = "\U0010ffff"
 
@@ -476,7 +480,7 @@ def search_members(
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    after = decode_cursor(cursor) if cursor is not None else 0
+    after = decode_cursor(cursor) if cursor is not None else BEFORE_ALL
     tokens = tokenize(q)
     if not tokens:
         return _list_all(session, after, limit)
@@ -494,7 +498,7 @@ def search_members(
     candidates += [list(session.scalars(source.walk(after, exact_id, want + 1))) for source in unknown]
     merged = list(dict.fromkeys(heapq.merge(*candidates)))[: want + 1]
     page_ids = merged[:want]
-    next_cursor = encode_cursor(page_ids[-1] if page_ids else after) if len(merged) > want else None
+    next_cursor = encode_cursor(max(0, page_ids[-1] if page_ids else after)) if len(merged) > want else None
 
     total = len(known) if total_exact else total_cap
     return SearchPage(_load(session, lead + page_ids), total, total_exact, next_cursor)
@@ -559,7 +563,7 @@ def _list_all(session: Session, after: int, limit: int) -> SearchPage:
         session.scalars(select(_ms.member_id).where(_ms.member_id > after).order_by(_ms.member_id).limit(limit + 1))
     )
     total = session.scalar(select(func.count()).select_from(MemberSearch)) or 0
-    next_cursor = encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    next_cursor = encode_cursor(max(0, ids[limit - 1])) if len(ids) > limit else None
     return SearchPage(_load(session, ids[:limit]), total, True, next_cursor)
 
 

@@ -36,7 +36,10 @@ from urllib3.util.retry import Retry
 from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
+    AccountActionOut,
     CommandBatchResult,
+    DuplicateCheckIn,
+    DuplicateList,
     FeedChange,
     FeedPage,
     Health,
@@ -454,6 +457,17 @@ class ApiClient:
 
     def member(self, member_id: int) -> MemberDetail:
         return self._call("GET", f"/members/{int(member_id)}", MemberDetail)
+
+    def likely_duplicates(self, check: DuplicateCheckIn) -> DuplicateList:
+        """Members who may be the person about to be registered (``POST
+        /members/likely-duplicates``; reads only)."""
+        return self._call("POST", "/members/likely-duplicates", DuplicateList, json=check.model_dump())
+
+    def invite_staff(self, email: str, display_name: str, role: str) -> AccountActionOut:
+        """Invite a person as staff (``POST /staff/invitations``; Society Admin only):
+        they get an e-mail with a link to choose their password."""
+        body = {"email": email, "display_name": display_name, "role": role}
+        return self._call("POST", "/staff/invitations", AccountActionOut, json=body)
 
     def list_users(
         self,

@@ -59,10 +59,21 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.schema import CreateTable
 
 from .. import config
-from ..commands import Command, CommandResult, Rejected, Status, kinds, parse_command
+from ..commands import AddMember, Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
-from ..models.search import SQLITE_FTS_DDL, search_members, search_values
-from ..schemas import FeedPage, MemberDetail, MemberPage, MemberRecord, MemberSummary, StaffPublic
+from ..models.duplicates import likely_duplicates
+from ..models.search import SQLITE_FTS_DDL, normalize, search_members, search_values
+from ..schemas import (
+    DuplicateCheckIn,
+    DuplicateList,
+    FeedPage,
+    LikelyDuplicate,
+    MemberDetail,
+    MemberPage,
+    MemberRecord,
+    MemberSummary,
+    StaffPublic,
+)
 from .api_client import normalize_server_url
 from .local_models import AppliedChange, CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
 
@@ -209,6 +220,8 @@ class RecordedResults:
     issues: list[str] = field(default_factory=list)
     #: Members whose pending marks changed.
     member_ids: set[int] = field(default_factory=set)
+    #: Provisional member ids the server registered, and the ids it gave them.
+    rekeyed: dict[int, int] = field(default_factory=dict)
 
 
 Resolution = Literal["keep_mine", "take_theirs", "edit"]
@@ -276,16 +289,23 @@ class LocalStore:
         changes laid over the rows they touch."""
         with self._read() as session, session.begin():
             page = search_members(session, q, limit, cursor)
-            rows = [_member_values(member) for member in page.rows]
-            ids = [row["id"] for row in rows]
-            queued = _queued_by_member(session.connection(), ids)
-            applied = _applied_by_member(session.connection(), ids)
-        items = []
-        for values in rows:
-            commands = queued.get(values["id"], [])
-            values = _laid_over(values, applied.get(values["id"], []), commands)
-            items.append(MemberSummary.model_validate({**values, "pending_changes": len(commands)}))
+            items = _summaries(session, page.rows)
         return MemberPage(items=items, total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor)
+
+    def likely_duplicates(self, check: DuplicateCheckIn) -> DuplicateList:
+        """The server's likely-duplicates check over the replicated directory (members
+        registered here and still pending included), queued changes laid over the rows."""
+        with self._read() as session, session.begin():
+            found = likely_duplicates(session, email=check.email, first_name=check.first_name,
+                                      last_name=check.last_name, postcode=check.postcode)
+            summaries = _summaries(session, [d.member for d in found])
+        return DuplicateList(items=[LikelyDuplicate(member=summary, reasons=[r.value for r in d.reasons])
+                                    for summary, d in zip(summaries, found, strict=True)])
+
+    def has_provisional(self) -> bool:
+        """Whether members registered here still wait for the server's numbers."""
+        with self.engine.connect() as conn:
+            return bool(conn.scalar(select(func.count()).where(_member.c.id < 0)))
 
     def member_detail(self, member_id: int) -> MemberDetail | None:
         """The member as this workstation knows it, queued changes laid over; None if
@@ -351,13 +371,16 @@ class LocalStore:
 
     # ------------------------------------------------------------------ the outbox
 
-    def enqueue(self, command: Command, author: Author) -> None:
-        """Queue ``command``, made by ``author`` (one transaction). ValueError, in plain
-        words, if it is not valid or breaks a rule this workstation can already check."""
+    def enqueue(self, command: Command, author: Author) -> Command:
+        """Queue ``command``, made by ``author`` (one transaction); the command as
+        queued. ValueError, in plain words, if it is not valid or breaks a rule this
+        workstation can already check. A registration (``AddMember``) gets the next
+        free provisional member id, and the new member's provisional row in the
+        directory (shown as pending until the server registers it)."""
         with self._write() as conn:
-            self._enqueue(conn, command, author)
+            return self._enqueue(conn, command, author)
 
-    def _enqueue(self, conn: Connection, command: Command, author: Author) -> Command:
+    def _enqueue(self, conn: Connection, command: Command, author: Author, *, keep_id: bool = False) -> Command:
         if not isinstance(author, Author):
             raise TypeError(f"a queued change needs its author, not {author!r}")
         if not isinstance(command, Command):
@@ -368,6 +391,8 @@ class LocalStore:
             raise ValueError(_errors_in_words(exc)) from None
         if checked.origin is None:
             checked = checked.model_copy(update={"origin": self.workstation_id})
+        if isinstance(checked, AddMember) and not keep_id:
+            checked = checked.model_copy(update={"member_id": _next_provisional_id(conn)})
         values = _member_values_conn(conn, checked.member_id)
         if values is not None:
             values = _laid_over(values, _applied_by_member(conn, [checked.member_id]).get(checked.member_id, []),
@@ -388,6 +413,8 @@ class LocalStore:
                 created_at=dt.datetime.now(dt.UTC), author_id=author.user_id, author_username=author.username,
             )
         )
+        if isinstance(checked, AddMember) and _member_values_conn(conn, checked.member_id) is None:
+            _write_provisional(conn, checked)
         return checked
 
     def pending_count(self, author_id: int | None = None) -> int:
@@ -400,10 +427,14 @@ class LocalStore:
 
     def queued(self, limit: int = 200, *, author_id: int | None = None) -> list[Command]:
         """The oldest ``limit`` queued commands, in the order they were typed. With
-        ``author_id``: only the ones that person may send now — theirs, and not behind
-        an earlier queued change of someone else for the same member."""
+        ``author_id``: only the ones that person may send now — theirs, not behind an
+        earlier queued change of someone else for the same member, and not for a member
+        registered here that the server has not registered yet."""
         query = select(_outbox.c.payload).order_by(_outbox.c.seq).limit(limit)
         if author_id is not None:
+            # A change to a member registered here waits until the registration is
+            # answered and has re-keyed it with the server's id.
+            query = query.where(or_(_outbox.c.member_id > 0, _outbox.c.kind.in_(_CREATE_KINDS)))
             earlier = _outbox.alias("earlier")
             query = query.where(
                 _outbox.c.author_id == author_id,
@@ -453,6 +484,11 @@ class LocalStore:
                 recorded.member_ids.add(entry.member_id)
                 if status is Status.APPLIED:
                     recorded.applied.append(result.op_id)
+                    if entry.kind in _CREATE_KINDS and entry.member_id < 0 and result.member_id is not None:
+                        _rekey(conn, entry.member_id, result.member_id, result.member_no or "")
+                        recorded.rekeyed[entry.member_id] = result.member_id
+                        recorded.member_ids.add(result.member_id)
+                        continue
                     _keep_laid_over(conn, entry, result.member_version)
                     continue
                 command = parse_command(entry.payload)
@@ -528,7 +564,7 @@ class LocalStore:
                 if payload.get("base_version") is not None and versions:
                     payload["base_version"] = max(versions)
                 assert author is not None
-                queued = self._enqueue(conn, parse_command(payload), author)
+                queued = self._enqueue(conn, parse_command(payload), author, keep_id=True)
             elif choice == "edit":
                 if edited is None:
                     raise ValueError("choose 'edit' with the edited change")
@@ -536,6 +572,8 @@ class LocalStore:
                     raise ValueError("the edited change is for another member")
                 assert author is not None
                 queued = self._enqueue(conn, edited, author)
+            elif row.kind in _CREATE_KINDS and row.member_id < 0:
+                _drop_provisional(conn, row.member_id)
             conn.execute(
                 update(_issue).where(_issue.c.id == issue_id).values(
                     resolution=choice, resolved_at=dt.datetime.now(dt.UTC),
@@ -643,6 +681,97 @@ def _forget_directory(conn: Connection) -> None:
         conn.execute(delete(table))
     _set_state(conn, "cursor", "0")
     conn.execute(delete(_state).where(_state.c.key == "epoch"))
+    # Members registered here and not yet on the server are the person's work, not the
+    # server's directory: their provisional rows come back from the outbox.
+    for payload in conn.scalars(select(_outbox.c.payload).where(_outbox.c.kind.in_(_CREATE_KINDS))
+                                .order_by(_outbox.c.seq)):
+        command = parse_command(payload)
+        if isinstance(command, AddMember) and _member_values_conn(conn, command.member_id) is None:
+            _write_provisional(conn, command)
+
+
+# ---------------------------------------------------------------------- provisional members
+
+#: The kinds that register a member (the only ones sent for a provisional member id).
+_CREATE_KINDS = tuple(kind for kind, cls in kinds(queueable=True).items() if issubclass(cls, Command) and cls.creates)
+
+
+def provisional_member_no(member_id: int) -> str:
+    """What a member registered here is numbered until the server registers it."""
+    return f"PENDING-{-member_id}"
+
+
+def _next_provisional_id(conn: Connection) -> int:
+    """-1, -2, …: never used twice on this workstation (a dialog or an issue may still
+    name an earlier one), never a server id."""
+    last = conn.scalar(select(_state.c.value).where(_state.c.key == "last_provisional_id"))
+    lowest = min(int(last or 0), conn.scalar(select(func.min(_member.c.id))) or 0,
+                 conn.scalar(select(func.min(_outbox.c.member_id))) or 0)
+    member_id = min(lowest, 0) - 1
+    _set_state(conn, "last_provisional_id", str(member_id))
+    return member_id
+
+
+def _write_provisional(conn: Connection, command: AddMember) -> None:
+    """The provisional directory row of a member registered here (with its search row:
+    the ORM's flush hook writes it, as on the server)."""
+    number = provisional_member_no(command.member_id)
+    member = Member(id=command.member_id, member_no=number, logon_id=number.lower(), status=MemberStatus.ENROLLED,
+                    version=1, field_versions={}, **command.member_values())
+    for kind, address in command.addresses().items():
+        member.addresses.append(Address(kind=kind, **address.as_dict()))
+    with Session(bind=conn) as session:
+        session.add(member)
+        session.flush()
+
+
+#: Why a change to a member registered here waits no more (its registration was dropped).
+DROPPED_REGISTRATION = ("The new member this change was for was not registered: the registration was "
+                        "dropped in Sync issues. Register the member again to make this change.")
+
+
+def _drop_provisional(conn: Connection, member_id: int) -> None:
+    """A refused registration was dropped ("take theirs"): its provisional member leaves
+    the directory, and the changes queued to it become Sync issues (never lost silently)."""
+    values = _member_values_conn(conn, member_id) or {}
+    now = dt.datetime.now(dt.UTC)
+    for entry in conn.execute(select(_outbox).where(_outbox.c.member_id == member_id).order_by(_outbox.c.seq)):
+        command = parse_command(entry.payload)
+        conn.execute(insert(_issue).values(
+            op_id=entry.op_id, member_id=member_id, member_no=values.get("member_no", ""),
+            name=values.get("name", ""), kind=entry.kind, summary=command.summary(), status=Status.REJECTED.value,
+            reason=DROPPED_REGISTRATION, mine={"command": entry.payload, "values": {}}, theirs={},
+            server_version=None, created_at=now,
+        ))
+        conn.execute(delete(_outbox).where(_outbox.c.seq == entry.seq))
+    _delete_member_rows(conn, member_id)
+
+
+def _delete_member_rows(conn: Connection, member_id: int) -> None:
+    for table, column in ((_search, _search.c.member_id), (_address, _address.c.member_id), (_member, _member.c.id)):
+        conn.execute(delete(table).where(column == member_id))
+
+
+def _rekey(conn: Connection, old: int, new: int, member_no: str) -> None:
+    """The server registered provisional member ``old`` as ``new`` (``member_no``):
+    every queued change, sync issue and kept change follows it, and so does its
+    directory row (the feed then brings the server's own), in the caller's transaction."""
+    for seq, payload in conn.execute(select(_outbox.c.seq, _outbox.c.payload).where(_outbox.c.member_id == old)):
+        conn.execute(update(_outbox).where(_outbox.c.seq == seq)
+                     .values(member_id=new, payload={**payload, "member_id": new}))
+    for issue_id, mine in conn.execute(select(_issue.c.id, _issue.c.mine).where(_issue.c.member_id == old)):
+        mine = {**mine, "command": {**mine.get("command", {}), "member_id": new}}
+        conn.execute(update(_issue).where(_issue.c.id == issue_id).values(member_id=new, member_no=member_no, mine=mine))
+    conn.execute(update(_applied).where(_applied.c.member_id == old).values(member_id=new))
+    conn.execute(delete(_cached).where(_cached.c.member_id == old))
+    if conn.scalar(select(func.count()).where(_member.c.id == new)):
+        # The feed brought the server's row first (pulled under a colleague's session).
+        _delete_member_rows(conn, old)
+        return
+    conn.execute(update(_member).where(_member.c.id == old).values(id=new, member_no=member_no))
+    conn.execute(update(_address).where(_address.c.member_id == old).values(member_id=new))
+    conn.execute(update(_search).where(_search.c.member_id == old).values(member_id=new,
+                                                                          member_no=normalize(member_no)))
 
 
 def store_path(server_url: str) -> Path:
@@ -736,6 +865,20 @@ def _member_values(member: Member) -> dict[str, Any]:
     return _summary_values(values)
 
 
+def _summaries(session: Session, members: Sequence[Member]) -> list[MemberSummary]:
+    """Search rows for these members, with their queued (and kept) changes laid over."""
+    rows = [_member_values(member) for member in members]
+    ids = [row["id"] for row in rows]
+    queued = _queued_by_member(session.connection(), ids)
+    applied = _applied_by_member(session.connection(), ids)
+    items = []
+    for values in rows:
+        commands = queued.get(values["id"], [])
+        values = _laid_over(values, applied.get(values["id"], []), commands)
+        items.append(MemberSummary.model_validate({**values, "pending_changes": len(commands)}))
+    return items
+
+
 def _member_values_conn(conn: Connection, member_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(_member).where(_member.c.id == member_id)).one_or_none()
     if row is None:
@@ -823,6 +966,7 @@ __all__ = [
     "add_missing_columns",
     "crash_point",
     "open_sqlite",
+    "provisional_member_no",
     "store_path",
     "table_of",
 ]

@@ -82,6 +82,14 @@ class MembersChanged:
 
 
 @dataclass(frozen=True)
+class MembersRekeyed:
+    """Members registered on this workstation that the server has registered:
+    provisional id → the server's id (views showing the old id follow it)."""
+
+    ids: dict[int, int]
+
+
+@dataclass(frozen=True)
 class IssuesChanged:
     count: int
 
@@ -91,7 +99,7 @@ class SessionExpired:
     pass
 
 
-SyncEvent = SyncStatus | MembersChanged | IssuesChanged | SessionExpired
+SyncEvent = SyncStatus | MembersChanged | MembersRekeyed | IssuesChanged | SessionExpired
 
 
 class _Stopped(Exception):
@@ -357,6 +365,8 @@ class Syncer:
             crash_point("push.after_response")
             recorded = self.store.record_results(results)
             done += len(batch)
+            if recorded.rekeyed:
+                self._emit(MembersRekeyed(dict(recorded.rekeyed)))
             if recorded.member_ids:
                 self._emit(MembersChanged(set(recorded.member_ids)))
             if recorded.issues:
@@ -451,4 +461,5 @@ class Syncer:
             log.exception("a sync event handler failed")
 
 
-__all__ = ["IssuesChanged", "MembersChanged", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer", "freeze_startup_heap"]
+__all__ = ["IssuesChanged", "MembersChanged", "MembersRekeyed", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer",
+           "freeze_startup_heap"]

@@ -13,6 +13,7 @@ from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
+from .members.add_member import AddMemberDialog, open_add_member
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
@@ -36,6 +37,7 @@ from .qt import (
     QTimer,
     QWidget,
     Signal,
+    is_alive,
     qVersion,
 )
 from .resources import app_icon
@@ -50,6 +52,9 @@ ONLINE = "● Online"
 CHECKING = "● Connecting…"
 
 
+#: The reason proposed when Add a customer goes on to acting on the new member's behalf.
+NEW_CUSTOMER_REASON = "New customer registered by phone: setting up their account"
+
 class MainWindow(QMainWindow):
     """Signed-in staff's window onto one server."""
 
@@ -57,6 +62,9 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     #: File → Settings saved new settings (a :class:`desktop_care.settings.Settings`).
     settings_saved = Signal(object)
+    #: A member was registered from "Add a customer" (their id, provisional while
+    #: pending) and their details opened: the hook to continue into acting on behalf.
+    customer_added = Signal(int)
 
     def __init__(
         self,
@@ -81,6 +89,9 @@ class MainWindow(QMainWindow):
         self.search_view.search_box.setFocus()
         self.search_view.member_opened.connect(self.open_member)
         self._details: dict[int, MemberDetailsDialog] = {}
+        #: Members added here while online, waiting for their registration to reach the
+        #: server before going on to acting on their behalf.
+        self._on_behalf_once_registered: set[int] = set()
         self.issues_panel: SyncIssuesPanel | None = None
         self.issue_editor: CommandDialog | None = None
 
@@ -97,6 +108,8 @@ class MainWindow(QMainWindow):
         self._countdown.timeout.connect(self._show_status)
         self.workspace.status_changed.connect(self._status_changed)
         self.workspace.members_changed.connect(self.members_changed)
+        self.workspace.members_rekeyed.connect(self.members_rekeyed)
+        self.add_member_dialog: AddMemberDialog | None = None
         self.workspace.issues_changed.connect(self._issues_changed)
         self.workspace.session_expired.connect(self._session_expired)
         self._status_changed(self.workspace.status)
@@ -131,7 +144,11 @@ class MainWindow(QMainWindow):
                                         QKeySequence(QKeySequence.StandardKey.Find))
         self.refresh_action = self._action("&Refresh results", self.search_view.search_now, QKeySequence("Ctrl+R"))
         self.open_action = self._action("&Open selected member", self._open_selected, QKeySequence("Ctrl+O"))
+        self.add_member_action = self._action("&Add a customer…", self.open_add_member, QKeySequence("Ctrl+N"))
+        self.add_member_action.setToolTip("Register a new member (works offline too)")
         members_menu.addActions([self.find_action, self.open_action, self.refresh_action])
+        members_menu.addSeparator()
+        members_menu.addAction(self.add_member_action)
 
         sync_menu = menu_bar.addMenu("&Sync")
         self.sync_now_action = self._action("Sync &now", self.workspace.sync_now,
@@ -204,6 +221,56 @@ class MainWindow(QMainWindow):
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def open_add_member(self) -> AddMemberDialog:
+        """Add a customer (Ctrl+N): on success the new member's details open."""
+        if self.add_member_dialog is not None and is_alive(self.add_member_dialog):
+            self.add_member_dialog.raise_()
+            self.add_member_dialog.activateWindow()
+            return self.add_member_dialog
+        dialog = open_add_member(self.workspace, self)
+        dialog.open_member_requested.connect(self.open_member)
+        dialog.registered.connect(self._customer_added)
+        self.add_member_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _customer_added(self, member_id: int) -> None:
+        details = self.open_member(member_id)
+        self.customer_added.emit(member_id)
+        # HCL's flow: a new customer goes straight on to acting on their behalf (to set
+        # up their account with them), once the server has them (online only).
+        if member_id > 0:
+            self._continue_on_behalf(details)
+        elif self.workspace.online:
+            self._on_behalf_once_registered.add(member_id)
+
+    def _continue_on_behalf(self, details: MemberDetailsDialog) -> None:
+        if not self.workspace.online:
+            return
+
+        def go(_member: object = None) -> None:
+            dialog = details.open_act_on_behalf()
+            if dialog is not None and not dialog.reason.edit.text():
+                dialog.reason.edit.setText(NEW_CUSTOMER_REASON)
+
+        if details.member is not None and details.member.id == details.member_id and not details.loading:
+            go()
+        else:
+            details.loaded.connect(go, Qt.ConnectionType.SingleShotConnection)
+
+    def members_rekeyed(self, ids: dict[int, int]) -> None:
+        """Members registered here got the server's ids: their open details follow."""
+        for old, new in ids.items():
+            dialog = self._details.pop(old, None)
+            if dialog is not None and is_alive(dialog):
+                self._details[new] = dialog
+                dialog.destroyed.connect(lambda _=None, key=new: self._details.pop(key, None))
+                dialog.rekey(new)
+                if old in self._on_behalf_once_registered:
+                    self._on_behalf_once_registered.discard(old)
+                    self._continue_on_behalf(dialog)
+        self.search_view.search_now()
 
     def _open_selected(self) -> None:
         member = self.search_view.current_member()

@@ -18,12 +18,21 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from ..commands import BaseCommand, Command, CommandResult, Status
+from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
-from ..schemas import HistoryPage, MemberDetail, MemberPage, MemberSummary, OrderList, PointsPage
+from ..schemas import (
+    DuplicateCheckIn,
+    DuplicateList,
+    HistoryPage,
+    MemberDetail,
+    MemberPage,
+    MemberSummary,
+    OrderList,
+    PointsPage,
+)
 from ..sync.api_client import NotFound, TimedOut, Unreachable
 from ..sync.local_store import Author, LocalStore, SyncIssue
-from ..sync.syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncStatus
+from ..sync.syncer import IssuesChanged, MembersChanged, MembersRekeyed, SessionExpired, Syncer, SyncStatus
 from .ops import Op
 from .qt import QObject, Qt, Signal, Slot, is_alive
 from .session import StaffSession
@@ -64,6 +73,8 @@ class Workspace(QObject):
     status_changed = Signal(object)
     #: The ids (a set) of members whose data changed locally or on the server.
     members_changed = Signal(object)
+    #: Members registered here that the server registered: {provisional id: server id}.
+    members_rekeyed = Signal(object)
     #: How many sync issues are open.
     issues_changed = Signal(int)
     #: The server refused our token: sign in again (the queue stays).
@@ -125,8 +136,34 @@ class Workspace(QObject):
                 log.info("searching the local directory: %s", exc)
                 self._online = False
             else:
-                return self._with_queued(page)
+                return self._with_provisional(q, limit, cursor, self._with_queued(page))
         return self.store.search(q, limit=limit, cursor=cursor)
+
+    def _with_provisional(self, q: str, limit: int, cursor: str | None, page: MemberPage) -> MemberPage:
+        """Members registered here that the server does not know yet, found by the same
+        search in the local directory, first on the first page of server results."""
+        if cursor is not None or not self.store.has_provisional():
+            return page
+        mine = [item for item in self.store.search(q, limit=limit).items if item.id < 0]
+        if not mine:
+            return page
+        return page.model_copy(update={"items": [*mine, *page.items], "total": page.total + len(mine)})
+
+    def likely_duplicates(self, check: DuplicateCheckIn) -> DuplicateList:
+        """Members who may be the person about to be registered: the server's answer
+        while online, the local directory's otherwise (worker thread)."""
+        if self._online:
+            try:
+                found = self.client.likely_duplicates(check)
+            except (Unreachable, TimedOut) as exc:
+                log.info("checking for duplicates in the local directory: %s", exc)
+                self._online = False
+            else:
+                if not self.store.has_provisional():
+                    return found
+                local = [d for d in self.store.likely_duplicates(check).items if d.member.id < 0]
+                return found.model_copy(update={"items": [*local, *found.items]})
+        return self.store.likely_duplicates(check)
 
     def _with_queued(self, page: MemberPage) -> MemberPage:
         """Lay this workstation's queued changes (and their pending marks) over server rows."""
@@ -139,8 +176,9 @@ class Workspace(QObject):
         return page.model_copy(update={"items": [local.get(item.id, item) for item in page.items]})
 
     def member(self, member_id: int) -> MemberDetail:
-        """The member's details: from the server (then remembered) or the local store."""
-        if self._online:
+        """The member's details: from the server (then remembered) or the local store
+        (always for a member registered here that the server has not registered yet)."""
+        if self._online and member_id > 0:
             try:
                 detail = self.client.member(member_id)
             except (Unreachable, TimedOut) as exc:
@@ -212,6 +250,31 @@ class Workspace(QObject):
             return store.pending_count(author.user_id)
 
         self._run(enqueue, {command.member_id}, parent, on_done, on_failed)
+
+    def add_member(
+        self,
+        command: AddMember,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[int], None] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Queue a registration (off the GUI thread) and nudge the syncer; ``on_done``
+        gets the new member's provisional id (negative) once it is safely queued: the
+        member shows as pending until the server registers them, then
+        ``members_rekeyed`` says their real id."""
+        store, author = self.store, self.author
+        queued: list[int] = []
+
+        def enqueue() -> int:
+            queued.append(store.enqueue(command, author).member_id)
+            return store.pending_count(author.user_id)
+
+        def done() -> None:
+            if on_done is not None:
+                on_done(queued[0])
+
+        self._run(enqueue, set(), parent, done, on_failed)
 
     def refusal(self, kind: type[BaseCommand]) -> str | None:
         """Why the signed-in person cannot run this kind of command here and now, in
@@ -337,6 +400,8 @@ class Workspace(QObject):
         if isinstance(event, SyncStatus):
             self._online = event.online
             self._set_status(event)
+        elif isinstance(event, MembersRekeyed):
+            self.members_rekeyed.emit(dict(event.ids))
         elif isinstance(event, MembersChanged):
             self.members_changed.emit(set(event.ids))
         elif isinstance(event, IssuesChanged):

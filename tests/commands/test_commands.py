@@ -64,9 +64,9 @@ POINTS = {"kind": "adjust_points", "member_id": 7, "delta": 10, "points_type": "
         ({**POINTS, "delta": 1_000_001}, "delta", "less than or equal to 1000000"),
         ({**POINTS, "reason": " a  "}, "reason", "must say why, in at least 3 characters"),
         ({**POINTS, "points_type": "gift"}, "points_type", "Input should be"),
-        ({**POINTS, "member_id": 0}, "member_id", "greater than 0"),
+        ({**POINTS, "member_id": 0}, "member_id", "must be a member's id"),
         ({**POINTS, "surprise": 1}, "surprise", "Extra inputs are not permitted"),
-        ({**POINTS, "kind": "delete_member"}, "kind", "unknown kind 'delete_member': must be one of adjust_points, "),
+        ({**POINTS, "kind": "delete_member"}, "kind", "unknown kind 'delete_member': must be one of add_member, adjust_points, "),
         ({"member_id": 7}, "kind", "is required: one of"),
     ],
 )

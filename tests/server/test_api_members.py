@@ -132,4 +132,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
             "actOnBehalf", "getOnBehalf", "endOnBehalf", "getOnBehalfSettings", "setOnBehalfSettings",
             "getMemberOrders",
+            "findLikelyDuplicates",
     }

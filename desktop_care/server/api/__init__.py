@@ -3,11 +3,25 @@
 from fastapi import APIRouter, Depends
 
 from ..deps import known_query_only
-from . import accounts, auth, commands, health, member_activity, members, merges, on_behalf, orders, sync, users
+from . import (
+    accounts,
+    auth,
+    commands,
+    duplicates,
+    health,
+    member_activity,
+    members,
+    merges,
+    on_behalf,
+    orders,
+    sync,
+    users,
+)
 
 router = APIRouter(dependencies=[Depends(known_query_only)])
 router.include_router(health.router)
 router.include_router(auth.router)
+router.include_router(duplicates.router)  # before members: no clash with /members/{member_id}
 router.include_router(members.router)
 router.include_router(merges.router)
 router.include_router(member_activity.router)

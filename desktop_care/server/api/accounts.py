@@ -30,6 +30,7 @@ from desktop_care.commands import (
 )
 from desktop_care.commands.accounts import (
     PORTAL_ROLES,
+    InviteStaff,
     existing_user,
     invite_staff,
     rate_limit_message,
@@ -262,7 +263,7 @@ def staff_invitation(
 ) -> AccountActionOut:
     """Invite a person as Society Staff or Society Admin (Society Admin only): an
     e-mail with a single-use link (7 days) to choose their password."""
-    if staff.role != UserRole.SOCIETY_ADMIN:
+    if not InviteStaff.permits(staff.role):  # the declaration the UI reads too
         raise Forbidden("only a Society Admin can invite staff")
     try:
         details = invite_staff(session, body.email, body.display_name, UserRole(body.role),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from desktop_care.commands import CommandResult, NotPermitted, OpIdReused
+from desktop_care.commands import CommandResult, NotPermitted, OpIdReused, ProvisionalMember
 from desktop_care.schemas import CommandRequest
 
 from ..deps import ClientAddress, CurrentStaff, Sessions, staff_actor
@@ -34,3 +34,5 @@ def run_one(
         raise Forbidden(exc.reason) from None
     except OpIdReused as exc:
         raise InvalidInput("command.op_id", str(exc)) from None
+    except ProvisionalMember as exc:
+        raise InvalidInput("command.member_id", str(exc)) from None

@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, Status
-from desktop_care.commands.runner import error_field, kind_message
+from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, ProvisionalMember, Status
+from desktop_care.commands.runner import check_target, error_field, kind_message
 from desktop_care.models import Member
 from desktop_care.models.base import MAX_SEQ
 from desktop_care.models.sync import ProcessedCommand, SyncChange, feed_epoch, latest_sequence
@@ -128,7 +128,8 @@ def changes(
 
 def _check_op_ids(session: Session, commands: list[Command]) -> None:
     """Refuse the whole batch, before running any of it, if an op_id comes with a
-    payload other than the one it was first seen with (earlier or in this batch)."""
+    payload other than the one it was first seen with (earlier or in this batch), or a
+    command names a provisional member id other than its registration (``AddMember``)."""
     fields: dict[str, str] = {}
     seen: dict[str, str] = {}
     digests = {str(c.op_id): c.digest() for c in commands}
@@ -137,6 +138,10 @@ def _check_op_ids(session: Session, commands: list[Command]) -> None:
         for row in session.scalars(select(ProcessedCommand).where(ProcessedCommand.op_id.in_(list(digests))))
     }
     for index, command in enumerate(commands):
+        try:
+            check_target(command)
+        except ProvisionalMember as exc:
+            fields[f"commands.{index}.member_id"] = str(exc)
         op_id, digest = str(command.op_id), command.digest()
         first = seen.setdefault(op_id, stored.get(op_id, digest))
         if first != digest:

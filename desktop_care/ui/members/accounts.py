@@ -94,6 +94,27 @@ class _ActionDialog(QDialog):
         layout.addStretch()
         layout.addWidget(self.buttons)
 
+    def _field_form(self, rows: tuple[tuple[str, str, QWidget], ...], note: QWidget) -> QWidget:
+        """A form of ``(name, label, edit)`` rows, each edit with its error under it
+        (``self.fields``; typing clears it), and ``note`` under the last."""
+        self.fields: dict[str, FieldBox] = {}
+        form_widget = QWidget()
+        form = QFormLayout(form_widget)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        for key, label, edit in rows:
+            box = FieldBox(key, edit)
+            self.fields[key] = box
+            form.addRow(label, box)
+            if isinstance(edit, QLineEdit):
+                edit.textEdited.connect(lambda *_, b=box: b.set_error(""))
+        form.addRow("", note)
+        return form_widget
+
+    def errors(self) -> dict[str, str]:
+        """The field errors on show (for tests and screenshots)."""
+        return {name: box.error.text() for name, box in self.fields.items() if box.error.isVisible()}
+
     def confirm(self) -> None:
         raise NotImplementedError
 
@@ -182,28 +203,14 @@ class InviteDialog(_ActionDialog):
         self.role_help = named(QLabel(), "roleHelp")
         self.role_help.setWordWrap(True)
         self.role.currentIndexChanged.connect(self._role_changed)
-        self.fields: dict[str, FieldBox] = {}
-        form_widget = QWidget()
-        form = QFormLayout(form_widget)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for key, label, edit in (("email", "E-mail:", self.email), ("display_name", "Name:", self.name),
-                                 ("role", "Role:", self.role)):
-            box = FieldBox(key, edit)
-            self.fields[key] = box
-            form.addRow(label, box)
-            if isinstance(edit, QLineEdit):
-                edit.textEdited.connect(lambda *_, b=box: b.set_error(""))
-        form.addRow("", self.role_help)
+        form_widget = self._field_form((("email", "E-mail:", self.email), ("display_name", "Name:", self.name),
+                                        ("role", "Role:", self.role)), self.role_help)
         self.confirm_button.setText("Send invitation")
         self._role_changed()
         self._layout(form_widget)
 
     def _role_changed(self) -> None:
         self.role_help.setText(ROLE_HELP[self.role.currentData()])
-
-    def errors(self) -> dict[str, str]:
-        return {name: box.error.text() for name, box in self.fields.items() if box.error.isVisible()}
 
     def build_command(self) -> InviteUser | None:
         for box in self.fields.values():

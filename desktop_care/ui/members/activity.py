@@ -130,6 +130,12 @@ class _PagedTab(QWidget):
         self._cursor = None
         self.more_button.hide()
         self.count_label.clear()
+        if self.member_id < 0:  # registered on this computer, not on the server yet
+            self.loaded = True
+            self.state.show_state("This member is not on the server yet.",
+                                  "Their points and history show once this computer has synced.")
+            self.stack.setCurrentIndex(0)
+            return
         self.state.show_state("Loading…")
         self.stack.setCurrentIndex(0)
         self._fetch(first=True)

@@ -10,7 +10,7 @@ once, with a pending mark, until the server has taken them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...commands import (
     ActOnBehalf,
@@ -56,6 +56,7 @@ from ..qt import (
     QTabWidget,
     QVBoxLayout,
     QWidget,
+    Signal,
     is_alive,
 )
 from ..users.actions import UserActionBar, UserActions, state_tooltip
@@ -141,6 +142,13 @@ def _user_state(user: PortalUserOut) -> str:
     return text
 
 
+#: Why online-only actions wait for a member registered on this computer.
+NOT_ON_SERVER_YET = "This member is not on the server yet: wait until this computer has synced"
+PENDING_MEMBER_NOTE = ("Registered on this computer and waiting to sync: the server gives this member their "
+                       "member number and logon ID when it takes the registration. Changes made meanwhile "
+                       "follow the member.")
+
+
 def _empty_note(text: str) -> QLabel:
     return named(QLabel(text), "emptyNote")
 
@@ -150,6 +158,9 @@ class MemberDetailsDialog(QDialog):
 
     ``source`` is where it reads from (a workspace, or a bare ApiClient: read-only);
     with a ``workspace`` the editing buttons show and changes go through it."""
+
+    #: The member was loaded (or loaded again) and is shown: a :class:`MemberDetail`.
+    loaded = Signal(object)
 
     def __init__(self, source: MemberSource, member_id: int, parent: QWidget | None = None, *,
                  workspace: Workspace | None = None) -> None:
@@ -312,9 +323,29 @@ class MemberDetailsDialog(QDialog):
                 else:
                     tab.loaded = False
 
+    def rekey(self, member_id: int) -> None:
+        """The member registered here (a provisional id) is now on the server as
+        ``member_id``: follow it, and read it again."""
+        self.member_id = member_id
+        for tab in (self.points_tab, self.history_tab):
+            tab.member_id = member_id
+            tab.loaded = False
+        self.refresh()
+
     def _fetch(self) -> None:
         source, member_id = self.source, self.member_id
-        Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
+
+        def current(then: Callable[[Any], None]) -> Callable[[Any], None]:
+            def answer(value: Any) -> None:
+                if member_id != self.member_id:  # re-keyed meanwhile: read it under its new id
+                    self._loading = False
+                    self.refresh()
+                else:
+                    then(value)
+            return answer
+
+        Op(self, lambda: source.member(member_id)).success(current(self._loaded)) \
+            .failure(current(self._failed)).run()
 
     def open_editor(self, kind: OpensCommandDialog) -> CommandDialog | None:
         """Open Edit info / Email prefs / Adjust points for the member as shown."""
@@ -394,6 +425,8 @@ class MemberDetailsDialog(QDialog):
         if self.workspace is not None:
             for which, button in self.wizard_buttons.items():
                 reason = wizard_refusal(self.workspace, member, which)
+                if member.id < 0 and which != "status":  # merges need the member on the server
+                    reason = NOT_ON_SERVER_YET
                 button.setEnabled(reason is None)
                 button.setToolTip(reason or "")
             self._enable_on_behalf()
@@ -417,7 +450,11 @@ class MemberDetailsDialog(QDialog):
         self.block_banner = self._block_banner(member) if member.blocked_for_balance else None
         if self.block_banner is not None:
             top.addWidget(self.block_banner)
-        if not member.detail_cached:
+        if member.id < 0:
+            note = named(QLabel(PENDING_MEMBER_NOTE), "provisionalNote")
+            note.setWordWrap(True)
+            top.addWidget(note)
+        elif not member.detail_cached:
             note = named(QLabel("Only the directory entry is available offline: portal users and pending "
                                 "transactions show once this member has been opened while online."),
                          "offlineNote")
@@ -447,6 +484,7 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area.setWidget(page)
         self.stack.setCurrentIndex(1)
         self._tab_shown(self.tabs.currentIndex())
+        self.loaded.emit(member)
 
     @property
     def pending_mark(self) -> str:
@@ -483,7 +521,7 @@ class MemberDetailsDialog(QDialog):
             status += " · Blocked for payment"
         return _form("Identity", [
             ("Member ID", _value(m.member_no, "memberNo")),
-            ("Logon ID", _value(m.logon_id, "logonId")),
+            ("Logon ID", _value("given by the server when registered" if m.id < 0 else m.logon_id, "logonId")),
             ("Name", _value(full_name, "fullName")),
             ("Status", _value(status, "status")),
         ])
@@ -614,7 +652,8 @@ class MemberDetailsDialog(QDialog):
         user = self.selected_user()
         select_first = "Select a portal user in the list first"
         wants: dict[QPushButton, tuple[type[BaseCommand], str | None]] = {
-            self.invite_button: (InviteUser, None if member is not None and member.detail_cached
+            self.invite_button: (InviteUser, NOT_ON_SERVER_YET if member is not None and member.id < 0 else
+                                 None if member is not None and member.detail_cached
                                  else "Open this member while online first"),
             self.reset_button: (ResetPassword, select_first if user is None else
                                 None if user.state == UserState.ACTIVE else

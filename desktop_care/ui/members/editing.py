@@ -401,6 +401,20 @@ class EditContactDialog(CommandDialog):
             values["country"] = DEFAULT_REGION
         return values
 
+    def checked_address(self, prefix: str, fields: dict[str, str]) -> AddressIn | None:
+        """The address in the fields named ``prefix…``, or None with what is wrong
+        added to ``fields`` (required lines, the country's postcode rules)."""
+        for key in REQUIRED & set(_ADDRESS_KEYS):
+            if not self.value(prefix + key).strip():
+                fields.setdefault(prefix + key, f"{_ADDRESS_LABELS[key]} is required.")
+        try:
+            return AddressIn.model_validate(self._address(prefix))
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = str(error["loc"][0]) if error.get("loc") else "line1"
+                fields.setdefault(prefix + key, describe_field_error(_ADDRESS_LABELS.get(key, key), error))
+            return None
+
     def _address_changed(self, prefix: str) -> bool:
         return any(self.value(prefix + k).strip() != self._before[prefix + k] for k in _ADDRESS_KEYS
                    if not (k == "country" and not self.value(prefix + k).strip() and not self._before[prefix + k]))
@@ -437,15 +451,9 @@ class EditContactDialog(CommandDialog):
                 elif self._before[prefix + "line1"]:
                     removed.append(kind.value)
                 continue
-            for key in REQUIRED & set(_ADDRESS_KEYS):
-                if not self.value(prefix + key).strip():
-                    fields.setdefault(prefix + key, f"{_ADDRESS_LABELS[key]} is required.")
-            try:
-                addresses[f"{kind.value}_address"] = AddressIn.model_validate(self._address(prefix))
-            except ValidationError as exc:
-                for error in exc.errors():
-                    key = str(error["loc"][0]) if error.get("loc") else "line1"
-                    fields.setdefault(prefix + key, describe_field_error(_ADDRESS_LABELS.get(key, key), error))
+            address = self.checked_address(prefix, fields)
+            if address is not None:
+                addresses[f"{kind.value}_address"] = address
         if not changed and not addresses and not removed and not fields and not form:
             raise NothingChanged("Nothing has changed.")
         # The simple fields are checked by the command itself, even when others already

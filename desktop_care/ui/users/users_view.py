@@ -10,14 +10,17 @@ tooltip otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ...commands.accounts import InviteStaff
 from ...commands.user import RevokeUser
 from ...models.user import UserRole
 from ...models.user_search import StateFilter
-from ...schemas import UserListItem
+from ...schemas import AccountActionOut, UserListItem
 from .. import message
 from ..errors import Action, describe
+from ..ops import Op
 from ..paging import showing
 from ..qt import (
     QComboBox,
@@ -28,6 +31,7 @@ from ..qt import (
     QLineEdit,
     QModelIndex,
     QPoint,
+    QPushButton,
     QStackedWidget,
     Qt,
     QTableView,
@@ -37,6 +41,7 @@ from ..qt import (
 )
 from ..widgets import StatePanel, make_results_table, named
 from .actions import UserActionBar, UserActions, refusal
+from .invite_staff import InviteStaffDialog
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
 
 if TYPE_CHECKING:
@@ -131,6 +136,14 @@ class UsersView(QWidget):
         self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.action_bar = UserActionBar(self.user_actions, self)
+        # Invite staff: only for whom the declaration allows (a Society Staff member
+        # does not get the button); disabled offline, with the reason.
+        self.invite_staff_button = named(QPushButton("Invite staff…"), "inviteStaffButton")
+        self.invite_staff_button.clicked.connect(self.open_invite_staff)
+        self.invite_staff_button.setVisible(InviteStaff.permits(workspace.session.staff.role))
+        self.invite_staff_dialog: InviteStaffDialog | None = None
+        workspace.status_changed.connect(lambda _status: self._update_invite_button())
+        self._update_invite_button()
 
         self.table = UsersTable(self.model, self)
         self.state = StatePanel(self)
@@ -145,7 +158,11 @@ class UsersView(QWidget):
         filters.addWidget(self.summary, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 6)
-        layout.addWidget(title)
+        heading = QHBoxLayout()
+        heading.addWidget(title)
+        heading.addStretch()
+        heading.addWidget(self.invite_staff_button)
+        layout.addLayout(heading)
         layout.addLayout(filters)
         layout.addWidget(self.action_bar)
         layout.addWidget(self.stack, 1)
@@ -186,6 +203,29 @@ class UsersView(QWidget):
     def act(self, key: str) -> None:
         """Ask to run action ``key`` ("revoke", "disable", …) on the selected user."""
         self.action_bar.act(key)
+
+    def open_invite_staff(self) -> InviteStaffDialog | None:
+        """Invite staff… (a Society Admin, online): the invitation goes at once."""
+        if self.workspace.refusal(InviteStaff) is not None:
+            return None
+        client = self.workspace.client
+
+        def send(command: InviteStaff, done: Callable[[AccountActionOut], None],
+                 failed: Callable[[BaseException], None]) -> None:
+            Op(dialog, lambda: client.invite_staff(command.email, command.display_name, command.role.value)) \
+                .success(done).failure(failed).run()
+
+        dialog = InviteStaffDialog(send, self)
+        dialog.setModal(True)
+        dialog.finished_action.connect(lambda _answer: self.model.reload())
+        self.invite_staff_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _update_invite_button(self) -> None:
+        reason = self.workspace.refusal(InviteStaff)
+        self.invite_staff_button.setEnabled(reason is None)
+        self.invite_staff_button.setToolTip(reason or "Invite a person as Society Staff or Society Admin by e-mail")
 
     # ----------------------------------------------------------------- internals
 

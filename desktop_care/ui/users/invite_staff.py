@@ -1,0 +1,102 @@
+"""Invite staff (Society Users page, Society Admin only): a person gets an e-mail with a
+single-use link to choose their password, as Society Staff or Society Admin. Online
+only (``POST /staff/invitations``); the button's tooltip says why when it is not
+available (``Workspace.refusal(InviteStaff)``: the role, or offline)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from pydantic import ValidationError
+
+from ...commands.accounts import InviteStaff
+from ...models import UserRole
+from ...schemas import AccountActionOut
+from ...sync.api_client import ApiError
+from ..errors import sentence
+from ..members.accounts import _ActionDialog
+from ..members.editing import field_errors
+from ..qt import QComboBox, QLabel, QLineEdit, QWidget
+from ..widgets import grow_to_fit, named
+from .actions import _ROLE_DETAIL
+
+#: ``send(command, done, failed)``: send the invitation off the GUI thread.
+SendInvitation = Callable[[InviteStaff, Callable[[AccountActionOut], None], Callable[[BaseException], None]], None]
+
+_CONFIRM = "Send invitation"
+
+
+class InviteStaffDialog(_ActionDialog):
+    """E-mail, name and tier of the person to invite as staff."""
+
+    labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+
+    def __init__(self, send: SendInvitation, parent: QWidget | None = None) -> None:
+        super().__init__("Invite staff", parent)
+        self.setObjectName("inviteStaffDialog")
+        self._send = send
+        self.message.setText("They get an e-mail with a link to choose their password and sign in to this "
+                             "console. The link works once, for 7 days.")
+        self.email = QLineEdit(placeholderText="name@example.org")
+        self.name = QLineEdit(placeholderText="Their name as colleagues will see it")
+        self.role = QComboBox()
+        for role in (UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN):
+            self.role.addItem(role.label, role)
+        self.role_help = named(QLabel(), "roleHelp")
+        self.role_help.setWordWrap(True)
+        self.role.currentIndexChanged.connect(self._role_changed)
+        form_widget = self._field_form((("email", "E-mail *:", self.email), ("display_name", "Name *:", self.name),
+                                        ("role", "Role:", self.role)), self.role_help)
+        self.confirm_button.setText(_CONFIRM)
+        self._role_changed()
+        self._layout(form_widget)
+
+    def _role_changed(self) -> None:
+        self.role_help.setText(_ROLE_DETAIL[self.role.currentData()])
+
+    def _show_field_errors(self, fields: dict[str, str]) -> None:
+        for name, text in fields.items():
+            self.fields[name if name in self.fields else "email"].set_error(text)
+        first = next(iter(fields), None)
+        if first is not None:
+            self.fields[first if first in self.fields else "email"].edit.setFocus()
+        grow_to_fit(self)
+
+    def build_command(self) -> InviteStaff | None:
+        for box in self.fields.values():
+            box.set_error("")
+        self.error_text.hide()
+        try:
+            return InviteStaff(email=self.email.text(), display_name=self.name.text(), role=self.role.currentData())
+        except ValidationError as exc:
+            fields, form = field_errors(exc, self.labels)
+            self._show_field_errors(fields)
+            if form:
+                self._failed(" ".join(form), _CONFIRM)
+            return None
+
+    def confirm(self) -> None:
+        if self.busy:
+            return
+        command = self.build_command()
+        if command is None:
+            return
+        self._running("Sending…")
+        self._send(command, self._sent, self._refused)
+
+    def _sent(self, answer: AccountActionOut) -> None:
+        self._done(f"{answer.message} They show on this page as Invited until they accept.")
+        self.finished_action.emit(answer)
+        for edit in (self.email, self.name, self.role):
+            edit.setEnabled(False)
+
+    def _refused(self, exc: BaseException) -> None:
+        fields = getattr(exc, "fields", None) if isinstance(exc, ApiError) else None
+        if fields:
+            self.busy = False
+            self.confirm_button.setEnabled(True)
+            self.confirm_button.setText(_CONFIRM)
+            self._show_field_errors({name: sentence(text) for name, text in fields.items()})
+            return
+        self._error(exc, _CONFIRM)
