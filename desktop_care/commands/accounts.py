@@ -200,16 +200,34 @@ def _new_invited_user(session: Session, email: str, display_name: str, role: Use
     return user
 
 
+#: The start of the reasons :func:`refusal_for_user` gives (bulk invite tells them apart).
+ALREADY_INVITED = "is already invited"
+ALREADY_A_USER = "is already a user"
+
+
 def invitation_refusal(session: Session, email: str, member_id: int | None) -> str | None:
     """Why ``email`` cannot be invited (to ``member_id``'s account, or as staff)."""
-    user = existing_user(session, email)
+    return refusal_for_user(existing_user(session, email), email, member_id)
+
+
+def refusal_for_user(user: User | None, email: str, member_id: int | None) -> str | None:
+    """Why ``email``, whose existing user is ``user``, cannot be invited."""
     if user is None:
         return None
     if user.state == UserState.INVITED:
-        return f"{email} is already invited; re-send the invitation instead"
+        return f"{email} {ALREADY_INVITED}; re-send the invitation instead"
     if user.state == UserState.REVOKED and user.member_id == member_id and (member_id or user.role.is_staff):
         return None
-    return f"{email} is already a user"
+    return f"{email} {ALREADY_A_USER}"
+
+
+def invite_member_refusal(member: Member) -> str | None:
+    """Why no one can be invited to ``member``'s account now (merged, inactive)."""
+    if member.status == MemberStatus.MERGED:
+        return f"member {member.member_no} was merged into another account"
+    if member.status == MemberStatus.INACTIVE:
+        return f"member {member.member_no} is inactive: no one can be invited to the account"
+    return None
 
 
 @register
@@ -247,9 +265,9 @@ class InviteUser(Command):
         return dict(values)
 
     def verify(self, session: Session, member: Member) -> None:
-        _open_account(member)
-        if member.status == MemberStatus.INACTIVE:
-            raise Rejected(f"member {member.member_no} is inactive: no one can be invited to the account")
+        refusal = invite_member_refusal(member)
+        if refusal is not None:
+            raise Rejected(refusal)
         reason = invitation_refusal(session, self.email, member.id)
         if reason is not None:
             raise Rejected(reason, {"email": reason})

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import accounts, auth, commands, health, member_activity, members, merges, sync, users
+from . import accounts, auth, bulk_invite, commands, health, member_activity, members, merges, sync, users
 
 router = APIRouter()
 router.include_router(health.router)
@@ -14,5 +14,6 @@ router.include_router(sync.router)
 router.include_router(commands.router)
 router.include_router(accounts.router)
 router.include_router(users.router)
+router.include_router(bulk_invite.router)
 
 __all__ = ["router"]
