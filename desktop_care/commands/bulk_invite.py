@@ -29,6 +29,7 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Member, User
@@ -399,6 +400,10 @@ def _apply_one(run: _Run, row: CsvRow) -> RowOutcome:
     savepoint = run.session.begin_nested()
     try:
         result = execute(run.session, command, run.actor)
+    except IntegrityError:
+        # Someone invited the same address at the same moment (a unique username).
+        savepoint.rollback()
+        return error(RowError.ALREADY_INVITED, f"{email} was invited by someone else at the same moment")
     except OpIdReused:
         savepoint.rollback()
         return RowOutcome(row.row, row.member_id, email, Outcome.ALREADY_DONE, None,

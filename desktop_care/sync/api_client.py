@@ -36,7 +36,6 @@ from urllib3.util.retry import Retry
 
 from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
-from ..schemas_bulk import BulkPlanOut, BulkRowIn, BulkRunOut
 from ..schemas import (
     CommandBatchResult,
     FeedChange,
@@ -46,13 +45,14 @@ from ..schemas import (
     LoginRequest,
     LoginResponse,
     MemberDetail,
+    MemberPage,
     MergeInfo,
     MergePlan,
-    MemberPage,
     PointsPage,
     StaffPublic,
     UserPage,
 )
+from ..schemas_bulk import BulkPlanOut, BulkRowIn, BulkRunOut
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -12,6 +12,7 @@ from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
+from .bulk_invite import BulkInviteDialog
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
@@ -30,6 +31,7 @@ from .qt import (
     QTimer,
     QWidget,
     Signal,
+    is_alive,
     qVersion,
 )
 from .resources import app_icon
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         self._details: dict[int, MemberDetailsDialog] = {}
         self.issues_panel: SyncIssuesPanel | None = None
         self.issue_editor: CommandDialog | None = None
+        self.bulk_invite_dialog: BulkInviteDialog | None = None
 
         self._build_menus()
         self._build_status_bar()
@@ -110,6 +113,8 @@ class MainWindow(QMainWindow):
         self.member_search_action = self._action("Member &Search", self.show_member_search, QKeySequence("Ctrl+1"))
         self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
         care_menu.addActions([self.member_search_action, self.users_action])
+        self.bulk_invite_action = self._action("&Bulk invite…", self.show_bulk_invite, QKeySequence("Ctrl+Shift+B"))
+        care_menu.addAction(self.bulk_invite_action)
 
         members_menu = menu_bar.addMenu("&Members")
         self.find_action = self._action("&Find member", self._find_member,
@@ -171,6 +176,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop Care — Society Users")
         self.users_view.focus_search()
         return self.users_view
+
+    def show_bulk_invite(self) -> BulkInviteDialog:
+        """The Bulk invite dialog (one at a time; brought forward when open)."""
+        if self.bulk_invite_dialog is None or not is_alive(self.bulk_invite_dialog):
+            self.bulk_invite_dialog = BulkInviteDialog(self.workspace, self)
+        self.bulk_invite_dialog.show()
+        self.bulk_invite_dialog.raise_()
+        return self.bulk_invite_dialog
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""
@@ -331,7 +344,7 @@ class MainWindow(QMainWindow):
     def _quit(self) -> None:
         self.quit_requested.emit()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._countdown.stop()
         self.workspace.stop()
         for dialog in list(self._details.values()):

@@ -14,7 +14,14 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop_care.models import AuditEvent, MailMessage, MemberStatus, User, UserRole, UserState
+from desktop_care.models import (
+    AuditEvent,
+    MailMessage,
+    MemberStatus,
+    User,
+    UserRole,
+    UserState,
+)
 from desktop_care.models.tokens import TokenPurpose, UserToken
 from tests.server.conftest import make_member, staff_headers, unique
 from tests.support.bulk_files import BulkCase, arrange_bulk, csv_bytes
@@ -90,12 +97,9 @@ def invited_count(db: Session, case: BulkCase) -> tuple[int, int, int, int]:
 def test_a_10000_row_file_invites_every_good_row_once_and_reports_every_bad_one(
     bulk_server: LiveServer, bulk_db: Session
 ) -> None:
-    import time; t0 = time.monotonic()
     case = arrange_bulk(bulk_db, 10_000)
     headers = staff_headers(bulk_server, bulk_db)
-    t1 = time.monotonic()
     plan = planned(bulk_server, headers, case.content)
-    print("arrange", t1 - t0, "dry", time.monotonic() - t1)
 
     assert (plan["total"], plan["to_invite"], plan["errors"]) == (10_000, len(case.good), len(case.bad))
     assert (plan["encoding"], plan["delimiter"]) == ("UTF-8", "comma")
@@ -105,9 +109,7 @@ def test_a_10000_row_file_invites_every_good_row_once_and_reports_every_bad_one(
     duplicate = next(row for row in plan["rows"] if row["error"] == "duplicate")
     assert "already in row" in duplicate["message"]
 
-    t2 = time.monotonic()
     results = run_rows(bulk_server, headers, to_invite(plan))
-    print("run", time.monotonic() - t2)
     assert [r["row"] for r in results] == sorted(case.good)
     assert {r["outcome"] for r in results} == {"invited"}
     n = len(case.good)
@@ -239,7 +241,7 @@ def test_bulk_invitations_arrive_by_smtp_with_their_links(mail_server: LiveServe
     for n, email in enumerate(emails):
         received = smtp.to(email)
         assert "Reader" in received.text and f"Reader {n}" in received.text
-        assert any("/portal/invitation?token=" in link for link in received.links)
+        assert any("/portal/invitation?token=" in link for link in received.links())
     run_rows(mail_server, headers, to_invite(planned(mail_server, headers, content)))  # nothing left to run
     mail_db.expire_all()
     assert mail_db.scalar(select(func.count()).select_from(MailMessage).where(

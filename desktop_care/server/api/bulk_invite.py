@@ -13,7 +13,14 @@ import binascii
 from fastapi import APIRouter
 
 from desktop_care.commands import NotPermitted
-from desktop_care.commands.bulk_invite import BulkInvite, CsvFileError, CsvRow, apply_rows, plan, read_csv
+from desktop_care.commands.bulk_invite import (
+    BulkInvite,
+    CsvFileError,
+    CsvRow,
+    apply_rows,
+    plan,
+    read_csv,
+)
 from desktop_care.schemas_bulk import (
     BulkFileIn,
     BulkPlanOut,
