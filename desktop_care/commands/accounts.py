@@ -93,7 +93,7 @@ def _open_account(member: Member) -> None:
         raise Rejected(f"member {member.member_no} was merged into another account")
 
 
-def _mail_actor(actor: Actor) -> dict[str, Any]:
+def mail_actor(actor: Actor) -> dict[str, Any]:
     return {"actor_user_id": actor.user_id, "actor_name": actor.username,
             "impersonation_id": actor.impersonation_id, "client_address": actor.client_address}
 
@@ -145,7 +145,7 @@ class ResetPassword(_PortalUserCommand):
             to_name=user.display_name, member=member, user_id=user.id,
             context={"name": user.display_name, "username": user.username, "token": link.token,
                      "minutes": int(RESET_LINK_LIFETIME.total_seconds() // 60)},
-            secret_keys=("token",), **_mail_actor(actor),
+            secret_keys=("token",), **mail_actor(actor),
         )
         return {"user_id": user.id, "username": user.username, "to": user.email,
                 "expires_at": link.row.expires_at.isoformat(), "self_service": self_service,
@@ -166,24 +166,31 @@ def existing_user(session: Session, email: str) -> User | None:
     )
 
 
-def _send_invitation(session: Session, user: User, member: Member | None, actor: Actor) -> dict[str, Any]:
-    link = issue_link(session, user.id, TokenPurpose.INVITATION, member_id=member.id if member else None,
-                      created_by_user_id=actor.user_id)
+def invitation_mail(user: User, member: Member | None, token: str, actor: Actor) -> dict[str, Any]:
+    """The arguments of ``queue_mail`` for an invitation of ``user`` with link ``token``."""
     context: dict[str, Any] = {
-        "name": user.display_name, "username": user.username, "token": link.token, "role": user.role.label,
+        "name": user.display_name, "username": user.username, "token": token, "role": user.role.label,
         "days": INVITATION_LIFETIME.days, "invited_by": actor.username,
     }
     if member is not None:
         context["member_name"] = member.display_name
         context["member_no"] = member.member_no
-    mail = queue_mail(
-        session, template="invitation" if member is not None else "staff_invitation",
-        category=EmailCategory.SERVICE, to_address=user.email, to_name=user.display_name, member=member,
-        user_id=user.id, context=context, secret_keys=("token",), **_mail_actor(actor),
-    )
+    return {"template": "invitation" if member is not None else "staff_invitation",
+            "category": EmailCategory.SERVICE, "to_address": user.email, "to_name": user.display_name,
+            "member": member, "user_id": user.id, "context": context, "secret_keys": ("token",)}
+
+
+def invitation_details(user: User, expires_at: dt.datetime, message_id: str | None) -> dict[str, Any]:
+    """What an invitation's audit records."""
     return {"user_id": user.id, "username": user.username, "to": user.email, "role": user.role.value,
-            "expires_at": link.row.expires_at.isoformat(),
-            "message_id": mail.message_id if mail is not None else None}
+            "expires_at": expires_at.isoformat(), "message_id": message_id}
+
+
+def _send_invitation(session: Session, user: User, member: Member | None, actor: Actor) -> dict[str, Any]:
+    link = issue_link(session, user.id, TokenPurpose.INVITATION, member_id=member.id if member else None,
+                      created_by_user_id=actor.user_id)
+    mail = queue_mail(session, **invitation_mail(user, member, link.token, actor), **mail_actor(actor))
+    return invitation_details(user, link.row.expires_at, mail.message_id if mail is not None else None)
 
 
 def _new_invited_user(session: Session, email: str, display_name: str, role: UserRole,

@@ -32,18 +32,31 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Member, User
+from ..models import Member, User, UserRole, UserState, record, utcnow
+from ..models.mail import audit_queued, new_mail
+from ..models.sync import ProcessedCommand
+from ..models.tokens import (
+    INVITATION_LIFETIME,
+    TokenPurpose,
+    UserToken,
+    cancel_links,
+    digest,
+    new_secret,
+)
 from .accounts import (
     ALREADY_A_USER,
     ALREADY_INVITED,
     InviteUser,
     PortalRole,
+    invitation_details,
+    invitation_mail,
     invite_member_refusal,
+    mail_actor,
     normalize_email,
     refusal_for_user,
 )
 from .base import Actor, NotPermitted
-from .runner import OpIdReused, Status, execute
+from .runner import CommandResult, OpIdReused, Status, execute
 
 #: The largest file and the most rows a bulk invite takes at once.
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -221,7 +234,7 @@ def read_csv(data: bytes) -> CsvFile:
     except csv.Error as exc:
         raise CsvFileError(f"The file is not valid CSV near line {reader.line_num}: {exc}.") from None
     # The header is the first non-blank record; its position is its spreadsheet row.
-    start = next((n for n, record in enumerate(records) if any(cell.strip() for cell in record)), None)
+    start = next((n for n, cells in enumerate(records) if any(cell.strip() for cell in cells)), None)
     assert start is not None  # the data was not blank
     header = records[start]
     positions: dict[str, int] = {}
@@ -236,13 +249,13 @@ def read_csv(data: bytes) -> CsvFile:
             f"The file has no {' and no '.join(repr(m) for m in missing)} column. The first row must name the "
             f"columns: member_id, email, role and (optionally) name. Columns found: {found}.")
     rows: list[CsvRow] = []
-    for number, record in enumerate(records[start + 1:], start=start + 2):
-        if not any(cell.strip() for cell in record):
+    for number, cells in enumerate(records[start + 1:], start=start + 2):
+        if not any(cell.strip() for cell in cells):
             continue  # a blank line: nothing to invite
 
-        def cell(column: str, record: list[str] = record) -> str:
+        def cell(column: str, cells: list[str] = cells) -> str:
             index = positions.get(column)
-            return " ".join(record[index].split()) if index is not None and index < len(record) else ""
+            return " ".join(cells[index].split()) if index is not None and index < len(cells) else ""
 
         rows.append(CsvRow(number, cell("member_id"), cell("email"), cell("role"), cell("name")))
         if len(rows) > MAX_ROWS:
@@ -313,9 +326,16 @@ def users_by_email(session: Session, emails: Iterable[str]) -> dict[str, User]:
     return {e: u for e in wanted if (u := by_username.get(e) or by_email.get(e)) is not None}
 
 
-def plan(session: Session, rows: Sequence[CsvRow]) -> list[RowPlan]:
-    """What inviting each row would do now (the dry run; reads only)."""
-    members = members_by_number(session, (r.member_id for r in rows if r.member_id))
+def plan(session: Session, rows: Sequence[CsvRow], members: dict[str, Member] | None = None) -> list[RowPlan]:
+    """What inviting each row would do now (the dry run; reads only). ``members``: the
+    rows' members when the caller has them already."""
+    return _plan(session, rows, members)[0]
+
+
+def _plan(session: Session, rows: Sequence[CsvRow], members: dict[str, Member] | None
+          ) -> tuple[list[RowPlan], dict[str, User]]:
+    if members is None:
+        members = members_by_number(session, (r.member_id for r in rows if r.member_id))
     checked = [(row, *_static_problem(row)) for row in rows]
     users = users_by_email(session, (email for _row, error, email in checked if error is None))
     first_row: dict[str, int] = {}
@@ -346,7 +366,7 @@ def plan(session: Session, rows: Sequence[CsvRow]) -> list[RowPlan]:
         else:
             plans.append(replace(base, message=f"invite {email} to {member.display_name}'s account as "
                                                f"{role.value.capitalize()}"))
-    return plans
+    return plans, users
 
 
 # ------------------------------------------------------------------ running rows
@@ -370,6 +390,104 @@ class _Run:
     session: Session
     actor: Actor
     members: dict[str, Member] = field(default_factory=dict)
+
+
+def _display_name(row: CsvRow, member: Member) -> str:
+    """The invited person's name, as the command's validator leaves it."""
+    return " ".join((row.name or member.display_name or row.email)[:200].split())
+
+
+def _apply_batch(run: _Run, rows: Sequence[CsvRow]) -> list[RowOutcome]:
+    """The chunk in a few statements: every row checked as the dry run checks it, then
+    the invitations of the good ones written together, each exactly as
+    ``execute(InviteUser)`` writes one (user, link, mail, audit, op id). Raises
+    IntegrityError when someone wrote one of the addresses meanwhile (the caller then
+    goes row by row)."""
+    session, actor = run.session, run.actor
+    plans, users = _plan(session, rows, run.members)
+    commands: dict[int, BulkInvite] = {}
+    for n, (row, p) in enumerate(zip(rows, plans, strict=True)):
+        member = run.members.get(row.member_id)
+        role = parse_role(row.role)
+        if member is not None and role is not None and p.error not in (
+                RowError.MISSING_VALUE, RowError.BAD_EMAIL, RowError.UNKNOWN_ROLE, RowError.MEMBER_CLOSED):
+            commands[n] = BulkInvite.model_construct(
+                op_id=row_op_id(member.id, row.email), member_id=member.id, email=p.email,
+                display_name=_display_name(row, member), role=role)
+    keys = [str(c.op_id) for c in commands.values()]
+    prior: dict[str, ProcessedCommand] = {}
+    for part in _chunks(keys):
+        prior.update((pc.op_id, pc) for pc in session.scalars(select(ProcessedCommand).where(
+            ProcessedCommand.op_id.in_(part))))
+    outcomes: list[RowOutcome | None] = [None] * len(rows)
+    todo: list[tuple[int, BulkInvite, Member]] = []
+    for n, (row, p) in enumerate(zip(rows, plans, strict=True)):
+        command = commands.get(n)
+        earlier = prior.get(str(command.op_id)) if command is not None else None
+        if earlier is not None and command is not None:
+            same = earlier.digest == command.digest()
+            outcomes[n] = RowOutcome(row.row, row.member_id, p.email, Outcome.ALREADY_DONE, None,
+                                     f"{p.email} was already invited by an earlier run of this file" if same else
+                                     f"{p.email} was invited to this member by an earlier bulk invite "
+                                     "(with another name or role)")
+        elif p.error is not None:
+            outcomes[n] = RowOutcome(row.row, row.member_id, row.email, Outcome.ERROR, p.error, p.message)
+        else:
+            assert command is not None
+            todo.append((n, command, run.members[row.member_id]))
+    if todo:
+        _invite_all(session, todo, users, actor)
+        for n, command, _member in todo:
+            outcomes[n] = RowOutcome(rows[n].row, rows[n].member_id, command.email, Outcome.INVITED, None,
+                                     f"invited {command.email}")
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def _invite_all(session: Session, todo: list[tuple[int, BulkInvite, Member]], users: dict[str, User],
+                actor: Actor) -> None:
+    invited: list[User] = []
+    for _n, command, member in todo:
+        role = UserRole(command.role.value)
+        user = users.get(command.email.lower())  # a revoked user of the same account: invited again
+        if user is None:
+            user = User(username=command.email.lower(), email=command.email, display_name=command.display_name,
+                        role=role, state=UserState.INVITED, member_id=member.id)
+            session.add(user)
+        else:
+            user.email, user.display_name, user.role, user.state = (
+                command.email, command.display_name, role, UserState.INVITED)
+        invited.append(user)
+    session.flush()
+    now = utcnow()
+    links: list[tuple[UserToken, str]] = []
+    for (_n, _command, member), user in zip(todo, invited, strict=True):
+        if user.id in {u.id for u in users.values()}:
+            cancel_links(session, user.id, TokenPurpose.INVITATION, now=now)
+        token = new_secret()
+        links.append((UserToken(token_hash=digest(token), user_id=user.id, member_id=member.id,
+                                purpose=TokenPurpose.INVITATION, created_at=now,
+                                expires_at=now + INVITATION_LIFETIME, created_by_user_id=actor.user_id), token))
+    mails = [new_mail(**invitation_mail(user, member, token, actor))
+             for (_n, _c, member), user, (_row, token) in zip(todo, invited, links, strict=True)]
+    session.add_all([row for row, _token in links])
+    session.add_all([m for m in mails if m is not None])
+    session.flush()
+    for (_n, command, member), user, (link, _token), mail in zip(todo, invited, links, mails, strict=True):
+        if mail is not None:
+            audit_queued(session, mail, **mail_actor(actor))
+        op_id = str(command.op_id)
+        details = invitation_details(user, link.expires_at, mail.message_id if mail is not None else None)
+        record(session, actor_user_id=actor.user_id, actor_name=actor.username, action=command.action,
+               entity_type="member", entity_id=member.id,
+               details={"op_id": op_id, "member_no": member.member_no, **details},
+               impersonation_id=actor.impersonation_id, client_address=actor.client_address, origin="")
+        session.add(ProcessedCommand(
+            op_id=op_id, kind=command.kind, digest=command.digest(), entity="member", entity_id=member.id,
+            actor_user_id=actor.user_id,
+            result=CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version).model_dump(
+                mode="json")))
+    session.flush()
 
 
 def _apply_one(run: _Run, row: CsvRow) -> RowOutcome:
@@ -436,4 +554,10 @@ def apply_rows(session: Session, rows: Sequence[CsvRow], actor: Actor) -> list[R
         raise NotPermitted(reason)
     numbers = [r.member_id for r in rows if r.member_id]
     run = _Run(session, actor, members_by_number(session, numbers, lock=True))
-    return [_apply_one(run, row) for row in rows]
+    try:
+        with session.begin_nested():
+            return _apply_batch(run, rows)
+    except IntegrityError:
+        # Someone invited one of these addresses at the same moment: row by row now,
+        # each in its own savepoint, so that only that row is refused.
+        return [_apply_one(run, row) for row in rows]

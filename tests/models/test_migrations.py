@@ -23,6 +23,7 @@ from tests.support.servers import DatabaseFactory
 
 # SQLite cannot reflect expression indexes (lower(email)): alembic says it skips them there.
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:

@@ -164,7 +164,7 @@ def test_bad_rows_in_a_run_are_reported_and_never_stop_the_good_ones(server: Liv
     assert {row: (r["outcome"], r["error"]) for row, r in results.items()} == {
         2: ("error", "member_closed"), 3: ("error", "already_user"), 4: ("error", "bad_email"),
         5: ("error", "unknown_member"), 6: ("invited", None),
-        7: ("already_done", None),  # the same member and address (in other case) as row 6
+        7: ("error", "duplicate"),  # the address of row 6 in other case
     }
     assert "inactive" in results[2]["message"]
     db.expire_all()
