@@ -8,9 +8,12 @@ Three steps, each a plain function the server's router calls:
 2. :func:`plan` checks every row against the database as it is now (the dry run):
    bad e-mail, unknown member, duplicate in the file, already a user or already
    invited, unknown role, missing value. It reads only.
-3. :func:`apply_rows` invites a chunk of rows in the caller's transaction, each row in
-   a savepoint of its own through :func:`~desktop_care.commands.runner.execute`, so a
-   bad row never stops a good one and a row is done whole or not at all.
+3. :func:`apply_rows` invites a chunk of rows in the caller's transaction: checked as
+   the dry run checks them, the good ones written together, each exactly as
+   ``execute(InviteUser)`` writes one; if an address was taken meanwhile, row by row
+   through :func:`~desktop_care.commands.runner.execute`, each in a savepoint of its
+   own, so a bad row never stops a good one and a row is done whole or not at all
+   (decision 0015).
 
 Each row's command has an op id derived from the member and the e-mail address
 (:func:`row_op_id`): running the same file again finds every invited row already run

@@ -112,7 +112,9 @@ class Line:
         """The outcome column: what will happen (or happened), and any error in words."""
         error = self.result.error if self.result is not None else self.plan.error
         if error is not None:
-            return f"{self.outcome} — {ERROR_LABELS.get(error, error)}: {self.message}"
+            label = ERROR_LABELS.get(error, error)
+            said = self.message if not self.message.lower().startswith(label) else self.message[len(label):].lstrip(" :")
+            return f"{self.outcome} — {label}: {said}"
         if self.result is not None and self.result.outcome == "already_done":
             return "Already invited by an earlier run"
         return self.outcome

@@ -14,6 +14,8 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from desktop_care.commands import InviteUser
+from desktop_care.commands.bulk_invite import row_op_id
 from desktop_care.models import (
     AuditEvent,
     MailMessage,
@@ -122,6 +124,15 @@ def test_a_10000_row_file_invites_every_good_row_once_and_reports_every_bad_one(
     repeat = run_rows(bulk_server, headers, to_invite(plan))  # the first plan's rows, sent again
     assert {r["outcome"] for r in repeat} == {"already_done"}
     assert invited_count(bulk_db, case) == (n, n, n, n)
+
+    # Each row was run as its InviteUser command: the same command sent again is a duplicate.
+    first = next(r for r in to_invite(plan) if r["name"])
+    member_id, _email = case.good[first["row"]]
+    command = InviteUser(op_id=row_op_id(member_id, first["email"]), member_id=member_id, email=first["email"],
+                         display_name=first["name"], role=first["role"])
+    again_one = requests.post(f"{bulk_server.api}/commands", json={"command": command.payload()}, headers=headers,
+                              timeout=30).json()
+    assert (again_one["status"], again_one["original_status"]) == ("duplicate", "applied")
 
 
 def test_a_run_stopped_between_chunks_leaves_whole_rows_and_a_rerun_completes_it(
