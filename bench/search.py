@@ -40,19 +40,19 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import platformdirs  # noqa: E402
-import requests  # noqa: E402
-from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
-from sqlalchemy.engine import Connection, Engine, make_url  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+import platformdirs
+import requests
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session
 
-from desktop_care import config  # noqa: E402
-from desktop_care.models import Address, Member, MemberSearch  # noqa: E402
-from desktop_care.models.search import search_members  # noqa: E402
-from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
-from desktop_care.server.db import make_engine, upgrade  # noqa: E402
-from desktop_care.server.demo import seed_demo  # noqa: E402
-from tests.support.servers import start_server  # noqa: E402
+from desktop_care import config
+from desktop_care.models import Address, Member, MemberSearch
+from desktop_care.models.search import search_members
+from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV
+from desktop_care.server.db import make_engine, upgrade
+from desktop_care.server.demo import seed_demo
+from tests.support.servers import start_server
 
 TARGETS_MS = {"db": 35.0, "http": 50.0}
 PAGE_SIZE = 50
@@ -457,7 +457,7 @@ def run_backend(
             with http:
                 http_timings, _ = time_calls(terms, repeat, call)
         except requests.RequestException as exc:
-            raise SystemExit(f"[{backend}] the server failed: {exc}\n--- server log (end) ---\n{server.log()[-6000:]}")
+            raise SystemExit(f"[{backend}] the server failed: {exc}\n--- server log (end) ---\n{server.log()[-6000:]}") from exc
         finally:
             server.stop()
 

@@ -31,8 +31,8 @@ cached database is reused) on a loopback port:
 from __future__ import annotations
 
 import argparse
-import gc
 import datetime as dt
+import gc
 import json
 import os
 import secrets
@@ -49,20 +49,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
-from bench.search import Term, Timings, all_terms, machine, prepare, time_calls  # noqa: E402
-from desktop_care.commands import AdjustPoints, UpdateContact  # noqa: E402
-from desktop_care.models import Member, PointsType  # noqa: E402
-from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
-from desktop_care.server.db import make_engine  # noqa: E402
-from desktop_care.sync import LocalStore, Syncer  # noqa: E402
-from desktop_care.sync.api_client import ApiClient  # noqa: E402
-from desktop_care.sync.local_store import Author  # noqa: E402
-from desktop_care.sync.syncer import SyncStatus, freeze_startup_heap  # noqa: E402
-from tests.support.servers import LiveServer, start_server  # noqa: E402
+from bench.search import Term, Timings, all_terms, machine, prepare, time_calls
+from desktop_care.commands import AdjustPoints, UpdateContact
+from desktop_care.models import Member, PointsType
+from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV
+from desktop_care.server.db import make_engine
+from desktop_care.sync import LocalStore, Syncer
+from desktop_care.sync.api_client import ApiClient
+from desktop_care.sync.local_store import Author
+from desktop_care.sync.syncer import SyncStatus, freeze_startup_heap
+from tests.support.servers import LiveServer, start_server
 
 TARGETS = {"initial_sync_s": 30.0, "incremental_sync_s": 2.0, "search_p95_ms": 35.0, "gui_stall_ms": 50.0}
 RESULTS = REPO / "bench" / "results"
@@ -136,9 +136,8 @@ def gui_stall(server: LiveServer, token: str, root: Path, page_size: int, name: 
               freeze_heap: bool) -> dict[str, float]:
     """Longest gap between 5 ms timer ticks on the GUI thread while a Syncer thread does
     an initial sync (the heaviest sync there is)."""
-    from desktop_care.ui.qt import QApplication, QTimer
-
     from desktop_care.ui import collector
+    from desktop_care.ui.qt import QApplication, QTimer
 
     app = QApplication.instance() or QApplication([])
     collector.install(app)  # as the app runs: garbage is collected on the GUI thread only
@@ -265,8 +264,8 @@ _IMMEDIATE_CAPTURE = [
 def push_contention(pg_admin_url: str, root: Path, writers: int, commands: int) -> dict[str, Any]:
     """Concurrent single-command pushes on PostgreSQL, lock at COMMIT vs at first write."""
     from bench.search import recreate_database
-    from desktop_care.server.demo import seed_demo
     from desktop_care.server.db import upgrade
+    from desktop_care.server.demo import seed_demo
 
     url = make_url(pg_admin_url).set(database="dc_bench_contention").render_as_string(hide_password=False)
     recreate_database("postgres", url, pg_admin_url)

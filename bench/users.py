@@ -36,18 +36,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import platformdirs  # noqa: E402
-import requests  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+import platformdirs
+import requests
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
 
-from desktop_care.models import SignInThrottle, User, UserRole  # noqa: E402
-from desktop_care.models.user_search import StateFilter, search_users  # noqa: E402
-from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV  # noqa: E402
-from desktop_care.server.db import head_revision, make_engine, upgrade  # noqa: E402
-from desktop_care.server.demo import seed_demo  # noqa: E402
-from tests.support.servers import start_server  # noqa: E402
+from desktop_care.models import SignInThrottle, User, UserRole
+from desktop_care.models.user_search import StateFilter, search_users
+from desktop_care.server.app import BOOTSTRAP_TOKEN_ENV
+from desktop_care.server.db import head_revision, make_engine, upgrade
+from desktop_care.server.demo import seed_demo
+from tests.support.servers import start_server
 
 TARGET_HTTP_P95_MS = 50.0
 PAGE_SIZE = 50

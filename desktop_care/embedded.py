@@ -13,6 +13,7 @@ the UI runs it off the GUI thread.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -232,10 +233,8 @@ class EmbeddedServer:
 
 def _close_lifeline(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
-        try:
+        with contextlib.suppress(OSError):
             process.stdin.close()
-        except OSError:
-            pass
 
 
 class _Spawner:

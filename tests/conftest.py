@@ -11,16 +11,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.support.servers import (  # noqa: E402
+from tests.support.servers import (
     DatabaseFactory,
     LiveServer,
     start_server,
 )
-from tests.support.tls import TlsFiles, make_tls  # noqa: E402
+from tests.support.tls import TlsFiles, make_tls
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.support.logfail"]
 
 
 @pytest.fixture(autouse=True)

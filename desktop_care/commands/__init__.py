@@ -7,15 +7,14 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, status, user  # noqa: F401  (register their kinds)
+from . import accounts, member, merge, registry, status, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
-from .status import ChangeStatus
-from . import registry
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
+from .status import ChangeStatus
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -30,24 +29,24 @@ __all__ = [
     "Actor",
     "AddressIn",
     "AdjustPoints",
-    "BlockForPayment",
-    "CancelInvitation",
-    "InviteUser",
-    "PortalRole",
-    "ResendInvitation",
-    "ResetPassword",
     "AnyCommand",
     "BaseCommand",
+    "BlockForPayment",
+    "CancelInvitation",
     "ChangeStatus",
     "Command",
+    "CommandResult",
+    "InviteUser",
     "MergeInfo",
     "MergeMembers",
     "MergePlan",
-    "CommandResult",
     "NotPermitted",
     "OpIdReused",
+    "PortalRole",
     "QueueableCommand",
     "Rejected",
+    "ResendInvitation",
+    "ResetPassword",
     "SetEmailPreference",
     "Status",
     "UndoMerge",

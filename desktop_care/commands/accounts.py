@@ -122,7 +122,7 @@ class ResetPassword(_PortalUserCommand):
     action: ClassVar[str] = "member.reset_password"
     label: ClassVar[str] = "Reset password"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _open_account(member)
         user = _portal_user(session, member, self.user_id)
         if user.state != UserState.ACTIVE:
@@ -271,7 +271,7 @@ class InviteUser(Command):
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
         return dict(values)
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         refusal = invite_member_refusal(member)
         if refusal is not None:
             raise Rejected(refusal)
@@ -303,7 +303,7 @@ class ResendInvitation(_PortalUserCommand):
     action: ClassVar[str] = "member.resend_invitation"
     label: ClassVar[str] = "Re-send invitation"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _invited_user(session, member, self.user_id)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
@@ -319,7 +319,7 @@ class CancelInvitation(_PortalUserCommand):
     action: ClassVar[str] = "member.cancel_invitation"
     label: ClassVar[str] = "Cancel invitation"
 
-    def verify(self, session: Session, member: Member) -> None:
+    def check_in(self, session: Session, member: Member) -> None:
         _invited_user(session, member, self.user_id)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:

@@ -13,12 +13,13 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from sqlalchemy.orm import Session
 
 from ..models import Member, User, UserRole
+from ..models.base import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,38 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.fields = fields or {}
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema counts 5.0 as the integer 5; "5" and true are not integers.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: An integer as JSON has them: 5 or 5.0, never "5" or true (pydantic's lax mode
+#: would take both).
+JsonInt = Annotated[int, BeforeValidator(_json_integer), Strict()]
+
+
+#: Shortest reason staff must give where a command asks why.
+MIN_REASON = 3
+
+#: What a reason is, for the document: once spaces are tidied, at least MIN_REASON
+#: characters (a character that is not a space, then anything, then another).
+REASON_SCHEMA: dict[str, Any] = {"pattern": r"\S[\s\S]+\S"}
+
+
+def clean_reason(value: str) -> str:
+    """A reason with its spaces tidied; ValueError when it is too short to say why."""
+    value = " ".join(value.split())
+    if len(value) < MIN_REASON:
+        raise ValueError(f"must say why, in at least {MIN_REASON} characters")
+    return value
+
+
+def kind_is_required(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "kind" not in required:
+        required.insert(0, "kind")
 
 
 class NotPermitted(Exception):
@@ -74,7 +107,8 @@ class BaseCommand(BaseModel):
     or disable what would be refused) and ``online_only`` (run at once through
     ``POST /commands``, never queued offline). Register each with ``@register``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The document requires ``kind``, which tells the kinds apart (a default for Python only).
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=kind_is_required)
 
     #: Set by each subclass as ``kind: Literal["..."] = "..."``.
     kind: str
@@ -123,9 +157,10 @@ class Command(BaseCommand):
     """A command on one member's account (the queueable kind: offline workstations
     record these in their outbox, with field-level conflict detection)."""
 
-    member_id: int = Field(gt=0)
+    member_id: JsonInt = Field(gt=0, le=MAX_ID)
     #: The member's ``version`` the person saw when they made the change.
-    base_version: int | None = Field(default=None, ge=1)
+    # (The bound before the validators, or the document gets pydantic's "ge" instead of "minimum".)
+    base_version: Annotated[int, Field(ge=1), BeforeValidator(_json_integer), Strict()] | None = None
     #: The workstation that recorded it: its own earlier changes never conflict with it.
     origin: str | None = Field(default=None, max_length=64)
 
@@ -151,13 +186,11 @@ class Command(BaseCommand):
     def check(self, member: Member) -> None:
         """Raise :class:`Rejected` if the member, as it is now, does not allow this."""
 
-    def verify(self, session: Session, member: Member) -> None:
-        """Like :meth:`check`, for rules that read other rows (the user a command acts
-        on, a rate limit). Reads only; raises :class:`Rejected`."""
-
     def check_in(self, session: Session, member: Member) -> None:
         """:meth:`check` with the session at hand, for rules that read other rows (a
-        merge reads the survivor). The runner calls this; by default it is ``check``."""
+        merge reads the survivor, an invitation the users, a reset its rate limit).
+        Reads only; raises :class:`Rejected`. The runner calls this; by default it is
+        ``check``."""
         self.check(member)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
@@ -174,7 +207,7 @@ class UserCommand(BaseCommand):
     """A command on one user (a portal user of a member, a non-member user or staff):
     always online-only, since users are not replicated to workstations."""
 
-    user_id: int = Field(gt=0)
+    user_id: JsonInt = Field(gt=0, le=MAX_ID)
 
     online_only: ClassVar[bool] = True
     target_type: ClassVar[str] = "user"

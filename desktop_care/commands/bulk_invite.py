@@ -229,8 +229,11 @@ def read_csv(data: bytes) -> CsvFile:
         raise CsvFileError(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: split it into smaller "
                            "files.")
     text, encoding = _decode(data)
-    first_line = text.lstrip("\r\n").splitlines()[0]
-    delimiter = _sniff(first_line)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise CsvFileError("The file is empty: it needs a header row (member_id, email, role, name) and one row "
+                           "per person to invite.")
+    delimiter = _sniff(lines[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         records = list(reader)
@@ -238,7 +241,9 @@ def read_csv(data: bytes) -> CsvFile:
         raise CsvFileError(f"The file is not valid CSV near line {reader.line_num}: {exc}.") from None
     # The header is the first non-blank record; its position is its spreadsheet row.
     start = next((n for n, cells in enumerate(records) if any(cell.strip() for cell in cells)), None)
-    assert start is not None  # the data was not blank
+    if start is None:
+        raise CsvFileError("The file has no header row: its first row must name the columns member_id, email, "
+                           "role and (optionally) name.")
     header = records[start]
     positions: dict[str, int] = {}
     for index, name in enumerate(header):

@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -20,9 +31,9 @@ from ..models import (
     add_points,
     utcnow,
 )
-from ..models.contact import InvalidContact, is_country, normalize_phone, normalize_postcode
+from ..models.contact import POSTCODE_PATTERN, InvalidContact, is_country, normalize_phone, normalize_postcode
 from ..models.status import accrual_refusal
-from .base import Actor, Command, Rejected
+from .base import REASON_SCHEMA, Actor, Command, JsonInt, Rejected, clean_reason, kind_is_required
 from .registry import register
 
 #: The largest single adjustment staff may make, either way.
@@ -52,8 +63,9 @@ class AddressIn(BaseModel):
     city: str = Field(min_length=1, max_length=100)
     region: str = Field(default="", max_length=100)
     #: Validated after ``country`` (field order), in that country's terms.
-    country: str = Field(default="GB", min_length=2, max_length=2)
-    postcode: str = Field(default="", max_length=20)
+    country: str = Field(default="GB", min_length=2, max_length=2, json_schema_extra={"pattern": "^[A-Za-z]{2}$"},
+                         description="ISO 3166 two-letter code")
+    postcode: str = Field(default="", max_length=20, json_schema_extra={"pattern": POSTCODE_PATTERN})
 
     @field_validator("line1", "line2", "city", "region")
     @classmethod
@@ -80,6 +92,10 @@ class AddressIn(BaseModel):
         return {key: getattr(self, key) for key in _ADDRESS_KEYS}
 
 
+#: For the document: a name has a character that is not a space (``_name`` checks it).
+_NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
+
+
 @register
 class UpdateContact(Command):
     """Edit names, e-mail, phone and the home, postal and billing addresses. The logon
@@ -87,10 +103,10 @@ class UpdateContact(Command):
 
     kind: Literal["update_contact"] = "update_contact"
     #: Required: what the person saw decides whether a later edit conflicts.
-    base_version: int = Field(ge=1)
+    base_version: JsonInt = Field(ge=1)
     title: str | None = Field(default=None, max_length=20)
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=_NOT_BLANK)
     email: str | None = Field(default=None, max_length=254)
     home_address: AddressIn | None = None
     postal_address: AddressIn | None = None
@@ -110,6 +126,16 @@ class UpdateContact(Command):
     #: Left out of the payload while unset, so that commands recorded before they
     #: existed keep their digest (a replay must match its first run).
     _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("postal_address", "billing_address", "remove_addresses")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The document says what ``_something`` checks: at least one field is given."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in (*cls._SIMPLE, "home_address")
+        ]
+        return schema
 
     @field_validator("title")
     @classmethod
@@ -252,6 +278,15 @@ def _address_dict(address: Address) -> dict[str, str]:
     return {key: getattr(address, key) or "" for key in _ADDRESS_KEYS}
 
 
+_CHOICE_FIELDS = ("newsletters", "offers", "event_reminders", "email_opt_in")
+
+
+def _some_category_is_given(schema: dict[str, Any]) -> None:
+    """For the document: at least one of the choices is true or false (``null`` is no choice)."""
+    kind_is_required(schema)
+    schema["anyOf"] = [{"required": [name], "properties": {name: {"type": "boolean"}}} for name in _CHOICE_FIELDS]
+
+
 @register
 class SetEmailPreference(Command):
     """Opt the member in to, or out of, categories of e-mail (newsletters, offers,
@@ -260,14 +295,16 @@ class SetEmailPreference(Command):
     earlier versions) sets every category at once."""
 
     kind: Literal["set_email_preference"] = "set_email_preference"
-    base_version: int = Field(ge=1)
-    newsletters: bool | None = None
-    offers: bool | None = None
-    event_reminders: bool | None = None
-    email_opt_in: bool | None = None
+    base_version: JsonInt = Field(ge=1)
+    # JSON's true or false, not 1 or "yes"
+    newsletters: bool | None = Field(default=None, strict=True)
+    offers: bool | None = Field(default=None, strict=True)
+    event_reminders: bool | None = Field(default=None, strict=True)
+    email_opt_in: bool | None = Field(default=None, strict=True)
 
     action: ClassVar[str] = "member.set_email_preference"
     label: ClassVar[str] = "E-mail preferences"
+    model_config = ConfigDict(json_schema_extra=_some_category_is_given)
 
     @model_validator(mode="after")
     def _something(self) -> SetEmailPreference:
@@ -326,9 +363,10 @@ class AdjustPoints(Command):
     """Add (positive) or remove (negative) points, with a type and a reason."""
 
     kind: Literal["adjust_points"] = "adjust_points"
-    delta: int = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT)
+    delta: JsonInt = Field(ge=-MAX_POINTS_ADJUSTMENT, le=MAX_POINTS_ADJUSTMENT,
+                           json_schema_extra={"not": {"const": 0}})  # as _not_zero says
     points_type: PointsType
-    reason: str = Field(min_length=3, max_length=500)
+    reason: str = Field(min_length=3, max_length=500, json_schema_extra=REASON_SCHEMA)
 
     never_conflicts: ClassVar[bool] = True
     action: ClassVar[str] = "member.adjust_points"
@@ -344,10 +382,7 @@ class AdjustPoints(Command):
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
-        value = _clean(value)
-        if len(value) < 3:
-            raise ValueError("must say why, in at least 3 characters")
-        return value
+        return clean_reason(value)
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset({"points_balance"})

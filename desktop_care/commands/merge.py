@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import (
+    EMAIL_CHOICE_COLUMNS,
     Address,
     AddressKind,
     AuditEvent,
@@ -355,7 +356,7 @@ class MergeMembers(Command):
         for field in CHOICE_FIELDS:
             if chosen.get(field) == "merged":
                 setattr(survivor, field, getattr(member, field))
-                survivor_fields.add(field)
+                survivor_fields |= EMAIL_CHOICE_COLUMNS if field == "email_opt_in" else {field}
         moved_addresses = self._move_addresses(member, survivor, chosen, survivor_fields)
         snapshot["moved"]["address.member_id"] = moved_addresses
         for reference in references():
@@ -374,7 +375,7 @@ class MergeMembers(Command):
         member.status, member.status_before_hold = MemberStatus.MERGED, None
         member.merged_into_id = survivor.id
         member.email_opt_in = False
-        _stamp(member, {"status", "email_opt_in", "points_balance"})
+        _stamp(member, {"status", *EMAIL_CHOICE_COLUMNS, "points_balance"})
         record = MergeRecord(merged_id=member.id, survivor_id=survivor.id, actor_user_id=actor.user_id,
                              actor_name=actor.username, snapshot=snapshot, merged_version=0, survivor_version=0)
         session.add(record)

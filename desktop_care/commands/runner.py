@@ -40,12 +40,14 @@ from .registry import kinds
 
 def error_field(loc: tuple[int | str, ...], error_type: str = "") -> str:
     """A validation error's field as people name it: ``commands.2.delta`` rather than
-    pydantic's ``commands.2.adjust_points.delta`` (the ``kind`` tag is left out), and
+    pydantic's ``commands.2.adjust_points.delta`` (the ``kind`` tag is left out, as in
+    ``command.delta`` for ``POST /commands``), and
     ``….kind`` when the kind itself is missing or unknown."""
     parts: list[str] = []
     for index, part in enumerate(loc):
-        # A tag stands first, after an index (a batch) or after ``command`` (POST /commands).
-        if not (part in kinds() and (index == 0 or isinstance(loc[index - 1], int) or loc[index - 1] == "command")):
+        # A tag follows the union: a batch's index, ``command`` or nothing.
+        tagged = index == 0 or isinstance(loc[index - 1], int) or loc[index - 1] == "command"
+        if not (part in kinds() and tagged):
             parts.append(str(part))
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("kind")
@@ -207,7 +209,6 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
             )
     try:
         command.check_in(session, member)
-        command.verify(session, member)
         if command.apply_can_reject:
             with session.begin_nested():
                 details = command.apply(session, member, actor)

@@ -13,30 +13,19 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
-from ..models import Member, MemberStatus
+from ..models import EMAIL_CHOICE_COLUMNS, Member, MemberStatus
 from ..models.status import STATUS_LABELS, StatusAction, StatusRefused, transition
-from .base import Actor, Command, Rejected
+from .base import REASON_SCHEMA, Actor, Command, Rejected, clean_reason
 from .registry import register
-
-#: Shortest reason staff must give for a status change.
-MIN_REASON = 3
 
 
 def turn_off_email(member: Member) -> dict[str, Any]:
-    """Un-enroll's e-mail effect, in one place: the member gets no more e-mail from us
-    (today one opt-in flag; e-mail categories will all be turned off here). Returns
-    what changed, for the audit."""
-    if not member.email_opt_in:
-        return {}
+    """Un-enroll's e-mail effect, in one place: the member gets no more optional e-mail
+    from us (every category off). Returns what changed, for the audit."""
+    changed = {column: {"before": True, "after": False}
+               for column in sorted(EMAIL_CHOICE_COLUMNS) if getattr(member, column)}
     member.email_opt_in = False
-    return {"email_opt_in": {"before": True, "after": False}}
-
-
-def clean_reason(value: str) -> str:
-    value = " ".join(value.split())
-    if len(value) < MIN_REASON:
-        raise ValueError(f"must say why, in at least {MIN_REASON} characters")
-    return value
+    return changed
 
 
 @register
@@ -47,7 +36,7 @@ class ChangeStatus(Command):
     #: Required: a status changed by someone else since is a conflict.
     base_version: int = Field(ge=1)
     status_action: StatusAction
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, json_schema_extra=REASON_SCHEMA)
 
     action: ClassVar[str] = "member.change_status"
     label: ClassVar[str] = "Change status"
@@ -60,7 +49,7 @@ class ChangeStatus(Command):
     def changed_fields(self) -> frozenset[str]:
         fields = {"status", "status_before_hold"}
         if self.status_action is StatusAction.UNENROLL:
-            fields.add("email_opt_in")
+            fields |= EMAIL_CHOICE_COLUMNS
         return frozenset(fields)
 
     def check(self, member: Member) -> None:
@@ -93,7 +82,7 @@ class ChangeStatus(Command):
             return dict(values)  # the server will refuse it; show the member as it is
         out = {**values, "status": t.after, "status_before_hold": t.status_before_hold}
         if t.email_opt_out:
-            out["email_opt_in"] = False
+            out.update(dict.fromkeys(EMAIL_CHOICE_COLUMNS, False), email_opt_in=False)
         return out
 
     def summary(self) -> str:

@@ -118,6 +118,14 @@ def _yourself(target: TargetFacts, what: str) -> str | None:
     return None
 
 
+def _shut_out(session: Session, user: User, state: UserState) -> dict[str, Any]:
+    """Revoke's and Disable's effect: the new state, every session ended; the audit details."""
+    before = user.state
+    user.state = state
+    ended = end_sessions(session, user.id)
+    return {"before": before.value, "after": state.value, "sessions_ended": ended}
+
+
 @register
 class RevokeUser(AccessCommand):
     """Block sign-in for good and end every session; the user must be invited again."""
@@ -134,11 +142,9 @@ class RevokeUser(AccessCommand):
         return _yourself(target, "revoke")
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
-        before = user.state
-        user.state = UserState.REVOKED
-        ended = end_sessions(session, user.id)
+        details = _shut_out(session, user, UserState.REVOKED)
         clear_sign_in_throttle(session, user.username)
-        return {"before": before.value, "after": user.state.value, "sessions_ended": ended}
+        return details
 
 
 @register
@@ -157,9 +163,7 @@ class DisableUser(AccessCommand):
         return _yourself(target, "disable")
 
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
-        user.state = UserState.DISABLED
-        ended = end_sessions(session, user.id)
-        return {"before": UserState.ACTIVE.value, "after": user.state.value, "sessions_ended": ended}
+        return _shut_out(session, user, UserState.DISABLED)
 
 
 def _throttle_details(row: SignInThrottle | None) -> dict[str, Any]:

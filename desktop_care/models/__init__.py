@@ -4,9 +4,20 @@ from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .ledger import AccountTransaction, PointsEntry, PointsType, TxnStatus, add_points, post_transaction
 from .mail import MailMessage, MailState, queue_mail
-from .member import OPTIONAL_CATEGORIES, Address, AddressKind, EmailCategory, ImmutableFieldError, Member, MemberStatus
-from .tokens import PortalSession, TokenPurpose, UserToken
+from .member import (
+    EMAIL_CHOICE_COLUMNS,
+    OPTIONAL_CATEGORIES,
+    Address,
+    AddressKind,
+    EmailCategory,
+    ImmutableFieldError,
+    Member,
+    MemberStatus,
+)
+from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
 from .search import MemberSearch, normalize, search_fields
+from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
+from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,
     SignInThrottle,
@@ -19,43 +30,41 @@ from .user import (
     end_sessions,
 )
 from .user_search import user_search_text
-from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
-from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 
 __all__ = [
+    "EMAIL_CHOICE_COLUMNS",
+    "MAX_FAILED_LOGINS",
+    "OPTIONAL_CATEGORIES",
+    "UNDO_WINDOW",
     "AccountTransaction",
     "Address",
     "AddressKind",
     "AuditEvent",
     "AuditLogIsAppendOnly",
+    "Base",
     "EmailCategory",
+    "ImmutableFieldError",
     "MailMessage",
     "MailState",
-    "OPTIONAL_CATEGORIES",
-    "PortalSession",
-    "TokenPurpose",
-    "UserToken",
-    "queue_mail",
-    "Base",
-    "ImmutableFieldError",
-    "MAX_FAILED_LOGINS",
     "Member",
     "MemberReference",
     "MemberSearch",
-    "MergeRecord",
     "MemberStatus",
+    "MergeRecord",
     "PointsEntry",
     "PointsType",
+    "PortalSession",
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
+    "TokenPurpose",
     "TxnStatus",
-    "UNDO_WINDOW",
     "UTCDateTime",
     "User",
     "UserCredential",
     "UserRole",
     "UserState",
+    "UserToken",
     "add_points",
     "clear_sign_in_throttle",
     "end_sessions",
@@ -65,10 +74,11 @@ __all__ = [
     "member_reference",
     "normalize",
     "post_transaction",
+    "queue_mail",
     "record",
     "search_fields",
-    "user_search_text",
     "sign_in_refusal",
     "uncovered_references",
+    "user_search_text",
     "utcnow",
 ]

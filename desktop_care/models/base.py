@@ -18,6 +18,13 @@ NAMING_CONVENTION = {
 }
 
 
+#: The largest id an ``Integer`` primary key holds on every backend (32 bits on
+#: PostgreSQL): the API refuses larger ids as invalid rather than looking them up.
+MAX_ID = 2**31 - 1
+#: The largest change-feed sequence number a client may name (a signed 64-bit integer).
+MAX_SEQ = 2**63 - 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

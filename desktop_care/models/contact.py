@@ -10,6 +10,8 @@ other country a length and the characters postcodes use.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 #: The country a national number (no leading ``+``) is read in when none is known.
@@ -91,18 +93,20 @@ def national_digits(value: str) -> str:
     return "".join(ch for ch in national if ch.isdigit())
 
 
-#: Characters any country's postcodes use (letters, digits, a space, a hyphen).
-_POSTCODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -")
+#: Characters any country's postcodes use: ASCII letters and digits, spaces (any
+#: white space, tidied to one space) and hyphens. Also the API document's pattern.
+POSTCODE_PATTERN = r"^[A-Za-z0-9\s-]*$"
+_POSTCODE_TEXT = re.compile(POSTCODE_PATTERN)
 
 
 def normalize_postcode(text: str, country: str = DEFAULT_REGION) -> str:
     """Upper case, single spaces; for the UK the space before the last three characters.
     Raises :class:`InvalidContact` when it cannot be a postcode of ``country``."""
+    if _POSTCODE_TEXT.match(text) is None:
+        raise InvalidContact("may contain only letters, digits, spaces and hyphens")
     value = " ".join(text.split()).upper()
     if not value:
         return ""
-    if any(ch not in _POSTCODE_CHARS for ch in value):
-        raise InvalidContact("may contain only letters, digits, spaces and hyphens")
     compact = value.replace(" ", "").replace("-", "")
     country = country.upper()
     if country == "GB":

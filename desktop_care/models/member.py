@@ -70,6 +70,10 @@ OPTIONAL_CATEGORIES: tuple[EmailCategory, ...] = (
     EmailCategory.NEWSLETTERS, EmailCategory.OFFERS, EmailCategory.EVENT_REMINDERS,
 )
 
+#: The member columns of those choices: what a change that turns every category on or
+#: off writes (and stamps, for field-level conflicts).
+EMAIL_CHOICE_COLUMNS: frozenset[str] = frozenset(f"email_{c.value}" for c in OPTIONAL_CATEGORIES)
+
 
 class ImmutableFieldError(ValueError):
     """Raised when code tries to change a field that never changes (the logon ID)."""
@@ -130,7 +134,7 @@ class Member(Base):
         back_populates="member", cascade="all, delete-orphan", order_by="Address.id"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy declares its type)
 
     @property
     def display_name(self) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .tokens import end_portal_sessions
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -98,7 +99,7 @@ class User(Base):
     #: trigrams: FTS5 ``user_fts`` on SQLite, pg_trgm on PostgreSQL).
     search_text: Mapped[str] = mapped_column(Text, default="")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy declares its type)
     __table_args__ = (
         # The Users page filters by role and state and pages by id.
         Index("ix_app_user_role_state_id", "role", "state", "id"),
@@ -164,13 +165,13 @@ def clear_sign_in_throttle(session: Session, username: str) -> SignInThrottle | 
 
 
 def end_sessions(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
-    """End every session of a user at once (Revoke, Disable): their staff tokens now.
-    The member portal's sessions join here when the portal lands. Returns how many
-    were ended; the caller commits."""
+    """End every session of a user at once (Revoke, Disable): their staff tokens and
+    their member-portal sessions, so that enabling the account later brings none of
+    them back. Returns how many were ended; the caller commits."""
     now = now or utcnow()
     result = session.execute(
         update(StaffToken)
         .where(StaffToken.user_id == user_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
         .values(revoked_at=now)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0) + end_portal_sessions(session, user_id, now=now)

@@ -15,10 +15,10 @@ from sqlalchemy.orm import sessionmaker
 from desktop_care import __version__, config
 from desktop_care.config import API_PREFIX
 
+from . import portal
 from .accounts import install_bootstrap_token
 from .api import router
 from .db import make_engine, upgrade
-from . import portal
 from .errors import install_error_handlers
 from .mail import MailSender, MailSettings, parse_smtp_url
 from .mail.sender import SMTP_PASSWORD_ENV

@@ -50,11 +50,11 @@ from .app import (
     create_app,
     mail_settings,
 )
-from .mail import SmtpUrlError
-from .mail.sender import SMTP_PASSWORD_ENV
 from .db import DatabaseUrlError, make_engine, upgrade
 from .demo import seed_demo
 from .lifeline import follow_parent
+from .mail import SmtpUrlError
+from .mail.sender import SMTP_PASSWORD_ENV
 from .security import MIN_PASSWORD_LENGTH
 
 log = logging.getLogger("desktop_care.server")

@@ -36,10 +36,10 @@ from desktop_care.models import (
     record,
     utcnow,
 )
-from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.changefeed import capture_suspended
-from desktop_care.models.user_search import user_search_text
+from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.sync import backfill_feed
+from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
 

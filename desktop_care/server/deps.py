@@ -6,16 +6,44 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.commands import Actor
 from desktop_care.models import User
+from desktop_care.models.base import MAX_ID
 
+from .errors import FieldsInvalid
 from .security import StaffSession, resolve_token
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/login")
+
+
+_known_query: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    yield from (param.alias for param in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not declare: a typo (``limt=5``) is
+    refused rather than silently ignored. Installed on every API route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _known_query.get(id(route))
+    if known is None:
+        known = frozenset(_query_names(route.dependant))
+        _known_query[id(route)] = known
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise FieldsInvalid(dict.fromkeys(unknown, "is not a parameter of this request"))
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -25,6 +53,10 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# Ids in paths, bounded by their columns: a larger number is a 422, never a database error.
+MemberId = Annotated[int, Path(ge=1, le=MAX_ID, description="The member's id")]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id")]
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:

@@ -79,6 +79,15 @@ class InvalidInput(ApiError):
         super().__init__(f"{field}: {message}", fields={field: message})
 
 
+class FieldsInvalid(ApiError):
+    """422 naming every offending field (nothing was done)."""
+
+    status_code = 422
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()), fields=fields)
+
+
 #: Responses every authenticated route may give, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Not signed in, or the session expired"},
@@ -121,6 +130,8 @@ def plain_message(error: Mapping[str, Any]) -> str:
             return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
         case "string_type":
             return "must be text"
+        case "bool_type" | "bool_parsing":
+            return "must be true or false"
         case "json_invalid":
             return "is not valid JSON"
         case "model_attributes_type" | "dict_type":
@@ -151,6 +162,10 @@ def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's 400 "error parsing the body": bytes that are not UTF-8 are no more
+        # JSON than a syntax error is, and get the same documented 422.
+        return error_response(422, "body: is not valid JSON", {"body": "is not valid JSON"})
     return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
 

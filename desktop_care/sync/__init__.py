@@ -3,7 +3,7 @@ cache, outbox, Sync issues), offline sign-in and the background syncer."""
 
 from .local_store import LocalStore, RecordedResults, SyncIssue
 from .offline_auth import OfflineCredentials
-from .syncer import IssuesChanged, MembersChanged, SessionExpired, SyncEvent, Syncer, SyncStatus
+from .syncer import IssuesChanged, MembersChanged, SessionExpired, Syncer, SyncEvent, SyncStatus
 
 __all__ = [
     "IssuesChanged",

@@ -55,8 +55,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.schema import CreateTable
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.schema import CreateTable
 
 from .. import config
 from ..commands import Command, CommandResult, Rejected, Status, kinds, parse_command
@@ -812,4 +812,17 @@ def _transient_member(values: dict[str, Any]) -> Member:
     return member
 
 
-__all__ = ["add_missing_columns", "Author", "CRASH_ENV", "LocalStore", "UNOWNED_REASON", "open_sqlite", "table_of", "RecordedResults", "Resolution", "SyncIssue", "crash_point", "store_path"]
+__all__ = [
+    "CRASH_ENV",
+    "UNOWNED_REASON",
+    "Author",
+    "LocalStore",
+    "RecordedResults",
+    "Resolution",
+    "SyncIssue",
+    "add_missing_columns",
+    "crash_point",
+    "open_sqlite",
+    "store_path",
+    "table_of",
+]

@@ -33,7 +33,18 @@ from dataclasses import dataclass
 
 from ..commands import Command, CommandResult, Status
 from ..schemas import FeedPage
-from .api_client import ApiClient, ApiError, Forbidden, NotFound, ServerBusy, ServerError, TimedOut, Unauthorized, Unreachable, ValidationFailed
+from .api_client import (
+    ApiClient,
+    ApiError,
+    Forbidden,
+    NotFound,
+    ServerBusy,
+    ServerError,
+    TimedOut,
+    Unauthorized,
+    Unreachable,
+    ValidationFailed,
+)
 from .local_store import Author, LocalStore, crash_point
 from .offline_auth import forget_refused_account
 
@@ -118,7 +129,7 @@ class _Fetch:
     def _run(self, client: ApiClient, after: int, limit: int) -> None:
         try:
             self._page = client.changes(after, limit)
-        except BaseException as exc:  # handed to the syncer thread
+        except BaseException as exc:  # noqa: BLE001 (handed to the syncer thread)
             self._error = exc
         finally:
             self._done.set()
@@ -440,4 +451,4 @@ class Syncer:
             log.exception("a sync event handler failed")
 
 
-__all__ = ["freeze_startup_heap", "IssuesChanged", "MembersChanged", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer"]
+__all__ = ["IssuesChanged", "MembersChanged", "SessionExpired", "SyncEvent", "SyncStatus", "Syncer", "freeze_startup_heap"]

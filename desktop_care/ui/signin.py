@@ -50,7 +50,6 @@ from .session import StaffSession
 from .widgets import FieldBox as _Field
 from .widgets import grow_to_fit, named
 
-
 log = logging.getLogger(__name__)
 
 
@@ -80,8 +79,9 @@ def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginRespo
             credentials.close()
         offline = _Offline(check.staff, exc, known=check.reason is not OfflineCheck.UNKNOWN, check=check)
         return offline, (LocalStore.for_server(client.base_url) if offline.staff is not None else None)
-    except Forbidden as exc:  # locked, disabled, revoked: no offline sign-in either
-        _follow_server(lambda c: c.refuse(client.base_url, username, exc.message))
+    except Forbidden as refused:  # disabled, revoked: no offline sign-in either
+        why = refused.message
+        _follow_server(lambda c: c.refuse(client.base_url, username, why))
         raise
     except Unauthorized:  # a password the verifier still takes was changed on the server
         _follow_server(lambda c: c.password_refused(client.base_url, username, password))

@@ -38,7 +38,6 @@ from .qt import (
 )
 from .widgets import StatePanel, make_read_only_table, named
 
-
 # --------------------------------------------------------------------- status bar
 
 
@@ -171,10 +170,10 @@ class IssuesModel(QAbstractTableModel):
     def row_of(self, issue_id: int) -> int | None:
         return next((row for row, i in enumerate(self._issues) if i.id == issue_id), None)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._issues)
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -190,7 +189,7 @@ class IssuesModel(QAbstractTableModel):
             return _STATUS_LABELS.get(issue.status, issue.status.capitalize())
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
                 and 0 <= section < len(self.HEADERS):

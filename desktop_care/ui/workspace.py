@@ -93,9 +93,10 @@ class Workspace(QObject):
                                  last_error=None, next_retry_in=None, last_synced_at=None,
                                  waiting_for=self.store.waiting_for(self.author.user_id))
         self._event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        # Before the syncer: its thread relays events from the moment it starts.
+        self._stopped = False
         self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
                              autostart=start, author=self.author, drop_offline_sign_in=True)
-        self._stopped = False
 
     # ----------------------------------------------------------------- state
 

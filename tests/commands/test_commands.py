@@ -179,4 +179,5 @@ def test_error_field_leaves_out_only_the_kind_tag() -> None:
     assert error_field(("commands", 2, "adjust_points", "delta")) == "commands.2.delta"
     assert error_field(("commands", 2), "union_tag_invalid") == "commands.2.kind"
     assert error_field(("adjust_points", "delta")) == "delta"  # parse_command's own errors
+    assert error_field(("command", "adjust_points", "delta")) == "command.delta"  # POST /commands
     assert error_field(("home_address", "adjust_points")) == "home_address.adjust_points"  # a name, not a tag

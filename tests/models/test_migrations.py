@@ -7,8 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from desktop_care.models import Base
-from desktop_care.models import changefeed, sync  # noqa: F401 (their tables are part of the schema)
+from desktop_care.models import Base, changefeed, sync  # noqa: F401 (their tables are part of the schema)
 from desktop_care.server.db import (
     current_revision,
     downgrade,

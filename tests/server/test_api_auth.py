@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from desktop_care.models import MAX_FAILED_LOGINS, AuditEvent, SignInThrottle, StaffToken, User, UserRole, UserState
-from desktop_care.schemas import ErrorDetail, LoginResponse, StaffPublic
+from desktop_care.schemas import LoginResponse, StaffPublic
 from desktop_care.server.security import token_digest
 from tests.support.servers import LiveServer
 

@@ -227,3 +227,19 @@ def test_a_merge_racing_offline_edits_of_either_member(server: LiveServer, db: S
     assert out[1]["server_values"] == {"email": "racer@example.org"}
     kept = fresh(db, survivor)
     assert (kept.email, kept.phone) == ("racer@example.org", "+442079460002")  # phones are kept in E.164
+
+
+def test_opting_in_offline_after_an_unenroll_elsewhere_is_a_conflict(server: LiveServer, db: Session,
+                                                                     auth: dict[str, str]) -> None:
+    """Un-enroll turns every e-mail category off; a newsletter opt-in typed offline on
+    the version before must not silently turn one back on for an un-enrolled member."""
+    from desktop_care.commands import SetEmailPreference
+
+    member = make_member(db, "Mail", unique("Choice"), email=f"{unique('mc')}@example.org", email_opt_in=True)
+    unenroll = status(member, A.UNENROLL, origin="ws-a")
+    opt_in = SetEmailPreference(member_id=member.id, base_version=member.version, newsletters=True, origin="ws-b")
+    out = results(push(server, auth, unenroll, opt_in))
+    assert [r["status"] for r in out] == ["applied", "conflict"]
+    assert "email_newsletters" in out[1]["reason"]
+    db.expire_all()
+    assert fresh(db, member).email_newsletters is False

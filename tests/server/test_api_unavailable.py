@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, make_url, text
 
 from tests.support.servers import PG_ENV, DatabaseFactory, start_server
 
 
+@pytest.mark.expect_log("desktop_care.server.errors", r"^database error on GET /api/v1/health")
 def test_health_is_503_while_the_database_is_gone(databases: DatabaseFactory, tmp_path: Path) -> None:
     url = databases.create("postgres")
     server = start_server(url, tmp_path)

@@ -24,6 +24,7 @@ from desktop_care.commands.user import (
 from desktop_care.models import MAX_FAILED_LOGINS, AuditEvent, SignInThrottle, User, UserRole, UserState
 from desktop_care.server.accounts import create_staff
 from desktop_care.server.security import AccountRefused, Channel, authenticate
+from tests.support.portal import Browser
 from tests.support.servers import DatabaseFactory, LiveServer, start_server
 
 from .conftest import PASSWORD, Staff, login, make_member, make_portal_user, unique
@@ -254,3 +255,21 @@ def test_the_last_active_admin_is_kept_even_under_concurrency(lone_server: LiveS
             if admins == [second.id]:  # the second won this round: swap back for the next
                 first, second = second, first
                 first_token, second_token = second_token, first_token
+
+
+def test_disabling_a_portal_user_ends_their_portal_sessions_for_good(
+    server: LiveServer, make_staff: Callable[..., Staff], db: Session
+) -> None:
+    """Disable, then Enable: the browser that was signed in before must sign in again
+    (the old portal cookie does not come back to life with the account)."""
+    member = make_member(db, "Portal", "Sessions", email=f"{unique('ps')}@example.org")
+    user = make_portal_user(db, member, email=f"{unique('psu')}@example.org")
+    browser = Browser(server.url)
+    assert browser.sign_in(user.username, PASSWORD).url.endswith("/portal/account")
+    token = token_of(server, make_staff())
+
+    assert run(server, token, DisableUser(user_id=user.id)).json()["status"] == "applied"
+    assert run(server, token, EnableUser(user_id=user.id)).json()["status"] == "applied"
+
+    assert browser.get("/portal/account").url.endswith("/portal/sign-in")
+    assert browser.sign_in(user.username, PASSWORD).url.endswith("/portal/account")

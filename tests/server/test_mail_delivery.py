@@ -92,6 +92,7 @@ def test_smtp_with_starttls_and_login_password_from_the_environment(
         srv.stop()
 
 
+@pytest.mark.expect_log("desktop_care.server.mail.sender", r"attempt 1 failed \(SMTPDataError: \(451")
 def test_a_temporary_failure_is_retried_and_recorded(mail_server: LiveServer, mail_db: Session, smtp: SmtpSink) -> None:
     member = make_member(mail_db, "Rhett", "Ry", email=f"{unique('r')}@example.org")
     user = make_portal_user(mail_db, member, email=f"{unique('rhett')}@example.org", display_name="Rhett")

@@ -7,7 +7,6 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 
-import requests
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 

@@ -62,7 +62,7 @@ class Writer(threading.Thread):
             with self.factory() as session:
                 self.status = execute(session, self.command, ACTOR).status.value
                 session.commit()
-        except BaseException as exc:  # reported by the test
+        except BaseException as exc:  # noqa: BLE001 (reported by the test)
             self.error = exc
         finally:
             self.done.set()
@@ -73,7 +73,7 @@ def edit(member: Member, phone: str) -> UpdateContact:
 
 
 def test_a_later_writer_waits_for_the_earlier_number_and_readers_skip_nothing(
-    server: LiveServer, auth: dict[str, str], feed_db: Session, engines: tuple[Engine, Engine]  # noqa: F811
+    server: LiveServer, auth: dict[str, str], feed_db: Session, engines: tuple[Engine, Engine]
 ) -> None:
     a, b = add_members(feed_db, 2)
     _, cursor = pull_all(server, auth)

@@ -8,6 +8,7 @@ PostgreSQL comes from ``DESKTOP_CARE_TEST_PG_URL`` (an admin URL such as
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from tests.support.tls import TlsFiles
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = "DESKTOP_CARE_TEST_PG_URL"
+
+#: Every server started, in order: tests/support/logfail.py reads their logs after each test.
+STARTED: list[LiveServer] = []
 
 
 def free_port() -> int:
@@ -94,6 +98,12 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes at once, as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
     def stop(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -107,15 +117,21 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, workdir: Path, *extra: str, timeout: float = 60.0, tls: TlsFiles | None = None,
+    database_url: str,
+    workdir: Path,
+    *extra: str,
+    timeout: float = 60.0,
+    tls: TlsFiles | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> LiveServer:
-    """Start ``desktop-care-server serve`` on a free loopback port and wait until
-    ``/api/v1/health`` answers (the server migrates its database before it listens).
-    With ``tls`` it serves HTTPS with that certificate (``https://127.0.0.1:PORT``)."""
+    """Start ``desktop-care-server serve`` on a free loopback port (or ``port``) and wait
+    until ``/api/v1/health`` answers (the server migrates its database before it listens).
+    With ``tls`` it serves HTTPS with that certificate (``https://127.0.0.1:PORT``).
+    The server leads its own process group, so :meth:`LiveServer.kill` takes its workers too."""
     if tls is not None:
         extra = (*extra, *tls.serve_args())
-    port = free_port()
+    port = port or free_port()
     log_path = workdir / "server.log"
     env = dict(os.environ, DESKTOP_CARE_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1", **(env or {}))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
@@ -123,10 +139,11 @@ def start_server(
         process = subprocess.Popen(
             [sys.executable, "-m", "desktop_care.server", "serve",
              "--database-url", database_url, "--host", "127.0.0.1", "--port", str(port), *extra],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir),
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir), start_new_session=True,
         )
     scheme = "https" if tls is not None else "http"
     server = LiveServer(f"{scheme}://127.0.0.1:{port}", database_url, process, log_path)
+    STARTED.append(server)
     verify: str | bool = str(tls.ca) if tls is not None else True
     deadline = time.monotonic() + timeout
     while True:

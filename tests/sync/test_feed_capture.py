@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import inspect, text
 
 from desktop_care.commands import AdjustPoints
@@ -88,6 +89,7 @@ def test_feed_sequence_numbers_are_64_bit(server, tmp_path):
         ws.close()
 
 
+@pytest.mark.expect_log("desktop_care.sync.syncer", r"our directory came from .*: pulling everything again")
 def test_a_backup_restored_in_place_is_announced_with_a_new_epoch(databases, tmp_path):
     """Restoring a backup over the same database keeps its epoch; ``new-feed-epoch``
     (the documented restore step) makes every workstation pull again, keeping its work."""

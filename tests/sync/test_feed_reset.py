@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from desktop_care.commands import AdjustPoints
 from desktop_care.models import PointsType
 from tests.support.servers import start_server
@@ -33,6 +35,7 @@ def synced_with_another_database(databases, tmp_path, members: int) -> tuple[Pat
     return store_path, gone, old_cursor, old_epoch
 
 
+@pytest.mark.expect_log("desktop_care.sync.syncer", r"before our cursor \d+: pulling everything again")
 def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, tmp_path):
     store_path, gone, old_cursor, _ = synced_with_another_database(databases, tmp_path, 30)
 
@@ -55,6 +58,7 @@ def test_a_cursor_beyond_the_servers_feed_pulls_the_directory_again(databases, t
         new.stop()
 
 
+@pytest.mark.expect_log("desktop_care.sync.syncer", r"our directory came from .*: pulling everything again")
 def test_a_restored_database_ahead_of_the_cursor_is_detected_by_its_epoch(databases, tmp_path):
     """The server now runs on another database (a restored backup) whose feed has moved
     past this workstation's cursor: the epoch differs, so the workstation pulls the

@@ -70,6 +70,7 @@ def test_a_certificate_for_another_name_is_refused_naming_the_mismatch(
         process.wait()
 
 
+@pytest.mark.expect_log("uvicorn", r"^Invalid HTTP request received")
 def test_https_to_a_plain_http_server_says_so(sqlite_server: LiveServer) -> None:
     url = sqlite_server.url.replace("http://", "https://")
     with pytest.raises(TlsFailed) as caught:

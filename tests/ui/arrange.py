@@ -16,10 +16,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.models import (
     Address,
@@ -35,7 +36,6 @@ from desktop_care.models import (
     post_transaction,
 )
 from desktop_care.sync.api_client import ApiClient
-from sqlalchemy.orm import Session, sessionmaker
 from tests.support.servers import REPO, LiveServer
 
 _member_numbers = itertools.count(70_000_000 + secrets.randbelow(1_000_000) * 10)

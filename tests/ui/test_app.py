@@ -92,6 +92,7 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
     assert app.embedded is not None and not app.embedded.running
 
 
+@pytest.mark.expect_log("desktop_care.ui.message", r"^Your session has ended")
 def test_a_session_the_server_ended_asks_to_sign_in_again(qtbot, qapp, sqlite_server: LiveServer,
                                                           staff: StaffAccount) -> None:
     app = DesktopCare(qapp, Options(server=sqlite_server.url))

@@ -3,6 +3,7 @@ with a copyable report; a run that crashed is named at the next start."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ def raise_in_a_slot() -> None:
     raise RuntimeError("boom in a slot")
 
 
+@pytest.mark.expect_log("desktop_care.crash", r"^uncaught exception on MainThread", level=logging.CRITICAL)
 def test_an_exception_in_a_slot_shows_the_report_without_blocking(qtbot, handler: CrashHandler,
                                                                    screenshot) -> None:
     button = QPushButton("Break")
@@ -69,6 +71,7 @@ def test_an_exception_in_a_slot_shows_the_report_without_blocking(qtbot, handler
     assert not dialog.isVisible()
 
 
+@pytest.mark.expect_log("desktop_care.crash", r"^uncaught exception on background-worker", level=logging.CRITICAL)
 def test_an_exception_on_a_worker_thread_is_shown_on_the_gui_thread(qtbot, handler: CrashHandler) -> None:
     def work() -> None:
         raise ValueError("broken in the background")
@@ -82,6 +85,7 @@ def test_an_exception_on_a_worker_thread_is_shown_on_the_gui_thread(qtbot, handl
     assert "Thread: background-worker" in report and "ValueError: broken in the background" in report
 
 
+@pytest.mark.expect_log("desktop_care.crash", r"^uncaught exception on MainThread", level=logging.CRITICAL)
 def test_quit_in_the_crash_dialog_is_a_crashed_run_named_at_the_next_start(qtbot, handler: CrashHandler) -> None:
     button = QPushButton("Break")
     qtbot.addWidget(button)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
 from desktop_care.ui.members.editing import AdjustPointsDialog, EditContactDialog, EmailPrefsDialog

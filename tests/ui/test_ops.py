@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+
+import pytest
 
 from desktop_care.sync.api_client import ServerBusy
 from desktop_care.ui import message
@@ -31,6 +34,7 @@ def test_work_runs_off_the_gui_thread_and_the_result_comes_back_on_it(qtbot) -> 
     assert seen["callback"] is gui_thread
 
 
+@pytest.mark.expect_log("desktop_care.ui.message", r"^The server is busy")
 def test_failures_go_to_the_message_bridge_by_default(qtbot, messages) -> None:
     parent = QWidget()
     qtbot.addWidget(parent)
@@ -46,6 +50,7 @@ def test_failures_go_to_the_message_bridge_by_default(qtbot, messages) -> None:
     assert box is not None and box.isVisible() and not box.isModal()
 
 
+@pytest.mark.expect_log("desktop_care.ui.message", r"^Something went wrong inside the app", level=logging.ERROR)
 def test_a_bug_in_an_op_is_reported_with_its_traceback(qtbot, messages) -> None:
     parent = QWidget()
     qtbot.addWidget(parent)

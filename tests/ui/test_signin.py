@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from desktop_care import config
 from desktop_care.models import SignInThrottle, utcnow
+from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import Qt
 from desktop_care.ui.signin import SignInDialog
-from desktop_care.ui.main_window import MainWindow
 from tests.support.servers import LiveServer, free_port, start_server
 from tests.support.tls import TlsFiles, other_ca
 from tests.ui.arrange import StaffAccount, server_cli, staff_account, unique
@@ -152,8 +152,8 @@ def test_the_dialog_says_why_an_offline_sign_in_is_refused(qtbot, tmp_path, data
     """Throttled, refused by the server, lapsed: each told in plain words."""
     import datetime as dt
 
-    from desktop_care.sync.offline_auth import FREE_ATTEMPTS, OFFLINE_SIGN_IN_DAYS, OfflineCredentials
     from desktop_care.sync.local_models import OfflineCredential
+    from desktop_care.sync.offline_auth import FREE_ATTEMPTS, OFFLINE_SIGN_IN_DAYS, OfflineCredentials
 
     server = start_server(databases.create("sqlite"), tmp_path)
     try:

@@ -195,6 +195,7 @@ def test_revoke_asks_first_and_cancel_changes_nothing(
         assert db.get(User, ids["full"]).state == UserState.REVOKED  # type: ignore[union-attr]
 
 
+@pytest.mark.expect_log("desktop_care.ui.message", r"^Disable account did not happen: Only an active account can be disabled")
 def test_a_refusal_from_the_server_is_shown_with_its_reason(
     qtbot, window: MainWindow, sqlite_server: LiveServer, messages: list
 ) -> None:
@@ -306,6 +307,7 @@ def doomed_server(databases: DatabaseFactory, tmp_path_factory) -> Iterator[Live
     srv.stop()
 
 
+@pytest.mark.expect_log("desktop_care.ui.message", r"^Revoke access did not happen: The server at .* can't be reached")
 def test_with_the_server_gone_the_list_says_so_and_the_actions_wait(
     qtbot, doomed_server: LiveServer, messages: list
 ) -> None:

@@ -1,10 +1,11 @@
 """The REST API under ``/api/v1``: one router per resource."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from ..deps import known_query_only
 from . import accounts, auth, bulk_invite, commands, health, member_activity, members, merges, sync, users
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(known_query_only)])
 router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(members.router)

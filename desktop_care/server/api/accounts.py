@@ -29,6 +29,7 @@ from desktop_care.commands import (
     Status,
 )
 from desktop_care.commands.accounts import (
+    PORTAL_ROLES,
     existing_user,
     invite_staff,
     rate_limit_message,
@@ -50,7 +51,7 @@ from desktop_care.schemas import (
     StaffInvitationIn,
 )
 
-from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
+from ..deps import ClientAddress, CurrentStaff, MemberId, SessionDep, Sessions, UserId, staff_actor
 from ..errors import (
     ERROR_RESPONSES,
     ApiError,
@@ -62,7 +63,7 @@ from ..errors import (
 )
 from ..mail.render import subject_of
 from ..transactions import run_command
-from .members import PageSize, portal_user_out
+from .members import MAX_LIMIT, PageSize, portal_user_out
 
 router = APIRouter(tags=["accounts"], responses=ERROR_RESPONSES)
 
@@ -80,6 +81,16 @@ def _member(session: Session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound(f"no member with id {member_id}")
+    return member
+
+
+def _member_user(session: Session, member_id: int, user_id: int) -> Member:
+    """The member, when ``user_id`` is one of its portal users; 404 otherwise (a path
+    that names nothing)."""
+    member = _member(session, member_id)
+    user = session.get(User, user_id)
+    if user is None or user.member_id != member.id or user.role not in PORTAL_ROLES:
+        raise NotFound(f"member {member.member_no} has no portal user with id {user_id}")
     return member
 
 
@@ -130,12 +141,12 @@ def _op_id(body: OnlineCommandIn | None) -> uuid.UUID:
     responses={**_NOT_FOUND, **_LIMITED},
 )
 def reset_password(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """E-mail the portal user a single-use link (1 hour) to choose a new password.
     Staff never see the password. At most 3 resets per member account an hour (429)."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     until = reset_limit_until(session, member_id)
     if until is not None:
         raise TooManyRequests(rate_limit_message(until), int((until - utcnow()).total_seconds()) + 1)
@@ -151,7 +162,7 @@ def reset_password(
     responses=_NOT_FOUND,
 )
 def invite_user(
-    member_id: int, body: InvitationIn, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, body: InvitationIn, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress,
 ) -> AccountActionOut:
     """Invite a person to the member's portal account as a Full or Standard user: an
@@ -181,11 +192,11 @@ def _invalid(exc: ValueError) -> Refused:
     responses=_NOT_FOUND,
 )
 def resend_invitation(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress, body: Annotated[OnlineCommandIn | None, Body()] = None,
 ) -> AccountActionOut:
     """Send a pending invitation again with a new link; the old link stops working."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     command = ResendInvitation(op_id=_op_id(body), member_id=member_id, user_id=user_id)
     return _run(session, sessions, command, staff, client, "The invitation was sent again to {email}.")
 
@@ -197,11 +208,11 @@ def resend_invitation(
     responses=_NOT_FOUND,
 )
 def cancel_invitation(
-    member_id: int, user_id: int, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
+    member_id: MemberId, user_id: UserId, session: SessionDep, sessions: Sessions, staff: CurrentStaff,
     client: ClientAddress,
 ) -> AccountActionOut:
     """Cancel a pending invitation: its link stops working."""
-    _member(session, member_id)
+    _member_user(session, member_id, user_id)
     command = CancelInvitation(member_id=member_id, user_id=user_id)
     return _run(session, sessions, command, staff, client, "The invitation of {email} was cancelled.")
 
@@ -209,8 +220,8 @@ def cancel_invitation(
 @router.get("/members/{member_id}/mail", operation_id="getMemberMail", response_model=MailPage,
             responses=_NOT_FOUND)
 def member_mail(
-    member_id: int, session: SessionDep, staff: CurrentStaff,
-    limit: Annotated[PageSize, Query(description="Page size")] = 50,
+    member_id: MemberId, session: SessionDep, staff: CurrentStaff,
+    limit: Annotated[PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 50,
     cursor: Annotated[str | None, Query(max_length=20, description="`next_cursor` of the previous page")] = None,
 ) -> MailPage:
     """The e-mails queued for the member, newest first, with their delivery state."""

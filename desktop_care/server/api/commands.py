@@ -13,8 +13,9 @@ from desktop_care.schemas import CommandRequest
 from ..deps import ClientAddress, CurrentStaff, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, Forbidden, InvalidInput
 from ..transactions import run_command
+from .sync import CommandRoute
 
-router = APIRouter(prefix="/commands", tags=["commands"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/commands", tags=["commands"], responses=ERROR_RESPONSES, route_class=CommandRoute)
 
 
 @router.post("", operation_id="runCommand", response_model=CommandResult)

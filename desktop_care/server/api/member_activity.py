@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from desktop_care.models import AuditEvent, Member, PointsEntry, User
 from desktop_care.schemas import ErrorDetail, HistoryEvent, HistoryPage, PointsEntryOut, PointsPage
 
-from ..deps import CurrentStaff, SessionDep
+from ..deps import CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, InvalidInput, NotFound
 
 router = APIRouter(prefix="/members", tags=["members"], responses=ERROR_RESPONSES)
@@ -64,7 +64,7 @@ def _like(text: str) -> str:
 
 @router.get("/{member_id}/points", operation_id="getMemberPoints", response_model=PointsPage,
             responses=_NOT_FOUND)
-def points(member_id: int, session: SessionDep, staff: CurrentStaff, limit: Limit = 50,
+def points(member_id: MemberId, session: SessionDep, staff: CurrentStaff, limit: Limit = 50,
            cursor: Cursor = None) -> PointsPage:
     """The member's points ledger, newest first: when, who, type, amount, reason."""
     _member(session, member_id)
@@ -103,7 +103,7 @@ def _about_member(session: Session, member_id: int) -> Any:
 @router.get("/{member_id}/history", operation_id="getMemberHistory", response_model=HistoryPage,
             responses=_NOT_FOUND)
 def history(
-    member_id: int,
+    member_id: MemberId,
     session: SessionDep,
     staff: CurrentStaff,
     action: Annotated[list[str] | None, Query(

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState, utcnow
-from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
+from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.user_search import UserRow, user_rows
 from desktop_care.schemas import (
     AddressOut,
@@ -24,7 +24,7 @@ from desktop_care.schemas import (
     TransactionOut,
 )
 
-from ..deps import CurrentStaff, SessionDep
+from ..deps import CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, InvalidInput, NotFound
 
 router = APIRouter(prefix="/members", tags=["members"], responses=ERROR_RESPONSES)
@@ -93,7 +93,9 @@ def search(
             description="Member ID (exact or prefix), or words found in name, email, phone or postcode",
         ),
     ] = "",
-    limit: Annotated[PageSize, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
+    limit: Annotated[
+        PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})
+    ] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> MemberPage:
     """Find members; results are ordered by member, one page at a time."""
@@ -115,7 +117,7 @@ def search(
     response_model=MemberDetail,
     responses={404: {"model": ErrorDetail, "description": "No such member"}},
 )
-def member_detail(member_id: int, session: SessionDep, staff: CurrentStaff) -> MemberDetail:
+def member_detail(member_id: MemberId, session: SessionDep, staff: CurrentStaff) -> MemberDetail:
     """One member with addresses, the portal users of the account and pending transactions."""
     member = session.get(Member, member_id, options=[selectinload(Member.addresses)])
     if member is None:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import selectinload
 
 from desktop_care.commands.merge import MergeInfo, MergePlan, merge_plan, merges_of
 from desktop_care.models import Member
+from desktop_care.models.base import MAX_ID
 from desktop_care.schemas import ErrorDetail
 
-from ..deps import CurrentStaff, SessionDep
+from ..deps import CurrentStaff, MemberId, SessionDep
 from ..errors import ERROR_RESPONSES, NotFound
 
 router = APIRouter(prefix="/members", tags=["merges"], responses=ERROR_RESPONSES)
@@ -32,10 +33,10 @@ def _member(session: SessionDep, member_id: int) -> Member:
 
 @router.get("/{member_id}/merge-plan", operation_id="getMergePlan", response_model=MergePlan, responses=_NOT_FOUND)
 def plan(
-    member_id: int,
+    member_id: MemberId,
     session: SessionDep,
     staff: CurrentStaff,
-    into: Annotated[int, Query(gt=0, description="The member that survives")],
+    into: Annotated[int, Query(ge=1, le=MAX_ID, description="The member that survives")],
 ) -> MergePlan:
     """Both members side by side, what would move, and every reason the merge is
     refused (``refusals``; empty when it may go ahead)."""
@@ -43,7 +44,7 @@ def plan(
 
 
 @router.get("/{member_id}/merges", operation_id="getMerges", response_model=list[MergeInfo], responses=_NOT_FOUND)
-def merges(member_id: int, session: SessionDep, staff: CurrentStaff) -> list[MergeInfo]:
+def merges(member_id: MemberId, session: SessionDep, staff: CurrentStaff) -> list[MergeInfo]:
     """The merges this member took part in (merged away or survivor), newest first,
     each with ``undo_refusal`` (null when it can be undone now)."""
     _member(session, member_id)

@@ -11,35 +11,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, Status
 from desktop_care.commands.runner import error_field, kind_message
 from desktop_care.models import Member
+from desktop_care.models.base import MAX_SEQ
 from desktop_care.models.sync import ProcessedCommand, SyncChange, feed_epoch, latest_sequence
 from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
-from ..errors import ERROR_RESPONSES, ApiError, plain_message
+from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
 from ..transactions import run_command, transaction
 
 MAX_FEED_LIMIT = 5000
 MAX_BATCH = 200
 
 
-class FieldsInvalid(ApiError):
-    """422 naming every offending field; nothing of the batch was run."""
-
-    status_code = 422
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()), fields=fields)
 
 
-class _SyncRoute(APIRoute):
+class CommandRoute(APIRoute):
     """Validation errors name fields as people do: ``commands.2.delta`` rather than
-    pydantic's ``body.commands.2.adjust_points.delta``; an unknown kind is ``commands.2.kind``."""
+    pydantic's ``body.commands.2.adjust_points.delta``; an unknown kind is ``commands.2.kind``
+    (also for ``POST /commands``: ``command.delta``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -76,7 +71,7 @@ def _message(error: Any) -> str:
     return message.removeprefix("value error, ")
 
 
-router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=_SyncRoute)
+router = APIRouter(prefix="/sync", tags=["sync"], responses=ERROR_RESPONSES, route_class=CommandRoute)
 
 
 
@@ -89,14 +84,20 @@ def member_record(member: Member) -> MemberRecord:
 def changes(
     sessions: Sessions,
     staff: CurrentStaff,
-    after: Annotated[int, Query(ge=0, description="The `cursor` of the previous page; 0 for everything")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="The `cursor` of the previous page; 0 for everything")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT, description="Most changes to return")] = 1000,
 ) -> FeedPage:
     """Entities changed after ``after``, in sequence order, each with its current state
     (one entry per entity: its latest change). Repeat with ``cursor`` while ``has_more``."""
     with transaction(sessions, write=False) as session:
         rows = list(
-            session.scalars(select(SyncChange).where(SyncChange.seq > after).order_by(SyncChange.seq).limit(limit + 1))
+            session.scalars(
+                # The cursor as a 64-bit value whatever the column's width (no overflow).
+                select(SyncChange)
+                .where(SyncChange.seq > literal(after, BigInteger))
+                .order_by(SyncChange.seq)
+                .limit(limit + 1)
+            )
         )
         has_more = len(rows) > limit
         rows = rows[:limit]

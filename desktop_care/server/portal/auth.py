@@ -11,12 +11,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_care.commands import Actor, ResetPassword, Status, execute
+from desktop_care.commands.accounts import PORTAL_ROLES
 from desktop_care.models import (
     EmailCategory,
     Member,
     User,
     UserCredential,
-    UserRole,
     UserState,
     queue_mail,
     record,
@@ -49,7 +49,6 @@ router = APIRouter()
 FormText = Annotated[str, Form()]
 MAX_PASSWORD_LENGTH = 1024
 EXPIRED_FORM = "This form has expired. Please try again."
-_PORTAL_ROLES = (UserRole.FULL, UserRole.STANDARD)
 
 
 def _sentence(text: str) -> str:
@@ -152,7 +151,7 @@ def forgot(
                     errors={"username": "Enter your username or e-mail address."})
     user = session.scalar(
         select(User)
-        .where(or_(User.username == wanted, func.lower(User.email) == wanted), User.role.in_(_PORTAL_ROLES),
+        .where(or_(User.username == wanted, func.lower(User.email) == wanted), User.role.in_(PORTAL_ROLES),
                User.state == UserState.ACTIVE, User.member_id.is_not(None))
         .order_by(User.id)
         .limit(1)

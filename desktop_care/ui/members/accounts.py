@@ -10,6 +10,7 @@ Staff never see or choose a member's password.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from pydantic import ValidationError
 
@@ -161,7 +162,7 @@ class UserActionDialog(_ActionDialog):
 class InviteDialog(_ActionDialog):
     """Invite a person to the member's portal account: e-mail, name, Full or Standard."""
 
-    labels = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+    labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
 
     def __init__(self, member: MemberDetail, run: Run, parent: QWidget | None = None) -> None:
         super().__init__(f"Invite a user — {member.name} ({member.member_no})", parent)

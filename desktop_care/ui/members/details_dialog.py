@@ -9,9 +9,8 @@ once, with a pending mark, until the server has taken them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ...commands import (
     AdjustPoints,
@@ -33,34 +32,20 @@ from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
 from ..ops import Op
-from ..widgets import StatePanel, make_read_only_table, named
-from .accounts import InviteDialog, UserActionDialog, reset_question
-from .activity import HistoryTab, PointsTab
-from .editing import (
-    AdjustPointsDialog,
-    BlockForPaymentDialog,
-    CommandDialog,
-    EditContactDialog,
-    EmailPrefsDialog,
-    address_values,
-    block_summary,
-)
-from ..users.actions import UserActionBar, UserActions, state_text, state_tooltip
-from ..wizards import WizardHost, open_wizard, wizard_refusal
 from ..qt import (
     QAbstractItemView,
     QAction,
     QDialog,
-    QHBoxLayout,
-    QPushButton,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QKeySequence,
     QLabel,
     QPoint,
+    QPushButton,
     QScrollArea,
     QStackedWidget,
     Qt,
@@ -70,6 +55,21 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
     is_alive,
+)
+from ..users.actions import UserActionBar, UserActions, state_tooltip
+from ..widgets import StatePanel, make_read_only_table, named
+from ..wizards import WizardHost, open_wizard, wizard_refusal
+from .accounts import InviteDialog, UserActionDialog, reset_question
+from .activity import HistoryTab, PointsTab
+from .editing import (
+    AdjustPointsDialog,
+    BlockForPaymentDialog,
+    CommandDialog,
+    EditContactDialog,
+    EmailPrefsDialog,
+    OpensCommandDialog,
+    address_values,
+    block_summary,
 )
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ class MemberDetailsDialog(QDialog):
     def _enable_actions(self) -> None:
         """Each button as its command's declaration allows (role, online-only), with the
         reason in the tooltip when it does not."""
-        kinds = (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
+        kinds: tuple[type[Command], ...] = (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
         for button, kind in zip(self.edit_buttons, kinds, strict=True):
             reason = self.workspace.refusal(kind) if self.workspace is not None else None
             button.setEnabled(reason is None)
@@ -307,7 +307,7 @@ class MemberDetailsDialog(QDialog):
         source, member_id = self.source, self.member_id
         Op(self, lambda: source.member(member_id)).success(self._loaded).failure(self._failed).run()
 
-    def open_editor(self, kind: type[CommandDialog]) -> CommandDialog | None:
+    def open_editor(self, kind: OpensCommandDialog) -> CommandDialog | None:
         """Open Edit info / Email prefs / Adjust points for the member as shown."""
         workspace, member = self.workspace, self.member
         if workspace is None or member is None:
@@ -376,8 +376,9 @@ class MemberDetailsDialog(QDialog):
         heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         while self.header_layout.count():
             old = self.header_layout.takeAt(0)
-            if old is not None and old.widget() is not None:
-                old.widget().deleteLater()
+            gone = old.widget() if old is not None else None
+            if gone is not None:
+                gone.deleteLater()
         top = self.header_layout
         top.addWidget(heading)
         self.pending_label = self._pending_mark(member.pending_changes) if member.pending_changes else None
@@ -394,8 +395,9 @@ class MemberDetailsDialog(QDialog):
             top.addWidget(note)
         for index in range(top.count()):  # at once, not when the event loop next runs
             item = top.itemAt(index)
-            if item is not None and item.widget() is not None:
-                item.widget().show()
+            shown = item.widget() if item is not None else None
+            if shown is not None:
+                shown.show()
 
         left = QVBoxLayout()
         left.addWidget(self._identity(member))
@@ -531,8 +533,8 @@ class MemberDetailsDialog(QDialog):
                         item.setToolTip(item.text())
             table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
             table.itemSelectionChanged.connect(self._update_account_buttons)
-            for row, user in enumerate(m.users):
-                item = table.item(row, 4)
+            for index, user in enumerate(m.users):
+                item = table.item(index, 4)
                 if item is not None:
                     item.setToolTip(state_tooltip(user))
             self.users_table = table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from pydantic import ValidationError
 
@@ -119,8 +119,8 @@ class CommandDialog(QDialog):
     #: The command was queued (the dialog then closes).
     submitted = Signal(object)
 
-    labels: dict[str, str] = {}
-    aliases: dict[str, str] = {}
+    labels: ClassVar[dict[str, str]] = {}
+    aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(self, member: MemberDetail, send: Send, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -216,7 +216,7 @@ class CommandDialog(QDialog):
             if needed > self.height():
                 self.resize(self.width(), needed)
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+    def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self._fit()
 
@@ -306,8 +306,8 @@ class EditContactDialog(CommandDialog):
     shown but not editable. Required fields carry a *; a postal or billing address
     left blank is removed."""
 
-    labels = _CONTACT_LABELS
-    aliases = {"home_address": "line1"}
+    labels: ClassVar[dict[str, str]] = _CONTACT_LABELS
+    aliases: ClassVar[dict[str, str]] = {"home_address": "line1"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -488,7 +488,7 @@ def _initial_choice(initial: Mapping[str, Any], category: EmailCategory, current
 class EmailPrefsDialog(CommandDialog):
     """The member's e-mail choices by category; service mail is always sent."""
 
-    labels = {c.value: c.label for c in OPTIONAL_CATEGORIES} | {"email_opt_in": "E-mail"}
+    labels: ClassVar[dict[str, str]] = {c.value: c.label for c in OPTIONAL_CATEGORIES} | {"email_opt_in": "E-mail"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -516,7 +516,9 @@ class EmailPrefsDialog(CommandDialog):
                    if check.isChecked() != self.current[category]}
         if not changed:
             raise NothingChanged("Nothing has changed.")
-        return SetEmailPreference(member_id=self.member.id, base_version=self.member.version, **changed)
+        return SetEmailPreference(member_id=self.member.id, base_version=self.member.version,
+                                  newsletters=changed.get("newsletters"), offers=changed.get("offers"),
+                                  event_reminders=changed.get("event_reminders"))
 
 
 # --------------------------------------------------------------------- Adjust points
@@ -553,7 +555,7 @@ def parse_amount(text: str) -> int | None:
 class AdjustPointsDialog(CommandDialog):
     """Two steps, as in the manual: amount, type and reason → Next → Confirm."""
 
-    labels = {"delta": "Amount", "points_type": "Points type", "reason": "Reason"}
+    labels: ClassVar[dict[str, str]] = {"delta": "Amount", "points_type": "Points type", "reason": "Reason"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -658,7 +660,7 @@ NOT_REVOKE = (
 class BlockForPaymentDialog(CommandDialog):
     """Block the member's portal until they pay (with a reason), or lift the block."""
 
-    labels = {"reason": "Reason", "blocked": "Block"}
+    labels: ClassVar[dict[str, str]] = {"reason": "Reason", "blocked": "Block"}
 
     def __init__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
                  initial: Mapping[str, Any] | None = None) -> None:
@@ -713,7 +715,14 @@ def block_summary(member: MemberDetail) -> str:
     return f"{text}: {member.blocked_reason}" if member.blocked_reason else text
 
 
-def dialog_for(kind: str) -> type[CommandDialog]:
+class OpensCommandDialog(Protocol):
+    """What the concrete dialogs share: their constructor (the base's takes a title)."""
+
+    def __call__(self, member: MemberDetail, send: Send, parent: QWidget | None = None, *,
+                 initial: Mapping[str, Any] | None = None) -> CommandDialog: ...
+
+
+def dialog_for(kind: str) -> OpensCommandDialog:
     """The edit dialog for a command kind (the Sync issues panel's Edit…)."""
     return {"update_contact": EditContactDialog, "set_email_preference": EmailPrefsDialog,
             "adjust_points": AdjustPointsDialog, "block_for_payment": BlockForPaymentDialog}[kind]

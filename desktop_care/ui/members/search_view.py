@@ -7,10 +7,12 @@ the results, and Enter or a double-click on a row opens that member.
 
 from __future__ import annotations
 
-from ... import schemas
 from typing import TYPE_CHECKING
+
+from ... import schemas
 from .. import message
 from ..errors import Action, describe
+from ..paging import showing
 from ..qt import (
     QEvent,
     QFont,
@@ -30,7 +32,6 @@ from ..qt import (
     QWidget,
     Signal,
 )
-from ..paging import showing
 from ..widgets import StatePanel, make_results_table, named
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
@@ -91,7 +92,7 @@ class MemberTable(QTableView):
             width = metrics.horizontalAdvance(sample or "M" * 18)
             self.setColumnWidth(section, max(width, title_metrics.horizontalAdvance(column.title)) + padding)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self._open(self.currentIndex())
             event.accept()
@@ -170,7 +171,7 @@ class SearchView(QWidget):
 
     # ----------------------------------------------------------------- internals
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Down in the search box moves to the first result."""
         if (
             watched is self.search_box

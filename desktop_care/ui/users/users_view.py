@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...commands.user import RevokeUser
 from ...models.user import UserRole
 from ...models.user_search import StateFilter
 from ...schemas import UserListItem
 from .. import message
 from ..errors import Action, describe
+from ..paging import showing
 from ..qt import (
     QComboBox,
     QHBoxLayout,
@@ -33,9 +35,7 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
 )
-from ..paging import showing
 from ..widgets import StatePanel, make_results_table, named
-from ...commands.user import RevokeUser
 from .actions import UserActionBar, UserActions, refusal
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
 
@@ -189,7 +189,7 @@ class UsersView(QWidget):
 
     # ----------------------------------------------------------------- internals
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Menu and self.current_user() is not None:
             self._context_menu(self.table.visualRect(self.table.currentIndex()).center())
             event.accept()
