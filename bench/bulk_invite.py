@@ -37,23 +37,23 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
-from bench.search import machine  # noqa: E402
-from desktop_care.commands import Actor  # noqa: E402
-from desktop_care.config import Timeouts  # noqa: E402
-from desktop_care.commands.bulk_invite import apply_rows, plan, read_csv  # noqa: E402
-from desktop_care.models import UserRole  # noqa: E402
-from desktop_care.schemas_bulk import BulkRowIn  # noqa: E402
-from desktop_care.server.accounts import create_staff  # noqa: E402
-from desktop_care.server.db import make_engine, upgrade  # noqa: E402
-from desktop_care.server.transactions import transaction  # noqa: E402
-from desktop_care.sync.api_client import ApiClient  # noqa: E402
-from desktop_care.ui.bulk_invite import CHUNK_ROWS  # noqa: E402
-from tests.support.bulk_files import BAD_KINDS, arrange_bulk  # noqa: E402
-from tests.support.servers import start_server  # noqa: E402
+from bench.search import machine
+from desktop_care.commands import Actor
+from desktop_care.commands.bulk_invite import apply_rows, plan, read_csv
+from desktop_care.config import Timeouts
+from desktop_care.models import UserRole
+from desktop_care.schemas_bulk import BulkRowIn
+from desktop_care.server.accounts import create_staff
+from desktop_care.server.db import make_engine, upgrade
+from desktop_care.server.transactions import transaction
+from desktop_care.sync.api_client import ApiClient
+from desktop_care.ui.bulk_invite import CHUNK_ROWS
+from tests.support.bulk_files import BAD_KINDS, arrange_bulk
+from tests.support.servers import start_server
 
 TARGET_DRY_RUN_S = 10.0
 TARGET_RUN_S = 60.0
