@@ -28,15 +28,15 @@ import io
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import Member, User, UserRole, UserState, record, utcnow
-from ..models.mail import audit_queued, new_mail
+from ..models import AuditEvent, MailMessage, Member, User, UserRole, UserState, utcnow
+from ..models.mail import QUEUED_KEY, new_mail
 from ..models.sync import ProcessedCommand
 from ..models.tokens import (
     INVITATION_LIFETIME,
@@ -46,6 +46,7 @@ from ..models.tokens import (
     digest,
     new_secret,
 )
+from ..models.user_search import user_search_text
 from .accounts import (
     ALREADY_A_USER,
     ALREADY_INVITED,
@@ -54,7 +55,6 @@ from .accounts import (
     invitation_details,
     invitation_mail,
     invite_member_refusal,
-    mail_actor,
     normalize_email,
     refusal_for_user,
 )
@@ -452,50 +452,80 @@ def _apply_batch(run: _Run, rows: Sequence[CsvRow]) -> list[RowOutcome]:
     return [o for o in outcomes if o is not None]
 
 
+def _columns(obj: object) -> dict[str, Any]:
+    """The attributes set on a new, unsaved entity: the values of its INSERT (the
+    columns' defaults fill the rest)."""
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def _audit_row(actor: Actor, action: str, entity_type: str, entity_id: int | str, details: dict[str, Any]
+               ) -> dict[str, Any]:
+    """One ``audit_event`` as :func:`~desktop_care.models.record` writes it."""
+    return {"at": utcnow(), "actor_user_id": actor.user_id, "actor_name": actor.username, "action": action,
+            "entity_type": entity_type, "entity_id": str(entity_id), "details": details,
+            "impersonation_id": actor.impersonation_id, "client_address": actor.client_address, "origin": ""}
+
+
 def _invite_all(session: Session, todo: list[tuple[int, BulkInvite, Member]], users: dict[str, User],
                 actor: Actor) -> None:
+    """Write the invitations of ``todo`` with a few multi-row INSERTs (one per table)."""
     invited: list[User] = []
+    new_rows: list[dict[str, Any]] = []
     for _n, command, member in todo:
         role = UserRole(command.role.value)
         user = users.get(command.email.lower())  # a revoked user of the same account: invited again
         if user is None:
             user = User(username=command.email.lower(), email=command.email, display_name=command.display_name,
                         role=role, state=UserState.INVITED, member_id=member.id)
-            session.add(user)
+            new_rows.append({**_columns(user), "search_text": user_search_text(
+                user.username, user.display_name, user.email, member.member_no)})
         else:
             user.email, user.display_name, user.role, user.state = (
                 command.email, command.display_name, role, UserState.INVITED)
         invited.append(user)
-    session.flush()
+    session.flush()  # the revoked users invited again
+    ids = {username: id_ for id_, username in (
+        session.execute(insert(User).returning(User.id, User.username), new_rows).all() if new_rows else [])}
+    for user in invited:
+        if user.id is None:
+            user.id = ids[user.username]  # a plain object now (not in the session): read only below
+        else:
+            cancel_links(session, user.id, TokenPurpose.INVITATION)
     now = utcnow()
     links: list[tuple[UserToken, str]] = []
     for (_n, _command, member), user in zip(todo, invited, strict=True):
-        if user.id in {u.id for u in users.values()}:
-            cancel_links(session, user.id, TokenPurpose.INVITATION, now=now)
         token = new_secret()
         links.append((UserToken(token_hash=digest(token), user_id=user.id, member_id=member.id,
                                 purpose=TokenPurpose.INVITATION, created_at=now,
                                 expires_at=now + INVITATION_LIFETIME, created_by_user_id=actor.user_id), token))
+    session.execute(insert(UserToken), [_columns(link) for link, _token in links])
     mails = [new_mail(**invitation_mail(user, member, token, actor))
              for (_n, _c, member), user, (_row, token) in zip(todo, invited, links, strict=True)]
-    session.add_all([row for row, _token in links])
-    session.add_all([m for m in mails if m is not None])
-    session.flush()
+    queued = [m for m in mails if m is not None]
+    if queued:
+        mail_ids = {message_id: id_ for id_, message_id in session.execute(
+            insert(MailMessage).returning(MailMessage.id, MailMessage.message_id), [_columns(m) for m in queued])}
+        for message in queued:
+            message.id = mail_ids[message.message_id]
+        session.info[QUEUED_KEY] = True  # the sender looks at the outbox after the commit
+    audits: list[dict[str, Any]] = []
+    processed: list[dict[str, Any]] = []
     for (_n, command, member), user, (link, _token), mail in zip(todo, invited, links, mails, strict=True):
         if mail is not None:
-            audit_queued(session, mail, **mail_actor(actor))
+            audits.append(_audit_row(actor, "mail.queued", "member", member.id, {
+                "template": mail.template, "to": mail.to_address, "message_id": mail.message_id,
+                "mail_id": mail.id, "category": mail.category.value}))
         op_id = str(command.op_id)
         details = invitation_details(user, link.expires_at, mail.message_id if mail is not None else None)
-        record(session, actor_user_id=actor.user_id, actor_name=actor.username, action=command.action,
-               entity_type="member", entity_id=member.id,
-               details={"op_id": op_id, "member_no": member.member_no, **details},
-               impersonation_id=actor.impersonation_id, client_address=actor.client_address, origin="")
-        session.add(ProcessedCommand(
-            op_id=op_id, kind=command.kind, digest=command.digest(), entity="member", entity_id=member.id,
-            actor_user_id=actor.user_id,
-            result=CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version).model_dump(
-                mode="json")))
-    session.flush()
+        audits.append(_audit_row(actor, command.action, "member", member.id,
+                                 {"op_id": op_id, "member_no": member.member_no, **details}))
+        processed.append({
+            "op_id": op_id, "kind": command.kind, "digest": command.digest(), "entity": "member",
+            "entity_id": member.id, "actor_user_id": actor.user_id,
+            "result": CommandResult(op_id=op_id, status=Status.APPLIED,
+                                    member_version=member.version).model_dump(mode="json")})
+    session.execute(insert(AuditEvent), audits)
+    session.execute(insert(ProcessedCommand), processed)
 
 
 def _apply_one(run: _Run, row: CsvRow) -> RowOutcome:
