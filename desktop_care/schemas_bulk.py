@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .commands.base import JsonInt
 from .commands.bulk_invite import MAX_CHUNK, MAX_FILE_BYTES, MAX_ROWS, Outcome, RowError
 from .schemas import Schema
 
@@ -56,7 +57,7 @@ class BulkRowIn(BaseModel):
     """One row to invite, as the dry run gave it back."""
 
     model_config = ConfigDict(extra="forbid")
-    row: int = Field(ge=1, le=10 * MAX_ROWS, strict=True)
+    row: JsonInt = Field(ge=1, le=10 * MAX_ROWS)
     member_id: str = Field(max_length=40)
     email: str = Field(max_length=254)
     role: str = Field(max_length=40)

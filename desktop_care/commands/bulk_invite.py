@@ -82,6 +82,10 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical 
 _OP_NAMESPACE = uuid.UUID("6f1d8a52-3c0e-4b8e-9a55-2b1b4c1f0e15")
 
 
+#: How the API's 422 names a file it cannot read (``fields.content_base64``), before the reason.
+UNREADABLE = "is not a file bulk invite can read: "
+
+
 class CsvFileError(ValueError):
     """The file as a whole cannot be read; ``reason`` says why in plain words."""
 

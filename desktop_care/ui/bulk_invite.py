@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..commands.bulk_invite import BulkInvite
+from ..commands.bulk_invite import UNREADABLE, BulkInvite
 from ..schemas_bulk import (
     BulkPlanOut,
     BulkRowIn,
@@ -413,7 +413,7 @@ class BulkInviteDialog(QDialog):
         if isinstance(exc, OSError):
             text = f"The file cannot be read: {exc.strerror or exc}."
         elif isinstance(exc, ValidationFailed) and "content_base64" in exc.fields:
-            text = exc.fields["content_base64"]
+            text = exc.fields["content_base64"].removeprefix(UNREADABLE)
         else:
             text = f"The file was not checked: {describe(exc).text}"
         self.file_error.setText(text)

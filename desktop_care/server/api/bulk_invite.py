@@ -14,6 +14,7 @@ from fastapi import APIRouter
 
 from desktop_care.commands import NotPermitted
 from desktop_care.commands.bulk_invite import (
+    UNREADABLE,
     BulkInvite,
     CsvFileError,
     CsvRow,
@@ -52,12 +53,10 @@ def dry_run(body: BulkFileIn, session: SessionDep, staff: CurrentStaff) -> BulkP
     _check_role(staff.role)
     try:
         data = base64.b64decode(body.content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("content_base64", "is not base64") from None
-    try:
         parsed = read_csv(data)
-    except CsvFileError as exc:
-        raise InvalidInput("content_base64", exc.reason) from None
+    except (binascii.Error, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, CsvFileError) else "The content is not base64."
+        raise InvalidInput("content_base64", f"{UNREADABLE}{reason}") from None
     plans = plan(session, parsed.rows)
     rows = [
         BulkRowPlanOut(row=p.row, member_id=p.member_id, member_name=p.member_name, email=p.email, role=p.role,
