@@ -130,4 +130,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
         "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
             "runCommand", "getMemberPoints", "getMemberHistory", "listUsers", "getMergePlan", "getMerges",
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
+            "bulkInviteDryRun", "bulkInviteRun",
     }
