@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from .. import __version__
+from .. import settings as saved_settings
 from ..commands import Command
 from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
@@ -17,13 +18,17 @@ from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
 from .members.search_view import SearchView
 from .ops import Op
+from .palette import MEMBER_LIMIT, CommandPalette, ShortcutsDialog, action_entries, button_entries, plain, shortcut_rows
 from .qt import (
     PYSIDE_VERSION,
     QAction,
+    QApplication,
     QCloseEvent,
+    QEvent,
     QKeySequence,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -36,6 +41,7 @@ from .qt import (
 )
 from .resources import app_icon
 from .session import StaffSession
+from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
 from .users.users_view import UsersView
 from .widgets import named
@@ -50,6 +56,8 @@ class MainWindow(QMainWindow):
 
     sign_out_requested = Signal()
     quit_requested = Signal()
+    #: File → Settings saved new settings (a :class:`desktop_care.settings.Settings`).
+    settings_saved = Signal(object)
 
     def __init__(
         self,
@@ -105,6 +113,10 @@ class MainWindow(QMainWindow):
                                             QKeySequence("Ctrl+Shift+L"))
         self.quit_action = self._action("&Quit", self._quit, QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.settings_action = self._action("Se&ttings…", self.show_settings, QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -130,6 +142,12 @@ class MainWindow(QMainWindow):
         sync_menu.addActions([self.sync_now_action, self.sync_issues_action])
 
         help_menu = menu_bar.addMenu("&Help")
+        self.palette_action = self._action("&Command palette…", self.show_palette, QKeySequence("Ctrl+K"))
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("?"))
+        # Anywhere in the app (a member's details too): the palette offers that member's actions.
+        self.palette_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        help_menu.addActions([self.palette_action, self.shortcuts_action])
+        help_menu.addSeparator()
         self.about_action = self._action("&About Desktop Care", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
@@ -222,6 +240,52 @@ class MainWindow(QMainWindow):
         if shown:
             workspace = self.workspace
             Op(self, lambda: workspace.summaries(shown)).success(model.replace_rows).run()
+
+    def menu_actions(self) -> list[tuple[str, QAction]]:
+        """Every action of the menus, with its menu's title."""
+        out: list[tuple[str, QAction]] = []
+        for top in self.menuBar().actions():
+            menu = top.menu()
+            if isinstance(menu, QMenu):
+                out.extend((plain(top.text()), action) for action in menu.actions())
+        return out
+
+    def show_palette(self) -> CommandPalette:
+        """Ctrl+K: the menus' actions, those of the member in front, and members by ID or name."""
+        entries = action_entries((group, a) for group, a in self.menu_actions() if a is not self.palette_action)
+        front = QApplication.activeWindow()
+        if isinstance(front, MemberDetailsDialog) and front.member is not None:
+            entries = button_entries(front, f"{front.member.first_name} {front.member.last_name} "
+                                            f"({front.member.member_no})") + entries
+        parent = front if isinstance(front, QWidget) else self
+        palette = CommandPalette(entries, parent, find_members=lambda q: self.workspace.search_members(q, MEMBER_LIMIT),
+                                 open_member=self.open_member)
+        palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        palette.setModal(True)
+        palette.show()
+        palette.raise_()
+        palette.activateWindow()
+        palette.query.setFocus()
+        return palette
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """?: every shortcut of the menus and of the windows open (a member's details)."""
+        labelled: list[tuple[str, QAction]] = list(self.menu_actions())
+        for details in list(self._details.values())[:1]:  # the same in every member's window
+            labelled.extend(("Member details", a) for a in details.actions())
+        extra = [("Member details", "Close", "Esc")] if self._details else [
+            ("Member details", "(open a member to list its shortcuts here)", "")]
+        shortcuts = ShortcutsDialog(shortcut_rows(labelled, extra), self)
+        shortcuts.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        shortcuts.show()
+        return shortcuts
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(saved_settings.load(), self)
+        dialog.saved.connect(self.settings_saved.emit)
+        dialog.setModal(True)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         server = f"{self.session.server_url}"
@@ -343,6 +407,16 @@ class MainWindow(QMainWindow):
 
     def _quit(self) -> None:
         self.quit_requested.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            # A new text size (File → Settings): the status bar's labels measure again.
+            for widget in (self.staff_label, self.server_label, self.connection_label, self.issues_button):
+                widget.updateGeometry()
+            layout = self.statusBar().layout()
+            if layout is not None:
+                layout.invalidate()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._countdown.stop()

@@ -33,8 +33,10 @@ from PySide6.QtGui import (
     QImage,
     QKeyEvent,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QApplication,
     QButtonGroup,
@@ -76,6 +78,7 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 __all__ = [
     "PYSIDE_VERSION",
     "ModelIndex",
+    "QAbstractButton",
     "QAbstractItemView",
     "QAbstractTableModel",
     "QAction",
@@ -107,6 +110,7 @@ __all__ = [
     "QMessageBox",
     "QModelIndex",
     "QObject",
+    "QPalette",
     "QPersistentModelIndex",
     "QPlainTextEdit",
     "QPoint",

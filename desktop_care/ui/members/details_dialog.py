@@ -218,13 +218,13 @@ class MemberDetailsDialog(QDialog):
         # Actions, not button shortcuts: a button's setText (Block / Lift block) drops its shortcut.
         for button, keys in ((self.edit_info_button, "Ctrl+E"), (self.adjust_points_button, "Ctrl+P"),
                              (self.block_button, "Ctrl+B")):
-            press = QAction(self)
+            press = QAction(button.text(), self)  # named, for the shortcuts list (?)
             press.setShortcut(QKeySequence(keys))
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
         for number in range(3):
-            switch = QAction(self)
+            switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
             self.addAction(switch)
