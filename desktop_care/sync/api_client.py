@@ -37,6 +37,9 @@ from urllib3.util.retry import Retry
 from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
+    BulkPlanOut,
+    BulkRowIn,
+    BulkRunOut,
     CommandBatchResult,
     FeedChange,
     FeedPage,
@@ -52,7 +55,6 @@ from ..schemas import (
     StaffPublic,
     UserPage,
 )
-from ..schemas_bulk import BulkPlanOut, BulkRowIn, BulkRunOut
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

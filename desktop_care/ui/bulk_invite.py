@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import config
 from ..commands.bulk_invite import UNREADABLE, BulkInvite
-from ..schemas_bulk import (
+from ..schemas import (
     BulkPlanOut,
     BulkRowIn,
     BulkRowPlanOut,

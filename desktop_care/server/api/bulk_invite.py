@@ -22,7 +22,7 @@ from desktop_care.commands.bulk_invite import (
     plan,
     read_csv,
 )
-from desktop_care.schemas_bulk import (
+from desktop_care.schemas import (
     BulkFileIn,
     BulkPlanOut,
     BulkRowPlanOut,
