@@ -94,7 +94,7 @@ def _open_account(member: Member) -> None:
         raise Rejected(f"member {member.member_no} was merged into another account")
 
 
-def _mail_actor(actor: Actor) -> dict[str, Any]:
+def mail_actor(actor: Actor) -> dict[str, Any]:
     return {"actor_user_id": actor.user_id, "actor_name": actor.username,
             "impersonation_id": actor.impersonation_id, "client_address": actor.client_address}
 
@@ -146,7 +146,7 @@ class ResetPassword(_PortalUserCommand):
             to_name=user.display_name, member=member, user_id=user.id,
             context={"name": user.display_name, "username": user.username, "token": link.token,
                      "minutes": int(RESET_LINK_LIFETIME.total_seconds() // 60)},
-            secret_keys=("token",), **_mail_actor(actor),
+            secret_keys=("token",), **mail_actor(actor),
         )
         return {"user_id": user.id, "username": user.username, "to": user.email,
                 "expires_at": link.row.expires_at.isoformat(), "self_service": self_service,
@@ -167,24 +167,31 @@ def existing_user(session: Session, email: str) -> User | None:
     )
 
 
-def _send_invitation(session: Session, user: User, member: Member | None, actor: Actor) -> dict[str, Any]:
-    link = issue_link(session, user.id, TokenPurpose.INVITATION, member_id=member.id if member else None,
-                      created_by_user_id=actor.user_id)
+def invitation_mail(user: User, member: Member | None, token: str, actor: Actor) -> dict[str, Any]:
+    """The arguments of ``queue_mail`` for an invitation of ``user`` with link ``token``."""
     context: dict[str, Any] = {
-        "name": user.display_name, "username": user.username, "token": link.token, "role": user.role.label,
+        "name": user.display_name, "username": user.username, "token": token, "role": user.role.label,
         "days": INVITATION_LIFETIME.days, "invited_by": actor.username,
     }
     if member is not None:
         context["member_name"] = member.display_name
         context["member_no"] = member.member_no
-    mail = queue_mail(
-        session, template="invitation" if member is not None else "staff_invitation",
-        category=EmailCategory.SERVICE, to_address=user.email, to_name=user.display_name, member=member,
-        user_id=user.id, context=context, secret_keys=("token",), **_mail_actor(actor),
-    )
+    return {"template": "invitation" if member is not None else "staff_invitation",
+            "category": EmailCategory.SERVICE, "to_address": user.email, "to_name": user.display_name,
+            "member": member, "user_id": user.id, "context": context, "secret_keys": ("token",)}
+
+
+def invitation_details(user: User, expires_at: dt.datetime, message_id: str | None) -> dict[str, Any]:
+    """What an invitation's audit records."""
     return {"user_id": user.id, "username": user.username, "to": user.email, "role": user.role.value,
-            "expires_at": link.row.expires_at.isoformat(),
-            "message_id": mail.message_id if mail is not None else None}
+            "expires_at": expires_at.isoformat(), "message_id": message_id}
+
+
+def _send_invitation(session: Session, user: User, member: Member | None, actor: Actor) -> dict[str, Any]:
+    link = issue_link(session, user.id, TokenPurpose.INVITATION, member_id=member.id if member else None,
+                      created_by_user_id=actor.user_id)
+    mail = queue_mail(session, **invitation_mail(user, member, link.token, actor), **mail_actor(actor))
+    return invitation_details(user, link.row.expires_at, mail.message_id if mail is not None else None)
 
 
 def _new_invited_user(session: Session, email: str, display_name: str, role: UserRole,
@@ -201,16 +208,34 @@ def _new_invited_user(session: Session, email: str, display_name: str, role: Use
     return user
 
 
+#: The start of the reasons :func:`refusal_for_user` gives (bulk invite tells them apart).
+ALREADY_INVITED = "is already invited"
+ALREADY_A_USER = "is already a user"
+
+
 def invitation_refusal(session: Session, email: str, member_id: int | None) -> str | None:
     """Why ``email`` cannot be invited (to ``member_id``'s account, or as staff)."""
-    user = existing_user(session, email)
+    return refusal_for_user(existing_user(session, email), email, member_id)
+
+
+def refusal_for_user(user: User | None, email: str, member_id: int | None) -> str | None:
+    """Why ``email``, whose existing user is ``user``, cannot be invited."""
     if user is None:
         return None
     if user.state == UserState.INVITED:
-        return f"{email} is already invited; re-send the invitation instead"
+        return f"{email} {ALREADY_INVITED}; re-send the invitation instead"
     if user.state == UserState.REVOKED and user.member_id == member_id and (member_id or user.role.is_staff):
         return None
-    return f"{email} is already a user"
+    return f"{email} {ALREADY_A_USER}"
+
+
+def invite_member_refusal(member: Member) -> str | None:
+    """Why no one can be invited to ``member``'s account now (merged, inactive)."""
+    if member.status == MemberStatus.MERGED:
+        return f"member {member.member_no} was merged into another account"
+    if member.status == MemberStatus.INACTIVE:
+        return f"member {member.member_no} is inactive: no one can be invited to the account"
+    return None
 
 
 class _Invitee(BaseModel):
@@ -250,9 +275,9 @@ class InviteUser(Command, _Invitee):
         return dict(values)
 
     def check_in(self, session: Session, member: Member) -> None:
-        _open_account(member)
-        if member.status == MemberStatus.INACTIVE:
-            raise Rejected(f"member {member.member_no} is inactive: no one can be invited to the account")
+        refusal = invite_member_refusal(member)
+        if refusal is not None:
+            raise Rejected(refusal)
         reason = invitation_refusal(session, self.email, member.id)
         if reason is not None:
             raise Rejected(reason, {"email": reason})

@@ -99,11 +99,35 @@ def queue_mail(
     Returns None, and queues nothing, when the member opted out of ``category``
     (service mail is never refused) or there is no address to send to.
     """
+    message = new_mail(template=template, category=category, to_address=to_address, to_name=to_name,
+                       member=member, user_id=user_id, context=context, secret_keys=secret_keys)
+    if message is None:
+        return None
+    session.add(message)
+    session.flush()
+    audit_queued(session, message, actor_user_id=actor_user_id, actor_name=actor_name,
+                 impersonation_id=impersonation_id, client_address=client_address)
+    return message
+
+
+def new_mail(
+    *,
+    template: str,
+    category: EmailCategory,
+    to_address: str,
+    to_name: str = "",
+    member: Member | None = None,
+    user_id: int | None = None,
+    context: dict[str, Any] | None = None,
+    secret_keys: tuple[str, ...] = (),
+) -> MailMessage | None:
+    """The message :func:`queue_mail` queues, not yet added (None when it would queue
+    nothing): for callers that queue many at once, then :func:`audit_queued` each."""
     if not to_address:
         return None
     if member is not None and not member.wants(category):
         return None
-    message = MailMessage(
+    return MailMessage(
         message_id=f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>",
         template=template,
         category=category,
@@ -119,19 +143,28 @@ def queue_mail(
         created_at=utcnow(),
         next_attempt_at=utcnow(),
     )
-    session.add(message)
-    session.flush()
+
+
+def audit_queued(
+    session: Session,
+    message: MailMessage,
+    *,
+    actor_user_id: int | None = None,
+    actor_name: str = "server",
+    impersonation_id: str | None = None,
+    client_address: str = "",
+) -> None:
+    """Audit a flushed message as ``mail.queued`` and wake the sender at commit."""
     record(
         session,
         actor_user_id=actor_user_id,
         actor_name=actor_name,
         action="mail.queued",
-        entity_type="member" if member is not None else "user",
-        entity_id=member.id if member is not None else (user_id or ""),
-        details={"template": template, "to": to_address, "message_id": message.message_id,
-                 "mail_id": message.id, "category": category.value},
+        entity_type="member" if message.member_id is not None else "user",
+        entity_id=message.member_id if message.member_id is not None else (message.user_id or ""),
+        details={"template": message.template, "to": message.to_address, "message_id": message.message_id,
+                 "mail_id": message.id, "category": message.category.value},
         impersonation_id=impersonation_id,
         client_address=client_address,
     )
     session.info[QUEUED_KEY] = True
-    return message

@@ -10,7 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, delete, update
+from sqlalchemy import (
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -94,6 +104,9 @@ class User(Base):
         # The Users page filters by role and state and pages by id.
         Index("ix_app_user_role_state_id", "role", "state", "id"),
         Index("ix_app_user_state_id", "state", "id"),
+        # Who already has an address (an invitation, bulk invite): ``existing_user``.
+        Index("ix_app_user_lower_username", func.lower(username)),
+        Index("ix_app_user_lower_email", func.lower(email)),
         Index(
             "ix_app_user_search_text_trgm",
             "search_text",

@@ -16,6 +16,7 @@ bearer token is shared by all of them.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
 import threading
@@ -37,6 +38,9 @@ from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
     AccountActionOut,
+    BulkPlanOut,
+    BulkRowIn,
+    BulkRunOut,
     CommandBatchResult,
     DuplicateCheckIn,
     DuplicateList,
@@ -578,6 +582,18 @@ class ApiClient:
 
     def set_on_behalf_settings(self, notify_member: bool) -> OnBehalfSettings:
         return self._call("PUT", "/settings/on-behalf", OnBehalfSettings, json={"notify_member": notify_member})
+    def bulk_invite_dry_run(self, content: bytes, filename: str = "") -> BulkPlanOut:
+        """What inviting the rows of this CSV file would do (``POST
+        /bulk-invitations/dry-run``); nothing is written."""
+        body = {"filename": filename[-255:], "content_base64": base64.b64encode(content).decode("ascii")}
+        return self._call("POST", "/bulk-invitations/dry-run", BulkPlanOut, json=body)
+
+    def bulk_invite_run(self, rows: Sequence[BulkRowIn]) -> BulkRunOut:
+        """Invite one chunk of rows (``POST /bulk-invitations/run``). Re-sent after a
+        connection failure or a time-out: each row's op id comes from its member and
+        e-mail, so a repeat invites nobody twice."""
+        body = {"rows": [row.model_dump() for row in rows]}
+        return self._post_replay_safe("/bulk-invitations/run", BulkRunOut, body)
 
     def close(self) -> None:
         """Close every thread's connection pool."""

@@ -13,6 +13,7 @@ from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
+from .bulk_invite import BulkInviteDialog
 from .members.add_member import AddMemberDialog, open_add_member
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._on_behalf_once_registered: set[int] = set()
         self.issues_panel: SyncIssuesPanel | None = None
         self.issue_editor: CommandDialog | None = None
+        self.bulk_invite_dialog: BulkInviteDialog | None = None
 
         self._build_menus()
         self._build_status_bar()
@@ -138,6 +140,8 @@ class MainWindow(QMainWindow):
         self.member_search_action = self._action("Member &Search", self.show_member_search, QKeySequence("Ctrl+1"))
         self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
         care_menu.addActions([self.member_search_action, self.users_action])
+        self.bulk_invite_action = self._action("&Bulk invite…", self.show_bulk_invite, QKeySequence("Ctrl+Shift+B"))
+        care_menu.addAction(self.bulk_invite_action)
 
         members_menu = menu_bar.addMenu("&Members")
         self.find_action = self._action("&Find member", self._find_member,
@@ -209,6 +213,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop Care — Society Users")
         self.users_view.focus_search()
         return self.users_view
+
+    def show_bulk_invite(self) -> BulkInviteDialog:
+        """The Bulk invite dialog (one at a time; brought forward when open)."""
+        if self.bulk_invite_dialog is None or not is_alive(self.bulk_invite_dialog):
+            self.bulk_invite_dialog = BulkInviteDialog(self.workspace, self)
+        self.bulk_invite_dialog.show()
+        self.bulk_invite_dialog.raise_()
+        return self.bulk_invite_dialog
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

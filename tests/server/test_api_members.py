@@ -133,4 +133,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "actOnBehalf", "getOnBehalf", "endOnBehalf", "getOnBehalfSettings", "setOnBehalfSettings",
             "getMemberOrders",
             "findLikelyDuplicates",
+            "bulkInviteDryRun", "bulkInviteRun",
     }

@@ -6,6 +6,7 @@ from ..deps import known_query_only
 from . import (
     accounts,
     auth,
+    bulk_invite,
     commands,
     duplicates,
     health,
@@ -31,5 +32,6 @@ router.include_router(accounts.router)
 router.include_router(users.router)
 router.include_router(on_behalf.router)
 router.include_router(orders.router)
+router.include_router(bulk_invite.router)
 
 __all__ = ["router"]
