@@ -7,7 +7,7 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, member, merge, registry, status, user  # noqa: F401  (register their kinds)
+from . import accounts, member, merge, registry, status, tickets, user  # noqa: F401  (register their kinds)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
@@ -15,6 +15,7 @@ from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, Status, execute
 from .status import ChangeStatus
+from .tickets import AddNote, Assign, ChangeTicketState, OpenTicket, Reply, SetPriority
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -26,6 +27,12 @@ else:
     AnyCommand = union()
 
 __all__ = [
+    "AddNote",
+    "Assign",
+    "ChangeTicketState",
+    "OpenTicket",
+    "Reply",
+    "SetPriority",
     "Actor",
     "AddressIn",
     "AdjustPoints",

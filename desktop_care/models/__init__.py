@@ -16,6 +16,7 @@ from .member import (
 )
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
 from .search import MemberSearch, normalize, search_fields
+from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
@@ -43,6 +44,7 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "Base",
     "EmailCategory",
+    "EntryKind",
     "ImmutableFieldError",
     "MailMessage",
     "MailState",
@@ -57,6 +59,10 @@ __all__ = [
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
+    "Ticket",
+    "TicketEntry",
+    "TicketPriority",
+    "TicketState",
     "TokenPurpose",
     "TxnStatus",
     "UTCDateTime",

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from ..deps import known_query_only
-from . import accounts, auth, commands, health, member_activity, members, merges, sync, users
+from . import accounts, auth, commands, health, member_activity, members, merges, sync, tickets, users
 
 router = APIRouter(dependencies=[Depends(known_query_only)])
 router.include_router(health.router)
@@ -15,5 +15,6 @@ router.include_router(sync.router)
 router.include_router(commands.router)
 router.include_router(accounts.router)
 router.include_router(users.router)
+router.include_router(tickets.router)
 
 __all__ = ["router"]
