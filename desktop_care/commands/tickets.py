@@ -261,11 +261,12 @@ class Assign(_TicketCommand):
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         ticket = self._ticket(session, member)
         user = self._assignee(session)
-        before = ticket.assignee_id
+        before = session.get(User, ticket.assignee_id) if ticket.assignee_id is not None else None
         ticket.assignee_id = self.assignee_id
         ticket.updated_at = utcnow()
-        return self._details(ticket, before={"assignee_id": before},
-                             after={"assignee_id": self.assignee_id, "assignee": user.username if user else None})
+        return self._details(ticket, assignee_id=self.assignee_id,
+                             before={"assignee": before.username if before else None},
+                             after={"assignee": user.username if user else None})
 
     def summary(self) -> str:
         return "Assign a ticket" if self.assignee_id is not None else "Unassign a ticket"

@@ -16,8 +16,8 @@ from .member import (
 )
 from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, uncovered_references
 from .search import MemberSearch, normalize, search_fields
-from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
+from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,

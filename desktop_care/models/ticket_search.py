@@ -79,7 +79,7 @@ class TicketPage:
     next_cursor: str | None
 
 
-_BAD = "is not a cursor from a previous page of this sort"
+_BAD = "is not a cursor from a previous page"  # (of this sort)
 
 
 def _value_out(value: Any) -> Any:

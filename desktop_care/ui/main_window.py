@@ -35,6 +35,7 @@ from .qt import (
 from .resources import app_icon
 from .session import StaffSession
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
+from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
 from .widgets import named
 from .workspace import Workspace
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
 
         self.search_view = SearchView(self.workspace, self)
         self.users_view: UsersView | None = None  # built when first shown
+        self.tickets_view: TicketsView | None = None  # built when first shown
         self.pages = named(QStackedWidget(self), "pages")
         self.pages.addWidget(self.search_view)
         self.setCentralWidget(self.pages)
@@ -109,7 +111,8 @@ class MainWindow(QMainWindow):
         care_menu = menu_bar.addMenu("Customer &Care")
         self.member_search_action = self._action("Member &Search", self.show_member_search, QKeySequence("Ctrl+1"))
         self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
-        care_menu.addActions([self.member_search_action, self.users_action])
+        self.tickets_action = self._action("&Tickets", self.show_tickets, QKeySequence("Ctrl+3"))
+        care_menu.addActions([self.member_search_action, self.users_action, self.tickets_action])
 
         members_menu = menu_bar.addMenu("&Members")
         self.find_action = self._action("&Find member", self._find_member,
@@ -171,6 +174,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop Care — Society Users")
         self.users_view.focus_search()
         return self.users_view
+
+    def show_tickets(self) -> TicketsView:
+        """The Tickets page (loaded the first time it is shown)."""
+        if self.tickets_view is None:
+            self.tickets_view = TicketsView(self.workspace, self)
+            self.pages.addWidget(self.tickets_view)
+            self.tickets_view.search_now()
+        self.pages.setCurrentWidget(self.tickets_view)
+        self.setWindowTitle("Desktop Care — Tickets")
+        self.tickets_view.focus_search()
+        return self.tickets_view
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

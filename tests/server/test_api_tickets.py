@@ -155,6 +155,9 @@ def test_each_staff_tier_works_tickets_and_nobody_else(server: LiveServer, db: S
     assert get(server, {}, f"/tickets/{ticket['id']}").status_code == 401
 
 
+NAMES = ("alpha", "bravo", "charlie")  # no hexadecimal digits: never in a unique() name
+
+
 def test_queues_mine_unassigned_per_queue_overdue_text_sort_and_pages(server: LiveServer, db: Session) -> None:
     headers = staff_headers(server, db)
     me_id = me(server, headers)
@@ -162,7 +165,8 @@ def test_queues_mine_unassigned_per_queue_overdue_text_sort_and_pages(server: Li
     member = make_member(db, "Quentin", word)
     uids = []
     for index, (queue, priority) in enumerate([("portal", "low"), ("portal", "urgent"), ("billing", "normal")]):
-        ticket = open_ticket(server, headers, member, subject=f"Portal trouble {index}", queue=queue, priority=priority)
+        ticket = open_ticket(server, headers, member, subject=f"Portal trouble {NAMES[index]}", queue=queue,
+                             priority=priority)
         uids.append(uuid.UUID(ticket["uid"]))
     applied(server, headers, Assign(member_id=member.id, ticket=uids[0], assignee_id=me_id))
     # One ticket is past its due time (as if opened long ago).
@@ -176,19 +180,19 @@ def test_queues_mine_unassigned_per_queue_overdue_text_sort_and_pages(server: Li
         assert answer.status_code == 200, answer.text
         return [item["subject"] for item in answer.json()["items"]]
 
-    assert subjects(view="mine") == ["Portal trouble 0"]
-    assert subjects(view="unassigned", sort="-priority") == ["Portal trouble 1", "Portal trouble 2"]
-    assert subjects(queue="portal", sort="priority") == ["Portal trouble 0", "Portal trouble 1"]
-    assert subjects(view="overdue") == ["Portal trouble 2"]
+    assert subjects(view="mine") == ["Portal trouble alpha"]
+    assert subjects(view="unassigned", sort="-priority") == ["Portal trouble bravo", "Portal trouble charlie"]
+    assert subjects(queue="portal", sort="priority") == ["Portal trouble alpha", "Portal trouble bravo"]
+    assert subjects(view="overdue") == ["Portal trouble charlie"]
     assert get(server, headers, "/tickets", q=word, view="overdue").json()["items"][0]["overdue"] is True
-    assert subjects(sort="-created") == ["Portal trouble 2", "Portal trouble 1", "Portal trouble 0"]
+    assert subjects(sort="-created") == ["Portal trouble charlie", "Portal trouble bravo", "Portal trouble alpha"]
     assert subjects(states="done") == []
-    assert subjects(q=f"{word} trouble 1") == ["Portal trouble 1"]
+    assert subjects(q=f"{word} trouble bravo") == ["Portal trouble bravo"]
 
     first = get(server, headers, "/tickets", q=word, sort="id", limit=2).json()
     assert (len(first["items"]), first["total"]) == (2, 3)
     rest = get(server, headers, "/tickets", q=word, sort="id", limit=2, cursor=first["next_cursor"]).json()
-    assert [i["subject"] for i in first["items"] + rest["items"]] == [f"Portal trouble {i}" for i in range(3)]
+    assert [i["subject"] for i in first["items"] + rest["items"]] == [f"Portal trouble {n}" for n in NAMES]
     assert rest["next_cursor"] is None
     wrong_sort = get(server, headers, "/tickets", q=word, sort="due", cursor=first["next_cursor"])
     assert wrong_sort.status_code == 422 and "cursor" in wrong_sort.json()["fields"]

@@ -58,6 +58,7 @@ HISTORY_FILTERS: dict[str, tuple[str, ...]] = {
     "Block for payment": ("member.block_for_payment",),
     "Mail sent": ("mail.",),
     "Portal users": ("user.",),
+    "Tickets": ("ticket.",),
 }
 
 
