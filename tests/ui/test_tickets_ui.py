@@ -33,7 +33,7 @@ def rows(view_model) -> list[str]:  # type: ignore[no-untyped-def]
     return [view_model.ticket(r).subject for r in range(view_model.rowCount())]
 
 
-def test_tickets_page_queues_filter_and_sort(qtbot, window: MainWindow, member: FullMember,  # noqa: F811
+def test_tickets_page_queues_filter_and_sort(qtbot, window: MainWindow, member: FullMember,
                                              sqlite_server: LiveServer) -> None:
     tag = unique("Heron")
     open_on_server(sqlite_server, member.id, f"{tag} renewal lost", queue="membership", priority="low")
@@ -71,7 +71,7 @@ def test_tickets_page_queues_filter_and_sort(qtbot, window: MainWindow, member: 
     shot(window, "tickets-page")
 
 
-def test_ticket_view_note_reply_assign_state_and_priority(qtbot, window: MainWindow, member: FullMember,  # noqa: F811
+def test_ticket_view_note_reply_assign_state_and_priority(qtbot, window: MainWindow, member: FullMember,
                                                           sqlite_server: LiveServer) -> None:
     ticket_id = open_on_server(sqlite_server, member.id, "Card not received", queue="membership",
                                note="Phoned on Monday.")
@@ -116,7 +116,7 @@ def test_ticket_view_note_reply_assign_state_and_priority(qtbot, window: MainWin
 
 
 def test_new_ticket_and_note_offline_then_synced_and_reply_disabled(
-    qtbot, window: MainWindow, member: FullMember, sqlite_server: LiveServer  # noqa: F811
+    qtbot, window: MainWindow, member: FullMember, sqlite_server: LiveServer
 ) -> None:
     details = opened(qtbot, window, member.id)
     details.show_tab("Tickets")

@@ -51,6 +51,7 @@ class NewTicketDialog(QDialog):
         self.subject = FieldBox("subject", QLineEdit())
         self.subject.edit.setMaxLength(MAX_SUBJECT)
         self.subject.edit.setPlaceholderText("What it is about, in a few words")
+        self.subject.edit.textEdited.connect(lambda _text: self.subject.set_error(""))
         self.queue = QComboBox()
         for queue in QUEUES:
             self.queue.addItem(queue.capitalize(), queue)

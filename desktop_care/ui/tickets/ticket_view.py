@@ -111,8 +111,7 @@ class TicketDialog(QDialog):
         self.assignee_box = named(QComboBox(), "assigneeBox")
         self.state_box = named(QComboBox(), "stateBox")
         for value, label in STATE_LABELS.items():
-            if value != "new":
-                self.state_box.addItem(label, value)
+            self.state_box.addItem(label, value)
         self.priority_box = named(QComboBox(), "priorityBox")
         for priority, label in PRIORITY_LABELS.items():
             self.priority_box.addItem(label, priority.value)
@@ -343,6 +342,10 @@ class TicketDialog(QDialog):
                 self._run(command, f"Assigned to {self.assignee_box.currentText()}.")
 
     def _change_state(self) -> None:
+        if self.ticket is not None and self.state_box.currentData() == "new":
+            self.feedback.setText("Not done: a ticket is new only until someone works on it.")
+            self._select(self.state_box, self.ticket.state.value)
+            return
         if self.ticket is not None and self.state_box.currentData() != self.ticket.state.value:
             command = self._build(ChangeTicketState, state=self.state_box.currentData())
             if command is not None:
