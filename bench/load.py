@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bench.search import machine
+from bench.search import machine, percentile
 from desktop_care import config
 from desktop_care.commands import AdjustPoints, Command, CommandResult
 from desktop_care.models import Member, PointsType
@@ -113,11 +113,6 @@ class Desk:
                 return
             time.sleep(0.2)  # the server may still be starting its workers
         raise AssertionError(f"{self.name}: {self.store.pending_count()} commands still queued")
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else float("nan")
 
 
 def run(workstations: int, seconds: float, workers: int, members_count: int, think: float) -> dict[str, Any]:
@@ -215,9 +210,9 @@ def check(server: LiveServer, desks: list[Desk], members: list[int], seconds: fl
         "duplicated": 0,
         "converged": len(desks),
         "push": {"count": len(pushes), "p50_ms": round(sorted(pushes)[len(pushes) // 2], 1),
-                 "p95_ms": round(p95(pushes), 1)},
+                 "p95_ms": round(percentile(pushes, 95), 1)},
         "pull_page": {"count": len(pulls), "p50_ms": round(sorted(pulls)[len(pulls) // 2], 1),
-                      "p95_ms": round(p95(pulls), 1)},
+                      "p95_ms": round(percentile(pulls, 95), 1)},
         "machine": machine(os.environ.get(PG_ENV)),
     }
 

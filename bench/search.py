@@ -280,8 +280,7 @@ class Timings:
         self.per_term.setdefault(index, []).append(ms)
 
     def summary(self) -> dict[str, float]:
-        cuts = statistics.quantiles(self.samples, n=100, method="inclusive")
-        return {"p50": statistics.median(self.samples), "p95": cuts[94], "max": max(self.samples),
+        return {"p50": statistics.median(self.samples), "p95": percentile(self.samples, 95), "max": max(self.samples),
                 "count": len(self.samples)}
 
     def slowest(self, terms: list[Term], n: int = 10) -> list[tuple[Term, float]]:
@@ -420,6 +419,30 @@ def machine(pg_admin_url: str | None) -> dict[str, Any]:
     return info
 
 
+def machine_lines(info: dict[str, Any]) -> list[str]:
+    """The "Machine" section of a report (markdown lines, a blank line after)."""
+    postgresql = ""
+    if "postgresql" in info:
+        settings = ", ".join(f"{k}={v}" for k, v in info["postgresql_settings"].items())
+        postgresql = f", PostgreSQL {info['postgresql']} ({settings})"
+    return [
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gib']} GiB; {info['os']}",
+        f"- load average (1, 5, 15 min) at the start {info['load_average_at_start']}, "
+        f"at the end {info.get('load_average_at_end', '(not taken)')}",
+        f"- Python {info['python']}, SQLite {info['sqlite']}{postgresql}",
+        "",
+    ]
+
+
+def percentile(samples: Sequence[float], pct: int) -> float:
+    """The ``pct``-th percentile (1..99) of ``samples``, as every report here counts it."""
+    if len(samples) < 2:
+        return samples[0] if samples else float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -503,15 +526,7 @@ def markdown(results: list[BackendResult], terms: list[Term], info: dict[str, An
         "frozen (`gc.freeze()`) while timing, so its garbage collector's pauses are not "
         "counted; the server process runs as it is.",
         "",
-        "## Machine",
-        "",
-        f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gib']} GiB; {info['os']}",
-        f"- load average (1, 5, 15 min) at the start {info['load_average_at_start']}, "
-        f"at the end {info['load_average_at_end']}",
-        f"- Python {info['python']}, SQLite {info['sqlite']}"
-        + (f", PostgreSQL {info['postgresql']} ({', '.join(f'{k}={v}' for k, v in info['postgresql_settings'].items())})"
-           if "postgresql" in info else ""),
-        "",
+        *machine_lines(info),
         "## Results (ms)",
         "",
         "| backend | members | seeding | DB p50 | DB p95 | DB max | HTTP p50 | HTTP p95 | HTTP max |",

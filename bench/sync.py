@@ -100,7 +100,7 @@ def incremental_sync(server: LiveServer, token: str, root: Path, store: LocalSto
         if n % 2:
             other.enqueue(AdjustPoints(member_id=member_id, delta=5, points_type=PointsType.GOODWILL, reason="bench"), author)
         else:
-            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 1632 {n:06d}"), author)
+            other.enqueue(UpdateContact(member_id=member_id, base_version=version, phone=f"+44 20 7946 {n:04d}"), author)
     pusher = Syncer(other, client, on_event=lambda e: None, autostart=False, page_size=page_size)
     started = time.perf_counter()
     pusher._push()  # the push alone (its pull would fetch the whole directory)

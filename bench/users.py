@@ -59,14 +59,15 @@ SEED_STEP = 20_000
 LOCKED = 300
 
 
-def _machine() -> Callable[[str | None], dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("bench_search", REPO / "bench" / "search.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_search"] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    machine: Callable[[str | None], dict[str, Any]] = module.machine
-    return machine
+def _search() -> Any:
+    """bench/search.py (machine facts and the report's Machine section), loaded once."""
+    if "bench_search" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("bench_search", REPO / "bench" / "search.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_search"] = module  # its dataclasses look themselves up there
+        spec.loader.exec_module(module)
+    return sys.modules["bench_search"]
 
 
 @dataclass(frozen=True)
@@ -277,15 +278,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], repeat: int) -> 
         "same run (the floor under the HTTP figure). HTTP from one keep-alive client, sequential requests, to the "
         "real server (one worker) on 127.0.0.1.",
         "",
-        "## Machine",
-        "",
-        f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gib']} GiB; {info['os']}",
-        f"- load average (1, 5, 15 min) at the start {info['load_average_at_start']}, "
-        f"at the end {info['load_average_at_end']}",
-        f"- Python {info['python']}, SQLite {info['sqlite']}"
-        + (f", PostgreSQL {info['postgresql']} ({', '.join(f'{k}={v}' for k, v in info['postgresql_settings'].items())})"
-           if "postgresql" in info else ""),
-        "",
+        *_search().machine_lines(info),
         "## Results (ms)",
         "",
         "| backend | users | seeding (s) | DB p50 | DB p95 | DB max | HTTP p50 | HTTP p95 | HTTP max |",
@@ -316,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    info = _machine()(args.pg_url if "postgres" in backends else None)
+    info = _search().machine(args.pg_url if "postgres" in backends else None)
     results = [run_backend(b, args.users, args.repeat, args.pg_url) for b in backends]
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.output.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config, logs
+from . import __version__, config, logs, settings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -41,7 +41,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def apply_transport(options: argparse.Namespace) -> None:
-    """``--ca-file`` and ``--allow-insecure-http`` into the settings every client uses."""
+    """File → Settings' CA file and plain-http choice, then ``--ca-file`` and
+    ``--allow-insecure-http`` over them, into the transport every client uses."""
+    saved = settings.load()
+    config.set_transport(config.Transport(ca_file=saved.ca_file or config.transport().ca_file,
+                                          allow_insecure_http=saved.allow_insecure_http))
     current = config.transport()
     config.set_transport(config.Transport(
         ca_file=options.ca_file.resolve() if options.ca_file is not None else current.ca_file,

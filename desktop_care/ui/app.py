@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__, crash
+from .. import settings as saved_settings
 from ..embedded import EmbeddedServer
 from ..sync.api_client import ApiClient
 from ..sync.local_store import LocalStore
@@ -71,6 +72,8 @@ class DesktopCare(QObject):
         #: "The last time, Desktop Care stopped because of a problem" (non-modal, at start).
         self.crash_notice: QMessageBox | None = None
         self.exit_code = 0
+        #: File → Settings, as saved (the username is remembered at each sign-in).
+        self.settings = saved_settings.load()
         self.session: StaffSession | None = None
         self.embedded: EmbeddedServer | None = None
         self._embedded_factory = embedded_factory
@@ -85,8 +88,9 @@ class DesktopCare(QObject):
     def start(self) -> None:
         if self.previous_crash is not None and self.options.screenshot is None:
             self.crash_notice = previous_crash_box(self.previous_crash, on_close=self._crash_notice_closed)
-        if self.options.server is not None:
-            self.show_sign_in(self.options.server)
+        server = self.options.server or self.settings.server_url
+        if server is not None:
+            self.show_sign_in(server)
         else:
             self.start_embedded()
 
@@ -117,7 +121,7 @@ class DesktopCare(QObject):
 
     def show_sign_in(self, server_url: str, *, username: str = "", notice: str = "") -> None:
         local = self.options.server is None
-        dialog = SignInDialog(server_url, username=username, offer_demo=local)
+        dialog = SignInDialog(server_url, username=username or self.settings.username, offer_demo=local)
         dialog.signed_in.connect(self.open_main)
         dialog.demo_requested.connect(self.restart_embedded)
         dialog.rejected.connect(self._sign_in_cancelled)
@@ -130,7 +134,9 @@ class DesktopCare(QObject):
 
     def open_main(self, session: StaffSession) -> None:
         self.session = session
+        self._remember(session)
         window = MainWindow(session)
+        window.settings_saved.connect(self._settings_saved)
         if self.options.screenshot is not None:
             window.search_view.results_shown.connect(self._take_screenshot)
         window.sign_out_requested.connect(self.sign_out)
@@ -170,6 +176,22 @@ class DesktopCare(QObject):
                     old.rejected.disconnect(self._sign_in_cancelled)
                 old.close()
                 old.deleteLater()
+
+    def _remember(self, session: StaffSession) -> None:
+        """Remember who signed in (File → Settings can turn it off); the local server's
+        demo sign-in is not a username anyone typed."""
+        if self.embedded is not None and session.server_url == self.embedded.url:
+            return
+        updated = self.settings.signed_in_as(session.staff.username)
+        if updated != self.settings:
+            self.settings = updated
+            try:
+                saved_settings.save(updated)
+            except OSError as exc:
+                log.warning("could not remember the username in the settings: %s", exc)
+
+    def _settings_saved(self, settings: saved_settings.Settings) -> None:
+        self.settings = settings
 
     def _startup_failed(self, exc: BaseException) -> None:
         problem = describe(exc)
@@ -271,7 +293,8 @@ def run(options: Options, argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("desktop_care")
     app.setDesktopFileName("desktop-care")
-    apply_look(app)
+    look = saved_settings.load()
+    apply_look(app, look.theme, look.text_size)
     collector.install(app)
     run_marker, previous = crash.start_run()
     crash_handler = CrashHandler(run_marker).install()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from .. import __version__
+from .. import settings as saved_settings
 from ..commands import Command
 from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
@@ -20,6 +21,7 @@ from .qt import (
     PYSIDE_VERSION,
     QAction,
     QCloseEvent,
+    QEvent,
     QKeySequence,
     QLabel,
     QMainWindow,
@@ -34,6 +36,7 @@ from .qt import (
 )
 from .resources import app_icon
 from .session import StaffSession
+from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
 from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
@@ -49,6 +52,8 @@ class MainWindow(QMainWindow):
 
     sign_out_requested = Signal()
     quit_requested = Signal()
+    #: File → Settings saved new settings (a :class:`desktop_care.settings.Settings`).
+    settings_saved = Signal(object)
 
     def __init__(
         self,
@@ -104,6 +109,10 @@ class MainWindow(QMainWindow):
                                             QKeySequence("Ctrl+Shift+L"))
         self.quit_action = self._action("&Quit", self._quit, QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.settings_action = self._action("Se&ttings…", self.show_settings, QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -223,6 +232,13 @@ class MainWindow(QMainWindow):
         if shown:
             workspace = self.workspace
             Op(self, lambda: workspace.summaries(shown)).success(model.replace_rows).run()
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(saved_settings.load(), self)
+        dialog.saved.connect(self.settings_saved.emit)
+        dialog.setModal(True)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         server = f"{self.session.server_url}"
@@ -344,6 +360,16 @@ class MainWindow(QMainWindow):
 
     def _quit(self) -> None:
         self.quit_requested.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            # A new text size (File → Settings): the status bar's labels measure again.
+            for widget in (self.staff_label, self.server_label, self.connection_label, self.issues_button):
+                widget.updateGeometry()
+            layout = self.statusBar().layout()
+            if layout is not None:
+                layout.invalidate()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._countdown.stop()

@@ -92,6 +92,11 @@ class MemberTable(QTableView):
             width = metrics.horizontalAdvance(sample or "M" * 18)
             self.setColumnWidth(section, max(width, title_metrics.horizontalAdvance(column.title)) + padding)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._size_columns()  # a new text size (File → Settings): columns fit it again
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self._open(self.currentIndex())
