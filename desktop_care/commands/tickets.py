@@ -46,10 +46,6 @@ def _text(value: str) -> str:
     return "\n".join(line.rstrip() for line in value.strip().splitlines())
 
 
-def _body_field() -> Any:
-    return Field(min_length=1, max_length=MAX_BODY, json_schema_extra={"pattern": r"\S"})
-
-
 def state_refusal(current: TicketState, wanted: TicketState) -> str | None:
     """Why a ticket in ``current`` cannot move to ``wanted`` (None if it can)."""
     if wanted == current:
@@ -85,6 +81,20 @@ class _TicketCommand(Command):
 
     def _details(self, ticket: Ticket, **more: Any) -> dict[str, Any]:
         return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, **more}
+
+
+class _EntryCommand(_TicketCommand):
+    """A command that writes an entry of the thread (a note or a reply)."""
+
+    body: str = Field(min_length=1, max_length=MAX_BODY, json_schema_extra={"pattern": r"\S"})
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        value = _text(value)
+        if not value:
+            raise ValueError("must not be empty")
+        return value
 
 
 def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, actor: Actor, op_id: uuid.UUID,
@@ -153,22 +163,13 @@ class OpenTicket(Command):
 
 
 @register
-class AddNote(_TicketCommand):
+class AddNote(_EntryCommand):
     """An internal note on a ticket: staff only, never sent or shown to the member."""
 
     kind: Literal["add_ticket_note"] = "add_ticket_note"
-    body: str = _body_field()
 
     action: ClassVar[str] = "ticket.note"
     label: ClassVar[str] = "Add note"
-
-    @field_validator("body")
-    @classmethod
-    def _body(cls, value: str) -> str:
-        value = _text(value)
-        if not value:
-            raise ValueError("must not be empty")
-        return value
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         ticket = self._ticket(session, member)
@@ -181,23 +182,14 @@ class AddNote(_TicketCommand):
 
 
 @register
-class Reply(_TicketCommand):
+class Reply(_EntryCommand):
     """A reply to the member, e-mailed through the outbox (service mail, always sent)."""
 
     kind: Literal["reply_ticket"] = "reply_ticket"
-    body: str = _body_field()
 
     action: ClassVar[str] = "ticket.reply"
     label: ClassVar[str] = "Reply"
     online_only: ClassVar[bool] = True
-
-    @field_validator("body")
-    @classmethod
-    def _body(cls, value: str) -> str:
-        value = _text(value)
-        if not value:
-            raise ValueError("must not be empty")
-        return value
 
     def check_in(self, session: Session, member: Member) -> None:
         ticket = self._ticket(session, member)

@@ -42,8 +42,11 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 #: Styles of the two kinds of entries: a note is never mistaken for a reply.
-NOTE_STYLE = "QFrame#noteEntry { background: #fff6d6; border: 1px solid #e0c45c; border-radius: 4px; }"
-REPLY_STYLE = "QFrame#replyEntry { background: #eef4fb; border: 1px solid #9db8d9; border-radius: 4px; }"
+#: (Text colours are set too, so the cards read the same in the light and the dark theme.)
+NOTE_STYLE = ("QFrame#noteEntry { background: #fff6d6; border: 1px solid #e0c45c; border-radius: 4px; }"
+              " QFrame#noteEntry QLabel { color: #3b3000; background: transparent; border: none; }")
+REPLY_STYLE = ("QFrame#replyEntry { background: #eef4fb; border: 1px solid #9db8d9; border-radius: 4px; }"
+               " QFrame#replyEntry QLabel { color: #102a43; background: transparent; border: none; }")
 STAFF_ROLES = ("society_admin", "society_staff")
 
 

@@ -29,7 +29,7 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
 )
-from ..widgets import StatePanel, make_results_table, named
+from ..widgets import StatePanel, make_results_table, named, page_title
 from .table_model import COLUMNS, TicketQuery, TicketTableModel, column_of
 
 if TYPE_CHECKING:
@@ -104,11 +104,7 @@ class TicketsView(QWidget):
         self.model = TicketTableModel(workspace.client, self)
         self.sort = "due"
 
-        title = named(QLabel("Tickets"), "pageTitle")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        title.setFont(font)
+        title = page_title("Tickets")
         self.queue_box = named(QComboBox(), "queueSelector")
         for text, values in QUEUE_CHOICES:
             self.queue_box.addItem(text, values)
