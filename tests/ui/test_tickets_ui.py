@@ -146,6 +146,8 @@ def test_new_ticket_and_note_offline_then_synced_and_reply_disabled(
     qtbot.waitUntil(lambda: window.workspace.pending == 0, timeout=15_000)
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1 and not tab.model.searching, timeout=15_000)
     ticket_id = tab.model.ticket(0).id
+    qtbot.waitUntil(lambda: tab.waiting.text() == "")
+    shot(details, "member-tickets-tab")
     assert tab.model.ticket(0).uid == str(command.op_id)
 
     ticket_dialog = tab.open_ticket(ticket_id)

@@ -141,6 +141,7 @@ class MemberTicketsTab(QWidget):
         self.model.state_changed.connect(self._update)
         self.table.activated.connect(self._open)
         workspace.members_changed.connect(self._members_changed)
+        workspace.status_changed.connect(lambda status: self.waiting.setText("") if status.pending == 0 else None)
 
     def ensure_loaded(self) -> None:
         if not self.loaded:
@@ -180,8 +181,6 @@ class MemberTicketsTab(QWidget):
         model = self.model
         if model.searching:
             return
-        if self.waiting.text() and model.error is None and self.workspace.pending == 0:
-            self.waiting.setText("")
         if model.error is not None:
             self.state.show_state("The tickets could not be listed", describe(model.error).text, retry=True)
             self.stack.setCurrentWidget(self.state)
