@@ -13,9 +13,9 @@ events) and locking the member while it runs.
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, Strict, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from ..models.tickets import (
     TicketPriority,
     TicketState,
 )
-from .base import Actor, Command, JsonInt, Rejected
+from .base import Actor, Command, Rejected, _json_integer
 from .registry import register
 
 QueueName = Literal["general", "membership", "billing", "portal"]
@@ -228,7 +228,8 @@ class Assign(_TicketCommand):
     """Give a ticket to a staff member, or (``assignee_id`` null) put it back unassigned."""
 
     kind: Literal["assign_ticket"] = "assign_ticket"
-    assignee_id: JsonInt | None = Field(gt=0, le=MAX_ID)
+    # (The bounds before the validators, or the document gets "gt"/"le" instead of minimum/maximum.)
+    assignee_id: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_json_integer), Strict()] | None
 
     action: ClassVar[str] = "ticket.assign"
     label: ClassVar[str] = "Assign"
