@@ -20,6 +20,7 @@ from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the con
 from .models.ledger import PointsType, TxnStatus
 from .models.mail import MailState
 from .models.member import AddressKind, EmailCategory, MemberStatus
+from .models.tickets import EntryKind, TicketPriority, TicketState
 from .models.user import UserRole, UserState
 
 
@@ -538,3 +539,64 @@ class BulkRowResultOut(Schema):
 
 class BulkRunOut(Schema):
     results: list[BulkRowResultOut]
+# ---------------------------------------------------------------------- tickets
+
+
+class TicketSummary(Schema):
+    """One row of a ticket queue (``GET /tickets``, ``GET /members/{id}/tickets``)."""
+
+    id: int
+    #: The op_id of the OpenTicket that created it; commands name the ticket by it.
+    uid: str
+    member_id: int
+    member_no: str
+    member_name: str
+    subject: str
+    queue: str
+    priority: TicketPriority
+    state: TicketState
+    assignee_id: int | None
+    assignee_name: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    #: The due time that matters now: the first response's until there is one, then
+    #: the resolution's.
+    next_due_at: dt.datetime
+    due_kind: Literal["first response", "resolution"]
+    #: Business minutes left until ``next_due_at`` (negative: overdue); None once the
+    #: ticket is resolved or closed.
+    minutes_left: int | None
+    overdue: bool
+
+
+class TicketPage(Schema):
+    items: list[TicketSummary]
+    #: How many tickets match in all; when ``total_exact`` is false, at least this many.
+    total: int
+    total_exact: bool = True
+    #: Pass as ``cursor`` to get the next page; None on the last page.
+    next_cursor: str | None = None
+
+
+class TicketEntryOut(Schema):
+    """One entry of a ticket's thread."""
+
+    id: int
+    #: ``reply``: e-mailed to the member; ``note``: internal, staff only.
+    kind: EntryKind
+    body: str
+    author_name: str
+    created_at: dt.datetime
+    #: For a reply: the delivery state of its e-mail (None when none was queued).
+    mail_state: MailState | None = None
+
+
+class TicketDetail(TicketSummary):
+    """``GET /tickets/{id}``: a ticket with its whole thread, oldest first."""
+
+    created_by: str
+    first_response_due_at: dt.datetime
+    resolution_due_at: dt.datetime
+    first_responded_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    entries: list[TicketEntryOut]

@@ -7,7 +7,7 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, member, merge, orders, registry, status, user  # noqa: F401  (register their kinds)
+from . import accounts, add_member, member, merge, orders, registry, status, tickets, user  # noqa: F401
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
@@ -18,6 +18,7 @@ from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, Plac
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 from .status import ChangeStatus
+from .tickets import AddNote, Assign, ChangeTicketState, OpenTicket, Reply, SetPriority
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -32,13 +33,16 @@ __all__ = [
     "ActOnBehalf",
     "Actor",
     "AddMember",
+    "AddNote",
     "AddressIn",
     "AdjustPoints",
     "AnyCommand",
+    "Assign",
     "BaseCommand",
     "BlockForPayment",
     "CancelInvitation",
     "ChangeStatus",
+    "ChangeTicketState",
     "Command",
     "CommandResult",
     "EmailInvoice",
@@ -50,6 +54,7 @@ __all__ = [
     "NotPermitted",
     "OpIdReused",
     "OpenCheckout",
+    "OpenTicket",
     "Outcome",
     "PlaceRenewal",
     "PortalRole",
@@ -57,9 +62,11 @@ __all__ = [
     "QueueableCommand",
     "RecordPayment",
     "Rejected",
+    "Reply",
     "ResendInvitation",
     "ResetPassword",
     "SetEmailPreference",
+    "SetPriority",
     "Status",
     "UndoMerge",
     "UpdateContact",

@@ -30,6 +30,7 @@ from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistran
 from .payments import CheckoutState, Payment
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
+from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,
@@ -58,6 +59,7 @@ __all__ = [
     "Base",
     "CheckoutState",
     "EmailCategory",
+    "EntryKind",
     "ImmutableFieldError",
     "Invoice",
     "LineIn",
@@ -82,6 +84,10 @@ __all__ = [
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
+    "Ticket",
+    "TicketEntry",
+    "TicketPriority",
+    "TicketState",
     "TokenPurpose",
     "TxnKind",
     "TxnStatus",

@@ -15,6 +15,7 @@ import datetime as dt
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from desktop_care.models import (
 from desktop_care.models.changefeed import capture_suspended
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.sync import backfill_feed
+from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
 from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
@@ -620,6 +622,68 @@ def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: 
             # A stamp of our own (not the clock's): the same seed gives the same rows.
             member.updated_at = max(member.updated_at, at) + dt.timedelta(microseconds=made)
     return made
+#: Demo tickets: one per this many new members, at most DEMO_TICKETS_MAX.
+DEMO_TICKET_EVERY = 25
+DEMO_TICKETS_MAX = 80
+_DEMO_SUBJECTS = (
+    ("membership", "Renewal form not received"), ("membership", "Change of name after marriage"),
+    ("membership", "Membership card has the wrong address"), ("billing", "Charged twice for renewal"),
+    ("billing", "Refund for the cancelled show entry"), ("billing", "Direct debit failed this month"),
+    ("portal", "Cannot sign in to the portal"), ("portal", "Password reset link expired"),
+    ("portal", "Invitation e-mail never arrived"), ("general", "Question about the points scheme"),
+    ("general", "Complaint about a judge at the county show"), ("general", "Request for a copy of the rules"),
+)  # fmt: skip
+_DEMO_NOTES = (
+    "Member phoned; says they wrote last week too.", "Checked the ledger: payment is there.",
+    "Asked finance to look at it.", "Waiting for the member to send a photo of the card.",
+)  # fmt: skip
+_DEMO_REPLIES = (
+    "Thank you for getting in touch. We are looking into it and will come back to you shortly.",
+    "We have corrected this on your account; you should see the change within a day.",
+)  # fmt: skip
+
+
+def _demo_tickets(session: Session, rng: random.Random, now: dt.datetime, first_member_id: int) -> None:
+    """Support tickets on some of the new demo members, spread over the queues, some
+    assigned to demo staff, some overdue, with notes and replies (no mail is queued:
+    the replies are history)."""
+    member_ids = list(session.scalars(select(Member.id).where(Member.id >= first_member_id).order_by(Member.id)))
+    count = min(DEMO_TICKETS_MAX, len(member_ids) // DEMO_TICKET_EVERY)
+    if not count:
+        return
+    staff = list(session.execute(select(User.id, User.username).where(
+        User.role.in_([UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN])).order_by(User.id)))
+    priorities = [TicketPriority.LOW, TicketPriority.NORMAL, TicketPriority.NORMAL, TicketPriority.HIGH,
+                  TicketPriority.URGENT]
+    for member_id in sorted(rng.sample(member_ids, count)):
+        queue, subject = rng.choice(_DEMO_SUBJECTS)
+        created = now - dt.timedelta(minutes=rng.randint(30, 9 * 24 * 60))
+        author = rng.choice(staff) if staff else None
+        ticket = Ticket(uid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), member_id=member_id, subject=subject,
+                        queue=queue, created_at=created, updated_at=created,
+                        created_by=author[1] if author else "seed-demo", state=TicketState.NEW)
+        ticket.set_priority(rng.choice(priorities))
+        roll = rng.random()
+        if staff and roll < 0.6:
+            ticket.assignee_id = rng.choice(staff)[0]
+        entries = [TicketEntry(kind=EntryKind.NOTE, body=rng.choice(_DEMO_NOTES), created_at=created,
+                               author_name=ticket.created_by, author_user_id=author[0] if author else None)]
+        if roll < 0.5:
+            replied = created + dt.timedelta(minutes=rng.randint(10, 600))
+            entries.append(TicketEntry(kind=EntryKind.REPLY, body=rng.choice(_DEMO_REPLIES), created_at=replied,
+                                       author_name=ticket.created_by, author_user_id=author[0] if author else None))
+            ticket.first_responded_at, ticket.updated_at = replied, replied
+            ticket.state = rng.choice([TicketState.OPEN, TicketState.PENDING, TicketState.RESOLVED])
+            if ticket.state == TicketState.RESOLVED:
+                ticket.resolved_at = replied
+            ticket.refresh_due()
+        ticket.entries = entries
+        session.add(ticket)
+        session.flush()
+        record(session, actor_user_id=author[0] if author else None, actor_name=ticket.created_by,
+               action="ticket.open", entity_type="member", entity_id=member_id,
+               details={"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": subject, "queue": queue,
+                        "priority": ticket.priority.value})
 
 
 def seed_demo(
@@ -656,6 +720,7 @@ def seed_demo(
         session.flush()
         for table in _ID_TABLES:
             generator.next_id[table] = (connection.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}")) or 0) + 1
+        first_member_id = generator.next_id["member"]
         for done in range(0, members, batch_size):
             size = min(batch_size, members - done)
             for i in range(size):
@@ -678,6 +743,7 @@ def seed_demo(
         first_new = generator.next_id["member"] - members
         _orders(session, generator.rng, generator.now, range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS)))
         session.flush()
+        _demo_tickets(session, generator.rng, now, first_member_id)
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":

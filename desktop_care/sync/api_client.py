@@ -60,6 +60,8 @@ from ..schemas import (
     OrderList,
     PointsPage,
     StaffPublic,
+    TicketDetail,
+    TicketPage,
     UserPage,
 )
 
@@ -491,6 +493,36 @@ class ApiClient:
         if cursor is not None:
             params["cursor"] = cursor
         return self._call("GET", "/users", UserPage, params=params)
+
+    def list_tickets(
+        self,
+        q: str = "",
+        *,
+        view: str = "all",
+        queue: str | None = None,
+        states: str = "open",
+        sort: str = "due",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """One page of a ticket queue (``GET /tickets``)."""
+        params: dict[str, str | int] = {"q": q, "view": view, "states": states, "sort": sort, "limit": limit}
+        if queue:
+            params["queue"] = queue
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._call("GET", "/tickets", TicketPage, params=params)
+
+    def member_tickets(self, member_id: int, limit: int = 50, cursor: str | None = None) -> TicketPage:
+        """The member's tickets, newest first (``GET /members/{id}/tickets``)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._call("GET", f"/members/{int(member_id)}/tickets", TicketPage, params=params)
+
+    def ticket(self, ticket_id: int) -> TicketDetail:
+        """One ticket with its thread (``GET /tickets/{id}``)."""
+        return self._call("GET", f"/tickets/{int(ticket_id)}", TicketDetail)
 
     def merge_plan(self, merged_id: int, survivor_id: int) -> MergePlan:
         """What merging ``merged_id`` into ``survivor_id`` would do, or why it can't."""

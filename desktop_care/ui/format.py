@@ -117,6 +117,9 @@ def workstation(origin: str, client_address: str = "") -> str:
 _ACTION_LABELS: dict[str, str] = {
     **{cls.action: cls.label for cls in (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)},
     "mail.queued": "E-mail sent",
+    "ticket.open": "Ticket opened", "ticket.note": "Ticket note added", "ticket.reply": "Ticket reply sent",
+    "ticket.assign": "Ticket assigned", "ticket.state": "Ticket state changed",
+    "ticket.priority": "Ticket priority changed",
     "on_behalf.start": "Acting on behalf started",
     "on_behalf.end": "Acting on behalf ended",
     "on_behalf.refused": "Refused while acting on behalf",
@@ -175,6 +178,15 @@ def history_lines(action: str, details: dict[str, Any]) -> list[str]:
         return [f"Ended by {_ON_BEHALF_ENDS.get(ended, ended.replace('_', ' '))}"]
     if action == "on_behalf.refused":
         return [f"Not allowed to {details.get('attempted', 'do this')}"]
+    if action.startswith("ticket.") and "ticket_id" in details:
+        lines = [f"Ticket #{details['ticket_id']}: {details.get('subject', '')}"]
+        before, after = details.get("before"), details.get("after")
+        if isinstance(before, dict) and isinstance(after, dict):
+            lines += [f"{key.capitalize()}: {_value(key, old)} → {_value(key, after.get(key))}"
+                      for key, old in before.items()]
+        if details.get("to"):
+            lines.append(f"E-mailed to {details['to']}")
+        return lines
     if action == AdjustPoints.action:
         delta, kind = int(details.get("delta", 0)), details.get("points_type", "")
         line = f"{delta:+,} {kind} points"

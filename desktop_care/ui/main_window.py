@@ -45,6 +45,7 @@ from .resources import app_icon
 from .session import StaffSession
 from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, issues_button_text, status_text
+from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
 from .widgets import named
 from .workspace import Workspace
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self.search_view = SearchView(self.workspace, self)
         self.users_view: UsersView | None = None  # built when first shown
+        self.tickets_view: TicketsView | None = None  # built when first shown
         self.pages = named(QStackedWidget(self), "pages")
         self.pages.addWidget(self.search_view)
         self.setCentralWidget(self.pages)
@@ -139,7 +141,8 @@ class MainWindow(QMainWindow):
         care_menu = menu_bar.addMenu("Customer &Care")
         self.member_search_action = self._action("Member &Search", self.show_member_search, QKeySequence("Ctrl+1"))
         self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
-        care_menu.addActions([self.member_search_action, self.users_action])
+        self.tickets_action = self._action("&Tickets", self.show_tickets, QKeySequence("Ctrl+3"))
+        care_menu.addActions([self.member_search_action, self.users_action, self.tickets_action])
         self.bulk_invite_action = self._action("&Bulk invite…", self.show_bulk_invite, QKeySequence("Ctrl+Shift+B"))
         care_menu.addAction(self.bulk_invite_action)
 
@@ -221,6 +224,16 @@ class MainWindow(QMainWindow):
         self.bulk_invite_dialog.show()
         self.bulk_invite_dialog.raise_()
         return self.bulk_invite_dialog
+    def show_tickets(self) -> TicketsView:
+        """The Tickets page (loaded the first time it is shown)."""
+        if self.tickets_view is None:
+            self.tickets_view = TicketsView(self.workspace, self)
+            self.pages.addWidget(self.tickets_view)
+            self.tickets_view.search_now()
+        self.pages.setCurrentWidget(self.tickets_view)
+        self.setWindowTitle("Desktop Care — Tickets")
+        self.tickets_view.focus_search()
+        return self.tickets_view
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

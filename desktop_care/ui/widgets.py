@@ -15,6 +15,16 @@ def named(widget: W, name: str) -> W:
     return widget
 
 
+def page_title(text: str) -> QLabel:
+    """A page's heading (Society Users, Tickets): bold, a little larger than the text."""
+    title = named(QLabel(text), "pageTitle")
+    font = title.font()
+    font.setPointSizeF(font.pointSizeF() * 1.3)
+    font.setBold(True)
+    title.setFont(font)
+    return title
+
+
 def make_read_only_table(table: QTableView) -> None:
     """Rows selected whole, nothing editable, no grid or row numbers."""
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

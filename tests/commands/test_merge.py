@@ -5,6 +5,7 @@ the exact prior state (compared as full snapshots of both members and every move
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
@@ -31,6 +32,8 @@ from desktop_care.models import (
     MergeRecord,
     PointsEntry,
     PointsType,
+    Ticket,
+    TicketPriority,
     TxnStatus,
     User,
     UserRole,
@@ -38,6 +41,7 @@ from desktop_care.models import (
     member_reference,
     post_transaction,
     uncovered_references,
+    utcnow,
 )
 from desktop_care.models.ledger import ledger_totals
 from desktop_care.models.merge import unregister
@@ -83,6 +87,7 @@ def state(session: Session, *members: Member) -> dict[str, Any]:
             "points": sorted(session.scalars(select(PointsEntry.id).where(PointsEntry.member_id == m.id))),
             "txns": sorted(session.scalars(select(AccountTransaction.id).where(AccountTransaction.member_id == m.id))),
             "users": sorted(session.scalars(select(User.id).where(User.member_id == m.id))),
+            "tickets": sorted(session.scalars(select(Ticket.id).where(Ticket.member_id == m.id))),
         }
     return out
 
@@ -104,13 +109,19 @@ def test_a_merge_moves_everything_and_undo_restores_the_exact_prior_state(sessio
                          postcodes=("AA1 1AA", "PO1 1ST"))
     survivor = member_with(session, "Anne", email="", points=50, settled=-200, users=1, pending=700,
                            postcodes=("BB2 2BB",))
+    ticket = Ticket(uid=str(uuid.uuid4()), member_id=merged.id, subject="Card lost", created_at=utcnow(),
+                    updated_at=utcnow())
+    ticket.set_priority(TicketPriority.NORMAL)
+    session.add(ticket)
+    session.flush()
     before = state(session, merged, survivor)
     plan = merge_plan(session, merged, survivor)
     assert plan.refusals == [] and not plan.emails_differ
     assert {m.key: m.count for m in plan.moves} == {
         "account_txn.member_id": 1, "address.member_id": 2, "app_user.member_id": 2, "points_entry.member_id": 1,
         "mail_message.member_id": 0, "user_token.member_id": 0, "on_behalf_session.member_id": 0,
-        "order_registrant.member_id": 0, "payment.member_id": 0, "sales_order.contact_member_id": 0}
+        "order_registrant.member_id": 0, "payment.member_id": 0, "sales_order.contact_member_id": 0,
+        "ticket.member_id": 1}
     email_row = next(r for r in plan.fields if r.field == "email")
     assert (email_row.default, email_row.choosable) == ("merged", True)  # the survivor's is empty
 

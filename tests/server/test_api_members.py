@@ -134,4 +134,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "getMemberOrders",
             "findLikelyDuplicates",
             "bulkInviteDryRun", "bulkInviteRun",
+            "listTickets", "getTicket", "getMemberTickets",
     }

@@ -8,8 +8,20 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from desktop_care.models import Base, Member, MemberSearch, MemberStatus, User, UserCredential, UserRole
+from desktop_care.models import (
+    Base,
+    Member,
+    MemberSearch,
+    MemberStatus,
+    Ticket,
+    TicketEntry,
+    TicketState,
+    User,
+    UserCredential,
+    UserRole,
+)
 from desktop_care.models.search import search_members
+from desktop_care.models.ticket_search import TicketView, search_tickets
 from desktop_care.server import demo
 from desktop_care.server.accounts import DEMO_ADMIN
 from desktop_care.server.db import make_engine, upgrade
@@ -139,3 +151,15 @@ def test_the_loader_writes_every_column_of_its_tables() -> None:
     }
     for table, columns in written.items():
         assert sorted(columns) == sorted(Base.metadata.tables[table].c.keys()), table
+
+
+def test_demo_tickets_fill_the_queues(seeded: Engine) -> None:
+    with Session(seeded) as session:
+        tickets = session.scalars(select(Ticket)).all()
+        assert len(tickets) >= 10
+        assert {t.queue for t in tickets} == {"general", "membership", "billing", "portal"}
+        assert any(t.assignee_id is None for t in tickets) and any(t.assignee_id for t in tickets)
+        assert {TicketState.NEW, TicketState.OPEN} <= {t.state for t in tickets}
+        assert session.scalar(select(func.count()).select_from(TicketEntry)) > len(tickets)
+        # Opened up to nine days before NOW: some are past due, as in a real desk.
+        assert search_tickets(session, view=TicketView.OVERDUE, now=NOW).rows

@@ -16,6 +16,7 @@ from . import (
     on_behalf,
     orders,
     sync,
+    tickets,
     users,
 )
 
@@ -33,5 +34,6 @@ router.include_router(users.router)
 router.include_router(on_behalf.router)
 router.include_router(orders.router)
 router.include_router(bulk_invite.router)
+router.include_router(tickets.router)
 
 __all__ = ["router"]

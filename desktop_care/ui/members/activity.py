@@ -59,6 +59,7 @@ HISTORY_FILTERS: dict[str, tuple[str, ...]] = {
     "Mail sent": ("mail.",),
     "Portal users": ("user.",),
     "Acting on behalf": ("on_behalf.",),
+    "Tickets": ("ticket.",),
 }
 
 

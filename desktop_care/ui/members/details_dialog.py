@@ -59,6 +59,7 @@ from ..qt import (
     Signal,
     is_alive,
 )
+from ..tickets.member_tab import MemberTicketsTab
 from ..users.actions import UserActionBar, UserActions, state_tooltip
 from ..widgets import StatePanel, make_read_only_table, named
 from ..wizards import WizardHost, open_wizard, wizard_refusal
@@ -199,6 +200,9 @@ class MemberDetailsDialog(QDialog):
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
+        if self.tickets_tab is not None:
+            self.tabs.addTab(self.tickets_tab, "Tickets")
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
@@ -242,7 +246,7 @@ class MemberDetailsDialog(QDialog):
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
-        for number in range(4):
+        for number in range(5):
             switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
@@ -302,7 +306,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -420,6 +424,8 @@ class MemberDetailsDialog(QDialog):
             self._reload_again = False
             self.refresh()
         self.member = member
+        if self.tickets_tab is not None:
+            self.tickets_tab.member_name = member.name
         self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         if self.workspace is not None:

@@ -39,7 +39,7 @@ from ..qt import (
     QVBoxLayout,
     QWidget,
 )
-from ..widgets import StatePanel, make_results_table, named
+from ..widgets import StatePanel, make_results_table, named, page_title
 from .actions import UserActionBar, UserActions, refusal
 from .invite_staff import InviteStaffDialog
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
@@ -116,11 +116,7 @@ class UsersView(QWidget):
         self.user_actions = UserActions(workspace, self)
         self.model.revoke_refusal = self._revoke_refusal
 
-        title = named(QLabel("Society Users"), "pageTitle")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        title.setFont(font)
+        title = page_title("Society Users")
         self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "userSearchBox")
         self.search_box.setClearButtonEnabled(True)
         self.search_box.setAccessibleName("Filter users")

@@ -1,0 +1,326 @@
+"""Commands on a member's support tickets.
+
+``OpenTicket`` and ``AddNote`` are queueable: a workstation records them offline, and
+the ticket is named by the op id of the ``OpenTicket`` that created it (``ticket`` in
+every other command), so a note queued on a ticket opened offline reaches that ticket
+once both are pushed, in order, each exactly once. ``Reply`` sends mail and the rest
+change what other people's queues show: they run online only.
+
+Every one is a member command: audited on the member (their History shows ticket
+events) and locking the member while it runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, Strict, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import EmailCategory, Member, MemberStatus, User, UserState, queue_mail, utcnow
+from ..models.base import MAX_ID
+from ..models.tickets import (
+    MAX_BODY,
+    MAX_SUBJECT,
+    QUEUES,
+    EntryKind,
+    Ticket,
+    TicketEntry,
+    TicketPriority,
+    TicketState,
+)
+from .base import Actor, Command, Rejected, _json_integer
+from .registry import register
+
+QueueName = Literal["general", "membership", "billing", "portal"]
+assert QueueName.__args__ == QUEUES  # type: ignore[attr-defined]  # one list of queues
+
+#: The states a person can move a ticket to (``new`` is only where a ticket starts).
+SettableState = Literal["open", "pending", "resolved", "closed"]
+
+
+def _text(value: str) -> str:
+    """Body text with its trailing spaces and surrounding blank lines removed."""
+    return "\n".join(line.rstrip() for line in value.strip().splitlines())
+
+
+def state_refusal(current: TicketState, wanted: TicketState) -> str | None:
+    """Why a ticket in ``current`` cannot move to ``wanted`` (None if it can)."""
+    if wanted == current:
+        return f"the ticket is already {current.value}"
+    if wanted == TicketState.NEW:
+        return "a ticket is new only until someone works on it"
+    if current == TicketState.CLOSED and wanted != TicketState.OPEN:
+        return "a closed ticket can only be reopened"
+    return None
+
+
+class _TicketCommand(Command):
+    """A command on one ticket of the member."""
+
+    ticket: uuid.UUID = Field(description="The ticket's uid (the op_id of the OpenTicket that created it)")
+
+    never_conflicts: ClassVar[bool] = True
+
+    def changed_fields(self) -> frozenset[str]:
+        return frozenset()
+
+    def preview(self, values: dict[str, Any]) -> dict[str, Any]:
+        return dict(values)
+
+    def _ticket(self, session: Session, member: Member) -> Ticket:
+        ticket = session.scalar(select(Ticket).where(Ticket.uid == str(self.ticket)).with_for_update())
+        if ticket is None or ticket.member_id != member.id:
+            raise Rejected(f"member {member.member_no} has no ticket {self.ticket}", {"ticket": "no such ticket"})
+        return ticket
+
+    def check_in(self, session: Session, member: Member) -> None:
+        self._ticket(session, member)
+
+    def _details(self, ticket: Ticket, **more: Any) -> dict[str, Any]:
+        return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, **more}
+
+
+class _EntryCommand(_TicketCommand):
+    """A command that writes an entry of the thread (a note or a reply)."""
+
+    body: str = Field(min_length=1, max_length=MAX_BODY, json_schema_extra={"pattern": r"\S"})
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        value = _text(value)
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, actor: Actor, op_id: uuid.UUID,
+               mail_id: int | None = None) -> TicketEntry:
+    now = utcnow()
+    entry = TicketEntry(ticket_id=ticket.id, kind=kind, body=body, author_user_id=actor.user_id,
+                        author_name=actor.username, created_at=now, mail_id=mail_id, op_id=str(op_id))
+    session.add(entry)
+    ticket.updated_at = now
+    session.flush()
+    return entry
+
+
+@register
+class OpenTicket(Command):
+    """Open a ticket for the member; its uid is this command's op_id. An optional first
+    internal note records what the member said."""
+
+    kind: Literal["open_ticket"] = "open_ticket"
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT, json_schema_extra={"pattern": r"\S"})
+    queue: QueueName = "general"
+    priority: TicketPriority = TicketPriority.NORMAL
+    note: str = Field(default="", max_length=MAX_BODY)
+
+    action: ClassVar[str] = "ticket.open"
+    label: ClassVar[str] = "New ticket"
+    never_conflicts: ClassVar[bool] = True
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("must say what the ticket is about")
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return _text(value)
+
+    def changed_fields(self) -> frozenset[str]:
+        return frozenset()
+
+    def preview(self, values: dict[str, Any]) -> dict[str, Any]:
+        return dict(values)
+
+    def check(self, member: Member) -> None:
+        if member.status == MemberStatus.MERGED:
+            raise Rejected(f"member {member.member_no} was merged into another account")
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        now = utcnow()
+        ticket = Ticket(uid=str(self.op_id), member_id=member.id, subject=self.subject, queue=self.queue,
+                        state=TicketState.NEW, created_at=now, updated_at=now, created_by=actor.username)
+        ticket.set_priority(self.priority)
+        session.add(ticket)
+        session.flush()
+        if self.note:
+            _add_entry(session, ticket, EntryKind.NOTE, self.note, actor, self.op_id)
+        return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, "queue": ticket.queue,
+                "priority": ticket.priority.value}
+
+    def summary(self) -> str:
+        return f"New ticket: {self.subject}"
+
+
+@register
+class AddNote(_EntryCommand):
+    """An internal note on a ticket: staff only, never sent or shown to the member."""
+
+    kind: Literal["add_ticket_note"] = "add_ticket_note"
+
+    action: ClassVar[str] = "ticket.note"
+    label: ClassVar[str] = "Add note"
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._ticket(session, member)
+        entry = _add_entry(session, ticket, EntryKind.NOTE, self.body, actor, self.op_id)
+        # The note's text stays in the ticket: the audit names the entry only.
+        return self._details(ticket, entry_id=entry.id)
+
+    def summary(self) -> str:
+        return "Add a note to a ticket"
+
+
+@register
+class Reply(_EntryCommand):
+    """A reply to the member, e-mailed through the outbox (service mail, always sent)."""
+
+    kind: Literal["reply_ticket"] = "reply_ticket"
+
+    action: ClassVar[str] = "ticket.reply"
+    label: ClassVar[str] = "Reply"
+    online_only: ClassVar[bool] = True
+
+    def check_in(self, session: Session, member: Member) -> None:
+        ticket = self._ticket(session, member)
+        if ticket.state == TicketState.CLOSED:
+            raise Rejected(f"ticket #{ticket.id} is closed: reopen it to reply", {"ticket": "closed"})
+        if not member.email:
+            raise Rejected(f"member {member.member_no} has no e-mail address to reply to",
+                           {"body": "the member has no e-mail address"})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._ticket(session, member)
+        mail = queue_mail(
+            session, template="ticket_reply", category=EmailCategory.SERVICE, to_address=member.email,
+            to_name=member.display_name, member=member,
+            context={"name": member.display_name, "ticket_id": ticket.id, "subject": ticket.subject,
+                     "body": self.body, "author": actor.username},
+            actor_user_id=actor.user_id, actor_name=actor.username, impersonation_id=actor.impersonation_id,
+            client_address=actor.client_address,
+        )
+        entry = _add_entry(session, ticket, EntryKind.REPLY, self.body, actor, self.op_id,
+                           mail.id if mail is not None else None)
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at = entry.created_at
+            ticket.refresh_due()
+        if ticket.state == TicketState.NEW:
+            ticket.state = TicketState.OPEN
+        return self._details(ticket, entry_id=entry.id, to=member.email,
+                             message_id=mail.message_id if mail is not None else None)
+
+    def summary(self) -> str:
+        return "Reply to the member"
+
+
+@register
+class Assign(_TicketCommand):
+    """Give a ticket to a staff member, or (``assignee_id`` null) put it back unassigned."""
+
+    kind: Literal["assign_ticket"] = "assign_ticket"
+    # (The bounds before the validators, or the document gets "gt"/"le" instead of minimum/maximum.)
+    assignee_id: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_json_integer), Strict()] | None
+
+    action: ClassVar[str] = "ticket.assign"
+    label: ClassVar[str] = "Assign"
+    online_only: ClassVar[bool] = True
+
+    def _assignee(self, session: Session) -> User | None:
+        if self.assignee_id is None:
+            return None
+        user = session.get(User, self.assignee_id)
+        if user is None or not user.role.is_staff or user.state != UserState.ACTIVE:
+            raise Rejected(f"user {self.assignee_id} is not an active staff member",
+                           {"assignee_id": "not an active staff member"})
+        return user
+
+    def check_in(self, session: Session, member: Member) -> None:
+        ticket = self._ticket(session, member)
+        self._assignee(session)
+        if ticket.assignee_id == self.assignee_id:
+            raise Rejected("the ticket is already " + ("unassigned" if self.assignee_id is None else "assigned to them"),
+                           {"assignee_id": "no change"})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._ticket(session, member)
+        user = self._assignee(session)
+        before = session.get(User, ticket.assignee_id) if ticket.assignee_id is not None else None
+        ticket.assignee_id = self.assignee_id
+        ticket.updated_at = utcnow()
+        return self._details(ticket, assignee_id=self.assignee_id,
+                             before={"assignee": before.username if before else None},
+                             after={"assignee": user.username if user else None})
+
+    def summary(self) -> str:
+        return "Assign a ticket" if self.assignee_id is not None else "Unassign a ticket"
+
+
+@register
+class ChangeTicketState(_TicketCommand):
+    """Move a ticket to open, pending (waiting for the member), resolved or closed."""
+
+    kind: Literal["change_ticket_state"] = "change_ticket_state"
+    state: SettableState
+
+    action: ClassVar[str] = "ticket.state"
+    label: ClassVar[str] = "Change ticket state"
+    online_only: ClassVar[bool] = True
+
+    def check_in(self, session: Session, member: Member) -> None:
+        ticket = self._ticket(session, member)
+        refusal = state_refusal(ticket.state, TicketState(self.state))
+        if refusal is not None:
+            raise Rejected(f"ticket #{ticket.id}: {refusal}", {"state": refusal})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._ticket(session, member)
+        before, now = ticket.state, utcnow()
+        ticket.state = TicketState(self.state)
+        if ticket.state.is_open:
+            ticket.resolved_at = None
+        elif ticket.resolved_at is None:
+            ticket.resolved_at = now
+        ticket.updated_at = now
+        return self._details(ticket, before={"state": before.value}, after={"state": ticket.state.value})
+
+    def summary(self) -> str:
+        return f"Ticket state: {self.state}"
+
+
+@register
+class SetPriority(_TicketCommand):
+    """Change a ticket's priority; its due times follow (counted from its creation)."""
+
+    kind: Literal["set_ticket_priority"] = "set_ticket_priority"
+    priority: TicketPriority
+
+    action: ClassVar[str] = "ticket.priority"
+    label: ClassVar[str] = "Set ticket priority"
+    online_only: ClassVar[bool] = True
+
+    def check_in(self, session: Session, member: Member) -> None:
+        ticket = self._ticket(session, member)
+        if ticket.priority == self.priority:
+            raise Rejected(f"ticket #{ticket.id} is already {self.priority.value} priority",
+                           {"priority": "no change"})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._ticket(session, member)
+        before = ticket.priority
+        ticket.set_priority(self.priority)
+        ticket.updated_at = utcnow()
+        return self._details(ticket, before={"priority": before.value}, after={"priority": self.priority.value},
+                             due_at=ticket.next_due_at.isoformat())
+
+    def summary(self) -> str:
+        return f"Ticket priority: {self.priority.value}"

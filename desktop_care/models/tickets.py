@@ -1,0 +1,256 @@
+"""Support tickets: a member's question or problem, worked by staff in queues.
+
+A ticket belongs to one member, has a subject, a queue, an optional assignee (a staff
+user), a priority and a state, and a thread of entries: **replies** (e-mailed to the
+member through the mail outbox) and **internal notes** (staff only: never sent, never
+shown to the member).
+
+Each ticket is named by ``uid``, the op id of the ``OpenTicket`` command that created
+it: a workstation that opens a ticket offline knows its name at once, and queues notes
+on it before the server has seen it (docs/decisions/0018-tickets.md). ``id`` is the
+short number people quote ("#1042").
+
+Due times (first response, resolution) are counted in business hours of
+:data:`CALENDAR` from the ticket's creation, per priority (:data:`TARGETS`);
+:func:`business_due` and :func:`time_left` are pure functions of their arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .merge import member_reference
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class TicketPriority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """0 (low) to 3 (urgent), for sorting."""
+        return list(TicketPriority).index(self)
+
+
+class TicketState(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    #: Waiting for the member (the due clock keeps running: see the decision record).
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATES
+
+
+OPEN_STATES = frozenset({TicketState.NEW, TicketState.OPEN, TicketState.PENDING})
+
+
+class EntryKind(enum.StrEnum):
+    #: To the member: e-mailed through the outbox.
+    REPLY = "reply"
+    #: Staff only: never sent, never shown to the member.
+    NOTE = "note"
+
+
+#: The queues a ticket can be in (a ticket is always in exactly one).
+QUEUES: tuple[str, ...] = ("general", "membership", "billing", "portal")
+
+MAX_SUBJECT = 200
+MAX_BODY = 10_000
+
+
+# ---------------------------------------------------------------------- business hours
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Working hours: ``start``..``end`` (local hours) on ``workdays`` (Monday = 0) in
+    ``zone``. No public holidays yet."""
+
+    zone: str = "Europe/London"
+    start: int = 9
+    end: int = 17
+    workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
+
+    def _windows(self, moment: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The working window of ``moment``'s local day (empty on a day off), in UTC."""
+        local = moment.astimezone(self.tz)
+        if local.weekday() not in self.workdays:
+            return []
+        day = local.date()
+        opens = dt.datetime.combine(day, dt.time(self.start), self.tz).astimezone(dt.UTC)
+        closes = dt.datetime.combine(day, dt.time(self.end), self.tz).astimezone(dt.UTC)
+        return [(opens, closes)]
+
+    def _next_day(self, moment: dt.datetime) -> dt.datetime:
+        """Local midnight after ``moment``, in UTC."""
+        local = moment.astimezone(self.tz)
+        return dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), self.tz).astimezone(dt.UTC)
+
+
+#: The calendar every due time is counted in: Monday to Friday, 09:00-17:00 UK time.
+CALENDAR = BusinessCalendar()
+
+
+@dataclass(frozen=True)
+class Targets:
+    first_response: dt.timedelta
+    resolution: dt.timedelta
+
+
+#: Business time to the first reply and to resolution, per priority.
+TARGETS: dict[TicketPriority, Targets] = {
+    TicketPriority.URGENT: Targets(dt.timedelta(hours=1), dt.timedelta(hours=4)),
+    TicketPriority.HIGH: Targets(dt.timedelta(hours=4), dt.timedelta(hours=16)),
+    TicketPriority.NORMAL: Targets(dt.timedelta(hours=8), dt.timedelta(hours=40)),
+    TicketPriority.LOW: Targets(dt.timedelta(hours=16), dt.timedelta(hours=80)),
+}
+
+
+def business_due(start: dt.datetime, amount: dt.timedelta, calendar: BusinessCalendar = CALENDAR) -> dt.datetime:
+    """The moment ``amount`` of business time after ``start`` (aware; UTC result)."""
+    if start.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware datetime")
+    if calendar.start >= calendar.end or not calendar.workdays:
+        raise ValueError("a calendar needs working hours")
+    moment, left = start.astimezone(dt.UTC), amount
+    while True:
+        for opens, closes in calendar._windows(moment):
+            begin = max(moment, opens)
+            if begin < closes:
+                if begin + left <= closes:
+                    return begin + left
+                left -= closes - begin
+        moment = calendar._next_day(moment)
+
+
+def business_between(start: dt.datetime, end: dt.datetime, calendar: BusinessCalendar = CALENDAR) -> dt.timedelta:
+    """Business time from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    if end < start:
+        return -business_between(end, start, calendar)
+    total, moment = dt.timedelta(0), start.astimezone(dt.UTC)
+    while moment < end:
+        for opens, closes in calendar._windows(moment):
+            begin, finish = max(moment, opens), min(end, closes)
+            if begin < finish:
+                total += finish - begin
+        moment = calendar._next_day(moment)
+    return total
+
+
+def time_left(due: dt.datetime, now: dt.datetime, calendar: BusinessCalendar = CALENDAR) -> dt.timedelta:
+    """Business time left until ``due`` at ``now``: negative once it has passed (by how
+    much business time it is overdue)."""
+    return business_between(now, due, calendar)
+
+
+def format_time_left(left: dt.timedelta) -> str:
+    """"2 h 15 min left", "45 min overdue" (business time, for people)."""
+    minutes = int(abs(left).total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    amount = f"{hours} h {rest} min" if hours else f"{rest} min"
+    if hours and not rest:
+        amount = f"{hours} h"
+    return f"{amount} overdue" if left < dt.timedelta(0) else f"{amount} left"
+
+
+# ---------------------------------------------------------------------- tables
+
+
+class Ticket(Base):
+    """Server only: one ticket (workstations read tickets over the API)."""
+
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The op id of the OpenTicket that created it (commands name tickets by it).
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
+    queue: Mapped[str] = mapped_column(String(40), default="general")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), default=None)
+    priority: Mapped[TicketPriority] = mapped_column(_enum(TicketPriority), default=TicketPriority.NORMAL)
+    state: Mapped[TicketState] = mapped_column(_enum(TicketState), default=TicketState.NEW)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    first_response_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    resolution_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    first_responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: The due time that matters now: the first response's until there is one, then
+    #: the resolution's (what "overdue" and the Due column use).
+    next_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: 0 (low) .. 3 (urgent), kept with ``priority`` for sorting.
+    priority_rank: Mapped[int] = mapped_column(Integer, default=1)
+
+    entries: Mapped[list[TicketEntry]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEntry.id"
+    )
+
+    __table_args__ = (
+        Index("ix_ticket_member", "member_id", "id"),
+        Index("ix_ticket_queue_due", "queue", "next_due_at", "id"),
+        Index("ix_ticket_assignee_due", "assignee_id", "next_due_at", "id"),
+        Index("ix_ticket_state_due", "state", "next_due_at", "id"),
+    )
+
+    def set_priority(self, priority: TicketPriority) -> None:
+        """The priority and the due times it gives, counted from the ticket's creation."""
+        self.priority, self.priority_rank = priority, priority.rank
+        targets = TARGETS[priority]
+        self.first_response_due_at = business_due(self.created_at, targets.first_response)
+        self.resolution_due_at = business_due(self.created_at, targets.resolution)
+        self.refresh_due()
+
+    def refresh_due(self) -> None:
+        self.next_due_at = self.resolution_due_at if self.first_responded_at else self.first_response_due_at
+
+    def due_left(self, now: dt.datetime) -> dt.timedelta | None:
+        """Business time left until ``next_due_at``; None once resolved or closed."""
+        if not self.state.is_open:
+            return None
+        return time_left(self.next_due_at, now)
+
+
+class TicketEntry(Base):
+    """One entry of a ticket's thread: a reply to the member or an internal note."""
+
+    __tablename__ = "ticket_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
+    body: Mapped[str] = mapped_column(Text)
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), default=None)
+    author_name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: For a reply: the e-mail queued for it.
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("mail_message.id"), default=None)
+    #: The op id of the command that wrote it.
+    op_id: Mapped[str] = mapped_column(String(36), default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="entries")
+
+
+member_reference("ticket", "member_id", "support tickets")

@@ -1,0 +1,1 @@
+"""The support desk: ticket queues, the ticket view, a member's tickets."""

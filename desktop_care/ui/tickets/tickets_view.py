@@ -1,0 +1,224 @@
+"""The Tickets page (Customer Care → Tickets, Ctrl+3): the support desk's queues.
+
+A queue selector (My tickets, Unassigned, All open, Overdue, one per queue, Resolved and
+closed), a text filter (subject, member name, ticket number or member ID; debounced,
+sent off the GUI thread), and a lazily paged table sorted by clicking the #, Priority,
+Due or Updated header. Enter or a double-click opens the ticket.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...models.tickets import QUEUES
+from .. import message
+from ..errors import Action, describe
+from ..paging import showing
+from ..qt import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QKeyEvent,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QStackedWidget,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from ..widgets import StatePanel, make_results_table, named, page_title
+from .table_model import COLUMNS, TicketQuery, TicketTableModel, column_of
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+DEBOUNCE_MS = 250
+PLACEHOLDER = "Subject, member name, ticket number or member ID"
+
+#: The queue selector: label → (view, queue, states).
+QUEUE_CHOICES: tuple[tuple[str, tuple[str, str | None, str]], ...] = (
+    ("My tickets", ("mine", None, "open")),
+    ("Unassigned", ("unassigned", None, "open")),
+    ("All open tickets", ("all", None, "open")),
+    ("Overdue", ("overdue", None, "open")),
+    *((f"Queue: {queue.capitalize()}", ("all", queue, "open")) for queue in QUEUES),
+    ("Resolved and closed", ("all", None, "done")),
+)
+_COLUMN_SAMPLES = {"#": "100000", "Member": "Firstname Lastname (1000000)", "Queue": "Membership",
+                   "Priority": "Urgent", "State": "Resolved", "Assignee": "Firstname Lastname",
+                   "Due": "12 h 45 min overdue", "Updated": "30 Sep 2025, 23:59"}
+
+
+class TicketsTable(QTableView):
+    """A ticket table sorted by its sortable headers (the server sorts)."""
+
+    def __init__(self, model: TicketTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ticketsTable")
+        self.setModel(model)
+        make_results_table(self)
+        header = self.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        metrics = self.fontMetrics()
+        for section, column in enumerate(COLUMNS):
+            if column.title == "Subject":
+                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
+                continue
+            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
+            sample = _COLUMN_SAMPLES.get(column.title, "M" * 12)
+            self.setColumnWidth(section, max(metrics.horizontalAdvance(sample),
+                                             metrics.horizontalAdvance(column.title)) + 28)
+
+    def show_sort(self, sort: str) -> None:
+        column, descending = column_of(sort)
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        header = self.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(column, order)
+        header.blockSignals(False)
+
+
+def sort_for(section: int, current: str) -> str | None:
+    """The sort a click on header ``section`` asks for (the same column again flips
+    it), or None for a column that does not sort."""
+    key = COLUMNS[section].sort
+    if key is None:
+        return None
+    if current.lstrip("-") == key:
+        return key if current.startswith("-") else f"-{key}"
+    # Priority and Updated read best highest/newest first.
+    return f"-{key}" if key in ("priority", "updated") else key
+
+
+class TicketsView(QWidget):
+    """The Tickets page."""
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
+        super().__init__(parent)
+        self.setObjectName("ticketsView")
+        self.workspace = workspace
+        self.model = TicketTableModel(workspace.client, self)
+        self.sort = "due"
+
+        title = page_title("Tickets")
+        self.queue_box = named(QComboBox(), "queueSelector")
+        for text, values in QUEUE_CHOICES:
+            self.queue_box.addItem(text, values)
+        self.queue_box.setAccessibleName("Queue")
+        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "ticketSearchBox")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAccessibleName("Filter tickets")
+        self.summary = named(QLabel(), "ticketsSummary")
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        hint = named(QLabel("Due times count business hours: Monday to Friday, 09:00–17:00 UK time."),
+                     "ticketsHint")
+        hint.setEnabled(False)
+
+        self.table = TicketsTable(self.model, self)
+        self.table.show_sort(self.sort)
+        self.state = StatePanel(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.state)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.queue_box, 1)
+        filters.addWidget(self.search_box, 3)
+        filters.addWidget(self.summary, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 6)
+        layout.addWidget(title)
+        layout.addLayout(filters)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(hint)
+
+        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
+        self._debounce.timeout.connect(self.search_now)
+        self.search_box.textEdited.connect(self._debounce.start)
+        self.search_box.textChanged.connect(lambda text: None if text else self._debounce.start())
+        self.search_box.returnPressed.connect(self.search_now)
+        self.queue_box.currentIndexChanged.connect(self.search_now)
+        self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        self.table.activated.connect(self._open)
+        self.state.retry_button.clicked.connect(self.model.retry)
+        self.model.state_changed.connect(self._update)
+        self._update()
+
+    # ----------------------------------------------------------------- actions
+
+    def current_query(self) -> TicketQuery:
+        view, queue, states = self.queue_box.currentData()
+        return TicketQuery(view=view, queue=queue, states=states, text=self.search_box.text().strip(),
+                           sort=self.sort)
+
+    def search_now(self) -> None:
+        self._debounce.stop()
+        self.model.load(self.current_query())
+
+    def choose_queue(self, label: str) -> None:
+        self.queue_box.setCurrentIndex(self.queue_box.findText(label))
+
+    def sort_by(self, sort: str) -> None:
+        self.sort = sort
+        self.table.show_sort(sort)
+        self.search_now()
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def open_ticket(self, ticket_id: int) -> QWidget:
+        from .ticket_view import TicketDialog
+
+        dialog = TicketDialog(self.workspace, ticket_id, self)
+        dialog.changed.connect(lambda _id: self.model.reload())
+        dialog.show()
+        return dialog
+
+    # ----------------------------------------------------------------- internals
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.table.currentIndex().isValid():
+            self._open(self.table.currentIndex())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _open(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_ticket(self.model.ticket(index.row()).id)
+
+    def _header_clicked(self, section: int) -> None:
+        wanted = sort_for(section, self.sort)
+        if wanted is None:
+            self.table.show_sort(self.sort)  # this column does not sort: keep the indicator
+            return
+        self.sort_by(wanted)
+
+    def _update(self) -> None:
+        model = self.model
+        if model.searching:
+            self.summary.setText("Loading…")
+            return
+        self.summary.setText("" if model.error is not None or model.rowCount() == 0
+                             else showing(model, "ticket", "refine the filter"))
+        if model.error is not None:
+            problem = describe(model.error)
+            if problem.action is Action.SIGN_IN_AGAIN:
+                message.problem(model.error)
+            self.state.show_state("The tickets could not be listed", problem.text,
+                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
+            self.stack.setCurrentWidget(self.state)
+        elif model.rowCount() == 0 and model.query is not None:
+            if model.query.text:
+                self.state.show_state("No tickets match", "Check the spelling, or clear the filter.")
+            else:
+                self.state.show_state(f"No tickets in “{self.queue_box.currentText()}”",
+                                      "Choose another queue above.")
+            self.stack.setCurrentWidget(self.state)
+        else:
+            self.stack.setCurrentWidget(self.table)
