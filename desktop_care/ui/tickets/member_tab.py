@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ...commands import OpenTicket
 from ...models.tickets import MAX_SUBJECT, QUEUES, TicketPriority
+from ...sync.syncer import SyncStatus
 from ..errors import describe
 from ..qt import (
     QComboBox,
@@ -141,7 +142,12 @@ class MemberTicketsTab(QWidget):
         self.model.state_changed.connect(self._update)
         self.table.activated.connect(self._open)
         workspace.members_changed.connect(self._members_changed)
-        workspace.status_changed.connect(lambda status: self.waiting.setText("") if status.pending == 0 else None)
+        # A method, not a lambda: the connection ends with the tab (a lambda would outlive it).
+        workspace.status_changed.connect(self._status_changed)
+
+    def _status_changed(self, status: SyncStatus) -> None:
+        if status.pending == 0:
+            self.waiting.setText("")
 
     def ensure_loaded(self) -> None:
         if not self.loaded:

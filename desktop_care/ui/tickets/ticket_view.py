@@ -175,7 +175,7 @@ class TicketDialog(QDialog):
         self.stack.addWidget(loaded)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)
-        workspace.status_changed.connect(lambda _s: self._enable())
+        workspace.status_changed.connect(self._status_changed)  # a method: it ends with the dialog
         self.load()
         self._load_staff()
 
@@ -262,6 +262,9 @@ class TicketDialog(QDialog):
         box.setCurrentIndex(max(index, 0))
 
     # ----------------------------------------------------------------- changes
+
+    def _status_changed(self, _status: object) -> None:
+        self._enable()
 
     def _enable(self) -> None:
         loaded = self.ticket is not None and not self.busy
