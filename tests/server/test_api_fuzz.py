@@ -46,6 +46,7 @@ SEMANTIC_RULES = (
     re.compile(r" was already used for a different change$"),  # an op_id is used once, ever
     re.compile(r"^must be a two-letter country code such as"),  # two letters ISO 3166 has assigned
     re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
+    re.compile(r" address cannot be both replaced and removed$"),  # a rule across two fields of an edit
     re.compile(r"^is not a file bulk invite can read: "),  # a CSV file's content (bulk invite's dry run)
 )
 
