@@ -183,8 +183,10 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.N
         f"{args.demo_members:,} demo members (with their demo orders) in the database. The real server, one "
         "worker, on 127.0.0.1; requests from the same machine. All members sign in first (argon2, timed on "
         "its own), then the pages are timed."), "",
-        ("**The machine is shared**: other helpers' test suites ran on its 2 cores during the run (load average "
-        "below), so these figures are upper bounds; re-run on a quiet machine before judging a miss."), "",
+        ("**The machine was busy** (load average below, on 2 cores): these figures are upper bounds; re-run "
+         "on a quiet machine before judging a miss." if info["load_average_at_start"][0] > 2 else
+         "The machine was quiet (load average below). With 12 members at once on 2 cores, the server's one "
+         "worker and the 12 clients share the same cores."), "",
         "## Machine", "",
         f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gib']} GiB; {info['os']}",
         f"- load average at the start {info['load_average_at_start']}, at the end {info.get('load_average_at_end')}",
