@@ -56,6 +56,7 @@ from desktop_care.schemas import FeedPage
 from desktop_care.server.accounts import create_staff
 from desktop_care.sync import LocalStore, Syncer
 from desktop_care.sync.api_client import ApiClient
+from desktop_care.sync.local_store import Author
 from tests.support.servers import PG_ENV, DatabaseFactory, LiveServer, start_server
 from tests.ui.arrange import add_members
 
@@ -91,6 +92,8 @@ class Desk:
     store: LocalStore
     client: TimedClient
     syncer: Syncer
+    #: Whose changes the desk queues (pushed only under that staff member's session).
+    author: Author
     queued: list[AdjustPoints] = field(default_factory=list)
     rounds: int = 0
     failed_rounds: int = 0
@@ -99,7 +102,7 @@ class Desk:
         while not stop.is_set():
             command = AdjustPoints(member_id=rng.choice(members), delta=1, points_type=PointsType.GOODWILL,
                                    reason=f"load test {self.name}")
-            self.store.enqueue(command)
+            self.store.enqueue(command, self.author)
             self.queued.append(command)
             self.rounds += 1
             if not self.syncer.sync_once():
@@ -136,7 +139,7 @@ def run(workstations: int, seconds: float, workers: int, members_count: int, thi
             client.login(username, PASSWORD)
             store = LocalStore(root / f"desk-{i:02d}.sqlite3")
             syncer = Syncer(store, client, on_event=lambda event: None, autostart=False)
-            desks.append(Desk(f"desk-{i:02d}", store, client, syncer))
+            desks.append(Desk(f"desk-{i:02d}", store, client, syncer, Author.of(client.me())))
         for desk in desks:  # the directory first, so the timed rounds are the steady state
             desk.drain()
             desk.client.pull_ms.clear()
