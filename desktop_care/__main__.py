@@ -40,10 +40,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return options
 
 
-def apply_transport(options: argparse.Namespace) -> None:
+def apply_transport(options: argparse.Namespace, saved: settings.Settings) -> None:
     """File → Settings' CA file and plain-http choice, then ``--ca-file`` and
     ``--allow-insecure-http`` over them, into the transport every client uses."""
-    saved = settings.load()
     config.set_transport(config.Transport(ca_file=saved.ca_file or config.transport().ca_file,
                                           allow_insecure_http=saved.allow_insecure_http))
     current = config.transport()
@@ -64,11 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # render without a screen
     logs.setup()
-    apply_transport(options)
+    saved = settings.load()  # once: the transport here, the look and the first server in the app
+    apply_transport(options, saved)
 
     from .ui.app import Options, run
 
-    return run(Options(server=options.server, screenshot=options.screenshot, search=options.search))
+    return run(Options(server=options.server, screenshot=options.screenshot, search=options.search, settings=saved))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__, crash
@@ -47,6 +47,8 @@ class Options:
     screenshot: Path | None = None
     #: The first search (default: every member, first page).
     search: str = ""
+    #: File → Settings as read at start (None: read them here).
+    settings: saved_settings.Settings | None = None
 
 
 class DesktopCare(QObject):
@@ -73,7 +75,7 @@ class DesktopCare(QObject):
         self.crash_notice: QMessageBox | None = None
         self.exit_code = 0
         #: File → Settings, as saved (the username is remembered at each sign-in).
-        self.settings = saved_settings.load()
+        self.settings = options.settings if options.settings is not None else saved_settings.load()
         self.session: StaffSession | None = None
         self.embedded: EmbeddedServer | None = None
         self._embedded_factory = embedded_factory
@@ -293,8 +295,10 @@ def run(options: Options, argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("desktop_care")
     app.setDesktopFileName("desktop-care")
-    look = saved_settings.load()
-    apply_look(app, look.theme, look.text_size)
+    if options.settings is None:
+        options = replace(options, settings=saved_settings.load())
+    assert options.settings is not None
+    apply_look(app, options.settings.theme, options.settings.text_size)
     collector.install(app)
     run_marker, previous = crash.start_run()
     crash_handler = CrashHandler(run_marker).install()

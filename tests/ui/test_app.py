@@ -139,11 +139,13 @@ def test_version(capsys) -> None:
 def test_transport_options_reach_every_client(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from desktop_care import config
     from desktop_care.__main__ import apply_transport, parse_args
+    from desktop_care.settings import Settings
 
     monkeypatch.setattr(config, "_transport", config.Transport())
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    apply_transport(parse_args(["--server", "https://care.example.org", "--ca-file", str(ca), "--allow-insecure-http"]))
+    apply_transport(parse_args(["--server", "https://care.example.org", "--ca-file", str(ca), "--allow-insecure-http"]),
+                    Settings())
     assert config.transport() == config.Transport(ca_file=ca.resolve(), allow_insecure_http=True)
     assert ApiClient("http://care.example.org").transport.allow_insecure_http
 
