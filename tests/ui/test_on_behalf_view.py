@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from desktop_care.models import LineIn, Member, place_order
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
 from desktop_care.ui.portal import (
@@ -21,7 +22,7 @@ from desktop_care.ui.qt import Qt, QWebEngineProfile
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.workspace import Workspace
 from tests.support.servers import LiveServer
-from tests.ui.arrange import FullMember, add_full_member, signed_in_client, unique
+from tests.ui.arrange import FullMember, add_full_member, server_session, signed_in_client, unique
 
 LOAD_MS = 20_000
 
@@ -233,3 +234,58 @@ def test_sign_out_in_the_banner_ends_the_session_and_signs_out_of_the_console(
         qtbot.mouseClick(view.sign_out_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.session.client.on_behalf_state(session_id).live, timeout=LOAD_MS)
     assert window.session.client.on_behalf_state(session_id).end_reason == "sign_out"
+
+
+def _orders_for(server: LiveServer, member_id: int, *amounts: int) -> list[tuple[int, str]]:
+    """Unpaid orders of the member's (id, order number), one per amount in pence."""
+    with server_session(server) as session:
+        member = session.get(Member, member_id)
+        assert member is not None
+        orders = [place_order(session, member, [LineIn(f"Show entry fee {n + 1}", cents)], registrants=[member])
+                  for n, cents in enumerate(amounts)]
+        session.commit()
+        return [(order.id, order.order_no) for order in orders]
+
+
+def _pay_in_view(qtbot, view: OnBehalfWindow, order_id: int, button: str) -> str:
+    """Open the order in the view, Pay, confirm, press ``button`` on the provider's
+    checkout page; the heading of the page the member comes back to."""
+    navigate(qtbot, view, f"location.href = '/portal/orders/{order_id}'")
+    navigate(qtbot, view, "document.getElementById('pay').click()")
+    assert js(qtbot, view, "document.querySelector('h1').innerText") == "Pay for this order"
+    navigate(qtbot, view, "document.getElementById('confirm-pay').click()")
+    assert js(qtbot, view, "location.pathname").startswith("/test-provider/checkout/")
+    # The banner is the portal's: the provider's hosted page is not ours to mark.
+    navigate(qtbot, view, f"document.getElementById('{button}').click()")
+    assert js(qtbot, view, "document.getElementById('on-behalf-banner') !== null") is True
+    heading: str = js(qtbot, view, "document.querySelector('h1').innerText")
+    return heading
+
+
+def test_staff_pay_an_order_for_the_member_in_the_view_paid_declined_and_cancelled(
+    qtbot, window: MainWindow, member: FullMember, sqlite_server: LiveServer, screenshot
+) -> None:
+    paid, declined, cancelled = _orders_for(sqlite_server, member.id, 2500, 3200, 1800)
+    view = open_view(qtbot, details_of(qtbot, window, member.id), "Member asked us to take the show fees")
+
+    assert _pay_in_view(qtbot, view, paid[0], "pay") == "Thank you for your payment"
+    painted(qtbot, view)
+    screenshot(view, "on-behalf-paid")
+    assert _pay_in_view(qtbot, view, declined[0], "decline") == "Your payment was declined"
+    assert js(qtbot, view, "document.getElementById('try-again') !== null") is True
+    assert _pay_in_view(qtbot, view, cancelled[0], "cancel") == "You cancelled the payment"
+    assert cancelled[1] in js(qtbot, view, "document.getElementById('payment-result').innerText")
+
+    # What the member's account shows in the console: the payment taken (pending until
+    # it settles), nothing for the declined or cancelled orders.
+    def orders_now() -> dict[str, str]:
+        return {o.order_no: o.state for o in window.session.client.member_orders(member.id).items}
+    qtbot.waitUntil(lambda: orders_now()[paid[1]] == "paid", timeout=LOAD_MS)
+    assert orders_now()[declined[1]] == orders_now()[cancelled[1]] == "unpaid"
+    # Each step is the staff member's, in this session, in the member's History.
+    session_id = view.session_id
+    history = window.session.client.member_history(member.id)
+    checkouts = [e for e in history.items if e.action == "order.checkout_opened"]
+    assert len(checkouts) == 3
+    assert {(e.actor_username, e.impersonation_id) for e in checkouts} == {(window.session.staff.username,
+                                                                            session_id)}

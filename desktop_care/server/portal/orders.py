@@ -67,12 +67,6 @@ FormText = Annotated[str, Form()]
 EXPIRED_FORM = "This form has expired. Please try again."
 
 
-def _actor(current: SignedIn, client: str) -> Actor:
-    # The portal decides who may do what on its pages; the command runs as the
-    # server acting on the signed-in user's request (no staff role).
-    return Actor(user_id=current.user.id, username=current.user.username, client_address=client, role=None)
-
-
 def _run(session: Session, command: BaseCommand, actor: Actor) -> CommandResult:
     result = execute(session, command, actor)
     if result.status in (Status.APPLIED, Status.DUPLICATE):
@@ -143,7 +137,7 @@ def email_invoice(request: Request, session: SessionDep, client: ClientAddress, 
         renew_csrf(request)
         return _refused(request, current, 400, "This form has expired", EXPIRED_FORM, back=f"/orders/{order.id}")
     result = _run(session, EmailInvoice(member_id=current.member.id, order_id=order.id, user_id=current.user.id),
-                  _actor(current, client))
+                  current.portal_actor(client))
     if result.status not in (Status.APPLIED, Status.DUPLICATE):
         return _refused(request, current, 409, "The invoice was not sent", _sentence(result.reason),
                         back=f"/orders/{order_id}")
@@ -216,7 +210,7 @@ def _start_payment(request: Request, session: Session, client: str, current: Sig
                                         checkout_id=checkout.id, checkout_url=checkout.url,
                                         amount_cents=checkout.amount_cents, currency=checkout.currency,
                                         expires_at=checkout.expires_at, user_id=current.user.id),
-                  _actor(current, client))
+                  current.portal_actor(client))
     if result.status != Status.APPLIED:
         provider.expire(checkout.id)
         return _refused(request, current, 409, "This order cannot be paid here", _sentence(result.reason), back=back)
@@ -285,7 +279,7 @@ def renew(request: Request, session: SessionDep, client: ClientAddress, current:
         if not csrf_ok(request, csrf_token):
             renew_csrf(request)
             return _refused(request, current, 400, "This form has expired", EXPIRED_FORM, back="/renew")
-        result = _run(session, PlaceRenewal(member_id=current.member.id), _actor(current, client))
+        result = _run(session, PlaceRenewal(member_id=current.member.id), current.portal_actor(client))
         if result.status != Status.APPLIED:
             return _refused(request, current, 409, "The renewal could not be placed", _sentence(result.reason),
                             back="/renew")
@@ -357,7 +351,7 @@ def invite(request: Request, session: SessionDep, client: ClientAddress, current
     if errors:
         return again(400, errors)
     result = _run(session, InviteUser(member_id=current.member.id, email=clean_email, display_name=clean_name,
-                                      role=PortalRole(role)), _actor(current, client))
+                                      role=PortalRole(role)), current.portal_actor(client))
     if result.status != Status.APPLIED:
         field = "email" if "email" in result.fields else ""
         if field:

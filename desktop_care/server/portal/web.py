@@ -223,7 +223,15 @@ class SignedIn:
         member with their role and the on-behalf session id."""
         if self.on_behalf is not None:
             return on_behalf.actor(self.on_behalf.row, self.on_behalf.staff, client_address)
-        return Actor(user_id=self.user.id, username=self.user.username, client_address=client_address, role=None)
+        return self.portal_actor(client_address)
+
+    def portal_actor(self, client_address: str = "") -> Actor:
+        """The actor of a command only the portal may run (opening a checkout, e-mailing
+        an invoice, inviting a user: no staff role, the portal decides who may), still
+        naming the real person: in an on-behalf session the staff member and the
+        session id, so the member's History says who did it and when."""
+        return Actor(user_id=self.user.id, username=self.user.username, client_address=client_address, role=None,
+                     impersonation_id=self.on_behalf.session_id if self.on_behalf is not None else None)
 
     @property
     def shown_name(self) -> str:
