@@ -36,7 +36,8 @@ from PySide6.QtGui import (
     QKeySequence,
     QPalette,
 )
-from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
+from PySide6.QtNetwork import QSslCertificate, QSslConfiguration
+from PySide6.QtWebEngineCore import QWebEngineCertificateError, QWebEnginePage, QWebEngineProfile
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -127,6 +128,8 @@ __all__ = [
     "QScrollArea",
     "QSocketNotifier",
     "QSplitter",
+    "QSslCertificate",
+    "QSslConfiguration",
     "QStackedWidget",
     "QStatusBar",
     "QTabWidget",
@@ -137,6 +140,7 @@ __all__ = [
     "QTimer",
     "QUrl",
     "QVBoxLayout",
+    "QWebEngineCertificateError",
     "QWebEnginePage",
     "QWebEngineProfile",
     "QWebEngineView",

@@ -38,6 +38,7 @@ from ..qt import (
     QTimer,
     QUrl,
     QVBoxLayout,
+    QWebEngineCertificateError,
     QWebEnginePage,
     QWebEngineProfile,
     QWebEngineView,
@@ -46,6 +47,7 @@ from ..qt import (
     is_alive,
 )
 from ..widgets import FieldBox, named
+from .trust import distrust, refusal_page
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ class OnBehalfWindow(QMainWindow):
     ended = Signal(str)
     #: The first portal page finished loading (True when it loaded).
     first_page = Signal(bool)
+    #: A page was refused for its certificate, and the view now says why.
+    refusal_shown = Signal()
 
     def __init__(self, client: ApiClient, grant: OnBehalfOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -135,6 +139,11 @@ class OnBehalfWindow(QMainWindow):
         self.view.setPage(self.page)
         self.view.loadFinished.connect(self._load_finished)
         self.view.urlChanged.connect(self._url_changed)
+        self.page.certificateError.connect(self._certificate_error)
+        #: Set when a page's certificate was refused (the view then says why).
+        self.certificate_refused = ""
+        self._refusal_page = ""
+        self._showing_refusal = False
 
         self.banner = named(QFrame(), "onBehalfBanner")
         self.banner.setStyleSheet(BANNER_STYLE)
@@ -212,10 +221,29 @@ class OnBehalfWindow(QMainWindow):
             self._ended("sign_out" if then == "sign_out" else "sign_in_as_yourself")
             QTimer.singleShot(0, self.close)
 
+    def _certificate_error(self, error: QWebEngineCertificateError) -> None:
+        """Trust what the console trusts (its CA file too), and nothing else: see trust.py."""
+        why = distrust(error, self.client.base_url, self.client.transport)
+        if why is None:
+            error.acceptCertificate()
+            return
+        error.rejectCertificate()
+        self.certificate_refused = why
+        self._refusal_page = refusal_page(error, why)
+        log.warning("on-behalf view refused the certificate of %s: %s", error.url().toString(), error.description())
+
     def _load_finished(self, ok: bool) -> None:
         if self._first:
             self._first = False
             self.first_page.emit(ok)
+        if not ok and self._refusal_page:
+            # Chromium's own error page has replaced the page by now: say why instead.
+            page, self._refusal_page = self._refusal_page, ""
+            self._showing_refusal = True
+            self.page.setHtml(page)
+        elif ok and self._showing_refusal:
+            self._showing_refusal = False
+            self.refusal_shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.active:
