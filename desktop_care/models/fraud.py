@@ -286,9 +286,9 @@ __all__ = [
     "card_key",
     "count_hits",
     "describe",
-    "stop",
     "email_keys",
     "find_blocks",
     "ip_key",
     "ip_network",
+    "stop",
 ]

@@ -28,8 +28,7 @@ from desktop_care.models.fraud import Attempt, Hit, Probe, describe, stop
 log = logging.getLogger("desktop_care.fraud")
 
 GENERIC_TITLE = "We could not complete this request"
-GENERIC_REFUSAL = ("We could not complete this request. If you think this is a mistake, please contact the "
-                   "society's office.")
+GENERIC_REFUSAL = "Please contact the society's office if you think this is a mistake."
 
 
 def client_host(request: Request) -> str:
