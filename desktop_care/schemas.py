@@ -567,6 +567,9 @@ class FraudBlockOut(Schema):
 class FraudBlockPage(Schema):
     items: list[FraudBlockOut]
     total: int
+    total_exact: bool = True
+    #: The ``offset`` of the next page (None on the last).
+    next_cursor: str | None = None
 
 
 class FraudStopCandidate(Schema):

@@ -83,7 +83,9 @@ def list_blocks(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(FraudBlock.created_at.desc(), FraudBlock.id.desc())
                            .offset(offset).limit(limit))
-    return FraudBlockPage(items=[block_out(b) for b in rows], total=total)
+    items = [block_out(b) for b in rows]
+    more = offset + len(items) < total
+    return FraudBlockPage(items=items, total=total, next_cursor=str(offset + len(items)) if more else None)
 
 
 def last_sign_in(session: Session, member_id: int) -> PortalSession | None:
