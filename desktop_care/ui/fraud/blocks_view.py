@@ -172,13 +172,14 @@ class FraudStopView(QWidget):
         metrics = self.table.fontMetrics()
         samples = {"#": "100000", "Kind": "IP address", "Blocked": "2001:db8:ffff:ffff::/64",
                    "By": "Firstname Lastname", "When": "30 Sep 2025, 23:59", "Expires": "Lifted 30 Sep 2025, 23:59",
-                   "State": "Expired", "Would have blocked": "Would have blocked"}
+                   "State": "Expired"}
         for section, (name, _text) in enumerate(COLUMNS):
             if name == "Why":
                 header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
                 continue
             header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(section, metrics.horizontalAdvance(samples.get(name, name)) + 28)
+            self.table.setColumnWidth(section, max(metrics.horizontalAdvance(samples.get(name, name)),
+                                                   header.fontMetrics().horizontalAdvance(name)) + 32)
         self.state = StatePanel(self)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.table)

@@ -35,6 +35,7 @@ EXPIRIES: tuple[tuple[str, int | None], ...] = (
 _DEFAULT_EXPIRY = 2
 
 KIND_WORDS = {BlockKind.IP: "IP address", BlockKind.CARD: "Card", BlockKind.EMAIL: "E-mail"}
+_NOUNS = {BlockKind.IP: "IP address", BlockKind.CARD: "card", BlockKind.EMAIL: "e-mail"}
 
 
 def card_text(brand: str, bin_: str, last4: str) -> str:
@@ -94,12 +95,12 @@ class FraudStopDialog(_ActionDialog):
         self.reason = reason_box(BlockReason.STOLEN_CARD if order_id is not None else BlockReason.FAKE_ACCOUNT)
         self.note = QLineEdit(placeholderText="What happened (optional; never a card number)")
         self.expiry = expiry_box()
-        hint = named(QLabel("Blocked addresses, cards and e-mails can no longer open an account or pay. "
-                            "The member is not told why."), "fraudStopHint")
+        self.hint = hint = named(QLabel("Blocked addresses, cards and e-mails can no longer open an account or "
+                                        "pay. The member is not told why."), "fraudStopHint")
         hint.setWordWrap(True)
         hint.setProperty("role", "muted")
-        form = self._field_form((("reason_code", "Reason:", self.reason), ("note", "Note:", self.note),
-                                 ("expires_at", "Expires after:", self.expiry)), hint)
+        self.form = form = self._field_form((("reason_code", "Reason:", self.reason), ("note", "Note:", self.note),
+                                             ("expires_at", "Expires after:", self.expiry)), hint)
         self.confirm_button.setText("Block")
         self.confirm_button.setProperty("role", "danger")
         self.confirm_button.setEnabled(False)
@@ -122,13 +123,16 @@ class FraudStopDialog(_ActionDialog):
                 box.setChecked(candidate.kind != BlockKind.EMAIL)
             box.toggled.connect(self._update)
             self.choices_layout.addWidget(box)
+            box.show()  # added to a dialog already on screen
             self.checks.append((box, candidate))
         if not stop.candidates:
             self.message.setText("This member has signed in to the portal from no address we know, and paid "
                                  "with no card: there is nothing to block. Add a block by hand on the Fraud stop "
                                  "page if you know more.")
         else:
-            self.message.setText("Block what it used:")
+            self.message.setText("Block what this member used (ticked), so it can no longer open an account "
+                                 "or pay:" if self.order_id is None else
+                                 "Block what this order was paid with and where the member signed in from:")
         self._update()
         grow_to_fit(self)
 
@@ -184,7 +188,11 @@ class FraudStopDialog(_ActionDialog):
             r.status is Status.DUPLICATE and r.original_status is Status.APPLIED)]
         refused = [f"{c.value}: {sentence(r.reason)}" for c, r in zip(commands, results, strict=True)
                    if r.status is Status.REJECTED]
-        lines = [f"Blocked {KIND_WORDS[c.block_kind].lower()} {c.value}." for c in done] + refused
+        lines = [f"Blocked {_NOUNS[c.block_kind]} {c.value}." for c in done] + refused
+        for box, _candidate in self.checks:
+            box.setEnabled(False)
+        self.form.setEnabled(False)
+        self.hint.hide()
         self._done(" ".join(lines))
         self.finished_action.emit(results)
 
