@@ -16,9 +16,7 @@ from ...commands import AddBlock, BaseCommand, CommandResult, LiftBlock
 from ...models.fraud import BlockKind, BlockReason, BlockState
 from ...schemas import FraudBlockOut, FraudBlockPage
 from .. import format as fmt
-from .. import message
-from ..errors import Action, describe
-from ..paging import PagedTableModel, showing
+from ..paging import PagedTableModel, show_results
 from ..qt import (
     QColor,
     QComboBox,
@@ -275,28 +273,13 @@ class FraudStopView(QWidget):
 
     def _update(self) -> None:
         self._enable()
-        model = self.model
-        if model.searching:
-            self.summary.setText("Loading…")
-            return
-        self.summary.setText("" if model.error is not None or model.rowCount() == 0
-                             else showing(model, "block", "refine the filter"))
-        if model.error is not None:
-            problem = describe(model.error)
-            if problem.action is Action.SIGN_IN_AGAIN:
-                message.problem(model.error)
-            self.state.show_state("The blocks could not be listed", problem.text,
-                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
-            self.stack.setCurrentWidget(self.state)
-        elif model.rowCount() == 0 and model.query is not None:
-            if model.query.text:
-                self.state.show_state("No blocks match", "Check the spelling, or clear the filter.")
-            else:
-                self.state.show_state(f"No {self.state_box.currentText().lower()} blocks",
-                                      "Add a block by hand, or use FRAUD-STOP on a member or an order.")
-            self.stack.setCurrentWidget(self.state)
-        else:
-            self.stack.setCurrentWidget(self.table)
+        query = self.model.query
+        self.summary.setText(show_results(
+            self.model, self.stack, self.table, self.state, rows_word="block", failed="The blocks could not be listed",
+            no_match=("No blocks match", "Check the spelling, or clear the filter."),
+            empty=(f"No {self.state_box.currentText().lower()} blocks",
+                   "Add a block by hand, or use FRAUD-STOP on a member or an order."),
+            filtered=bool(query is not None and query.text)))
 
 
 __all__ = ["BlockQuery", "BlockTableModel", "FraudStopView"]
