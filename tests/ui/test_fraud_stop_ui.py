@@ -66,6 +66,12 @@ def test_fraud_stop_blocks_the_members_address_in_two_clicks_and_the_page_lists_
                                                    AuditEvent.entity_id == str(block_id)))
         assert audit is not None and audit.actor_name == window.session.staff.username
     dialog.close()
+    details.show_tab("Orders")  # FRAUD-STOP on an order: there for the selected order
+    qtbot.waitUntil(lambda: details.orders_tab.loaded, timeout=10_000)
+    order_stop = details.orders_tab.fraud_stop_button
+    assert order_stop.isVisible() and not order_stop.isEnabled()
+    assert order_stop.toolTip() == "Select an order first"
+    shot(details, "fraud-stop-orders-tab")
 
     # The page: found by the address, with who, why and when it expires.
     page = window.show_fraud_stop()
