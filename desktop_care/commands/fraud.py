@@ -10,6 +10,7 @@ reason, since lifting lets a known fraudster back in.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -94,6 +95,24 @@ def clean_fingerprint(value: str) -> str:
     return value
 
 
+#: Never blocked: this computer's own connections (the embedded server's console and
+#: portal view connect from here).
+_OWN = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+#: The widest networks a block may be (a wider one would refuse whole continents).
+_WIDEST = {4: 8, 6: 16}
+
+
+def checked_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """The network to block, or ValueError: not a network, host bits set, too broad, or
+    holding this computer's own address."""
+    network = ip_network(value)
+    if network.prefixlen < _WIDEST[network.version]:
+        raise ValueError(f"is too broad: block at most a /{_WIDEST[network.version]} at once")
+    if any(own.version == network.version and own in network for own in _OWN):
+        raise ValueError("holds this computer's own address (127.0.0.1 or ::1), which the console uses")
+    return network
+
+
 @register
 class AddBlock(RecordCommand):
     """Block an IP address or CIDR range (an expiry is required), a card (by the
@@ -105,8 +124,8 @@ class AddBlock(RecordCommand):
     #: card fingerprint.
     value: str = Field(min_length=1, max_length=MAX_VALUE)
     card_brand: CardBrand | None = None
-    card_bin: str = Field(default="", max_length=8)
-    card_last4: str = Field(default="", max_length=4)
+    card_bin: str = Field(default="", max_length=8, json_schema_extra={"pattern": "^([0-9]{6}|[0-9]{8})?$"})
+    card_last4: str = Field(default="", max_length=4, json_schema_extra={"pattern": "^([0-9]{4})?$"})
     reason_code: BlockReason
     note: str = Field(default="", max_length=MAX_NOTE)
     expires_at: AwareDatetime | None = Field(default=None, validate_default=True)
@@ -122,7 +141,7 @@ class AddBlock(RecordCommand):
     def _value(cls, value: str, info: ValidationInfo) -> str:
         kind = info.data.get("block_kind")
         if kind == BlockKind.IP:
-            return str(ip_network(value))
+            return str(checked_network(value))
         if kind == BlockKind.EMAIL:
             return clean_email_block(value)
         if kind == BlockKind.CARD:
@@ -132,7 +151,6 @@ class AddBlock(RecordCommand):
     @field_validator("card_bin")
     @classmethod
     def _bin(cls, value: str) -> str:
-        value = value.strip()
         if value and (len(value) not in (6, 8) or not value.isdigit() or not value.isascii()):
             raise ValueError("must be the card's first 6 or 8 digits")
         return value
@@ -140,7 +158,6 @@ class AddBlock(RecordCommand):
     @field_validator("card_last4")
     @classmethod
     def _last4(cls, value: str) -> str:
-        value = value.strip()
         if value and (len(value) != 4 or not value.isdigit() or not value.isascii()):
             raise ValueError("must be the card's last 4 digits")
         return value
