@@ -29,7 +29,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Enum, Index, Integer, String, Text, or_, select, update
+from sqlalchemy import Enum, Index, Integer, String, Text, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .audit import record
@@ -207,16 +207,19 @@ class Probe:
         return Probe(BlockKind.CARD, fingerprint, (card_key(fingerprint),) if fingerprint.strip() else ())
 
 
-def _active(now: dt.datetime) -> ColumnElement[bool]:
-    return (FraudBlock.lifted_at.is_(None)) & or_(FraudBlock.expires_at.is_(None), FraudBlock.expires_at > now)
+_BLOCKS = FraudBlock.__table__
+#: Built once (a Core statement, its SQL cached): the check runs on every portal request
+#: that opens an account or pays.
+_ACTIVE_IDS = select(_BLOCKS.c.id).where(
+    _BLOCKS.c.match_key.in_(bindparam("keys", expanding=True)), _BLOCKS.c.lifted_at.is_(None),
+    or_(_BLOCKS.c.expires_at.is_(None), _BLOCKS.c.expires_at > bindparam("now"))).order_by(_BLOCKS.c.id)
 
 
 def active_block_ids(session: Session, keys: Sequence[str], now: dt.datetime) -> list[int]:
     """The ids of active blocks whose key is one of ``keys`` (one indexed query)."""
     if not keys:
         return []
-    return list(session.scalars(select(FraudBlock.id).where(FraudBlock.match_key.in_(keys), _active(now))
-                                .order_by(FraudBlock.id)))
+    return list(session.execute(_ACTIVE_IDS, {"keys": list(keys), "now": now}).scalars())
 
 
 @dataclass(frozen=True)
