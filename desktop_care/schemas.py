@@ -17,6 +17,7 @@ from .commands.accounts import PortalRole
 from .commands.base import JsonInt
 from .commands.bulk_invite import MAX_CHUNK, MAX_FILE_BYTES, MAX_ROWS, Outcome, RowError
 from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
+from .models.fraud import BlockKind, BlockReason, BlockState
 from .models.ledger import PointsType, TxnStatus
 from .models.mail import MailState
 from .models.member import AddressKind, EmailCategory, MemberStatus
@@ -539,6 +540,59 @@ class BulkRowResultOut(Schema):
 
 class BulkRunOut(Schema):
     results: list[BulkRowResultOut]
+# ---------------------------------------------------------------------- fraud stop (decision 0022)
+
+
+class FraudBlockOut(Schema):
+    id: int
+    kind: BlockKind
+    value: str
+    card_brand: str = ""
+    card_bin: str = ""
+    card_last4: str = ""
+    reason_code: BlockReason
+    note: str = ""
+    source: str = ""
+    created_at: dt.datetime
+    created_by: str
+    expires_at: dt.datetime | None = None
+    lifted_at: dt.datetime | None = None
+    lifted_by: str = ""
+    lift_reason: str = ""
+    state: BlockState
+    would_have_blocked: int = 0
+    last_blocked_at: dt.datetime | None = None
+
+
+class FraudBlockPage(Schema):
+    items: list[FraudBlockOut]
+    total: int
+    total_exact: bool = True
+    #: The ``offset`` of the next page (None on the last).
+    next_cursor: str | None = None
+
+
+class FraudStopCandidate(Schema):
+    """One thing a FRAUD-STOP would block, prefilled for the confirm dialog."""
+
+    kind: BlockKind
+    value: str
+    #: Where it was seen, for people ("last portal sign-in, 2 Dec 10:04").
+    seen: str = ""
+    card_brand: str = ""
+    card_bin: str = ""
+    card_last4: str = ""
+    #: Already blocked by this active block (nothing to do).
+    blocked_by: int | None = None
+
+
+class FraudStopOut(Schema):
+    member_id: int
+    member_no: str
+    source: str
+    candidates: list[FraudStopCandidate]
+
+
 # ---------------------------------------------------------------------- tickets
 
 

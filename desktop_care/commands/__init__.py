@@ -7,10 +7,11 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, member, merge, orders, registry, status, tickets, user  # noqa: F401
+from . import accounts, add_member, fraud, member, merge, orders, registry, status, tickets, user  # noqa: F401
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
-from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
+from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, UserCommand, role_permits
+from .fraud import AddBlock, LiftBlock
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .on_behalf import ActOnBehalf
@@ -32,6 +33,7 @@ else:
 __all__ = [
     "ActOnBehalf",
     "Actor",
+    "AddBlock",
     "AddMember",
     "AddNote",
     "AddressIn",
@@ -47,6 +49,7 @@ __all__ = [
     "CommandResult",
     "EmailInvoice",
     "InviteUser",
+    "LiftBlock",
     "MarkOrderExported",
     "MergeInfo",
     "MergeMembers",
@@ -60,6 +63,7 @@ __all__ = [
     "PortalRole",
     "ProvisionalMember",
     "QueueableCommand",
+    "RecordCommand",
     "RecordPayment",
     "Rejected",
     "Reply",

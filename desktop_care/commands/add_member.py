@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Address, AddressKind, Member, MemberStatus
 from ..models.base import MAX_ID
+from ..models.fraud import Attempt, Probe, describe, stop
 from ..models.search import normalize
-from .base import Actor, Command, JsonInt
+from .base import Actor, Command, JsonInt, Rejected
 from .member import _NOT_BLANK, AddressIn, clean_email, clean_name, clean_phone
 from .registry import register
 
@@ -112,6 +113,17 @@ class AddMember(Command):
                 "email": self.email, "phone": self.phone}
 
     def create(self, session: Session, actor: Actor) -> tuple[Member, dict[str, Any]]:
+        # Fraud stop: a blocked e-mail (or domain), or a request from a blocked address,
+        # opens no account. Staff are told which block (the staff log has it too).
+        probes = [Probe.email(self.email)] if self.email else []
+        if actor.client_address:
+            probes.append(Probe.ip(actor.client_address))
+        hits = stop(session, probes, Attempt.OPEN_ACCOUNT, actor_user_id=actor.user_id, actor_name=actor.username,
+                    client_address=actor.client_address,
+                    details={"entry": "add_member", "name": f"{self.first_name} {self.last_name}"})
+        if hits:
+            field = "email" if any(h.probe.kind.value == "email" for h in hits) else "client_address"
+            raise Rejected(f"this customer cannot be added: {describe(hits)}", {field: "blocked by fraud stop"})
         member_id = _next_member_id(session)
         while session.scalar(select(func.count()).where(Member.member_no == member_no_for(member_id))):
             member_id = _next_member_id(session)  # a number imported from elsewhere

@@ -251,3 +251,21 @@ class UserCommand(BaseCommand):
     def apply(self, session: Session, user: User, actor: Actor) -> dict[str, Any]:
         """Make the change; return audit details. Runs inside the caller's transaction."""
         raise NotImplementedError
+
+
+class RecordCommand(BaseCommand):
+    """A command on a record of its own, neither a member nor a user (a fraud block):
+    always online-only. :meth:`run` checks and makes the change in the caller's
+    transaction and names the record it made or changed (the audit's entity)."""
+
+    online_only: ClassVar[bool] = True
+    target_type: ClassVar[str] = "record"
+
+    @property
+    def target_id(self) -> int:
+        return 0
+
+    def run(self, session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:
+        """Make the change; return the record's id and the audit details. Raises
+        :class:`Rejected` (before writing anything)."""
+        raise NotImplementedError

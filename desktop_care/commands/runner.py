@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Member, User, record
 from ..models.sync import ProcessedCommand
-from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand
+from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, UserCommand
 from .member import FIXED_FIELDS
 from .registry import kinds
 
@@ -92,6 +92,8 @@ class CommandResult(BaseModel):
     #: member number for it (a workstation re-keys its provisional member with them).
     member_id: int | None = None
     member_no: str | None = None
+    #: For a command on a record of its own (``RecordCommand``): the record's id.
+    entity_id: int | None = None
 
 
 class OpIdReused(ValueError):
@@ -146,7 +148,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     # target yet: a concurrent run of the same op_id meets the first one's stored
     # result at the unique op_id (IntegrityError; ``run_command`` retries and finds it).
     target: Member | User | None
-    if isinstance(command, Command) and command.creates:
+    if (isinstance(command, Command) and command.creates) or isinstance(command, RecordCommand):
         target = None
     elif isinstance(command, Command):
         ids = sorted({command.target_id, *command.also_locks()})
@@ -169,6 +171,8 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     result: CommandResult
     if isinstance(command, Command) and command.creates:
         result = _create(session, command, actor)
+    elif isinstance(command, RecordCommand):
+        result = _run_record(session, command, actor)
     elif target is None:
         result = CommandResult(op_id=op_id, status=Status.REJECTED,
                                reason=f"no {command.target_type} with id {command.target_id}")
@@ -184,7 +188,8 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
             kind=command.kind,
             digest=command.digest(),
             entity=command.target_type,
-            entity_id=result.member_id if result.member_id is not None else command.target_id,
+            entity_id=result.member_id if result.member_id is not None
+            else result.entity_id if result.entity_id is not None else command.target_id,
             actor_user_id=actor.user_id,
             result=result.model_dump(mode="json"),
         )
@@ -218,6 +223,17 @@ def _run_on_user(session: Session, command: UserCommand, user: User, actor: Acto
     session.flush()
     _audit(session, command, actor, {"username": user.username, **details})
     return CommandResult(op_id=op_id, status=Status.APPLIED)
+
+
+def _run_record(session: Session, command: RecordCommand, actor: Actor) -> CommandResult:
+    op_id = str(command.op_id)
+    try:
+        entity_id, details = command.run(session, actor)
+    except Rejected as exc:
+        return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason, fields=exc.fields)
+    session.flush()
+    _audit(session, command, actor, details, entity_id=entity_id)
+    return CommandResult(op_id=op_id, status=Status.APPLIED, entity_id=entity_id)
 
 
 def _create(session: Session, command: Command, actor: Actor) -> CommandResult:

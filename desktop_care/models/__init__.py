@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
+from .fraud import BlockKind, BlockReason, FraudBlock
 from .ledger import (
     ACCOUNT_CURRENCY,
     AccountTransaction,
@@ -57,9 +58,12 @@ __all__ = [
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Base",
+    "BlockKind",
+    "BlockReason",
     "CheckoutState",
     "EmailCategory",
     "EntryKind",
+    "FraudBlock",
     "ImmutableFieldError",
     "Invoice",
     "LineIn",

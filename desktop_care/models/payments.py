@@ -110,6 +110,21 @@ class TestProviderEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TestCheckoutCard(Base):
+    """The card a test checkout was paid (or refused) with, as a provider reports it:
+    its fingerprint (the same card always has the same one), brand, BIN and last four;
+    never the card number."""
+
+    __tablename__ = "test_checkout_card"
+    __test__ = False
+
+    checkout_id: Mapped[str] = mapped_column(ForeignKey("test_checkout.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    brand: Mapped[str] = mapped_column(String(20))
+    bin: Mapped[str] = mapped_column(String(8))
+    last4: Mapped[str] = mapped_column(String(4))
+
+
 class TestProviderKey(Base):
     """The test provider's webhook signing secret (one row, made on first use)."""
 

@@ -43,6 +43,7 @@ from desktop_care.models import (
     utcnow,
 )
 from desktop_care.models.changefeed import capture_suspended
+from desktop_care.models.fraud import BlockKind, BlockReason, FraudBlock, card_key, ip_key, ip_network
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.sync import backfill_feed
 from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
@@ -686,6 +687,42 @@ def _demo_tickets(session: Session, rng: random.Random, now: dt.datetime, first_
                         "priority": ticket.priority.value})
 
 
+#: Demo fraud-stop blocks (documentation addresses and domains only: never the
+#: workstation's own loopback, never a demo member's e-mail): kind, value, reason,
+#: note, days ago, days to expiry (None: never), would-have-blocked count, lifted.
+_DEMO_BLOCKS: tuple[tuple[BlockKind, str, BlockReason, str, int, int | None, int, bool], ...] = (
+    (BlockKind.IP, "203.0.113.0/24", BlockReason.CARD_TESTING, "Forty renewals tried in ten minutes", 12, 171, 37,
+     False),
+    (BlockKind.IP, "2001:db8:bad::/48", BlockReason.FAKE_ACCOUNT, "Sign-ups with invented herd numbers", 40, 143, 5,
+     False),
+    (BlockKind.IP, "198.51.100.23", BlockReason.ABUSE, "Abusive messages to the office", 200, -17, 2, False),
+    (BlockKind.CARD, "fp_demo7c1e0b9a4d2f", BlockReason.STOLEN_CARD, "Card reported stolen by its holder", 5, None, 1,
+     False),
+    (BlockKind.EMAIL, "fraud.example", BlockReason.FAKE_ACCOUNT, "Throw-away addresses", 30, None, 9, False),
+    (BlockKind.EMAIL, "chargeback@example.net", BlockReason.CHARGEBACK, "Disputed three renewals", 60, None, 0, True),
+)
+
+
+def _demo_fraud_blocks(session: Session, now: dt.datetime) -> None:
+    """A few fraud-stop blocks, once: active, expired and lifted ones of each kind."""
+    if session.scalar(select(func.count()).select_from(FraudBlock)):
+        return
+    for kind, value, reason, note, ago, lasts, hits, lifted in _DEMO_BLOCKS:
+        made = now - dt.timedelta(days=ago)
+        key = ip_key(ip_network(value)) if kind == BlockKind.IP else card_key(value) if kind == BlockKind.CARD \
+            else (f"e:{value}" if "@" in value else f"d:{value}")
+        block = FraudBlock(kind=kind, value=str(ip_network(value)) if kind == BlockKind.IP else value, match_key=key,
+                           reason_code=reason, note=note, source="demo data", created_at=made, created_by="seed-demo",
+                           expires_at=made + dt.timedelta(days=ago + lasts) if lasts is not None else None,
+                           would_have_blocked=hits, last_blocked_at=made + dt.timedelta(days=1) if hits else None)
+        if kind == BlockKind.CARD:
+            block.card_brand, block.card_bin, block.card_last4 = "visa", "400000", "0077"
+        if lifted:
+            block.lifted_at, block.lifted_by = made + dt.timedelta(days=3), "seed-demo"
+            block.lift_reason = "The member's bank confirmed the payments"
+        session.add(block)
+
+
 def seed_demo(
     engine: Engine,
     members: int,
@@ -744,6 +781,7 @@ def seed_demo(
         _orders(session, generator.rng, generator.now, range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS)))
         session.flush()
         _demo_tickets(session, generator.rng, now, first_member_id)
+        _demo_fraud_blocks(session, now)
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":

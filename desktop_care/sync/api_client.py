@@ -46,6 +46,8 @@ from ..schemas import (
     DuplicateList,
     FeedChange,
     FeedPage,
+    FraudBlockPage,
+    FraudStopOut,
     Health,
     HistoryPage,
     LoginRequest,
@@ -523,6 +525,22 @@ class ApiClient:
     def ticket(self, ticket_id: int) -> TicketDetail:
         """One ticket with its thread (``GET /tickets/{id}``)."""
         return self._call("GET", f"/tickets/{int(ticket_id)}", TicketDetail)
+
+    def fraud_blocks(self, q: str = "", *, kind: str | None = None, state: str = "active", limit: int = 50,
+                     cursor: str | None = None) -> FraudBlockPage:
+        """One page of fraud-stop blocks, newest first (``GET /fraud-blocks``); the
+        cursor is the ``next_cursor`` of the page before."""
+        params: dict[str, str | int] = {"q": q, "state": state, "limit": limit}
+        if kind:
+            params["kind"] = kind
+        if cursor is not None:
+            params["offset"] = int(cursor)
+        return self._call("GET", "/fraud-blocks", FraudBlockPage, params=params)
+
+    def fraud_stop(self, member_id: int, order_id: int | None = None) -> FraudStopOut:
+        """What a FRAUD-STOP on the member (or one of its orders) would block."""
+        params: dict[str, str | int] = {} if order_id is None else {"order_id": int(order_id)}
+        return self._call("GET", f"/members/{int(member_id)}/fraud-stop", FraudStopOut, params=params)
 
     def merge_plan(self, merged_id: int, survivor_id: int) -> MergePlan:
         """What merging ``merged_id`` into ``survivor_id`` would do, or why it can't."""

@@ -14,6 +14,7 @@ from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
 from .bulk_invite import BulkInviteDialog
+from .fraud.blocks_view import FraudStopView
 from .members.add_member import AddMemberDialog, open_add_member
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.search_view = SearchView(self.workspace, self)
         self.users_view: UsersView | None = None  # built when first shown
         self.tickets_view: TicketsView | None = None  # built when first shown
+        self.fraud_view: FraudStopView | None = None  # built when first shown
         self.pages = named(QStackedWidget(self), "pages")
         self.pages.addWidget(self.search_view)
         self.setCentralWidget(self.pages)
@@ -143,6 +145,8 @@ class MainWindow(QMainWindow):
         self.users_action = self._action("&Users", self.show_users, QKeySequence("Ctrl+2"))
         self.tickets_action = self._action("&Tickets", self.show_tickets, QKeySequence("Ctrl+3"))
         care_menu.addActions([self.member_search_action, self.users_action, self.tickets_action])
+        self.fraud_action = self._action("&Fraud stop", self.show_fraud_stop, QKeySequence("Ctrl+Shift+F"))
+        care_menu.addAction(self.fraud_action)
         self.bulk_invite_action = self._action("&Bulk invite…", self.show_bulk_invite, QKeySequence("Ctrl+Shift+B"))
         care_menu.addAction(self.bulk_invite_action)
 
@@ -234,6 +238,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop Care — Tickets")
         self.tickets_view.focus_search()
         return self.tickets_view
+
+    def show_fraud_stop(self) -> FraudStopView:
+        """The Fraud stop page (loaded the first time it is shown)."""
+        if self.fraud_view is None:
+            self.fraud_view = FraudStopView(self.workspace, self)
+            self.pages.addWidget(self.fraud_view)
+            self.fraud_view.search_now()
+        self.pages.setCurrentWidget(self.fraud_view)
+        self.setWindowTitle("Desktop Care — Fraud stop")
+        self.fraud_view.focus_search()
+        return self.fraud_view
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

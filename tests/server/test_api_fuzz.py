@@ -48,6 +48,14 @@ SEMANTIC_RULES = (
     re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
     re.compile(r" address cannot be both replaced and removed$"),  # a rule across two fields of an edit
     re.compile(r"^is not a file bulk invite can read: "),  # a CSV file's content (bulk invite's dry run)
+    # Fraud stop (decision 0022): Python's ipaddress and email-validator decide, a rule
+    # across kind and value or expiry, the clock, and no card number anywhere.
+    re.compile(r"^(is not an IP address or CIDR range|has host bits set|is too broad|holds this computer's own)"),
+    re.compile(r"^is not (an e-mail address|a domain)\b"),
+    re.compile(r"^must be the provider's card fingerprint"),
+    re.compile(r"^looks like a card number: never enter one"),
+    re.compile(r"^is required for an IP block"),
+    re.compile(r"^must be in the future$"),
 )
 
 

@@ -9,6 +9,7 @@ from . import (
     bulk_invite,
     commands,
     duplicates,
+    fraud,
     health,
     member_activity,
     members,
@@ -35,5 +36,6 @@ router.include_router(on_behalf.router)
 router.include_router(orders.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
+router.include_router(fraud.router)
 
 __all__ = ["router"]

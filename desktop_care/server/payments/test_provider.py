@@ -14,6 +14,12 @@ that takes no money, and behaves as Stripe Checkout does where it matters.
   people) can send it again, late, twice or out of order: ``GET
   /test-provider/checkout/{id}/events`` lists them signed; a form field ``deliver=hold``
   on Pay or Decline keeps them from being sent at all.
+- Pay takes one of the public test cards of :data:`TEST_CARDS` (form field ``card``) and
+  reports it as a provider does: a *fingerprint* (the same card always has the same
+  one; never the number), brand, BIN and last four (:meth:`TestProvider.card`, and
+  ``payment_method_details.card`` in the events). Before charging it asks its
+  ``screen`` (the server's fraud stop, as a provider's own block list): a screened card
+  is declined like any refused card.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +48,7 @@ from desktop_care.models import utcnow
 from desktop_care.models.ledger import money
 from desktop_care.models.payments import (
     TestCheckout,
+    TestCheckoutCard,
     TestProviderEvent,
     TestProviderKey,
 )
@@ -70,6 +78,39 @@ _HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class TestCard:
+    """A public test card number (as payment providers publish them)."""
+
+    __test__ = False
+    number: str
+    brand: str
+    label: str
+
+
+#: The cards the hosted page offers, by form value; the first is the default.
+TEST_CARDS: dict[str, TestCard] = {
+    "visa": TestCard("4242424242424242", "visa", "Visa ending 4242"),
+    "mastercard": TestCard("5555555555554444", "mastercard", "Mastercard ending 4444"),
+    "amex": TestCard("378282246310005", "amex", "American Express ending 0005"),
+    "visa_debit": TestCard("4000056655665556", "visa", "Visa debit ending 5556"),
+}
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """A card as a provider reports it: never the number."""
+
+    fingerprint: str
+    brand: str
+    bin: str
+    last4: str
+
+
+#: ``screen(fingerprint, checkout_id=…, reference=…, last4=…, brand=…)``: True refuses the charge.
+CardScreen = Callable[..., bool]
+
+
 def sign(secret: str, body: bytes, at: int) -> str:
     mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={mac}"
@@ -85,6 +126,8 @@ class TestProvider:
         self.sessions = sessions
         self.public_url = public_url.rstrip("/")
         self._secret: str | None = None
+        #: Asked before a card is charged (the server's fraud stop); None charges every card.
+        self.screen: CardScreen | None = None
 
     # ------------------------------------------------------------------ the interface
 
@@ -153,10 +196,14 @@ class TestProvider:
 
     def _event(self, session: Session, row: TestCheckout, event_type: EventType) -> TestProviderEvent:
         event_id = f"evt_test_{secrets.token_urlsafe(14)}"
-        body = {"id": event_id, "type": event_type.value, "created": utcnow().isoformat(),
+        body: dict[str, Any] = {"id": event_id, "type": event_type.value, "created": utcnow().isoformat(),
                 "data": {"object": {"id": row.id, "status": row.status, "payment_status": row.payment_status,
                                     "amount_total": row.amount_cents, "currency": row.currency.lower(),
                                     "client_reference_id": row.reference}}}
+        card = session.get(TestCheckoutCard, row.id)
+        if card is not None:
+            body["data"]["object"]["payment_method_details"] = {"card": {
+                "fingerprint": card.fingerprint, "brand": card.brand, "bin": card.bin, "last4": card.last4}}
         event = TestProviderEvent(event_id=event_id, checkout_id=row.id, type=event_type.value,
                                   body=json.dumps(body, separators=(",", ":")), created_at=utcnow(), attempts=0)
         session.add(event)
@@ -179,7 +226,31 @@ class TestProvider:
             session.flush()
             return [e.id for e in made]
 
-    def pay(self, checkout_id: str) -> list[int]:
+    def card_details(self, card: str) -> CardDetails:
+        """What this provider reports of test card ``card`` (a key of TEST_CARDS)."""
+        test_card = TEST_CARDS.get(card) or next(iter(TEST_CARDS.values()))
+        mac = hmac.new(self.secret().encode(), f"card:{test_card.number}".encode(), hashlib.sha256).hexdigest()
+        return CardDetails(fingerprint=f"fp_{mac[:16]}", brand=test_card.brand, bin=test_card.number[:6],
+                           last4=test_card.number[-4:])
+
+    def card(self, checkout_id: str) -> CardDetails | None:
+        """The card the checkout was paid (or refused) with, if any."""
+        with self.sessions() as session:
+            row = session.get(TestCheckoutCard, checkout_id)
+            return None if row is None else CardDetails(row.fingerprint, row.brand, row.bin, row.last4)
+
+    def pay(self, checkout_id: str, card: str = "visa") -> list[int]:
+        details = self.card_details(card)
+        with self.sessions.begin() as session:
+            row = session.get(TestCheckout, checkout_id)
+            if row is None or row.status != "open":
+                return []
+            reference = row.reference
+            session.merge(TestCheckoutCard(checkout_id=checkout_id, fingerprint=details.fingerprint,
+                                           brand=details.brand, bin=details.bin, last4=details.last4))
+        if self.screen is not None and self.screen(details.fingerprint, checkout_id=checkout_id,
+                                                   reference=reference, last4=details.last4, brand=details.brand):
+            return self.decline(checkout_id)
         return self._move(checkout_id, "open", "complete", "paid", (EventType.COMPLETED, EventType.SETTLED))
 
     def decline(self, checkout_id: str) -> list[int]:
@@ -270,10 +341,11 @@ def checkout_page(request: Request, checkout_id: str) -> Response:
         assert row is not None
         return _page("checkout.html", 200 if session.status == SessionStatus.OPEN else 410, checkout=row,
                      state=session.status.value, amount=money(row.amount_cents, row.currency),
-                     token=_form_token(provider, checkout_id), back=_return_url(row.cancel_url, row.id))
+                     token=_form_token(provider, checkout_id), back=_return_url(row.cancel_url, row.id),
+                     cards=TEST_CARDS)
 
 
-def _act(request: Request, checkout_id: str, token: str, deliver: str, action: str) -> Response:
+def _act(request: Request, checkout_id: str, token: str, deliver: str, action: str, card: str = "") -> Response:
     provider = _provider(request)
     if not hmac.compare_digest(token, _form_token(provider, checkout_id)):
         return _page("checkout.html", 400, checkout=None, state="forged")
@@ -288,15 +360,16 @@ def _act(request: Request, checkout_id: str, token: str, deliver: str, action: s
         return RedirectResponse(cancel, status_code=303, headers=_HEADERS)
     if session.status != SessionStatus.OPEN:
         return RedirectResponse(f"/test-provider/checkout/{checkout_id}", status_code=303, headers=_HEADERS)
-    events = provider.pay(checkout_id) if action == "pay" else provider.decline(checkout_id)
+    events = provider.pay(checkout_id, card or "visa") if action == "pay" else provider.decline(checkout_id)
     if deliver != "hold":
         provider.deliver(events)
     return RedirectResponse(success, status_code=303, headers=_HEADERS)
 
 
 @router.post("/checkout/{checkout_id}/pay")
-def pay(request: Request, checkout_id: str, token: FormText = "", deliver: FormText = "") -> Response:
-    return _act(request, checkout_id, token, deliver, "pay")
+def pay(request: Request, checkout_id: str, token: FormText = "", deliver: FormText = "",
+        card: FormText = "") -> Response:
+    return _act(request, checkout_id, token, deliver, "pay", card)
 
 
 @router.post("/checkout/{checkout_id}/decline")

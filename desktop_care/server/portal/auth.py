@@ -22,6 +22,7 @@ from desktop_care.models import (
     record,
     utcnow,
 )
+from desktop_care.models.fraud import Attempt
 from desktop_care.models.tokens import (
     TokenPurpose,
     UserToken,
@@ -29,7 +30,7 @@ from desktop_care.models.tokens import (
     find_link,
 )
 
-from .. import on_behalf
+from .. import fraud, on_behalf
 from ..deps import ClientAddress, SessionDep
 from ..errors import Forbidden, Unauthorized
 from ..security import (
@@ -326,6 +327,12 @@ def accept_invitation(
     errors.update(_password_errors(password, repeat))
     if errors:
         return again(400, errors=errors)
+    if fraud.check(session, attempt=Attempt.OPEN_ACCOUNT, entry="portal invitation", client=client,
+                   emails=[user.email], actor_user_id=user.id, actor_name=user.username,
+                   details={"user_id": user.id}):
+        session.commit()  # the staff log and the block's count; the invitation stays unused
+        return page(request, "refused.html", 403, title=fraud.GENERIC_TITLE, message=fraud.GENERIC_REFUSAL,
+                    back="/sign-in")
     if not _use_link(session, link):
         session.rollback()
         return _link_invalid(request, TokenPurpose.INVITATION)

@@ -41,6 +41,7 @@ from desktop_care.models import (
     UserRole,
     utcnow,
 )
+from desktop_care.models.fraud import Attempt
 from desktop_care.models.ledger import money
 from desktop_care.models.orders import (
     can_see,
@@ -49,6 +50,7 @@ from desktop_care.models.orders import (
     registrant_members,
 )
 
+from .. import fraud
 from ..deps import ClientAddress, SessionDep, Sessions
 from ..payments.fulfil import fulfil_session
 from ..payments.provider import PaymentProvider
@@ -193,6 +195,13 @@ def _start_payment(request: Request, session: Session, client: str, current: Sig
     refused = _pay_refusal(session, current, order)
     if refused is not None:
         return _refused(request, current, refused[0], "This order cannot be paid here", refused[1], back=back)
+    payer = current.account_user
+    if fraud.check(session, attempt=Attempt.PURCHASE, entry="portal checkout", client=client,
+                   emails=[current.member.email, payer.email if payer is not None else ""],
+                   actor_user_id=current.user.id, actor_name=current.user.username,
+                   details={"order_no": order.order_no, "member_no": current.member.member_no}):
+        session.commit()  # the staff log and the block's count; no checkout is opened
+        return _refused(request, current, 403, fraud.GENERIC_TITLE, fraud.GENERIC_REFUSAL, back=back)
     # A checkout still open for this order is used again: never two at once.
     open_payment = session.scalar(select(Payment).where(
         Payment.order_id == order.id, Payment.state == CheckoutState.OPEN, Payment.expires_at > utcnow())

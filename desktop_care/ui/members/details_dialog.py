@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...commands import (
     ActOnBehalf,
+    AddBlock,
     AdjustPoints,
     BaseCommand,
     BlockForPayment,
@@ -32,6 +33,7 @@ from ...sync.api_client import NotFound
 from .. import format as fmt
 from .. import message
 from ..errors import Action, describe
+from ..fraud.dialogs import FraudStopDialog
 from ..ops import Op
 from ..portal.on_behalf import ActOnBehalfDialog, act_on_behalf_refusal
 from ..qt import (
@@ -230,6 +232,10 @@ class MemberDetailsDialog(QDialog):
         self.on_behalf_button = named(QPushButton("Act on &behalf…"), "actOnBehalfButton")
         self.on_behalf_button.clicked.connect(self.open_act_on_behalf)
         self.on_behalf_dialog: QDialog | None = None
+        self.fraud_stop_button = named(QPushButton("FRAUD-STOP"), "fraudStopButton")
+        self.fraud_stop_button.setProperty("role", "danger")
+        self.fraud_stop_button.clicked.connect(self.open_fraud_stop)
+        self.fraud_stop_dialog: QDialog | None = None
         self.wizard: WizardHost | None = None
         for which, button in self.wizard_buttons.items():
             button.clicked.connect(lambda _=False, w=which: self.open_wizard(w))
@@ -257,7 +263,7 @@ class MemberDetailsDialog(QDialog):
         if workspace is not None:
             workspace.status_changed.connect(self._status_changed)
         edits, bottom = QHBoxLayout(), QHBoxLayout()
-        bottom_buttons = (*self.wizard_buttons.values(), self.on_behalf_button)
+        bottom_buttons = (*self.wizard_buttons.values(), self.on_behalf_button, self.fraud_stop_button)
         for row, row_buttons in ((edits, self.edit_buttons), (bottom, bottom_buttons)):
             for button in row_buttons:
                 row.addWidget(button)
@@ -389,6 +395,27 @@ class MemberDetailsDialog(QDialog):
         dialog.show()
         return dialog
 
+    def _enable_fraud_stop(self) -> None:
+        workspace, member = self.workspace, self.member
+        if workspace is None or member is None:
+            return
+        reason = workspace.refusal(AddBlock) or (NOT_ON_SERVER_YET if member.id < 0 else None)
+        self.fraud_stop_button.setEnabled(reason is None)
+        self.fraud_stop_button.setToolTip(reason or "Block what this member used (its last sign-in address, "
+                                          "its cards) so they can no longer open an account or pay")
+
+    def open_fraud_stop(self) -> QDialog | None:
+        """FRAUD-STOP: the confirm dialog, prefilled with what the member used."""
+        workspace, member = self.workspace, self.member
+        if workspace is None or member is None:
+            return None
+        dialog = FraudStopDialog(workspace.client, member.id, member.name, self)
+        dialog.setModal(True)
+        dialog.finished_action.connect(lambda _results: self.refresh())
+        self.fraud_stop_dialog = dialog
+        dialog.show()
+        return dialog
+
     def open_wizard(self, which: str) -> WizardHost | None:
         """Change status… / Merge… / Undo merge… for the member as shown."""
         if self.workspace is None or self.member is None:
@@ -406,7 +433,8 @@ class MemberDetailsDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
         self._reload_again = False
-        for button in (*self.edit_buttons, *self.wizard_buttons.values(), self.on_behalf_button):
+        for button in (*self.edit_buttons, *self.wizard_buttons.values(), self.on_behalf_button,
+                       self.fraud_stop_button):
             button.setEnabled(False)
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
@@ -426,6 +454,7 @@ class MemberDetailsDialog(QDialog):
         self.member = member
         if self.tickets_tab is not None:
             self.tickets_tab.member_name = member.name
+        self.orders_tab.member_name = member.name
         self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         if self.workspace is not None:
@@ -436,6 +465,7 @@ class MemberDetailsDialog(QDialog):
                 button.setEnabled(reason is None)
                 button.setToolTip(reason or "")
             self._enable_on_behalf()
+            self._enable_fraud_stop()
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
@@ -648,6 +678,7 @@ class MemberDetailsDialog(QDialog):
     def _status_changed(self, status: object) -> None:
         self._update_account_buttons()
         self._enable_on_behalf()
+        self._enable_fraud_stop()
 
     def _update_account_buttons(self) -> None:
         """Enable each action for the selected user when it applies; the tooltip says

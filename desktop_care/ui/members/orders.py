@@ -1,18 +1,20 @@
 """The Orders tab of a member's details: every order the member is the order contact
 for or a registrant on (from the server), and **Mark exported** / **Mark not exported**
 for the selected order (an online-only command; an exported order can no longer be paid
-in the portal)."""
+in the portal), and the red **FRAUD-STOP** for the selected order: block the card it was
+paid with and the address the member signed in from (two clicks)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ...commands import CommandResult, MarkOrderExported, Status
+from ...commands import AddBlock, CommandResult, MarkOrderExported, Status
 from ...schemas import OrderList, OrderOut
 from .. import format as fmt
 from .. import message
-from ..qt import QHBoxLayout, QHeaderView, QLabel, QPushButton, QWidget
+from ..fraud.dialogs import FraudStopDialog
+from ..qt import QDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QWidget
 from ..widgets import named
 from .activity import _PagedTab
 
@@ -45,11 +47,19 @@ class OrdersTab(_PagedTab):
         self.export_button.setEnabled(False)
         self.export_button.setVisible(workspace is not None)
         self.export_button.clicked.connect(self.toggle_exported)
+        self.member_name = ""
+        self.fraud_stop_button = named(QPushButton("FRAUD-STOP"), "orderFraudStopButton")
+        self.fraud_stop_button.setProperty("role", "danger")
+        self.fraud_stop_button.setEnabled(False)
+        self.fraud_stop_button.setVisible(workspace is not None)
+        self.fraud_stop_button.clicked.connect(self.open_fraud_stop)
+        self.fraud_stop_dialog: QDialog | None = None
         self.hint = named(QLabel("An exported order can no longer be paid in the portal."), "ordersHint")
         self.hint.setProperty("role", "muted")
         actions = QHBoxLayout()
         actions.addWidget(self.hint, 1)
         actions.addWidget(self.export_button)
+        actions.addWidget(self.fraud_stop_button)
         self._finish_layout(actions)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         header = self.table.horizontalHeader()
@@ -104,6 +114,24 @@ class OrdersTab(_PagedTab):
             reason = f"Only the order contact's account ({order.contact_name}) can mark this order"
         self.export_button.setEnabled(reason is None)
         self.export_button.setToolTip(reason or "Exported orders can no longer be paid in the portal")
+        stop = self.workspace.refusal(AddBlock) if self.workspace is not None else "read only"
+        if stop is None and order is None:
+            stop = "Select an order first"
+        self.fraud_stop_button.setEnabled(stop is None)
+        self.fraud_stop_button.setToolTip(stop or "Block the card this order was paid with and the member's "
+                                          "last sign-in address")
+
+    def open_fraud_stop(self) -> QDialog | None:
+        """FRAUD-STOP on the selected order: the confirm dialog, prefilled."""
+        order = self.selected()
+        if order is None or self.workspace is None:
+            return None
+        dialog = FraudStopDialog(self.workspace.client, self.member_id, self.member_name or "this member", self,
+                                 order_id=order.id, order_no=order.order_no)
+        dialog.setModal(True)
+        self.fraud_stop_dialog = dialog
+        dialog.show()
+        return dialog
 
     def toggle_exported(self) -> None:
         order = self.selected()

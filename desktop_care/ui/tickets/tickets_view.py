@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...models.tickets import QUEUES
-from .. import message
-from ..errors import Action, describe
-from ..paging import showing
+from ..paging import show_results
 from ..qt import (
     QComboBox,
     QHBoxLayout,
@@ -201,24 +199,8 @@ class TicketsView(QWidget):
 
     def _update(self) -> None:
         model = self.model
-        if model.searching:
-            self.summary.setText("Loading…")
-            return
-        self.summary.setText("" if model.error is not None or model.rowCount() == 0
-                             else showing(model, "ticket", "refine the filter"))
-        if model.error is not None:
-            problem = describe(model.error)
-            if problem.action is Action.SIGN_IN_AGAIN:
-                message.problem(model.error)
-            self.state.show_state("The tickets could not be listed", problem.text,
-                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
-            self.stack.setCurrentWidget(self.state)
-        elif model.rowCount() == 0 and model.query is not None:
-            if model.query.text:
-                self.state.show_state("No tickets match", "Check the spelling, or clear the filter.")
-            else:
-                self.state.show_state(f"No tickets in “{self.queue_box.currentText()}”",
-                                      "Choose another queue above.")
-            self.stack.setCurrentWidget(self.state)
-        else:
-            self.stack.setCurrentWidget(self.table)
+        self.summary.setText(show_results(
+            model, self.stack, self.table, self.state, rows_word="ticket", failed="The tickets could not be listed",
+            no_match=("No tickets match", "Check the spelling, or clear the filter."),
+            empty=(f"No tickets in “{self.queue_box.currentText()}”", "Choose another queue above."),
+            filtered=bool(model.query is not None and model.query.text)))

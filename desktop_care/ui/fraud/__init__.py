@@ -1,0 +1,1 @@
+"""Fraud stop: the page of blocks, FRAUD-STOP and its dialogs."""
