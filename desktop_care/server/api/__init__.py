@@ -10,6 +10,7 @@ from . import (
     commands,
     duplicates,
     health,
+    ledger,
     member_activity,
     members,
     merges,
@@ -33,6 +34,7 @@ router.include_router(accounts.router)
 router.include_router(users.router)
 router.include_router(on_behalf.router)
 router.include_router(orders.router)
+router.include_router(ledger.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
 
