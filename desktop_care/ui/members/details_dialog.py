@@ -76,6 +76,7 @@ from .editing import (
     block_summary,
 )
 from .orders import OrdersTab
+from .payments import PaymentsTab
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace
@@ -200,6 +201,8 @@ class MemberDetailsDialog(QDialog):
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.payments_tab = PaymentsTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
+        self.tabs.addTab(self.payments_tab, "Payments")
         self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
         if self.tickets_tab is not None:
             self.tabs.addTab(self.tickets_tab, "Tickets")
@@ -306,7 +309,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -320,7 +323,7 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab, self.orders_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
@@ -426,6 +429,8 @@ class MemberDetailsDialog(QDialog):
         self.member = member
         if self.tickets_tab is not None:
             self.tickets_tab.member_name = member.name
+        self.payments_tab.member = member
+        self.payments_tab.update_actions()
         self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         if self.workspace is not None:
