@@ -632,8 +632,10 @@ class LedgerEntryOut(Schema):
     refund_of_id: int | None = None
     recorded_by: str = ""
     settled_at: dt.datetime | None = None
-    #: A payment: what refunds hold of it, and what may still be refunded.
+    #: A payment: what refunds paid back or are paying back (pending at the provider),
+    #: what refunds awaiting approval hold, and what may still be refunded.
     refunded_cents: int = 0
+    awaiting_approval_cents: int = 0
     refundable_cents: int = 0
 
 

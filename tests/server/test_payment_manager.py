@@ -284,6 +284,8 @@ def test_a_refund_above_the_threshold_waits_for_another_staff_member(server: Liv
     refund = _refund_row(db, card)
     assert refund.state == RefundState.AWAITING_APPROVAL and refund.txn_id is None
     assert _balanced(db, member.id) == 0  # no money moved yet
+    row = next(i for i in _ledger(server, asker, member.id)["items"] if i["id"] == card.id)
+    assert (row["refunded_cents"], row["awaiting_approval_cents"], row["refundable_cents"]) == (0, big, 40_000 - big)
     waiting = requests.get(f"{server.api}/refunds/awaiting-approval", params={"limit": 200}, headers=asker,
                            timeout=10).json()
     assert any(r["id"] == refund.id and r["member_id"] == member.id for r in waiting["items"])

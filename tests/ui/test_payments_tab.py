@@ -110,7 +110,7 @@ def test_record_a_payment_then_a_refund_that_needs_another_staff_members_approva
     _loaded(qtbot, tab, 5)
     qtbot.waitUntil(lambda: len(tab.awaiting) == 1, timeout=10_000)
     assert tab.rows()[0][3:] == ["Settled", "£100.00", "-£258.00"]
-    assert tab.rows()[1][3] == "Settled · £400.00 refunded"  # £100 refunded, £300 held for approval
+    assert tab.rows()[1][3] == "Part refunded · refund awaiting approval"  # £100 back, £300 waiting
     assert tab.summary.text().startswith("Balance -£258.00 (in credit)")
     shot(details, "payments-tab")
     with server_session(sqlite_server) as db:

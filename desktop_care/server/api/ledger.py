@@ -65,23 +65,29 @@ def ledger(member_id: MemberId, session: SessionDep, staff: CurrentStaff, limit:
             or_(txn.created_at < first.created_at, and_(txn.created_at == first.created_at, txn.id <= first.id)),
         )) or 0)
     payments = [r.id for r in rows if r.kind == TxnKind.PAYMENT]
-    held = dict(session.execute(select(Refund.payment_txn_id, func.sum(Refund.amount_cents)).where(
-        Refund.payment_txn_id.in_(payments), Refund.state.in_(RESERVING)).group_by(Refund.payment_txn_id)
-    ).tuples().all()) if payments else {}
+    refunded: dict[int, int] = {}
+    waiting: dict[int, int] = {}
+    if payments:
+        for payment_id, state, cents in session.execute(
+                select(Refund.payment_txn_id, Refund.state, func.sum(Refund.amount_cents))
+                .where(Refund.payment_txn_id.in_(payments), Refund.state.in_(RESERVING))
+                .group_by(Refund.payment_txn_id, Refund.state)).tuples():
+            into = waiting if state == RefundState.AWAITING_APPROVAL else refunded
+            into[payment_id] = into.get(payment_id, 0) + int(cents)
     orders = {o.id: o.order_no for o in session.scalars(select(Order).where(
         Order.id.in_({r.order_id for r in rows if r.order_id is not None})))}
     items = []
     for row in rows:
-        refunded = int(held.get(row.id, 0))
-        refundable = (-row.amount_cents - refunded
+        back, held = refunded.get(row.id, 0), waiting.get(row.id, 0)
+        refundable = (-row.amount_cents - back - held
                       if row.kind == TxnKind.PAYMENT and row.status == TxnStatus.SETTLED else 0)
         items.append(LedgerEntryOut(
             id=row.id, at=row.created_at, kind=row.kind, status=row.status, description=row.description,
             amount_cents=row.amount_cents, currency=row.currency, balance_cents=balance, method=row.method,
             method_reference=row.method_reference, note=row.note, order_id=row.order_id,
             order_no=orders.get(row.order_id) if row.order_id is not None else None, refund_of_id=row.refund_of_id,
-            recorded_by=row.recorded_by, settled_at=row.settled_at, refunded_cents=refunded,
-            refundable_cents=max(refundable, 0)))
+            recorded_by=row.recorded_by, settled_at=row.settled_at, refunded_cents=back,
+            awaiting_approval_cents=held, refundable_cents=max(refundable, 0)))
         if row.status == TxnStatus.SETTLED:
             balance -= row.amount_cents
     return LedgerPage(items=items, total=total, next_cursor=_encode(rows[-1].created_at, rows[-1].id) if more else None,

@@ -537,7 +537,9 @@ class PaymentsTab(_PagedTab):
             what += f" — {item.note}"
         status = _STATUS[item.status]
         if item.refunded_cents:
-            status += f" · {fmt.money(item.refunded_cents)} refunded"
+            status = "Refunded" if item.refunded_cents >= -item.amount_cents else "Part refunded"
+        if item.awaiting_approval_cents:
+            status += " · refund awaiting approval"
         return [fmt.when(item.at), what, _method_text(item), status, fmt.money(item.amount_cents, item.currency),
                 fmt.money(item.balance_cents, item.currency)]
 
@@ -549,6 +551,10 @@ class PaymentsTab(_PagedTab):
         if item.settled_at and item.status == TxnStatus.SETTLED:
             lines.append(f"Settled {fmt.when(item.settled_at)}")
         if item.kind == TxnKind.PAYMENT and item.status == TxnStatus.SETTLED:
+            if item.refunded_cents:
+                lines.append(f"Refunded: {fmt.money(item.refunded_cents, item.currency)}")
+            if item.awaiting_approval_cents:
+                lines.append(f"Refunds awaiting approval: {fmt.money(item.awaiting_approval_cents, item.currency)}")
             lines.append(f"Still refundable: {fmt.money(item.refundable_cents, item.currency)}")
         lines.append(f"Balance after it: {fmt.money(item.balance_cents, item.currency)}")
         return "\n".join(lines)
