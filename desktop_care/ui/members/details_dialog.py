@@ -249,7 +249,7 @@ class MemberDetailsDialog(QDialog):
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
-        for number in range(5):
+        for number in range(6):
             switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
