@@ -61,7 +61,7 @@ def test_record_a_payment_then_a_refund_that_needs_another_staff_members_approva
     with qtbot.waitSignal(dialog.submitted, timeout=10_000):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     _loaded(qtbot, tab, 4)
-    assert tab.rows()[0][2:] == ["Cheque · Cheque 000451", "Settled", "-£400.00", "-£358.00"]
+    assert tab.rows()[0][1:] == ["Cheque payment · Cheque 000451", "Cheque", "Settled", "-£400.00", "-£358.00"]
     assert tab.summary.text().startswith("Balance -£358.00 (in credit)")
 
     payment_id = tab.entries[0].id
@@ -83,6 +83,14 @@ def test_record_a_payment_then_a_refund_that_needs_another_staff_members_approva
     assert not tab.approve_button.isEnabled()
     assert tab.approve_button.toolTip() == "You asked for this refund: another staff member must approve or reject it"
     shot(details, "payments-tab-awaiting")
+    # Customer Care → Refunds awaiting approval… lists it with the count, and opens the member.
+    approvals = window.show_refund_approvals()
+    qtbot.waitUntil(lambda: approvals.loaded, timeout=10_000)
+    mine = [r for r in approvals.refunds if r.member_id == member.id]
+    assert len(mine) == 1 and mine[0].amount_cents == 30_000
+    assert approvals.heading.text().startswith("Refunds awaiting approval (")
+    shot(approvals, "refund-approvals")
+    approvals.close()
 
     # Another staff member asked for a refund of the rest: this one may approve it.
     with server_session(sqlite_server) as db:
@@ -105,14 +113,25 @@ def test_record_a_payment_then_a_refund_that_needs_another_staff_members_approva
     decision = tab.open_decision(True)
     assert decision is not None
     type_into(qtbot, decision.reason, "Checked the booking")
+    shot(decision, "decide-refund")
     with qtbot.waitSignal(decision.submitted, timeout=10_000):
         qtbot.mouseClick(decision.save_button, Qt.MouseButton.LeftButton)
     _loaded(qtbot, tab, 5)
     qtbot.waitUntil(lambda: len(tab.awaiting) == 1, timeout=10_000)
     assert tab.rows()[0][3:] == ["Settled", "£100.00", "-£258.00"]
-    assert tab.rows()[1][3] == "Part refunded · refund awaiting approval"  # £100 back, £300 waiting
+    assert tab.rows()[1][3] == "Part refunded"  # £100 back, £300 awaiting approval (in the tooltip)
+    assert "Refunds awaiting approval: £300.00" in tab.table.item(1, 0).toolTip()
     assert tab.summary.text().startswith("Balance -£258.00 (in credit)")
+    assert tab.count_label.text() == "5 transactions"
     shot(details, "payments-tab")
+    credit = tab.open_credit_note()
+    assert credit is not None
+    qtbot.waitUntil(lambda: credit.order.isEnabled(), timeout=10_000)  # type: ignore[attr-defined]
+    credit.save_button.click()
+    assert credit.errors() == {"amount_cents": "Enter an amount, e.g. 12.50.",
+                               "reason": "Say why, in at least 3 characters."}
+    shot(credit, "credit-note-errors")
+    credit.close()
     with server_session(sqlite_server) as db:
         m = db.get(Member, member.id)
         assert m is not None and m.account_balance_cents == 4200 - 40_000 + 10_000

@@ -34,6 +34,7 @@ from ..errors import describe, sentence
 from ..ops import Op
 from ..qt import (
     QComboBox,
+    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -404,6 +405,8 @@ class DecideRefundDialog(MoneyDialog):
                             reason=self.reason.text())
 
 
+#: The widest the Method and Status columns grow (their text wraps beyond it).
+_NARROW = 150
 _STATUS = {TxnStatus.SETTLED: "Settled", TxnStatus.PENDING: "Pending", TxnStatus.CANCELLED: "Cancelled"}
 
 
@@ -431,7 +434,6 @@ class PaymentsTab(_PagedTab):
         self.dialog: MoneyDialog | None = None
 
         self.summary = named(QLabel("Loading…"), "accountSummary")
-        self.summary.setProperty("role", "heading")
         self.threshold_label = named(QLabel(), "thresholdLabel")
         self.threshold_label.setProperty("role", "muted")
         self.threshold_label.setWordWrap(True)
@@ -441,8 +443,9 @@ class PaymentsTab(_PagedTab):
         self.record_button.clicked.connect(self.open_record_payment)
         self.refund_button.clicked.connect(self.open_refund)
         self.credit_button.clicked.connect(self.open_credit_note)
+        self.summary.setWordWrap(True)
         top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
+        top.addWidget(self.threshold_label, 1)
         for button in self.action_buttons:
             button.setVisible(workspace is not None)
             top.addWidget(button)
@@ -471,10 +474,12 @@ class PaymentsTab(_PagedTab):
         approvals_layout.addLayout(decide)
         self.approvals.hide()
 
-        self._finish_layout(top, self.threshold_label, self.approvals)
+        self._finish_layout(self.summary, top, self.approvals)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (2, 3):  # sized to their contents on arrival, but never wider than this
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.itemSelectionChanged.connect(self.update_actions)
         self.update_actions()
 
@@ -509,6 +514,10 @@ class PaymentsTab(_PagedTab):
             self.threshold_label.setText(f"Refunds over {fmt.money(page.approval_threshold_cents)} need a second "
                                          "staff member's approval.")
         super()._arrived(page, first)
+        for column in (2, 3):
+            self.table.resizeColumnToContents(column)
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), _NARROW))
+        self.table.resizeRowsToContents()
         self.update_actions()
 
     def _refunds_arrived(self, refunds: RefundList) -> None:
@@ -535,13 +544,15 @@ class PaymentsTab(_PagedTab):
         what = item.kind.label if item.kind == TxnKind.CREDIT_NOTE and not item.description else item.description
         if item.note and item.kind in (TxnKind.CREDIT_NOTE, TxnKind.REFUND):
             what += f" — {item.note}"
+        if item.method_reference:
+            what += f" · {item.method_reference}"
         status = _STATUS[item.status]
         if item.refunded_cents:
             status = "Refunded" if item.refunded_cents >= -item.amount_cents else "Part refunded"
-        if item.awaiting_approval_cents:
-            status += " · refund awaiting approval"
-        return [fmt.when(item.at), what, _method_text(item), status, fmt.money(item.amount_cents, item.currency),
-                fmt.money(item.balance_cents, item.currency)]
+        elif item.awaiting_approval_cents:
+            status = "Refund awaiting approval"
+        return [fmt.when(item.at), what, item.method.label if item.method else "", status,
+                fmt.money(item.amount_cents, item.currency), fmt.money(item.balance_cents, item.currency)]
 
     def tooltip(self, item: LedgerEntryOut) -> str:
         lines = [f"{item.kind.label} of {fmt.money(abs(item.amount_cents), item.currency)}"
@@ -657,3 +668,95 @@ class PaymentsTab(_PagedTab):
             return None
         return self._show(DecideRefundDialog(self.workspace, self.member, refund, approve, self,
                                              on_applied=self._applied))
+
+
+class ApprovalsSource(Protocol):
+    def refunds_awaiting_approval(self) -> RefundList: ...
+
+
+class RefundApprovalsDialog(QDialog):
+    """Customer Care → Refunds awaiting approval…: every refund waiting for a second
+    staff member, oldest first, with their count; **Open member** (or a double-click)
+    opens the member's Payments tab, where it is approved or rejected."""
+
+    headers = ("Member", "Asked", "Amount", "By", "Reason")
+
+    def __init__(self, source: ApprovalsSource, open_member: Callable[[int], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("refundApprovals")
+        self.setWindowTitle("Refunds awaiting approval")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.resize(760, 380)
+        self.source, self._open_member = source, open_member
+        self.refunds: list[RefundOut] = []
+        self.loaded = False
+        self.heading = named(QLabel("Loading…"), "approvalsHeading")
+        hint = named(QLabel("Another staff member than the one who asked approves or rejects each refund, "
+                            "from the member's Payments tab. No money moves until then."), "approvalsListHint")
+        hint.setProperty("role", "muted")
+        hint.setWordWrap(True)
+        self.table = named(QTableWidget(0, len(self.headers)), "approvalsListTable")
+        self.table.setHorizontalHeaderLabels(list(self.headers))
+        make_read_only_table(self.table)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
+        self.state = named(QLabel(), "approvalsState")
+        self.state.setProperty("role", "muted")
+        self.state.hide()
+        self.open_button = named(QPushButton("Open member"), "openRefundMemberButton")
+        self.open_button.clicked.connect(self.open_selected)
+        self.refresh_button = named(QPushButton("Refresh"), "refreshApprovalsButton")
+        self.refresh_button.clicked.connect(self.reload)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.refresh_button)
+        buttons.addStretch()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(hint)
+        layout.addWidget(self.state)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.reload()
+
+    def reload(self) -> None:
+        self.heading.setText("Loading…")
+        self.open_button.setEnabled(False)
+        source = self.source
+        Op(self, source.refunds_awaiting_approval).success(self._arrived).failure(self._failed).run()
+
+    def _arrived(self, refunds: RefundList) -> None:
+        self.loaded = True
+        self.refunds = list(refunds.items)
+        self.heading.setText(f"Refunds awaiting approval ({refunds.total})")
+        self.state.setText("None: every refund asked for has been decided." if not self.refunds else "")
+        self.state.setVisible(not self.refunds)
+        self.table.setRowCount(len(self.refunds))
+        for r, refund in enumerate(self.refunds):
+            cells = [f"{refund.member_name} ({refund.member_no})", fmt.when(refund.requested_at),
+                     fmt.money(refund.amount_cents, refund.currency), refund.requested_by, refund.reason]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 2:
+                    item.setTextAlignment(_RIGHT)
+                self.table.setItem(r, c, item)
+        if self.refunds:
+            self.table.selectRow(0)
+        self.open_button.setEnabled(bool(self.refunds))
+
+    def _failed(self, exc: BaseException) -> None:
+        self.loaded = True
+        self.heading.setText("The refunds awaiting approval could not be loaded.")
+        self.state.setText(describe(exc).text)
+        self.state.show()
+
+    def open_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if rows and rows[0].row() < len(self.refunds):
+            self._open_member(self.refunds[rows[0].row()].member_id)
