@@ -481,7 +481,12 @@ class PaymentsTab(_PagedTab):
         for column in (2, 3):  # sized to their contents on arrival, but never wider than this
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.itemSelectionChanged.connect(self.update_actions)
+        if workspace is not None:
+            workspace.status_changed.connect(self._status_changed)
         self.update_actions()
+
+    def _status_changed(self, _status: object) -> None:
+        self.update_actions()  # offline: the actions grey out, saying why
 
     @property
     def action_buttons(self) -> tuple[QPushButton, ...]:
