@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -35,11 +33,12 @@ from desktop_care.models import (
     post_transaction,
     utcnow,
 )
-from desktop_care.models.ledger import ledger_totals
 from desktop_care.models.payments import TestCheckout
 from desktop_care.models.refunds import DEFAULT_APPROVAL_THRESHOLD
 from desktop_care.server.payments.test_provider import WEBHOOK_PATH
 from tests.server.conftest import make_member, staff_headers, unique
+from tests.server.test_portal_orders import _balanced as _sums
+from tests.server.test_portal_orders import _until
 from tests.support.servers import LiveServer
 
 Headers = dict[str, str]
@@ -72,22 +71,8 @@ def _ledger(server: LiveServer, headers: Headers, member_id: int, **params: Any)
 
 
 def _balanced(db: Session, member_id: int) -> int:
-    db.expire_all()
-    member = db.get(Member, member_id)
-    assert member is not None
-    _, settled, count, pending = ledger_totals(db, member_id)
-    assert (member.account_balance_cents, member.pending_count, member.pending_cents) == (settled, count, pending)
-    return settled
-
-
-def _until(db: Session, check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        db.expire_all()
-        if check():
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)  # polling the database for a condition, with a deadline
+    """The settled balance, once the summary columns are checked against the ledger."""
+    return _sums(db, member_id)[0]
 
 
 def _member(db: Session) -> Member:

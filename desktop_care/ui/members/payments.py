@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ...commands import (
     Command,
@@ -405,6 +405,21 @@ class DecideRefundDialog(MoneyDialog):
                             reason=self.reason.text())
 
 
+_Row = TypeVar("_Row", LedgerEntryOut, RefundOut)
+
+
+def _selected_item(table: QTableWidget, items: list[_Row]) -> _Row | None:
+    rows = table.selectionModel().selectedRows() if table.selectionModel() else []
+    return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+
+
+def _select_by_id(table: QTableWidget, items: list[_Row], item_id: int) -> None:
+    index = next((i for i, item in enumerate(items) if item.id == item_id), None)
+    if index is None:
+        raise KeyError(item_id)
+    table.selectRow(index)
+
+
 #: The widest the Method and Status columns grow (their text wraps beyond it).
 _NARROW = 150
 _STATUS = {TxnStatus.SETTLED: "Settled", TxnStatus.PENDING: "Pending", TxnStatus.CANCELLED: "Cancelled"}
@@ -578,30 +593,16 @@ class PaymentsTab(_PagedTab):
     # ----------------------------------------------------------------- actions
 
     def selected(self) -> LedgerEntryOut | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if not rows or rows[0].row() >= len(self.entries):
-            return None
-        return self.entries[rows[0].row()]
+        return _selected_item(self.table, self.entries)
 
     def select_entry(self, entry_id: int) -> None:
-        for index, entry in enumerate(self.entries):
-            if entry.id == entry_id:
-                self.table.selectRow(index)
-                return
-        raise KeyError(entry_id)
+        _select_by_id(self.table, self.entries, entry_id)
 
     def selected_refund(self) -> RefundOut | None:
-        rows = self.approvals_table.selectionModel().selectedRows() if self.approvals_table.selectionModel() else []
-        if not rows or rows[0].row() >= len(self.awaiting):
-            return None
-        return self.awaiting[rows[0].row()]
+        return _selected_item(self.approvals_table, self.awaiting)
 
     def select_refund(self, refund_id: int) -> None:
-        for index, refund in enumerate(self.awaiting):
-            if refund.id == refund_id:
-                self.approvals_table.selectRow(index)
-                return
-        raise KeyError(refund_id)
+        _select_by_id(self.approvals_table, self.awaiting, refund_id)
 
     def refund_refusal(self) -> str | None:
         entry = self.selected()
@@ -762,6 +763,6 @@ class RefundApprovalsDialog(QDialog):
         self.state.show()
 
     def open_selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if rows and rows[0].row() < len(self.refunds):
-            self._open_member(self.refunds[rows[0].row()].member_id)
+        refund = _selected_item(self.table, self.refunds)
+        if refund is not None:
+            self._open_member(refund.member_id)
