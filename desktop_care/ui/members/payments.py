@@ -91,6 +91,9 @@ def _amount_text(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+_SAY_WHY = "Say why, in at least 3 characters."
+
+
 class MoneyDialog(CommandDialog):
     """A payment manager dialog: runs its command on the server now and shows a
     refusal where it belongs. ``on_applied`` runs once the server has applied it."""
@@ -163,6 +166,34 @@ class MoneyDialog(CommandDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         return form
 
+    def _body(self, form: QFormLayout, hint: QLabel) -> None:
+        """Lay out ``form`` with a muted, wrapped ``hint`` under it."""
+        hint.setProperty("role", "muted")
+        hint.setWordWrap(True)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(form)
+        body_layout.addWidget(hint)
+        self._layout(body)
+
+    def checked(self, amount_edit: QLineEdit, **texts: tuple[QLineEdit, str]) -> int:
+        """The amount in pence, once it and each required text (``name=(edit,
+        message)``) are checked; Invalid with every problem at once otherwise. A
+        ``reason`` needs 3 characters, any other text one."""
+        errors: dict[str, str] = {}
+        amount = 0
+        try:
+            amount = self.amount(amount_edit)
+        except Invalid as exc:
+            errors.update(exc.fields)
+        for name, (edit, message) in texts.items():
+            if len(" ".join(edit.text().split())) < (3 if name == "reason" else 1):
+                errors[name] = message
+        if errors:
+            raise Invalid(errors, [])
+        return amount
+
 
 def _order_choices(combo: QComboBox, orders: list[OrderOut], *, unpaid_only: bool) -> None:
     combo.clear()
@@ -223,16 +254,8 @@ class RecordPaymentDialog(_OrdersDialog):
         form.addRow("Method:", self._field("method", self.method))
         form.addRow("Reference:", self._field("reference", self.reference))
         form.addRow("For:", self._field("order_id", self.order))
-        hint = named(QLabel("The payment is settled at once. For an order, it is the order's whole amount."),
-                     "paymentHint")
-        hint.setProperty("role", "muted")
-        hint.setWordWrap(True)
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 0, 0)
-        body_layout.addLayout(form)
-        body_layout.addWidget(hint)
-        self._layout(body)
+        self._body(form, named(QLabel("The payment is settled at once. For an order, it is the order's whole "
+                                      "amount."), "paymentHint"))
         self._load_orders(source)
 
     def _order_chosen(self) -> None:
@@ -241,16 +264,8 @@ class RecordPaymentDialog(_OrdersDialog):
             self.amount_edit.setText(_amount_text(order.amount_cents))
 
     def build(self) -> Command:
-        errors: dict[str, str] = {}
-        amount = 0
-        try:
-            amount = self.amount(self.amount_edit)
-        except Invalid as exc:
-            errors.update(exc.fields)
-        if not self.reference.text().strip():
-            errors["reference"] = "Enter the receipt number, cheque number or bank reference."
-        if errors:
-            raise Invalid(errors, [])
+        amount = self.checked(self.amount_edit, reference=(
+            self.reference, "Enter the receipt number, cheque number or bank reference."))
         return RecordManualPayment(member_id=self.member.id, amount_cents=amount, method=self.method.currentData(),
                                    reference=self.reference.text(), order_id=self.order_id())
 
@@ -272,28 +287,12 @@ class CreditNoteDialog(_OrdersDialog):
         form.addRow("Amount (£):", self._field("amount_cents", self.amount_edit))
         form.addRow("Against:", self._field("order_id", self.order))
         form.addRow("Reason:", self._field("reason", self.reason))
-        hint = named(QLabel("A credit note reduces what the member owes; no money is paid out."), "creditHint")
-        hint.setProperty("role", "muted")
-        hint.setWordWrap(True)
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 0, 0)
-        body_layout.addLayout(form)
-        body_layout.addWidget(hint)
-        self._layout(body)
+        self._body(form, named(QLabel("A credit note reduces what the member owes; no money is paid out."),
+                               "creditHint"))
         self._load_orders(source)
 
     def build(self) -> Command:
-        errors: dict[str, str] = {}
-        amount = 0
-        try:
-            amount = self.amount(self.amount_edit)
-        except Invalid as exc:
-            errors.update(exc.fields)
-        if len(" ".join(self.reason.text().split())) < 3:
-            errors["reason"] = "Say why, in at least 3 characters."
-        if errors:
-            raise Invalid(errors, [])
+        amount = self.checked(self.amount_edit, reason=(self.reason, _SAY_WHY))
         return IssueCreditNote(member_id=self.member.id, amount_cents=amount, reason=self.reason.text(),
                                order_id=self.order_id())
 
@@ -355,18 +354,10 @@ class RefundDialog(MoneyDialog):
         self.how.setText(how)
 
     def build(self) -> Command:
-        errors: dict[str, str] = {}
-        amount = 0
-        try:
-            amount = self.amount(self.amount_edit)
-            if amount > self.payment.refundable_cents:
-                errors["amount_cents"] = f"At most {fmt.money(self.payment.refundable_cents)} can be refunded."
-        except Invalid as exc:
-            errors.update(exc.fields)
-        if len(" ".join(self.reason.text().split())) < 3:
-            errors["reason"] = "Say why, in at least 3 characters."
-        if errors:
-            raise Invalid(errors, [])
+        amount = self.checked(self.amount_edit, reason=(self.reason, _SAY_WHY))
+        if amount > self.payment.refundable_cents:
+            raise Invalid({"amount_cents": f"At most {fmt.money(self.payment.refundable_cents)} can be refunded."},
+                          [])
         return RefundPayment(member_id=self.member.id, payment_txn_id=self.payment.id, amount_cents=amount,
                              reason=self.reason.text())
 
@@ -400,7 +391,7 @@ class DecideRefundDialog(MoneyDialog):
 
     def build(self) -> Command:
         if len(" ".join(self.reason.text().split())) < 3:
-            raise Invalid({"reason": "Say why, in at least 3 characters."}, [])
+            raise Invalid({"reason": _SAY_WHY}, [])
         return DecideRefund(member_id=self.member.id, refund_id=self.refund.id, approve=self.approve,
                             reason=self.reason.text())
 
