@@ -70,7 +70,7 @@ _refund_event = st.tuples(st.just("refund_event"), st.integers(min_value=0, max_
 _card = st.tuples(st.just("card"), st.integers(min_value=100, max_value=50_000))
 _credit = st.tuples(st.just("credit"), st.integers(min_value=1, max_value=30_000), st.integers(min_value=-1, max_value=5))
 steps = st.lists(st.one_of(_charge, _checkout, _event, _manual, _card, _refund, _decide, _refund_event, _credit),
-                 min_size=4, max_size=40)
+                 min_size=4, max_size=30)
 #: Refunds above this need approval in the property test (low, so that many do).
 THRESHOLD = 2_000
 
@@ -107,7 +107,7 @@ def _check(session: Session, member: Member, paid: dict[str, set[Outcome]], amou
         assert (txn.status if txn else None) == expected
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_balance_is_the_sum_of_transactions_under_any_events(session: Session, plan: list[tuple]) -> None:
     member = make_member(session, "Ledger", "Property")
