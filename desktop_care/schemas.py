@@ -18,9 +18,10 @@ from .commands.base import JsonInt
 from .commands.bulk_invite import MAX_CHUNK, MAX_FILE_BYTES, MAX_ROWS, Outcome, RowError
 from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
 from .models.fraud import BlockKind, BlockReason, BlockState
-from .models.ledger import PointsType, TxnStatus
+from .models.ledger import PaymentMethod, PointsType, TxnKind, TxnStatus
 from .models.mail import MailState
 from .models.member import AddressKind, EmailCategory, MemberStatus
+from .models.refunds import RefundState
 from .models.tickets import EntryKind, TicketPriority, TicketState
 from .models.user import UserRole, UserState
 
@@ -654,3 +655,89 @@ class TicketDetail(TicketSummary):
     first_responded_at: dt.datetime | None
     resolved_at: dt.datetime | None
     entries: list[TicketEntryOut]
+
+
+# ---------------------------------------------------------------------- payment manager
+
+
+class LedgerEntryOut(Schema):
+    """One transaction of a member's account (the Payments tab), with the running
+    balance: the settled balance once this entry is counted (a pending entry counts
+    once it settles; a cancelled one never does)."""
+
+    id: int
+    at: dt.datetime
+    kind: TxnKind
+    status: TxnStatus
+    description: str
+    #: Minor units of ``currency``: positive is owed (charges, refunds), negative paid
+    #: or credited (payments, credit notes).
+    amount_cents: int
+    currency: str
+    balance_cents: int
+    method: PaymentMethod | None = None
+    #: A manual payment's cheque number, bank reference or receipt number.
+    method_reference: str = ""
+    #: A credit note's or refund's reason.
+    note: str = ""
+    order_id: int | None = None
+    order_no: str | None = None
+    #: A refund: the payment it pays back.
+    refund_of_id: int | None = None
+    recorded_by: str = ""
+    settled_at: dt.datetime | None = None
+    #: A payment: what refunds paid back or are paying back (pending at the provider),
+    #: what refunds awaiting approval hold, and what may still be refunded.
+    refunded_cents: int = 0
+    awaiting_approval_cents: int = 0
+    refundable_cents: int = 0
+
+
+class LedgerPage(Schema):
+    """``GET /members/{id}/ledger``: the account's transactions, newest first, with the
+    account's figures (the first entry's ``balance_cents`` equals ``balance_cents``)."""
+
+    items: list[LedgerEntryOut]
+    total: int
+    next_cursor: str | None = None
+    #: The settled balance (positive: the member owes it; negative: in credit).
+    balance_cents: int
+    pending_count: int
+    pending_cents: int
+    #: Refunds above this need a second staff member's approval.
+    approval_threshold_cents: int
+
+
+class RefundOut(Schema):
+    """One refund: asked for, awaiting approval, gone ahead, done, rejected or failed."""
+
+    id: int
+    member_id: int
+    member_no: str
+    member_name: str
+    payment_txn_id: int
+    amount_cents: int
+    currency: str
+    method: PaymentMethod
+    reason: str
+    state: RefundState
+    requested_at: dt.datetime
+    requested_by: str
+    requested_by_user_id: int | None = None
+    decided_at: dt.datetime | None = None
+    decided_by: str = ""
+    decision_reason: str = ""
+    failure: str = ""
+
+
+class RefundList(Schema):
+    """Refunds, one page (``total`` counts them all)."""
+
+    items: list[RefundOut]
+    total: int
+
+
+class RefundSettings(Schema):
+    """``GET /settings/refunds``; changed by the ``set_refund_approval_threshold`` command."""
+
+    approval_threshold_cents: int

@@ -7,15 +7,33 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, fraud, member, merge, orders, registry, status, tickets, user  # noqa: F401
+from . import accounts, add_member, fraud, member, merge, orders, payments, registry, status, tickets, user  # noqa: F401
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
-from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, UserCommand, role_permits
+from .base import (
+    Actor,
+    BaseCommand,
+    Command,
+    NotPermitted,
+    RecordCommand,
+    Rejected,
+    SettingCommand,
+    UserCommand,
+    role_permits,
+)
 from .fraud import AddBlock, LiftBlock
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
 from .on_behalf import ActOnBehalf
 from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, PlaceRenewal, RecordPayment
+from .payments import (
+    DecideRefund,
+    IssueCreditNote,
+    RecordManualPayment,
+    RecordRefundOutcome,
+    RefundPayment,
+    SetRefundApprovalThreshold,
+)
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 from .status import ChangeStatus
@@ -47,8 +65,10 @@ __all__ = [
     "ChangeTicketState",
     "Command",
     "CommandResult",
+    "DecideRefund",
     "EmailInvoice",
     "InviteUser",
+    "IssueCreditNote",
     "LiftBlock",
     "MarkOrderExported",
     "MergeInfo",
@@ -64,13 +84,18 @@ __all__ = [
     "ProvisionalMember",
     "QueueableCommand",
     "RecordCommand",
+    "RecordManualPayment",
     "RecordPayment",
+    "RecordRefundOutcome",
+    "RefundPayment",
     "Rejected",
     "Reply",
     "ResendInvitation",
     "ResetPassword",
     "SetEmailPreference",
     "SetPriority",
+    "SetRefundApprovalThreshold",
+    "SettingCommand",
     "Status",
     "UndoMerge",
     "UpdateContact",

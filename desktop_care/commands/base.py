@@ -269,3 +269,25 @@ class RecordCommand(BaseCommand):
         """Make the change; return the record's id and the audit details. Raises
         :class:`Rejected` (before writing anything)."""
         raise NotImplementedError
+
+
+class SettingCommand(BaseCommand):
+    """A command on a setting of the whole server (a Society Admin's): always online
+    only. ``execute`` runs it in the caller's write transaction; two runs of the same
+    op_id meet at the stored result's unique op_id (``run_command`` retries)."""
+
+    online_only: ClassVar[bool] = True
+    target_type: ClassVar[str] = "setting"
+    #: The setting's key (audited as the entity id).
+    setting_key: ClassVar[str] = ""
+
+    @property
+    def target_id(self) -> int:
+        return 0
+
+    def check_in(self, session: Session, actor: Actor) -> None:
+        """Raise :class:`Rejected` if the change is not allowed now."""
+
+    def apply(self, session: Session, actor: Actor) -> dict[str, Any]:
+        """Make the change; return audit details. Runs inside the caller's transaction."""
+        raise NotImplementedError

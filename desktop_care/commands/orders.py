@@ -30,6 +30,7 @@ from ..models import (
     OrderKind,
     OrderState,
     Payment,
+    PaymentMethod,
     TxnKind,
     TxnStatus,
     User,
@@ -211,6 +212,15 @@ class OpenCheckout(_OrderCommand):
                 "amount": money(self.amount_cents, self.currency)}
 
 
+def lift_renewal_block(member: Member) -> bool:
+    """A paid renewal lifts the member's block for payment; whether there was one."""
+    if not member.blocked_for_balance:
+        return False
+    member.blocked_for_balance, member.blocked_reason = False, ""
+    member.blocked_at, member.blocked_by = None, ""
+    return True
+
+
 class Outcome(enum.StrEnum):
     """What the provider says became of a checkout."""
 
@@ -284,7 +294,8 @@ class RecordPayment(_OrderCommand):
                 txn = post_transaction(session, member, -payment.amount_cents,
                                        f"Card payment for order {order.order_no}"[:200], status,
                                        kind=TxnKind.PAYMENT, currency=payment.currency, order_id=order.id,
-                                       reference=payment.checkout_id)
+                                       reference=payment.checkout_id, method=PaymentMethod.CARD,
+                                       recorded_by=actor.username)
                 session.flush()
                 payment.txn_id = txn.id
                 effect = f"payment {status.value}"
@@ -294,9 +305,7 @@ class RecordPayment(_OrderCommand):
             settled = txn.status == TxnStatus.SETTLED
             order.state = OrderState.PAID if settled else OrderState.PAYMENT_PENDING
             order.paid_at = order.paid_at or now
-            if order.kind == OrderKind.RENEWAL and member.blocked_for_balance:
-                member.blocked_for_balance, member.blocked_reason = False, ""
-                member.blocked_at, member.blocked_by = None, ""
+            if order.kind == OrderKind.RENEWAL and lift_renewal_block(member):
                 effect += "; block for payment lifted"
         elif payment.state == CheckoutState.OPEN:
             payment.state, payment.finished_at = _FAILED_STATE[self.outcome], now

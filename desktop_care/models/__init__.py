@@ -6,11 +6,13 @@ from .fraud import BlockKind, BlockReason, FraudBlock
 from .ledger import (
     ACCOUNT_CURRENCY,
     AccountTransaction,
+    PaymentMethod,
     PointsEntry,
     PointsType,
     TxnKind,
     TxnStatus,
     add_points,
+    cancel_transaction,
     post_transaction,
     settle_transaction,
 )
@@ -29,6 +31,7 @@ from .merge import UNDO_WINDOW, MemberReference, MergeRecord, member_reference, 
 from .on_behalf import OnBehalfSession, ServerSetting
 from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistrant, OrderState, place_order
 from .payments import CheckoutState, Payment
+from .refunds import Refund, RefundState
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
@@ -81,9 +84,12 @@ __all__ = [
     "OrderRegistrant",
     "OrderState",
     "Payment",
+    "PaymentMethod",
     "PointsEntry",
     "PointsType",
     "PortalSession",
+    "Refund",
+    "RefundState",
     "ServerSetting",
     "SignInThrottle",
     "StaffToken",
@@ -102,6 +108,7 @@ __all__ = [
     "UserState",
     "UserToken",
     "add_points",
+    "cancel_transaction",
     "clear_sign_in_throttle",
     "end_sessions",
     "may_accrue_points",

@@ -7,8 +7,9 @@ functions here write ledger rows (:func:`add_points`, :func:`post_transaction`,
 so one commit keeps both in step.
 
 Money is never points: account transactions are integer minor units of
-:data:`ACCOUNT_CURRENCY`, with a :class:`TxnKind` (charge, payment; refunds and credit
-notes are kinds to come) and a life of pending → settled. A transaction made for a
+:data:`ACCOUNT_CURRENCY`, with a :class:`TxnKind` (charge, payment, refund, credit note,
+each with its sign in :data:`KIND_SIGN`) and a life of pending → settled (or, for a
+pending one that never happened, cancelled). A transaction made for a
 payment carries the provider's ``reference`` (its checkout session), unique, so the
 same payment can never be recorded twice (docs/decisions/0016-payments-and-ledger.md).
 """
@@ -37,22 +38,53 @@ class PointsType(enum.StrEnum):
 class TxnStatus(enum.StrEnum):
     SETTLED = "settled"
     PENDING = "pending"
+    #: A pending transaction that never happened (a refund the provider failed): it
+    #: counts in no balance and stays in the ledger for the record.
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
 
 
 class TxnKind(enum.StrEnum):
     """What a money transaction is. Charges are positive (the member owes more),
-    payments negative; later kinds (refund, credit note) take their own sign rule here."""
+    payments negative, refunds positive (money paid back to the member: what the payment
+    had taken off the balance comes back), credit notes negative (what the member owes
+    is reduced without money moving)."""
 
     CHARGE = "charge"
     PAYMENT = "payment"
+    REFUND = "refund"
+    CREDIT_NOTE = "credit_note"
 
     @property
     def label(self) -> str:
-        return {"charge": "Charge", "payment": "Payment"}[self.value]
+        return {"charge": "Charge", "payment": "Payment", "refund": "Refund",
+                "credit_note": "Credit note"}[self.value]
 
 
 #: The sign each kind's amount must have (+1: owed, -1: paid).
-KIND_SIGN = {TxnKind.CHARGE: 1, TxnKind.PAYMENT: -1}
+KIND_SIGN = {TxnKind.CHARGE: 1, TxnKind.PAYMENT: -1, TxnKind.REFUND: 1, TxnKind.CREDIT_NOTE: -1}
+
+
+class PaymentMethod(enum.StrEnum):
+    """How money moved: by card through the provider, or by hand at the desk. A refund
+    goes back by the method of the payment it refunds."""
+
+    CARD = "card"
+    CASH = "cash"
+    CHEQUE = "cheque"
+    BANK_TRANSFER = "bank_transfer"
+
+    @property
+    def label(self) -> str:
+        return {"card": "Card", "cash": "Cash", "cheque": "Cheque", "bank_transfer": "Bank transfer"}[self.value]
+
+    @property
+    def manual(self) -> bool:
+        """Taken by hand (recorded by staff), not through the provider."""
+        return self != PaymentMethod.CARD
 
 #: The currency every member account is kept in (ISO 4217; amounts in its minor unit).
 ACCOUNT_CURRENCY = "GBP"
@@ -96,6 +128,20 @@ class AccountTransaction(Base):
     #: The provider's reference of a payment (its checkout session id): one transaction each.
     reference: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
     settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: How the money moved (payments and refunds; None for charges, credit notes and
+    #: payments from before it was kept).
+    method: Mapped[PaymentMethod | None] = mapped_column(_enum(PaymentMethod), default=None)
+    #: The cheque number, bank reference or receipt number of a payment taken by hand.
+    method_reference: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    #: Why (a credit note's or refund's reason), in the staff member's words.
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    #: The payment a refund pays back.
+    refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("account_txn.id"), default=None, index=True)
+    #: Who recorded it (the staff member, "payment provider (test)", "System").
+    recorded_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+
+    #: The Payments tab reads a member's ledger newest first, with running balances.
+    __table_args__ = (Index("ix_account_txn_member_created", "member_id", "created_at", "id"),)
 
 
 def add_points(
@@ -136,6 +182,11 @@ def post_transaction(
     currency: str = ACCOUNT_CURRENCY,
     order_id: int | None = None,
     reference: str | None = None,
+    method: PaymentMethod | None = None,
+    method_reference: str = "",
+    note: str = "",
+    refund_of_id: int | None = None,
+    recorded_by: str = "",
 ) -> AccountTransaction:
     """Add a transaction to ``member``'s account and its summary columns (the one
     writer of both). ``kind`` defaults by sign (charge if positive, else payment)."""
@@ -146,6 +197,8 @@ def post_transaction(
         raise LedgerError(f"a {kind.value} cannot be {'negative' if KIND_SIGN[kind] > 0 else 'positive'}")
     if currency != ACCOUNT_CURRENCY:
         raise LedgerError(f"the account is kept in {ACCOUNT_CURRENCY}, not {currency}")
+    if status == TxnStatus.CANCELLED:
+        raise LedgerError("a transaction is posted pending or settled; only a pending one is cancelled")
     now = at or utcnow()
     txn = AccountTransaction(
         member_id=member.id,
@@ -158,6 +211,11 @@ def post_transaction(
         order_id=order_id,
         reference=reference,
         settled_at=now if status == TxnStatus.SETTLED else None,
+        method=method,
+        method_reference=method_reference,
+        note=note,
+        refund_of_id=refund_of_id,
+        recorded_by=recorded_by,
     )
     session.add(txn)
     if status == TxnStatus.PENDING:
@@ -175,10 +233,28 @@ def settle_transaction(member: Member, txn: AccountTransaction, at: dt.datetime 
         raise LedgerError("the transaction belongs to another account")
     if txn.status == TxnStatus.SETTLED:
         return False
+    if txn.status == TxnStatus.CANCELLED:
+        raise LedgerError("a cancelled transaction cannot settle")
     txn.status, txn.settled_at = TxnStatus.SETTLED, at or utcnow()
     member.pending_count = (member.pending_count or 0) - 1
     member.pending_cents = (member.pending_cents or 0) - txn.amount_cents
     member.account_balance_cents = (member.account_balance_cents or 0) + txn.amount_cents
+    return True
+
+
+def cancel_transaction(member: Member, txn: AccountTransaction) -> bool:
+    """Take a pending transaction out of the pending figures for good (it never
+    happened: a refund the provider failed); False if it is cancelled already.
+    A settled transaction is never cancelled (post a new one instead)."""
+    if txn.member_id != member.id:
+        raise LedgerError("the transaction belongs to another account")
+    if txn.status == TxnStatus.CANCELLED:
+        return False
+    if txn.status == TxnStatus.SETTLED:
+        raise LedgerError("a settled transaction cannot be cancelled")
+    txn.status, txn.settled_at = TxnStatus.CANCELLED, None
+    member.pending_count = (member.pending_count or 0) - 1
+    member.pending_cents = (member.pending_cents or 0) - txn.amount_cents
     return True
 
 

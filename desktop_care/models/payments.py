@@ -133,3 +133,21 @@ class TestProviderKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     secret: Mapped[str] = mapped_column(String(100))
+
+
+class TestRefund(Base):
+    """A refund the test provider made of one of its paid sessions: one per idempotency
+    key (a retried request answers the same refund), answered "pending" and then
+    settled (or failed) by a ``refund.updated`` event."""
+
+    __tablename__ = "test_refund"
+    __test__ = False
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    checkout_id: Mapped[str] = mapped_column(ForeignKey("test_checkout.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: pending, succeeded, failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -25,13 +25,27 @@ from faker import Faker
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from desktop_care.commands import (
+    Actor,
+    Command,
+    DecideRefund,
+    IssueCreditNote,
+    RecordManualPayment,
+    RefundPayment,
+    execute,
+)
 from desktop_care.models import (
+    AccountTransaction,
     AddressKind,
     LineIn,
     Member,
     MemberStatus,
+    Order,
     OrderState,
+    PaymentMethod,
     PointsType,
+    Refund,
+    RefundState,
     TxnKind,
     TxnStatus,
     User,
@@ -121,7 +135,7 @@ USER_COLUMNS = (
 POINTS_COLUMNS = ("id", "member_id", "delta", "points_type", "reason", "actor_user_id", "created_at")
 TXN_COLUMNS = (
     "id", "member_id", "amount_cents", "description", "status", "created_at", "kind", "settled_at", "currency",
-    "order_id", "reference",
+    "order_id", "reference", "method", "method_reference", "note", "refund_of_id", "recorded_by",
 )  # fmt: skip
 
 #: Tables whose ids the seeder assigns itself (PostgreSQL sequences are moved past them).
@@ -335,7 +349,7 @@ class _Generator:
             at = max(at, self._between(dt.datetime(year, 1, 1, tzinfo=dt.UTC), self.now))
             self.txns.append(
                 (self._id("account_txn"), member_id, fee, f"Annual membership {year}", TxnStatus.SETTLED.value, ts(at),
-                 "charge", ts(at), "GBP", None, None)
+                 "charge", ts(at), "GBP", None, None, None, "", "", None, "")
             )
             balance += fee
             if rng.random() < 0.9:
@@ -353,6 +367,11 @@ class _Generator:
                         "GBP",
                         None,
                         None,
+                        PaymentMethod.BANK_TRANSFER.value,
+                        "",
+                        "",
+                        None,
+                        "Accounts",
                     )
                 )
                 balance -= fee
@@ -375,6 +394,11 @@ class _Generator:
                         "GBP",
                         None,
                         None,
+                        None,
+                        "",
+                        "",
+                        None,
+                        "",
                     )
                 )
                 pending_count += 1
@@ -593,6 +617,95 @@ _ORDER_LINES = (
 )  # fmt: skip
 
 
+_DEMO_METHODS = (PaymentMethod.CHEQUE, PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH)
+
+
+def _demo_payment_manager(session: Session, member_ids: range, now: dt.datetime) -> None:
+    """The payment manager on a few demo members with paid orders: a refund paid out,
+    credit notes against an order and on the account, a refund awaiting a second staff
+    member's approval, one approved and one rejected. Through the commands themselves
+    (audited as the demo staff), so the rules hold as they do at the desk."""
+    staff = [Actor(user_id=user_id, username=username, role=role) for user_id, username, role in session.execute(
+        select(User.id, User.username, User.role).where(
+            User.role.in_([UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN])).order_by(User.id))]
+    asker = staff[0] if staff else Actor(user_id=None, username="seed-demo")
+    approver = staff[1] if len(staff) > 1 else Actor(user_id=None, username="seed-demo")
+    paid = list(session.execute(
+        select(AccountTransaction.member_id, AccountTransaction.id, AccountTransaction.amount_cents)
+        .where(AccountTransaction.member_id.in_(list(member_ids)), AccountTransaction.kind == TxnKind.PAYMENT,
+               AccountTransaction.order_id.is_not(None)).order_by(AccountTransaction.id).limit(40)).all())
+    unpaid = list(session.execute(select(Order.contact_member_id, Order.id, Order.amount_cents).where(
+        Order.contact_member_id.in_(list(member_ids)), Order.state == OrderState.UNPAID).order_by(Order.id)
+        .limit(10)).all())
+    first_txn = (session.scalar(select(func.max(AccountTransaction.id))) or 0) + 1
+    commands: list[tuple[Command | _Decide | _Later, Actor]] = []
+    for member_id, txn_id, cents in paid[0:6:2]:
+        commands.append((RefundPayment(member_id=member_id, payment_txn_id=txn_id, amount_cents=-cents // 2,
+                                       reason="Show entry cancelled by the organisers"), asker))
+    for member_id, order_id, cents in unpaid[:3]:
+        commands.append((IssueCreditNote(member_id=member_id, order_id=order_id, amount_cents=min(cents, 1000),
+                                         reason="Postage charged in error"), asker))
+    for member_id, _txn_id, _cents in paid[10:12]:
+        commands.append((IssueCreditNote(member_id=member_id, amount_cents=2500,
+                                         reason="Goodwill: the county show was cancelled"), asker))
+    # Paid in advance by bank transfer, then refunds above the threshold: one waits for
+    # approval (sign in as another staff member to approve it), one approved, one rejected.
+    for index, (member_id, _txn_id, _cents) in enumerate(paid[20:23]):
+        commands.append((RecordManualPayment(member_id=member_id, amount_cents=60_000, method="bank_transfer",
+                                             reference=f"BACS ADV{member_id:06d}"), asker))
+        commands.append((_Later(member_id, 57_500), asker))
+        if index:
+            commands.append((_Decide(member_id, approve=index == 1), approver))
+    for step, actor in commands:
+        if isinstance(step, _Decide):
+            refund = session.scalar(select(Refund.id).where(Refund.member_id == step.member_id,
+                                                            Refund.state == RefundState.AWAITING_APPROVAL))
+            if refund is None:
+                continue
+            command: Command = DecideRefund(member_id=step.member_id, refund_id=refund, approve=step.approve,
+                                            reason="Checked the booking" if step.approve else "No booking on file")
+        elif isinstance(step, _Later):
+            command = step.make(session)
+        else:
+            command = step
+        execute(session, command, actor)
+        session.flush()
+    # Stamps of our own (not the clock's): the same seed gives the same rows.
+    made = list(session.scalars(select(AccountTransaction).where(AccountTransaction.id >= first_txn)
+                                .order_by(AccountTransaction.id)))
+    for index, txn in enumerate(made):
+        txn.created_at = now - dt.timedelta(minutes=len(made) - index)
+        txn.settled_at = txn.created_at if txn.settled_at is not None else None
+    for row in session.scalars(select(Refund)):
+        row.requested_at = now - dt.timedelta(hours=2)
+        row.decided_at = now - dt.timedelta(hours=1) if row.decided_at is not None else None
+        row.finished_at = (row.decided_at or row.requested_at) if row.finished_at is not None else None
+    for member in session.scalars(select(Member).where(Member.id.in_({t.member_id for t in made}))):
+        member.updated_at = now
+
+
+@dataclass(frozen=True)
+class _Decide:
+    member_id: int
+    approve: bool
+
+
+@dataclass(frozen=True)
+class _Later:
+    """A refund of the member's newest payment, made once that payment exists."""
+
+    member_id: int
+    amount_cents: int
+
+    def make(self, session: Session) -> Command:
+        txn_id = session.scalar(select(AccountTransaction.id).where(
+            AccountTransaction.member_id == self.member_id, AccountTransaction.kind == TxnKind.PAYMENT)
+            .order_by(AccountTransaction.id.desc()).limit(1))
+        assert txn_id is not None
+        return RefundPayment(member_id=self.member_id, payment_txn_id=txn_id, amount_cents=self.amount_cents,
+                             reason="Course cancelled: paid in advance")
+
+
 def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: range) -> int:
     """Demo orders for the members ``member_ids``: some paid, some unpaid, some exported
     to the accounting system, a few with another member as registrant. Charges and
@@ -614,8 +727,12 @@ def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: 
             roll = rng.random()
             if roll < 0.5:
                 paid_at = at + dt.timedelta(days=rng.uniform(0, 10))
-                post_transaction(session, member, -order.amount_cents, f"Card payment for order {order.order_no}",
-                                 at=min(paid_at, now), kind=TxnKind.PAYMENT, order_id=order.id)
+                # Taken at the desk (a card payment would need the provider's checkout to refund).
+                method = _DEMO_METHODS[order.id % len(_DEMO_METHODS)]
+                post_transaction(session, member, -order.amount_cents,
+                                 f"{method.label} payment for order {order.order_no}", at=min(paid_at, now),
+                                 kind=TxnKind.PAYMENT, order_id=order.id, method=method,
+                                 method_reference=f"{method.label[:4].upper()}-{order.id:06d}", recorded_by="Accounts")
                 order.state, order.paid_at = OrderState.PAID, min(paid_at, now)
             if roll < 0.15 or (roll > 0.9):
                 order.exported, order.exported_at, order.exported_by = True, at + dt.timedelta(days=20), "Accounts"
@@ -778,8 +895,10 @@ def seed_demo(
         session.flush()
         loader.finish()
         first_new = generator.next_id["member"] - members
-        _orders(session, generator.rng, generator.now, range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS)))
+        demo_orders = range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS))
+        _orders(session, generator.rng, generator.now, demo_orders)
         session.flush()
+        _demo_payment_manager(session, demo_orders, generator.now)
         _demo_tickets(session, generator.rng, now, first_member_id)
         _demo_fraud_blocks(session, now)
         backfill_feed(session)  # capture is suspended for the load: number the new members here

@@ -50,6 +50,7 @@ from ..schemas import (
     FraudStopOut,
     Health,
     HistoryPage,
+    LedgerPage,
     LoginRequest,
     LoginResponse,
     MemberDetail,
@@ -61,6 +62,7 @@ from ..schemas import (
     OnBehalfState,
     OrderList,
     PointsPage,
+    RefundList,
     StaffPublic,
     TicketDetail,
     TicketPage,
@@ -570,6 +572,21 @@ class ApiClient:
     def member_orders(self, member_id: int) -> OrderList:
         """Every order of the member, newest first (``GET /members/{id}/orders``)."""
         return self._call("GET", f"/members/{int(member_id)}/orders", OrderList)
+
+    def member_ledger(self, member_id: int, limit: int = 50, cursor: str | None = None) -> LedgerPage:
+        """The member's account transactions, newest first, with running balances
+        (``GET /members/{id}/ledger``)."""
+        params: dict[str, str | int] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._call("GET", f"/members/{int(member_id)}/ledger", LedgerPage, params=params)
+
+    def member_refunds(self, member_id: int, limit: int = 50) -> RefundList:
+        """The member's refunds, newest first (``GET /members/{id}/refunds``)."""
+        return self._call("GET", f"/members/{int(member_id)}/refunds", RefundList, params={"limit": limit})
+
+    def refunds_awaiting_approval(self, limit: int = 50) -> RefundList:
+        """Every refund waiting for a second staff member, oldest first
+        (``GET /refunds/awaiting-approval``)."""
+        return self._call("GET", "/refunds/awaiting-approval", RefundList, params={"limit": limit})
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

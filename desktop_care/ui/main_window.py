@@ -18,6 +18,7 @@ from .fraud.blocks_view import FraudStopView
 from .members.add_member import AddMemberDialog, open_add_member
 from .members.details_dialog import MemberDetailsDialog
 from .members.editing import CommandDialog, dialog_for
+from .members.payments import RefundApprovalsDialog
 from .members.search_view import SearchView
 from .ops import Op
 from .palette import MEMBER_LIMIT, CommandPalette, ShortcutsDialog, action_entries, button_entries, plain, shortcut_rows
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
         care_menu.addAction(self.fraud_action)
         self.bulk_invite_action = self._action("&Bulk invite…", self.show_bulk_invite, QKeySequence("Ctrl+Shift+B"))
         care_menu.addAction(self.bulk_invite_action)
+        self.refund_approvals_action = self._action("&Refunds awaiting approval…", self.show_refund_approvals)
+        care_menu.addAction(self.refund_approvals_action)
 
         members_menu = menu_bar.addMenu("&Members")
         self.find_action = self._action("&Find member", self._find_member,
@@ -249,6 +252,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Desktop Care — Fraud stop")
         self.fraud_view.focus_search()
         return self.fraud_view
+
+    def show_refund_approvals(self) -> RefundApprovalsDialog:
+        """Every refund waiting for a second staff member; each opens on its member's
+        Payments tab."""
+        def open_payments(member_id: int) -> None:
+            self.open_member(member_id).show_tab("Payments")
+
+        dialog = RefundApprovalsDialog(self.workspace, open_payments, self)
+        dialog.show()
+        return dialog
 
     def open_member(self, member_id: int) -> MemberDetailsDialog:
         """Open (or bring forward) the details of a member."""

@@ -24,11 +24,13 @@ from ..schemas import (
     DuplicateCheckIn,
     DuplicateList,
     HistoryPage,
+    LedgerPage,
     MemberDetail,
     MemberPage,
     MemberSummary,
     OrderList,
     PointsPage,
+    RefundList,
 )
 from ..sync.api_client import NotFound, TimedOut, Unreachable
 from ..sync.local_store import Author, LocalStore, SyncIssue
@@ -204,6 +206,16 @@ class Workspace(QObject):
     def member_orders(self, member_id: int) -> OrderList:
         """The member's orders (from the server: orders are not kept offline)."""
         return self.client.member_orders(member_id)
+
+    def member_ledger(self, member_id: int, limit: int = 50, cursor: str | None = None) -> LedgerPage:
+        """The member's account ledger (from the server: money is not kept offline)."""
+        return self.client.member_ledger(member_id, limit=limit, cursor=cursor)
+
+    def member_refunds(self, member_id: int) -> RefundList:
+        return self.client.member_refunds(member_id)
+
+    def refunds_awaiting_approval(self) -> RefundList:
+        return self.client.refunds_awaiting_approval()
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

@@ -136,4 +136,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "bulkInviteDryRun", "bulkInviteRun",
             "listTickets", "getTicket", "getMemberTickets",
             "listFraudBlocks", "getFraudStop",
+            "getMemberLedger", "getMemberRefunds", "getRefundsAwaitingApproval", "getRefundSettings",
     }

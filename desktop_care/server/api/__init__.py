@@ -11,6 +11,7 @@ from . import (
     duplicates,
     fraud,
     health,
+    ledger,
     member_activity,
     members,
     merges,
@@ -34,6 +35,7 @@ router.include_router(accounts.router)
 router.include_router(users.router)
 router.include_router(on_behalf.router)
 router.include_router(orders.router)
+router.include_router(ledger.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
 router.include_router(fraud.router)

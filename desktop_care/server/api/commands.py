@@ -5,7 +5,7 @@ role-checked, audited with the token's user."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from desktop_care.commands import CommandResult, NotPermitted, OpIdReused, ProvisionalMember
 from desktop_care.schemas import CommandRequest
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/commands", tags=["commands"], responses=ERROR_RESPON
 
 @router.post("", operation_id="runCommand", response_model=CommandResult)
 def run_one(
+    request: Request,
     body: CommandRequest,
     sessions: Sessions,
     staff: CurrentStaff,
@@ -29,10 +30,15 @@ def run_one(
     ``conflict`` or ``rejected`` with the reason). 403 when the signed-in role may not
     run this kind; nothing is stored then."""
     try:
-        return run_command(sessions, body.command, staff_actor(staff, client))
+        result = run_command(sessions, body.command, staff_actor(staff, client))
     except NotPermitted as exc:
         raise Forbidden(exc.reason) from None
     except OpIdReused as exc:
         raise InvalidInput("command.op_id", str(exc)) from None
     except ProvisionalMember as exc:
         raise InvalidInput("command.member_id", str(exc)) from None
+    # What must happen once the command has committed (a card refund reaches the provider).
+    after = getattr(request.app.state, "after_command", None)
+    if after is not None:
+        after(body.command, result)
+    return result

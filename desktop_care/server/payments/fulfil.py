@@ -15,6 +15,7 @@ from desktop_care.commands.orders import EVENT_NAMESPACE, event_op_id
 from desktop_care.models import Payment
 
 from ..transactions import run_command
+from . import refunds
 from .provider import (
     CheckoutSession,
     EventType,
@@ -51,6 +52,8 @@ def _record(sessions: sessionmaker[Session], provider: PaymentProvider, checkout
 
 def fulfil_event(sessions: sessionmaker[Session], provider: PaymentProvider, event: WebhookEvent) -> str:
     """Apply one webhook event; what came of it ("applied", "duplicate", "ignored: …")."""
+    if event.type == EventType.REFUND_UPDATED:
+        return refunds.record_event(sessions, provider, event)
     try:
         outcome = _OUTCOMES[EventType(event.type)]
     except ValueError:

@@ -45,6 +45,8 @@ class EventType(enum.StrEnum):
     SETTLED = "checkout.session.async_payment_succeeded"
     DECLINED = "checkout.session.async_payment_failed"
     EXPIRED = "checkout.session.expired"
+    #: A refund moved on (its ``refund_status``: succeeded, failed).
+    REFUND_UPDATED = "refund.updated"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,25 @@ class WebhookEvent:
     type: str
     checkout_id: str
     created: dt.datetime
+    #: For a refund event: the provider's refund, its status and our reference for it.
+    refund_id: str = ""
+    refund_status: str = ""
+    refund_reference: str = ""
+    refund_failure: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund as the provider answered it: ``status`` "pending" (it says later, by a
+    ``refund.updated`` event), "succeeded" or "failed"."""
+
+    id: str
+    status: str
+    failure: str = ""
+
+
+class ProviderError(Exception):
+    """The provider could not be asked (down, refused the request): nothing changed there."""
 
 
 class BadWebhook(Exception):
@@ -75,6 +96,12 @@ class PaymentProvider(Protocol):
 
     def expire(self, checkout_id: str) -> None:
         """Close an open session so it can no longer be paid (the member cancelled)."""
+        ...
+
+    def refund(self, *, checkout_id: str, amount_cents: int, currency: str, idempotency_key: str) -> ProviderRefund:
+        """Refund part or all of a paid session back to the card it was paid with. The
+        same ``idempotency_key`` always answers the same refund (a retried request
+        never refunds twice). Raises :class:`ProviderError`."""
         ...
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:

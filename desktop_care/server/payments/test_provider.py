@@ -20,6 +20,9 @@ that takes no money, and behaves as Stripe Checkout does where it matters.
   ``payment_method_details.card`` in the events). Before charging it asks its
   ``screen`` (the server's fraud stop, as a provider's own block list): a screened card
   is declined like any refused card.
+- :meth:`TestProvider.refund` refunds a paid session (one refund per idempotency key),
+  answers "pending" and sends ``refund.updated`` (succeeded; failed for an amount ending
+  in 13p). Its events are listed with the session's.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.models import utcnow
@@ -51,12 +55,15 @@ from desktop_care.models.payments import (
     TestCheckoutCard,
     TestProviderEvent,
     TestProviderKey,
+    TestRefund,
 )
 
 from .provider import (
     BadWebhook,
     CheckoutSession,
     EventType,
+    ProviderError,
+    ProviderRefund,
     SessionStatus,
     WebhookEvent,
 )
@@ -181,10 +188,62 @@ class TestProvider:
         try:
             data = json.loads(body)
             obj = data["data"]["object"]
+            if obj.get("object") == "refund":
+                return WebhookEvent(id=str(data["id"]), type=str(data["type"]), checkout_id=str(obj["checkout"]),
+                                    created=dt.datetime.fromisoformat(data["created"]), refund_id=str(obj["id"]),
+                                    refund_status=str(obj["status"]),
+                                    refund_reference=str(obj["metadata"]["reference"]),
+                                    refund_failure=str(obj.get("failure_reason") or ""))
             return WebhookEvent(id=str(data["id"]), type=str(data["type"]), checkout_id=str(obj["id"]),
                                 created=dt.datetime.fromisoformat(data["created"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise BadWebhook(f"not an event: {exc}") from None
+
+    def refund(self, *, checkout_id: str, amount_cents: int, currency: str, idempotency_key: str) -> ProviderRefund:
+        """Answer "pending" and decide at once, telling the server by a ``refund.updated``
+        event sent from the background (as Stripe's refunds of card payments may). A
+        refund of an amount ending in 13p fails, so people can see a failed refund (as
+        Stripe's test cards do); one of more than what is left of the session is refused."""
+        try:
+            with self.sessions.begin() as session:
+                known = session.scalar(select(TestRefund).where(TestRefund.idempotency_key == idempotency_key))
+                if known is not None:
+                    return ProviderRefund(id=known.id, status="pending")
+                row = session.scalar(select(TestCheckout).where(TestCheckout.id == checkout_id).with_for_update())
+                if row is None or row.payment_status != "paid":
+                    raise ProviderError(f"no paid checkout {checkout_id}")
+                taken = sum(r.amount_cents for r in session.scalars(select(TestRefund).where(
+                    TestRefund.checkout_id == checkout_id, TestRefund.status != "failed")))
+                if currency != row.currency or amount_cents > row.amount_cents - taken:
+                    raise ProviderError(f"cannot refund {amount_cents} {currency} of checkout {checkout_id}")
+                fails = amount_cents % 100 == 13
+                refund = TestRefund(id=f"re_test_{secrets.token_urlsafe(14)}", checkout_id=checkout_id,
+                                    idempotency_key=idempotency_key, amount_cents=amount_cents, currency=currency,
+                                    status="failed" if fails else "succeeded", created_at=utcnow())
+                session.add(refund)
+                event = self._refund_event(session, refund, "card declined the refund" if fails else "")
+                session.flush()
+                event_id, refund_id = event.id, refund.id
+        except IntegrityError:  # the same key at the same moment: the other request made it
+            with self.sessions() as session:
+                known = session.scalar(select(TestRefund).where(TestRefund.idempotency_key == idempotency_key))
+                if known is None:
+                    raise
+                return ProviderRefund(id=known.id, status="pending")
+        self.deliver([event_id])
+        return ProviderRefund(id=refund_id, status="pending")
+
+    def _refund_event(self, session: Session, refund: TestRefund, failure: str) -> TestProviderEvent:
+        event_id = f"evt_test_{secrets.token_urlsafe(14)}"
+        body = {"id": event_id, "type": EventType.REFUND_UPDATED.value, "created": utcnow().isoformat(),
+                "data": {"object": {"id": refund.id, "object": "refund", "checkout": refund.checkout_id,
+                                    "status": refund.status, "amount": refund.amount_cents,
+                                    "currency": refund.currency.lower(), "failure_reason": failure or None,
+                                    "metadata": {"reference": refund.idempotency_key}}}}
+        event = TestProviderEvent(event_id=event_id, checkout_id=refund.checkout_id, type=EventType.REFUND_UPDATED.value,
+                                  body=json.dumps(body, separators=(",", ":")), created_at=utcnow(), attempts=0)
+        session.add(event)
+        return event
 
     # ------------------------------------------------------------------ its own side
 

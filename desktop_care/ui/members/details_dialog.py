@@ -78,6 +78,7 @@ from .editing import (
     block_summary,
 )
 from .orders import OrdersTab
+from .payments import PaymentsTab
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace
@@ -202,6 +203,8 @@ class MemberDetailsDialog(QDialog):
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.payments_tab = PaymentsTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
+        self.tabs.addTab(self.payments_tab, "Payments")
         self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
         if self.tickets_tab is not None:
             self.tabs.addTab(self.tickets_tab, "Tickets")
@@ -252,7 +255,7 @@ class MemberDetailsDialog(QDialog):
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
-        for number in range(5):
+        for number in range(9):  # Alt+1 … Alt+9, whatever tabs this member has
             switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
@@ -312,7 +315,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -326,7 +329,7 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab, self.orders_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
@@ -455,6 +458,8 @@ class MemberDetailsDialog(QDialog):
         if self.tickets_tab is not None:
             self.tickets_tab.member_name = member.name
         self.orders_tab.member_name = member.name
+        self.payments_tab.member = member
+        self.payments_tab.update_actions()
         self._enable_actions()
         self.block_button.setText("Lift block…" if member.blocked_for_balance else "Block for payment…")
         if self.workspace is not None:
