@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
+from . import courses  # noqa: F401  # its tables (courses, e-learning, waiting lists)
 from .ledger import (
     ACCOUNT_CURRENCY,
     AccountTransaction,
