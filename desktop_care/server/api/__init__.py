@@ -8,6 +8,7 @@ from . import (
     auth,
     bulk_invite,
     commands,
+    courses,
     duplicates,
     health,
     member_activity,
@@ -35,5 +36,6 @@ router.include_router(on_behalf.router)
 router.include_router(orders.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
+router.include_router(courses.router)
 
 __all__ = ["router"]
