@@ -376,6 +376,15 @@ def sweep_waiting_lists(session: Session, now: dt.datetime | None = None, *, mem
     return results
 
 
+def sweep_for_member(session: Session, member_id: int, now: dt.datetime | None = None) -> list[CommandResult]:
+    """:func:`sweep_waiting_lists` over every list ``member_id`` is on (another person's
+    expired offer there may have passed the place to them)."""
+    ids = tuple(session.scalars(select(WaitingListEntry.session_id).where(
+        WaitingListEntry.member_id == member_id, WaitingListEntry.state.in_((WaitState.WAITING, WaitState.OFFERED)))
+        .distinct()))
+    return sweep_waiting_lists(session, now, session_ids=ids) if ids else []
+
+
 # ---------------------------------------------------------------------- e-learning
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import LineIn, Member, MemberStatus, OrderState, TxnKind, User, UserRole, post_transaction
 from desktop_care.models.courses import (
+    CODE_ALPHABET,
     Certificate,
     Course,
     CourseSession,
@@ -25,7 +26,6 @@ from desktop_care.models.courses import (
     RegistrationState,
     WaitingListEntry,
     WaitState,
-    CODE_ALPHABET,
 )
 from desktop_care.models.orders import place_order
 

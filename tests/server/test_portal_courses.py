@@ -207,7 +207,7 @@ def test_transfer_needs_the_surname_and_mails_registrant_and_order_contact(mail_
     assert (old.state, new.state, new.session_id, new.order_id) == (
         RegistrationState.TRANSFERRED, RegistrationState.REGISTERED, later.id, registration.order_id)
     audit = db.scalar(select(AuditEvent).where(AuditEvent.action == "course.transfer_registration",
-                                               AuditEvent.entity_id == ann.member.id))
+                                               AuditEvent.entity_id == str(ann.member.id)))
     assert audit is not None and audit.actor_user_id == ann.user.id
     to_ann = smtp.to(ann.email, f"Your registration for {course.title} was transferred")
     assert f"{later.starts_at:%d %B %Y}" in to_ann.text and f"{first.starts_at:%d %B %Y}" in to_ann.text
@@ -359,7 +359,7 @@ def test_an_expired_offer_passes_on_lazily_when_the_list_is_read(server: LiveSer
     page = _browser(server, bea).get("/portal/waiting-list")
     assert f'id="accept-{b.id}"' in page.text and _state(db, a) == WaitState.EXPIRED
     audit = db.scalar(select(AuditEvent).where(AuditEvent.action == "course.offer_expired",
-                                               AuditEvent.entity_id == ann.member.id))
+                                               AuditEvent.entity_id == str(ann.member.id)))
     assert audit is not None and audit.actor_name == "server"
 
 

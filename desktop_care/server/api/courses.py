@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from desktop_care.commands.courses import sweep_waiting_lists, waiting_position
+from desktop_care.commands.courses import sweep_for_member, waiting_position
 from desktop_care.models import Member, Order
 from desktop_care.models.courses import (
     ElearningEnrolment,
@@ -35,7 +35,7 @@ def member_courses(member_id: MemberId, session: SessionDep, staff: CurrentStaff
     included), their waiting-list places and their e-learning."""
     if session.get(Member, member_id) is None:
         raise NotFound(f"no member with id {member_id}")
-    sweep_waiting_lists(session, member_id=member_id)
+    sweep_for_member(session, member_id)
     registrations = list(session.scalars(select(Registration).where(
         (Registration.registrant_member_id == member_id) | (Registration.contact_member_id == member_id))
         .order_by(Registration.id)))

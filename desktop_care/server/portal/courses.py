@@ -26,7 +26,7 @@ from desktop_care.commands.courses import (
     CancelRegistration,
     LeaveWaitingList,
     TransferRegistration,
-    sweep_waiting_lists,
+    sweep_for_member,
     waiting_position,
 )
 from desktop_care.models import Member, Order, utcnow
@@ -356,7 +356,7 @@ def advance(request: Request, session: SessionDep, client: ClientAddress, curren
 
 @router.get("/waiting-list")
 def my_waiting_list(request: Request, session: SessionDep, current: CurrentPortalUser, done: str = "") -> Response:
-    sweep_waiting_lists(session, member_id=current.member.id)
+    sweep_for_member(session, current.member.id)
     entries = list(session.scalars(select(WaitingListEntry).where(
         WaitingListEntry.member_id == current.member.id, WaitingListEntry.state.in_(
             (WaitState.WAITING, WaitState.OFFERED, WaitState.EXPIRED)))
@@ -370,7 +370,7 @@ def my_waiting_list(request: Request, session: SessionDep, current: CurrentPorta
 
 def _waiting_action(request: Request, session: Session, current: SignedIn, client: str, entry_id: int,
                     csrf_token: str, command: BaseCommand, title: str) -> Response | CommandResult:
-    sweep_waiting_lists(session, member_id=current.member.id)
+    sweep_for_member(session, current.member.id)
     if not csrf_ok(request, csrf_token):
         renew_csrf(request)
         return _refused(request, current, 400, "This form has expired", EXPIRED_FORM, "/waiting-list",
