@@ -50,6 +50,7 @@ from ..schemas import (
     HistoryPage,
     LoginRequest,
     LoginResponse,
+    MemberCourses,
     MemberDetail,
     MemberPage,
     MergeInfo,
@@ -552,6 +553,11 @@ class ApiClient:
     def member_orders(self, member_id: int) -> OrderList:
         """Every order of the member, newest first (``GET /members/{id}/orders``)."""
         return self._call("GET", f"/members/{int(member_id)}/orders", OrderList)
+
+    def member_courses(self, member_id: int) -> MemberCourses:
+        """The member's course registrations, waiting-list places and e-learning
+        (``GET /members/{id}/courses``)."""
+        return self._call("GET", f"/members/{int(member_id)}/courses", MemberCourses)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

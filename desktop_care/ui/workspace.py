@@ -24,6 +24,7 @@ from ..schemas import (
     DuplicateCheckIn,
     DuplicateList,
     HistoryPage,
+    MemberCourses,
     MemberDetail,
     MemberPage,
     MemberSummary,
@@ -204,6 +205,10 @@ class Workspace(QObject):
     def member_orders(self, member_id: int) -> OrderList:
         """The member's orders (from the server: orders are not kept offline)."""
         return self.client.member_orders(member_id)
+
+    def member_courses(self, member_id: int) -> MemberCourses:
+        """The member's courses, waiting lists and e-learning (from the server only)."""
+        return self.client.member_courses(member_id)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)
