@@ -69,11 +69,19 @@ def registration_row(item: CourseRegistrationOut) -> list[str]:
     if not item.is_registrant:
         state += f" (for {item.registrant_name})"
     refund = f"Refund due: {fmt.money(item.refund_due_cents, item.currency)}" if item.refund_due_cents else ""
-    order = item.order_no or ""
-    if item.order_state:
-        order += f" · {item.order_state.replace('_', ' ')}"
-    return [f"{item.course_title} ({item.course_code})", fmt.when(item.starts_at), state,
-            item.certificate_code or "", order, refund]
+    return [f"{item.course_title} ({item.course_code})", fmt.day(item.starts_at), state,
+            item.certificate_code or "", item.order_no or "", refund]
+
+
+def registration_tip(item: CourseRegistrationOut) -> str:
+    lines = [f"{item.course_title}: {fmt.when(item.starts_at)}, {item.where}",
+             f"Registrant: {item.registrant_name} · order contact: {item.contact_name}"]
+    if item.order_no:
+        lines.append(f"Order {item.order_no}: {(item.order_state or '').replace('_', ' ')}")
+    if item.refund_due_cents:
+        lines.append(f"Refund due to the order contact: {fmt.money(item.refund_due_cents, item.currency)} "
+                     "(manage it in the payment manager)")
+    return "\n".join(lines)
 
 
 class CoursesTab(QWidget):
@@ -161,14 +169,14 @@ class CoursesTab(QWidget):
             self.stack.setCurrentIndex(0)
             return
         _fill(self.registrations, [registration_row(r) for r in data.registrations],
-              [f"Where: {r.where}\nOrder contact: {r.contact_name}" for r in data.registrations])
-        _fill(self.waiting, [[f"{w.course_title} ({w.course_code})", fmt.when(w.starts_at),
+              [registration_tip(r) for r in data.registrations])
+        _fill(self.waiting, [[f"{w.course_title} ({w.course_code})", fmt.day(w.starts_at),
                               _WAIT_STATES.get(w.state, w.state),
                               str(w.queue_position) if w.queue_position is not None else "",
                               fmt.when(w.offer_expires_at) if w.state == "offered" else "",
                               str(w.free_places)] for w in data.waiting])
         _fill(self.elearning, [[f"{e.module_title} ({e.module_code})", f"{e.sections_done} of {e.sections_total}",
-                                fmt.when(e.enrolled_at), fmt.when(e.completed_at, never="")]
+                                fmt.day(e.enrolled_at), fmt.day(e.completed_at) if e.completed_at else ""]
                                for e in data.elearning])
         for table in (self.registrations, self.waiting, self.elearning):
             table.resizeRowsToContents()
