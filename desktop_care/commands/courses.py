@@ -112,7 +112,8 @@ class TransferRegistration(_OnlineCommand):
         refusal = change_refusal(registration, "transfer", utcnow())
         if refusal is not None:
             raise Rejected(refusal, {"registration_id": refusal})
-        target = session.get(CourseSession, self.session_id)
+        # The session row is locked: two changes cannot both take its last free place.
+        target = session.get(CourseSession, self.session_id, with_for_update=True)
         if target is None or target.course_id != registration.session.course_id:
             raise Rejected("pick another date of the same course", {"session_id": "Pick one of the dates listed."})
         if target.id == registration.session_id:
@@ -231,7 +232,8 @@ class OfferPlace(_OnlineCommand):
         if entry.state != WaitState.WAITING:
             raise Rejected(f"this waiting-list place is {entry.state.label.lower()}, not waiting",
                            {"entry_id": "not waiting"})
-        if free_places(session, entry.session) <= 0:
+        course_session = session.get(CourseSession, entry.session_id, with_for_update=True)
+        if course_session is None or free_places(session, course_session) <= 0:
             raise Rejected("the session has no free place to offer", {"entry_id": "the session is full"})
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:

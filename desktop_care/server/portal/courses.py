@@ -12,14 +12,13 @@ always passed to the next person by the time anyone looks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop_care.commands import BaseCommand, CommandResult, EmailInvoice, Status, execute
+from desktop_care.commands import BaseCommand, CommandResult, EmailInvoice, Status
 from desktop_care.commands.courses import (
     AcceptOffer,
     AdvanceElearning,
@@ -51,25 +50,17 @@ from desktop_care.models.orders import payment_refusal
 from ..certificates import certificate_pdf
 from ..deps import ClientAddress, SessionDep
 from ..mail.render import ORGANISATION
+from .orders import EXPIRED_FORM, FormText, _sentence
+from .orders import _run as run_and_commit
 from .web import PREFIX, CurrentPortalUser, SignedIn, csrf_ok, page, redirect, renew_csrf, signed_in
 
 router = APIRouter()
-FormText = Annotated[str, Form()]
-EXPIRED_FORM = "This form has expired. Please try again."
 
 
 def _run(session: Session, command: BaseCommand, current: SignedIn, client: str) -> CommandResult:
-    result = execute(session, command, current.actor(client))
-    if result.status in (Status.APPLIED, Status.DUPLICATE):
-        session.commit()
-    else:
-        session.rollback()
-    return result
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
+    """Run with the request's real actor (the staff member when acting on behalf);
+    commit what applied, roll back the rest."""
+    return run_and_commit(session, command, current.actor(client))
 
 
 def _refused(request: Request, current: SignedIn, status: int, title: str, message: str, back: str,
