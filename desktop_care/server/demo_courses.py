@@ -191,7 +191,7 @@ def seed_courses(session: Session, rng: random.Random, now: dt.datetime, first_m
     second = sh_dates[3]
     for person in others[30:30 + second.capacity]:
         _register(session, rng, sh, second, person, person, now, paid=True, state=booked)
-    for position, person in enumerate((others[40], others[41], showcase), start=1):
+    for position, person in enumerate((*others[40:42], showcase), start=1):
         _wait(session, second, person, position, now)
     # The others: a registration or two each, some completed, some e-learning.
     for person in others[45:]:
