@@ -741,3 +741,69 @@ class RefundSettings(Schema):
     """``GET /settings/refunds``; changed by the ``set_refund_approval_threshold`` command."""
 
     approval_threshold_cents: int
+# ---------------------------------------------------------------- courses (decision 0020)
+
+
+class CourseRegistrationOut(Schema):
+    """One course registration of a member (as registrant or order contact)."""
+
+    id: int
+    course_code: str
+    course_title: str
+    session_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    where: str
+    #: registered, transferred, cancelled, completed
+    state: str
+    registrant_member_id: int
+    registrant_name: str
+    contact_member_id: int
+    contact_name: str
+    #: Whether this member attends (else they booked it for the registrant).
+    is_registrant: bool
+    order_no: str | None = None
+    order_state: str | None = None
+    currency: str
+    price_cents: int
+    #: A cancelled paid registration: what is due back (staff manage the refund).
+    refund_due_cents: int = 0
+    certificate_code: str | None = None
+
+
+class WaitingEntryOut(Schema):
+    """One waiting-list place of a member."""
+
+    id: int
+    course_code: str
+    course_title: str
+    session_id: int
+    starts_at: dt.datetime
+    #: waiting, offered, accepted, declined, expired, removed
+    state: str
+    #: 1 for the next in line (waiting entries only).
+    queue_position: int | None = None
+    offer_expires_at: dt.datetime | None = None
+    #: Free places on the session now (an offer needs one).
+    free_places: int
+
+
+class EnrolmentOut(Schema):
+    """One e-learning enrolment of a member, with its progress."""
+
+    id: int
+    module_code: str
+    module_title: str
+    sections_done: int
+    sections_total: int
+    enrolled_at: dt.datetime
+    completed_at: dt.datetime | None = None
+
+
+class MemberCourses(Schema):
+    """``GET /members/{id}/courses``: a member's registrations, waiting-list places and
+    e-learning (whole lists: tens of rows, not thousands)."""
+
+    registrations: list[CourseRegistrationOut]
+    waiting: list[WaitingEntryOut]
+    elearning: list[EnrolmentOut]

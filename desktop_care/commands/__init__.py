@@ -7,7 +7,7 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, fraud, member, merge, orders, payments, registry, status, tickets, user  # noqa: F401
+from . import accounts, add_member, courses, fraud, member, merge, orders, payments, registry, status, tickets, user  # noqa: F401
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
 from .base import (

@@ -1,5 +1,6 @@
 """Entities and the pure rules that guard them. No Qt, no FastAPI."""
 
+from . import courses  # noqa: F401  # its tables (courses, e-learning, waiting lists)
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .fraud import BlockKind, BlockReason, FraudBlock

@@ -64,6 +64,7 @@ from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPr
 from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
+from .demo_courses import seed_courses
 
 #: Locales of member names, with their weights.
 LOCALES = {"en_GB": 70, "fr_FR": 10, "de_DE": 10, "es_ES": 10}
@@ -901,6 +902,7 @@ def seed_demo(
         _demo_payment_manager(session, demo_orders, generator.now)
         _demo_tickets(session, generator.rng, now, first_member_id)
         _demo_fraud_blocks(session, now)
+        seed_courses(session, generator.rng, now, first_member_id)
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":

@@ -53,6 +53,7 @@ from ..schemas import (
     LedgerPage,
     LoginRequest,
     LoginResponse,
+    MemberCourses,
     MemberDetail,
     MemberPage,
     MergeInfo,
@@ -587,6 +588,11 @@ class ApiClient:
         """Every refund waiting for a second staff member, oldest first
         (``GET /refunds/awaiting-approval``)."""
         return self._call("GET", "/refunds/awaiting-approval", RefundList, params={"limit": limit})
+
+    def member_courses(self, member_id: int) -> MemberCourses:
+        """The member's course registrations, waiting-list places and e-learning
+        (``GET /members/{id}/courses``)."""
+        return self._call("GET", f"/members/{int(member_id)}/courses", MemberCourses)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

@@ -25,6 +25,7 @@ from ..schemas import (
     DuplicateList,
     HistoryPage,
     LedgerPage,
+    MemberCourses,
     MemberDetail,
     MemberPage,
     MemberSummary,
@@ -216,6 +217,10 @@ class Workspace(QObject):
 
     def refunds_awaiting_approval(self) -> RefundList:
         return self.client.refunds_awaiting_approval()
+
+    def member_courses(self, member_id: int) -> MemberCourses:
+        """The member's courses, waiting lists and e-learning (from the server only)."""
+        return self.client.member_courses(member_id)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

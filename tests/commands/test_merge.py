@@ -121,7 +121,9 @@ def test_a_merge_moves_everything_and_undo_restores_the_exact_prior_state(sessio
         "account_txn.member_id": 1, "address.member_id": 2, "app_user.member_id": 2, "points_entry.member_id": 1,
         "mail_message.member_id": 0, "user_token.member_id": 0, "on_behalf_session.member_id": 0,
         "order_registrant.member_id": 0, "payment.member_id": 0, "sales_order.contact_member_id": 0,
-        "ticket.member_id": 1, "refund.member_id": 0}
+        "ticket.member_id": 1, "refund.member_id": 0, "course_registration.registrant_member_id": 0,
+        "course_registration.contact_member_id": 0, "elearning_enrolment.member_id": 0,
+        "waiting_list_entry.member_id": 0}
     email_row = next(r for r in plan.fields if r.field == "email")
     assert (email_row.default, email_row.choosable) == ("merged", True)  # the survivor's is empty
 

@@ -137,4 +137,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "listTickets", "getTicket", "getMemberTickets",
             "listFraudBlocks", "getFraudStop",
             "getMemberLedger", "getMemberRefunds", "getRefundsAwaitingApproval", "getRefundSettings",
+            "getMemberCourses",
     }

@@ -8,6 +8,7 @@ from . import (
     auth,
     bulk_invite,
     commands,
+    courses,
     duplicates,
     fraud,
     health,
@@ -39,5 +40,6 @@ router.include_router(ledger.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
 router.include_router(fraud.router)
+router.include_router(courses.router)
 
 __all__ = ["router"]

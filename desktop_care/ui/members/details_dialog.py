@@ -67,6 +67,7 @@ from ..widgets import StatePanel, make_read_only_table, named
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from .accounts import InviteDialog, UserActionDialog, reset_question
 from .activity import HistoryTab, PointsTab
+from .courses import CoursesTab
 from .editing import (
     AdjustPointsDialog,
     BlockForPaymentDialog,
@@ -208,6 +209,8 @@ class MemberDetailsDialog(QDialog):
         self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
         if self.tickets_tab is not None:
             self.tabs.addTab(self.tickets_tab, "Tickets")
+        self.courses_tab = CoursesTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
+        self.tabs.addTab(self.courses_tab, "Courses")
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
@@ -315,7 +318,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, CoursesTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -329,7 +332,7 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab, self.courses_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
@@ -340,7 +343,7 @@ class MemberDetailsDialog(QDialog):
         """The member registered here (a provisional id) is now on the server as
         ``member_id``: follow it, and read it again."""
         self.member_id = member_id
-        for tab in (self.points_tab, self.history_tab):
+        for tab in (self.points_tab, self.history_tab, self.courses_tab):
             tab.member_id = member_id
             tab.loaded = False
         self.refresh()
