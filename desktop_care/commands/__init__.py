@@ -7,9 +7,10 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, member, merge, orders, registry, status, tickets, user  # noqa: F401
+from . import accounts, add_member, animals, member, merge, orders, registry, status, tickets, user  # noqa: F401
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
+from .animals import AnswerTransfer, CancelTransfer, CorrectAnimal, RegisterAnimal, TransferAnimal
 from .base import Actor, BaseCommand, Command, NotPermitted, Rejected, UserCommand, role_permits
 from .member import AddressIn, AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from .merge import MergeInfo, MergeMembers, MergePlan, UndoMerge
@@ -36,15 +37,18 @@ __all__ = [
     "AddNote",
     "AddressIn",
     "AdjustPoints",
+    "AnswerTransfer",
     "AnyCommand",
     "Assign",
     "BaseCommand",
     "BlockForPayment",
     "CancelInvitation",
+    "CancelTransfer",
     "ChangeStatus",
     "ChangeTicketState",
     "Command",
     "CommandResult",
+    "CorrectAnimal",
     "EmailInvoice",
     "InviteUser",
     "MarkOrderExported",
@@ -61,6 +65,7 @@ __all__ = [
     "ProvisionalMember",
     "QueueableCommand",
     "RecordPayment",
+    "RegisterAnimal",
     "Rejected",
     "Reply",
     "ResendInvitation",
@@ -68,6 +73,7 @@ __all__ = [
     "SetEmailPreference",
     "SetPriority",
     "Status",
+    "TransferAnimal",
     "UndoMerge",
     "UpdateContact",
     "UserCommand",

@@ -1,5 +1,16 @@
 """Entities and the pure rules that guard them. No Qt, no FastAPI."""
 
+from .animals import (
+    Animal,
+    AnimalEvent,
+    AnimalOwner,
+    AnimalStatus,
+    AnimalTransfer,
+    Breed,
+    EventKind,
+    Sex,
+    TransferState,
+)
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .ledger import (
@@ -54,12 +65,19 @@ __all__ = [
     "AccountTransaction",
     "Address",
     "AddressKind",
+    "Animal",
+    "AnimalEvent",
+    "AnimalOwner",
+    "AnimalStatus",
+    "AnimalTransfer",
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Base",
+    "Breed",
     "CheckoutState",
     "EmailCategory",
     "EntryKind",
+    "EventKind",
     "ImmutableFieldError",
     "Invoice",
     "LineIn",
@@ -81,6 +99,7 @@ __all__ = [
     "PointsType",
     "PortalSession",
     "ServerSetting",
+    "Sex",
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
@@ -89,6 +108,7 @@ __all__ = [
     "TicketPriority",
     "TicketState",
     "TokenPurpose",
+    "TransferState",
     "TxnKind",
     "TxnStatus",
     "UTCDateTime",
