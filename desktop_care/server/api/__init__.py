@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from ..deps import known_query_only
 from . import (
     accounts,
+    animals,
     auth,
     bulk_invite,
     commands,
@@ -35,5 +36,6 @@ router.include_router(on_behalf.router)
 router.include_router(orders.router)
 router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
+router.include_router(animals.router)
 
 __all__ = ["router"]
