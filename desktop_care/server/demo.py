@@ -49,6 +49,7 @@ from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPr
 from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
+from .demo_animals import demo_animals
 
 #: Locales of member names, with their weights.
 LOCALES = {"en_GB": 70, "fr_FR": 10, "de_DE": 10, "es_ES": 10}
@@ -744,6 +745,7 @@ def seed_demo(
         _orders(session, generator.rng, generator.now, range(first_new, first_new + min(members, DEMO_ORDER_MEMBERS)))
         session.flush()
         _demo_tickets(session, generator.rng, now, first_member_id)
+        demo_animals(session, generator.rng, now, range(first_new, first_new + members))
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":
