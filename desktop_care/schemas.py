@@ -653,8 +653,10 @@ class AnimalTransferOut(Schema):
     id: int
     reg_no: str
     animal_name: str
+    from_member_id: int
     from_member_no: str
     from_name: str
+    to_member_id: int
     to_member_no: str
     to_name: str
     #: As it is now: a pending transfer past ``expires_at`` is ``expired``.

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import (
+    AnimalList,
     DuplicateCheckIn,
     DuplicateList,
     HistoryPage,
@@ -204,6 +205,10 @@ class Workspace(QObject):
     def member_orders(self, member_id: int) -> OrderList:
         """The member's orders (from the server: orders are not kept offline)."""
         return self.client.member_orders(member_id)
+
+    def member_animals(self, member_id: int) -> AnimalList:
+        """The member's animals and open transfers (from the server: not kept offline)."""
+        return self.client.member_animals(member_id)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

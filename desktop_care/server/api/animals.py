@@ -114,7 +114,7 @@ def transfers_out(session: Session, transfers: list[AnimalTransfer]) -> list[Ani
 
     return [AnimalTransferOut(
         id=t.id, reg_no=animals[t.animal_id].reg_no, animal_name=animals[t.animal_id].name,
-        from_member_no=who(t.from_member_id)[0], from_name=who(t.from_member_id)[1],
+        from_member_id=t.from_member_id, to_member_id=t.to_member_id, from_member_no=who(t.from_member_id)[0], from_name=who(t.from_member_id)[1],
         to_member_no=who(t.to_member_id)[0], to_name=who(t.to_member_id)[1], state=t.state_at(now),
         created_at=t.created_at, expires_at=t.expires_at, decided_at=t.decided_at) for t in transfers]
 

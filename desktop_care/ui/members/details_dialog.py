@@ -65,6 +65,7 @@ from ..widgets import StatePanel, make_read_only_table, named
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from .accounts import InviteDialog, UserActionDialog, reset_question
 from .activity import HistoryTab, PointsTab
+from .animals import AnimalsTab
 from .editing import (
     AdjustPointsDialog,
     BlockForPaymentDialog,
@@ -195,11 +196,13 @@ class MemberDetailsDialog(QDialog):
         self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
         self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
         self.orders_tab = OrdersTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
+        self.animals_tab = AnimalsTab(source, member_id)  # type: ignore[arg-type]  # the workspace has it
         self.tabs = named(QTabWidget(), "detailsTabs")
         self.tabs.addTab(self.scroll_area, "Details")
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.orders_tab, "Orders")
+        self.tabs.addTab(self.animals_tab, "Animals")
         self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
         if self.tickets_tab is not None:
             self.tabs.addTab(self.tickets_tab, "Tickets")
@@ -306,7 +309,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, AnimalsTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -320,7 +323,7 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab, self.orders_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.animals_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
