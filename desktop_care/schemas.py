@@ -685,7 +685,7 @@ class AnimalList(Schema):
     transfers: list[AnimalTransferOut]
 
 
-_REG_NO = Field(default="", max_length=30, description="A registration number, like HER-2026-00017-K")
+_REG_NO = Field(default="", max_length=30, description="A registration number, like HER-2026-00017-7")
 
 
 class AnimalIn(BaseModel):

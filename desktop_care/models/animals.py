@@ -105,7 +105,7 @@ def check_character(body: str) -> str:
 
 
 def format_reg_no(code: str, year: int, seq: int) -> str:
-    """``HER-2026-00017-K``: breed code, year of registration, sequence, check."""
+    """``HER-2026-00017-7``: breed code, year of registration, sequence, check."""
     if len(code) != CODE_LENGTH or not code.isalpha() or not code.isupper() or not code.isascii():
         raise ValueError(f"a breed code is {CODE_LENGTH} capital letters")
     if not 1000 <= year <= 9999 or not 1 <= seq <= MAX_SEQ:
@@ -123,14 +123,14 @@ def parse_reg_no(text: str) -> str:
     :class:`BadRegNo` with a sentence for a person when it cannot be one."""
     tidy = "".join(text.split()).upper()
     if not tidy:
-        raise BadRegNo("Enter a registration number, like HER-2026-00017-K.")
+        raise BadRegNo("Enter a registration number, like HER-2026-00017-7.")
     parts = tidy.split("-")
     shape_ok = (len(parts) == 4 and len(parts[0]) == CODE_LENGTH and parts[0].isalpha() and parts[0].isascii()
                 and len(parts[1]) == 4 and parts[1].isdigit() and parts[1].isascii()
                 and len(parts[2]) == SEQ_DIGITS and parts[2].isdigit() and parts[2].isascii()
                 and len(parts[3]) == 1 and parts[3] in ALPHABET)
     if not shape_ok:
-        raise BadRegNo(f"{tidy[:30]} is not a registration number: they look like HER-2026-00017-K.")
+        raise BadRegNo(f"{tidy[:30]} is not a registration number: they look like HER-2026-00017-7.")
     if check_character("".join(parts[:3])) != parts[3]:
         raise BadRegNo(f"{tidy} is not a registration number: its last character does not match "
                        "(check it for a typing mistake).")

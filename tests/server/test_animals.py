@@ -138,7 +138,7 @@ def test_every_pedigree_rule_refuses_with_its_own_words(server: LiveServer, db: 
             ({"sire": unknown}, f"No animal is registered as {unknown}."),
             ({"sire": typo}, f"{typo} is not a registration number: its last character does not match "
                              "(check it for a typing mistake)."),
-            ({"sire": "12345"}, "12345 is not a registration number: they look like HER-2026-00017-K."),
+            ({"sire": "12345"}, "12345 is not a registration number: they look like HER-2026-00017-7."),
             ({"sire": young_bull.reg_no, "born": _years_ago(0.5).isoformat()},
              f"Junior ({young_bull.reg_no}) was too young: a sire of {herd.breed.name} must be at least 12 months "
              f"old at the birth (born {young_bull.born:%d %b %Y})."),

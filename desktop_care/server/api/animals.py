@@ -62,7 +62,7 @@ from ..transactions import run_command
 
 router = APIRouter(tags=["animals"], responses=ERROR_RESPONSES)
 
-RegNo = Annotated[str, Path(min_length=1, max_length=30, description="The registration number, like HER-2026-00017-K")]
+RegNo = Annotated[str, Path(min_length=1, max_length=30, description="The registration number, like HER-2026-00017-7")]
 _NO_MEMBER: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such member"}}
 _NO_ANIMAL: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No such animal"}}
 
