@@ -48,6 +48,16 @@ SEMANTIC_RULES = (
     re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
     re.compile(r" address cannot be both replaced and removed$"),  # a rule across two fields of an edit
     re.compile(r"^is not a file bulk invite can read: "),  # a CSV file's content (bulk invite's dry run)
+    # The herd book's rules (docs/decisions/0021-animals.md): what a registration number
+    # names, a pedigree across registered animals, the owner's and recipient's standing.
+    re.compile(r"^(Enter the (sire|dam)'s registration number|No animal is registered as |An animal cannot be its own "
+               r"|The date of birth cannot be in the future|The herd book starts in |Choose a breed: "
+               r"|The membership is not active|Nothing was changed|Say why the |No member has the member ID "
+               r"|This is the owner's own member ID|Member \S+ cannot receive animals|This animal is the (sire|dam) of "
+               r"|Born then, this animal would have been too young)"),
+    re.compile(r" (is not a registration number|is registered as (male|female): the|is a different breed: "
+               r"|was too young: |was born on .* not before this animal|is already offered to member "
+               r"|cannot be transferred)"),
 )
 
 

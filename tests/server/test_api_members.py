@@ -135,4 +135,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "findLikelyDuplicates",
             "bulkInviteDryRun", "bulkInviteRun",
             "listTickets", "getTicket", "getMemberTickets",
+            "getMemberAnimals", "registerAnimal", "getAnimal", "correctAnimal", "transferAnimal",
     }

@@ -202,10 +202,10 @@ class MemberDetailsDialog(QDialog):
         self.tabs.addTab(self.points_tab, "Points")
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.orders_tab, "Orders")
-        self.tabs.addTab(self.animals_tab, "Animals")
         self.tickets_tab = MemberTicketsTab(workspace, member_id) if workspace is not None else None
         if self.tickets_tab is not None:
             self.tabs.addTab(self.tickets_tab, "Tickets")
+        self.tabs.addTab(self.animals_tab, "Animals")
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
@@ -249,7 +249,7 @@ class MemberDetailsDialog(QDialog):
             press.triggered.connect(lambda _=False, b=button: b.click() if b.isVisible() and b.isEnabled() else None)
             self.addAction(press)
             button.setToolTip(f"{button.text().rstrip('…')} ({keys})")
-        for number in range(5):
+        for number in range(6):
             switch = QAction(f"Show tab {number + 1}", self)
             switch.setShortcut(QKeySequence(f"Alt+{number + 1}"))
             switch.triggered.connect(lambda _=False, n=number: self.tabs.setCurrentIndex(n))
