@@ -291,16 +291,18 @@ def test_transfer_is_confirmed_then_accepted_declined_cancelled_or_expires(serve
 
     # Declined: the animal stays; cancelled: likewise.
     bull_path = f"/portal/animals/{herd.bull.reg_no}/transfer"
-    seller.get(bull_path)
-    seller.submit(bull_path, to_member=buyer.member_no)
-    seller.submit(bull_path)
+
+    def offer_bull() -> str:
+        seller.get(bull_path)
+        seller.submit(bull_path, to_member=buyer.member_no)
+        return seller.submit(bull_path).text  # confirmed
+
+    offer_bull()
     second = db.scalar(select(AnimalTransfer).where(AnimalTransfer.animal_id == herd.bull.id))
     assert second is not None
     taker.get("/portal/transfers")
     assert "You declined the transfer." in taker.submit(f"/portal/transfers/{second.id}/decline").text
-    seller.get(bull_path)
-    seller.submit(bull_path, to_member=buyer.member_no)
-    seller.submit(bull_path)
+    offer_bull()
     db.expire_all()
     third = db.scalar(select(AnimalTransfer).where(AnimalTransfer.animal_id == herd.bull.id)
                       .order_by(AnimalTransfer.id.desc()).limit(1))
@@ -309,9 +311,7 @@ def test_transfer_is_confirmed_then_accepted_declined_cancelled_or_expires(serve
     assert "The transfer was cancelled." in seller.submit(f"/portal/transfers/{third.id}/cancel").text
 
     # Expired: its deadline passes (moved into the past, as time would), then no answer is taken.
-    seller.get(bull_path)
-    seller.submit(bull_path, to_member=buyer.member_no)
-    seller.submit(bull_path)
+    offer_bull()
     db.expire_all()
     fourth = db.scalar(select(AnimalTransfer).where(AnimalTransfer.animal_id == herd.bull.id)
                        .order_by(AnimalTransfer.id.desc()).limit(1))
@@ -327,9 +327,7 @@ def test_transfer_is_confirmed_then_accepted_declined_cancelled_or_expires(serve
     bull = db.get(Animal, herd.bull.id)
     assert bull is not None and bull.owner_member_id == herd.owner.id
     # The owner may offer it again; the stale offer is then recorded as expired.
-    seller.get(bull_path)
-    seller.submit(bull_path, to_member=buyer.member_no)
-    assert "The transfer was offered." in seller.submit(bull_path).text
+    assert "The transfer was offered." in offer_bull()
     db.expire_all()
     states = [t.state.value for t in db.scalars(select(AnimalTransfer).where(
         AnimalTransfer.animal_id == herd.bull.id).order_by(AnimalTransfer.id))]

@@ -9,11 +9,8 @@ test's temporary directory) to be looked at."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy.orm import Session
@@ -22,21 +19,9 @@ from desktop_care.models import utcnow
 from desktop_care.models.animals import AnimalTransfer, Sex, TransferState, transfer_expiry
 from tests.server.conftest import make_member, make_portal_user, unique
 from tests.server.test_animals import _breed, _foundation, _years_ago
-from tests.server.test_portal_orders_browser import _sign_in
+from tests.server.test_portal_orders_browser import _sign_in, browser, shots  # noqa: F401 (fixtures)
 from tests.support.browser import Chromium, heading_is
 from tests.support.servers import LiveServer
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    return Path(os.environ.get("DESKTOP_CARE_SCREENSHOTS") or tmp_path / "shots")
-
-
-@pytest.fixture
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium()
-    yield chromium
-    chromium.close()
 
 
 def test_a_member_registers_and_transfers_an_animal_in_the_browser(sqlite_server: LiveServer, browser: Chromium,

@@ -12,7 +12,7 @@ its message under the field it is about.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -408,27 +408,19 @@ def _transfer_answer(request: Request, session: Session, sessions: Sessions, cli
     return redirect(request, f"/transfers?done={done}")
 
 
-@router.post("/transfers/{transfer_id}/accept")
-def accept(request: Request, session: SessionDep, sessions: Sessions, client: ClientAddress,
-           current: CurrentPortalUser, transfer_id: int, csrf_token: FormText = "") -> Response:
-    command = AnswerTransfer(member_id=current.member.id, transfer_id=max(1, min(transfer_id, 2**31 - 1)),
-                             accept=True)
-    return _transfer_answer(request, session, sessions, client, current, command, csrf_token, "accepted")
+_ANSWERS = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}
 
 
-@router.post("/transfers/{transfer_id}/decline")
-def decline(request: Request, session: SessionDep, sessions: Sessions, client: ClientAddress,
-            current: CurrentPortalUser, transfer_id: int, csrf_token: FormText = "") -> Response:
-    command = AnswerTransfer(member_id=current.member.id, transfer_id=max(1, min(transfer_id, 2**31 - 1)),
-                             accept=False)
-    return _transfer_answer(request, session, sessions, client, current, command, csrf_token, "declined")
-
-
-@router.post("/transfers/{transfer_id}/cancel")
-def cancel(request: Request, session: SessionDep, sessions: Sessions, client: ClientAddress,
-           current: CurrentPortalUser, transfer_id: int, csrf_token: FormText = "") -> Response:
-    command = CancelTransfer(member_id=current.member.id, transfer_id=max(1, min(transfer_id, 2**31 - 1)))
-    return _transfer_answer(request, session, sessions, client, current, command, csrf_token, "cancelled")
+@router.post("/transfers/{transfer_id}/{answer}")
+def answer_transfer(request: Request, session: SessionDep, sessions: Sessions, client: ClientAddress,
+                    current: CurrentPortalUser, transfer_id: int, answer: Literal["accept", "decline", "cancel"],
+                    csrf_token: FormText = "") -> Response:
+    """Accept or Decline (the recipient), Cancel (the owner)."""
+    transfer = max(1, min(transfer_id, 2**31 - 1))
+    command: BaseCommand = (CancelTransfer(member_id=current.member.id, transfer_id=transfer) if answer == "cancel"
+                            else AnswerTransfer(member_id=current.member.id, transfer_id=transfer,
+                                                accept=answer == "accept"))
+    return _transfer_answer(request, session, sessions, client, current, command, csrf_token, _ANSWERS[answer])
 
 
 # (Last: "/animals/new" and the others are matched before this one.)
