@@ -38,6 +38,7 @@ from ..models.animals import (
     offspring_of,
     parse_reg_no,
     pedigree_problems,
+    pending_transfer,
     transfer_expiry,
 )
 from .base import Actor, Command, JsonInt, Rejected, clean_reason
@@ -233,6 +234,11 @@ class CorrectAnimal(_AnimalCommand):
         if not changes:
             raise Rejected("nothing to change: these are the animal's details already",
                            {"reg_no": "Nothing was changed."})
+        if changes.get("status", [None, None])[1] == AnimalStatus.DECEASED.value:
+            waiting = pending_transfer(session, animal.id, utcnow())
+            if waiting is not None:
+                raise Rejected(f"{animal.reg_no} is offered to another member",
+                               {"status": "A transfer of this animal is waiting for an answer: cancel it first."})
         corrected = [f for f in CORRECTIONS if f in changes]
         if corrected and not self.reason:
             what = " and ".join(_FIELD_NAMES[f] for f in corrected)

@@ -333,6 +333,10 @@ def test_transfer_is_confirmed_then_accepted_declined_cancelled_or_expires(serve
         AnimalTransfer.animal_id == herd.bull.id).order_by(AnimalTransfer.id))]
     assert states == ["declined", "cancelled", "expired", "pending"]
     staff = staff_headers(server, db)
+    dead = requests.post(f"{server.api}/animals/{herd.bull.reg_no}/corrections", headers=staff,
+                         json={"status": "deceased"}, timeout=10)
+    assert dead.status_code == 422 and dead.json()["fields"] == {
+        "status": "A transfer of this animal is waiting for an answer: cancel it first."}
     listed = requests.get(f"{server.api}/members/{buyer.id}/animals", headers=staff, timeout=10).json()
     assert [a["reg_no"] for a in listed["items"]] == [herd.cow.reg_no]
     assert [(t["reg_no"], t["state"]) for t in listed["transfers"]] == [(herd.bull.reg_no, "pending")]

@@ -54,7 +54,7 @@ SEMANTIC_RULES = (
                r"|The date of birth cannot be in the future|The herd book starts in |Choose a breed: "
                r"|The membership is not active|Nothing was changed|Say why the |No member has the member ID "
                r"|This is the owner's own member ID|Member \S+ cannot receive animals|This animal is the (sire|dam) of "
-               r"|Born then, this animal would have been too young)"),
+               r"|Born then, this animal would have been too young|A transfer of this animal is waiting)"),
     re.compile(r" (is not a registration number|is registered as (male|female): the|is a different breed: "
                r"|was too young: |was born on .* not before this animal|is already offered to member "
                r"|cannot be transferred)"),
