@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import (
+    AnimalDetail,
     AnimalList,
     DuplicateCheckIn,
     DuplicateList,
@@ -209,6 +210,10 @@ class Workspace(QObject):
     def member_animals(self, member_id: int) -> AnimalList:
         """The member's animals and open transfers (from the server: not kept offline)."""
         return self.client.member_animals(member_id)
+
+    def animal(self, reg_no: str) -> AnimalDetail:
+        """One animal by registration number, with its history (from the server)."""
+        return self.client.animal(reg_no)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

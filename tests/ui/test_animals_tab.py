@@ -54,8 +54,18 @@ def test_animals_tab_lists_the_herd_and_the_transfers_waiting(qtbot, window: Mai
         [theirs_no, "Ridge Duke", f"{buyer_name} ({buyer.member_no})", "This member", f"{now:%d %b %Y}", expires],
     ])
     assert tab.transfers_table.isVisible() and tab.hint.isVisible()
-    details.resize(900, 620)
+    # Any animal by its number: the neighbour's, typed in small letters.
+    tab.lookup_edit.setText(theirs_no.lower())
+    tab.look_up()
+    qtbot.waitUntil(lambda: not tab.looking_up, timeout=10_000)
+    assert tab.lookup_result.text().startswith(f"{theirs_no} · Ridge Duke · {breed_name} male, born 05 Jan 2022")
+    assert f"owner {buyer_name} ({buyer.member_no})" in tab.lookup_result.text()
+    details.resize(900, 640)
     shot(details, "animals-tab")
+    tab.lookup_edit.setText(theirs_no[:-1] + ("A" if theirs_no[-1] != "A" else "B"))
+    tab.look_up()
+    qtbot.waitUntil(lambda: not tab.looking_up, timeout=10_000)
+    assert "its last character does not match" in tab.lookup_result.text()
 
 
 def test_animals_tab_says_plainly_when_the_server_cannot_be_reached(qtbot) -> None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...schemas import AnimalList, AnimalOut, AnimalTransferOut
-from ..qt import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWidget
+from ...schemas import AnimalDetail, AnimalList, AnimalOut, AnimalTransferOut
+from ..errors import describe
+from ..ops import Generation, Op
+from ..qt import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 from ..widgets import make_read_only_table, named
 from .activity import _PagedTab
 
 
 class AnimalsSource(Protocol):
     def member_animals(self, member_id: int) -> AnimalList: ...
+
+    def animal(self, reg_no: str) -> AnimalDetail: ...
 
 
 class AnimalsTab(_PagedTab):
@@ -49,7 +53,24 @@ class AnimalsTab(_PagedTab):
             transfers_header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         transfers_header.setStretchLastSection(False)
         self.transfers_table.setMaximumHeight(130)
-        self._finish_layout(self.hint)
+        # Any registered animal by its number (a pedigree, another member's animal).
+        self.lookup_edit = named(QLineEdit(), "animalLookup")
+        self.lookup_edit.setPlaceholderText("Registration number, e.g. HER-2026-00017-7")
+        self.lookup_edit.setMaxLength(30)
+        self.lookup_edit.setMinimumWidth(260)
+        self.lookup_button = named(QPushButton("Look up"), "animalLookupButton")
+        self.lookup_result = named(QLabel(), "animalLookupResult")
+        self.lookup_result.setWordWrap(True)
+        self.lookup_result.hide()
+        self.looking_up = False
+        self._lookups = Generation()
+        self.lookup_edit.returnPressed.connect(self.look_up)
+        self.lookup_button.clicked.connect(self.look_up)
+        lookup = QHBoxLayout()
+        lookup.addWidget(self.hint, 1)
+        lookup.addWidget(self.lookup_edit)
+        lookup.addWidget(self.lookup_button)
+        self._finish_layout(lookup, self.lookup_result)
         self.layout_.addWidget(self.transfers_label)
         self.layout_.addWidget(self.transfers_table)
         self._show_transfers([])
@@ -98,6 +119,40 @@ class AnimalsTab(_PagedTab):
 
     def _who(self, member_id: int, name: str, member_no: str) -> str:
         return "This member" if member_id == self.member_id else f"{name} ({member_no})"
+
+    def look_up(self) -> None:
+        """Find the animal typed in the lookup field (off the GUI thread)."""
+        typed = self.lookup_edit.text().strip()
+        if not typed:
+            self._show_lookup("Type a registration number to look up.")
+            return
+        self.looking_up = True
+        self.lookup_button.setEnabled(False)
+        source, token = self.animals_source, self._lookups.next()
+        Op(self, lambda: source.animal(typed)).success(self._lookups.guard(token, self._found)) \
+            .failure(self._lookups.guard(token, self._not_found)).run()
+
+    def _found(self, animal: AnimalDetail) -> None:
+        def parent(role: str, value: Any) -> str:
+            return f"{role} {value.name} ({value.reg_no})" if value is not None else f"{role} not recorded"
+
+        corrections = [e for e in animal.history if e.kind.value == "corrected"]
+        last = (f" Last correction {corrections[-1].at:%d %b %Y}: {corrections[-1].reason or 'no reason given'}."
+                if corrections else "")
+        self._show_lookup(
+            f"{animal.reg_no} · {animal.name} · {animal.breed_name} {animal.sex.value}, born {animal.born:%d %b %Y}, "
+            f"{animal.status.label.lower()} · owner {animal.owner_name} ({animal.owner_member_no}) · "
+            f"{parent('sire', animal.sire)}, {parent('dam', animal.dam)}.{last}")
+
+    def _not_found(self, exc: BaseException) -> None:
+        text = describe(exc).text
+        self._show_lookup(text[:1].upper() + text[1:])
+
+    def _show_lookup(self, text: str) -> None:
+        self.looking_up = False
+        self.lookup_button.setEnabled(True)
+        self.lookup_result.setText(text)
+        self.lookup_result.show()
 
     def transfer_rows(self) -> list[list[str]]:
         """What the transfers table shows (for tests and screenshots)."""
