@@ -48,6 +48,7 @@ SEMANTIC_RULES = (
     re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
     re.compile(r" address cannot be both replaced and removed$"),  # a rule across two fields of an edit
     re.compile(r"^is not a file bulk invite can read: "),  # a CSV file's content (bulk invite's dry run)
+    re.compile(r"^no pending invitation$"),  # resend or cancel needs the user to be invited now
     # The herd book's rules (docs/decisions/0021-animals.md): what a registration number
     # names, a pedigree across registered animals, the owner's and recipient's standing.
     re.compile(r"^(Enter the (sire|dam)'s registration number|No animal is registered as |An animal cannot be its own "
