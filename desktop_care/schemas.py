@@ -17,6 +17,7 @@ from .commands.accounts import PortalRole
 from .commands.base import JsonInt
 from .commands.bulk_invite import MAX_CHUNK, MAX_FILE_BYTES, MAX_ROWS, Outcome, RowError
 from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
+from .models.animals import AnimalStatus, EventKind, Sex, TransferState
 from .models.fraud import BlockKind, BlockReason, BlockState
 from .models.ledger import PaymentMethod, PointsType, TxnKind, TxnStatus
 from .models.mail import MailState
@@ -807,3 +808,122 @@ class MemberCourses(Schema):
     registrations: list[CourseRegistrationOut]
     waiting: list[WaitingEntryOut]
     elearning: list[EnrolmentOut]
+# ---------------------------------------------------------------------- animals (herd book)
+
+
+class AnimalParent(Schema):
+    reg_no: str
+    name: str
+
+
+class AnimalOut(Schema):
+    """One registered animal (the console's Animals tab, lookups)."""
+
+    id: int
+    reg_no: str
+    name: str
+    #: The breed's code and name.
+    breed: str
+    breed_name: str
+    sex: Sex
+    born: dt.date
+    status: AnimalStatus
+    sire: AnimalParent | None
+    dam: AnimalParent | None
+    owner_member_id: int
+    owner_member_no: str
+    owner_name: str
+    registered_at: dt.datetime
+
+
+class AnimalEventOut(Schema):
+    at: dt.datetime
+    kind: EventKind
+    #: {field: [before, after]}
+    changes: dict[str, Any]
+    reason: str
+    actor_name: str
+    #: The on-behalf session the change was made in, if any.
+    impersonation_id: str | None
+
+
+class AnimalOwnerOut(Schema):
+    member_no: str
+    name: str
+    since: dt.datetime
+    until: dt.datetime | None
+
+
+class AnimalTransferOut(Schema):
+    id: int
+    reg_no: str
+    animal_name: str
+    from_member_id: int
+    from_member_no: str
+    from_name: str
+    to_member_id: int
+    to_member_no: str
+    to_name: str
+    #: As it is now: a pending transfer past ``expires_at`` is ``expired``.
+    state: TransferState
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
+class AnimalDetail(AnimalOut):
+    """``GET /animals/{reg_no}``: an animal with its history, owners and transfers."""
+
+    history: list[AnimalEventOut]
+    owners: list[AnimalOwnerOut]
+    transfers: list[AnimalTransferOut]
+
+
+class AnimalList(Schema):
+    """``GET /members/{id}/animals``: the member's animals (youngest first, one page)
+    and the transfers waiting for an answer that they offered or may accept."""
+
+    items: list[AnimalOut]
+    total: int
+    #: Always null: the list comes whole.
+    next_cursor: str | None = None
+    transfers: list[AnimalTransferOut]
+
+
+_REG_NO = Field(default="", max_length=30, description="A registration number, like HER-2026-00017-7")
+
+
+class AnimalIn(BaseModel):
+    """``POST /members/{id}/animals``: register an animal to the member."""
+
+    model_config = ConfigDict(extra="forbid")
+    op_id: uuid.UUID | None = Field(default=None, description="Sent again, the same registration is not made twice")
+    name: str = Field(min_length=1, max_length=60, pattern=r"\S")
+    breed: str = Field(min_length=3, max_length=3, description="The breed's code, e.g. HER")
+    sex: Sex
+    born: dt.date
+    sire: str = _REG_NO
+    dam: str = _REG_NO
+
+
+class AnimalCorrectionIn(BaseModel):
+    """``POST /animals/{reg_no}/corrections``: maintain an animal's details. Fields left
+    out stay as they are; a change of sex, date of birth, sire or dam needs a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    op_id: uuid.UUID | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=60, pattern=r"\S")
+    status: AnimalStatus | None = None
+    sex: Sex | None = None
+    born: dt.date | None = None
+    sire: str | None = Field(default=None, max_length=30)
+    dam: str | None = Field(default=None, max_length=30)
+    reason: str = Field(default="", max_length=500)
+
+
+class AnimalTransferIn(BaseModel):
+    """``POST /animals/{reg_no}/transfers``: offer the animal to another member."""
+
+    model_config = ConfigDict(extra="forbid")
+    op_id: uuid.UUID | None = None
+    to_member: str = Field(min_length=1, max_length=20, pattern=r"\S", description="The recipient's member ID")

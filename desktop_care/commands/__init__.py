@@ -7,9 +7,24 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
-from . import accounts, add_member, courses, fraud, member, merge, orders, payments, registry, status, tickets, user  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    add_member,
+    animals,
+    courses,
+    fraud,
+    member,
+    merge,
+    orders,
+    payments,
+    registry,
+    status,
+    tickets,
+    user,
+)
 from .accounts import CancelInvitation, InviteUser, PortalRole, ResendInvitation, ResetPassword
 from .add_member import AddMember
+from .animals import AnswerTransfer, CancelTransfer, CorrectAnimal, RegisterAnimal, TransferAnimal
 from .base import (
     Actor,
     BaseCommand,
@@ -56,15 +71,18 @@ __all__ = [
     "AddNote",
     "AddressIn",
     "AdjustPoints",
+    "AnswerTransfer",
     "AnyCommand",
     "Assign",
     "BaseCommand",
     "BlockForPayment",
     "CancelInvitation",
+    "CancelTransfer",
     "ChangeStatus",
     "ChangeTicketState",
     "Command",
     "CommandResult",
+    "CorrectAnimal",
     "DecideRefund",
     "EmailInvoice",
     "InviteUser",
@@ -88,6 +106,7 @@ __all__ = [
     "RecordPayment",
     "RecordRefundOutcome",
     "RefundPayment",
+    "RegisterAnimal",
     "Rejected",
     "Reply",
     "ResendInvitation",
@@ -97,6 +116,7 @@ __all__ = [
     "SetRefundApprovalThreshold",
     "SettingCommand",
     "Status",
+    "TransferAnimal",
     "UndoMerge",
     "UpdateContact",
     "UserCommand",

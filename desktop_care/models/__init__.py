@@ -1,6 +1,17 @@
 """Entities and the pure rules that guard them. No Qt, no FastAPI."""
 
 from . import courses  # noqa: F401  # its tables (courses, e-learning, waiting lists)
+from .animals import (
+    Animal,
+    AnimalEvent,
+    AnimalOwner,
+    AnimalStatus,
+    AnimalTransfer,
+    Breed,
+    EventKind,
+    Sex,
+    TransferState,
+)
 from .audit import AuditEvent, AuditLogIsAppendOnly, record
 from .base import Base, UTCDateTime, utcnow
 from .fraud import BlockKind, BlockReason, FraudBlock
@@ -59,14 +70,21 @@ __all__ = [
     "AccountTransaction",
     "Address",
     "AddressKind",
+    "Animal",
+    "AnimalEvent",
+    "AnimalOwner",
+    "AnimalStatus",
+    "AnimalTransfer",
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Base",
     "BlockKind",
     "BlockReason",
+    "Breed",
     "CheckoutState",
     "EmailCategory",
     "EntryKind",
+    "EventKind",
     "FraudBlock",
     "ImmutableFieldError",
     "Invoice",
@@ -92,6 +110,7 @@ __all__ = [
     "Refund",
     "RefundState",
     "ServerSetting",
+    "Sex",
     "SignInThrottle",
     "StaffToken",
     "StatusAction",
@@ -100,6 +119,7 @@ __all__ = [
     "TicketPriority",
     "TicketState",
     "TokenPurpose",
+    "TransferState",
     "TxnKind",
     "TxnStatus",
     "UTCDateTime",

@@ -64,6 +64,7 @@ from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPr
 from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
+from .demo_animals import demo_animals
 from .demo_courses import seed_courses
 
 #: Locales of member names, with their weights.
@@ -903,6 +904,7 @@ def seed_demo(
         _demo_tickets(session, generator.rng, now, first_member_id)
         _demo_fraud_blocks(session, now)
         seed_courses(session, generator.rng, now, first_member_id)
+        demo_animals(session, generator.rng, now, range(first_new, first_new + members))
         backfill_feed(session)  # capture is suspended for the load: number the new members here
         session.flush()
     if engine.dialect.name == "postgresql":

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -38,6 +38,8 @@ from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
 from ..schemas import (
     AccountActionOut,
+    AnimalDetail,
+    AnimalList,
     BulkPlanOut,
     BulkRowIn,
     BulkRunOut,
@@ -593,6 +595,13 @@ class ApiClient:
         """The member's course registrations, waiting-list places and e-learning
         (``GET /members/{id}/courses``)."""
         return self._call("GET", f"/members/{int(member_id)}/courses", MemberCourses)
+    def member_animals(self, member_id: int) -> AnimalList:
+        """The member's animals and open transfers (``GET /members/{id}/animals``)."""
+        return self._call("GET", f"/members/{int(member_id)}/animals", AnimalList)
+
+    def animal(self, reg_no: str) -> AnimalDetail:
+        """One animal by registration number, with its history (``GET /animals/{reg_no}``)."""
+        return self._call("GET", f"/animals/{quote(reg_no.strip()[:30], safe='')}", AnimalDetail)
 
     def changes(self, after: int, limit: int = 1000) -> FeedPage:
         """One page of the change feed after ``after`` (``GET /sync/changes``)."""

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind
 from ..schemas import (
+    AnimalDetail,
+    AnimalList,
     DuplicateCheckIn,
     DuplicateList,
     HistoryPage,
@@ -221,6 +223,13 @@ class Workspace(QObject):
     def member_courses(self, member_id: int) -> MemberCourses:
         """The member's courses, waiting lists and e-learning (from the server only)."""
         return self.client.member_courses(member_id)
+    def member_animals(self, member_id: int) -> AnimalList:
+        """The member's animals and open transfers (from the server: not kept offline)."""
+        return self.client.member_animals(member_id)
+
+    def animal(self, reg_no: str) -> AnimalDetail:
+        """One animal by registration number, with its history (from the server)."""
+        return self.client.animal(reg_no)
 
     def local_member(self, member_id: int) -> MemberDetail | None:
         return self.store.member_detail(member_id)

@@ -26,12 +26,16 @@ from desktop_care.commands import Actor, MergeMembers, Status, UndoMerge, execut
 from desktop_care.commands.merge import merge_plan, merges_of
 from desktop_care.models import (
     AccountTransaction,
+    Animal,
+    AnimalOwner,
     Base,
+    Breed,
     Member,
     MemberStatus,
     MergeRecord,
     PointsEntry,
     PointsType,
+    Sex,
     Ticket,
     TicketPriority,
     TxnStatus,
@@ -43,6 +47,7 @@ from desktop_care.models import (
     uncovered_references,
     utcnow,
 )
+from desktop_care.models.animals import format_reg_no
 from desktop_care.models.ledger import ledger_totals
 from desktop_care.models.merge import unregister
 from tests.models.conftest import make_member
@@ -88,6 +93,8 @@ def state(session: Session, *members: Member) -> dict[str, Any]:
             "txns": sorted(session.scalars(select(AccountTransaction.id).where(AccountTransaction.member_id == m.id))),
             "users": sorted(session.scalars(select(User.id).where(User.member_id == m.id))),
             "tickets": sorted(session.scalars(select(Ticket.id).where(Ticket.member_id == m.id))),
+            "animals": sorted(session.scalars(select(Animal.reg_no).where(Animal.owner_member_id == m.id))),
+            "animal_owners": sorted(session.scalars(select(AnimalOwner.id).where(AnimalOwner.member_id == m.id))),
         }
     return out
 
@@ -113,6 +120,16 @@ def test_a_merge_moves_everything_and_undo_restores_the_exact_prior_state(sessio
                     updated_at=utcnow())
     ticket.set_priority(TicketPriority.NORMAL)
     session.add(ticket)
+    breed = Breed(code="MRG", name=f"Merge test {uuid.uuid4().hex[:8]}", sire_min_months=12, dam_min_months=18)
+    session.add(breed)
+    session.flush()
+    seq = int(uuid.uuid4().int % 90000) + 1
+    animal = Animal(reg_no=format_reg_no("MRG", 2026, seq), breed_id=breed.id, reg_year=2026, reg_seq=seq,
+                    name="Bramble", sex=Sex.FEMALE, born=dt.date(2024, 3, 1), owner_member_id=merged.id,
+                    registered_at=utcnow())
+    session.add(animal)
+    session.flush()
+    session.add(AnimalOwner(animal_id=animal.id, member_id=merged.id, since=utcnow()))
     session.flush()
     before = state(session, merged, survivor)
     plan = merge_plan(session, merged, survivor)
@@ -123,7 +140,8 @@ def test_a_merge_moves_everything_and_undo_restores_the_exact_prior_state(sessio
         "order_registrant.member_id": 0, "payment.member_id": 0, "sales_order.contact_member_id": 0,
         "ticket.member_id": 1, "refund.member_id": 0, "course_registration.registrant_member_id": 0,
         "course_registration.contact_member_id": 0, "elearning_enrolment.member_id": 0,
-        "waiting_list_entry.member_id": 0}
+        "waiting_list_entry.member_id": 0, "animal.owner_member_id": 1, "animal_owner.member_id": 1,
+        "animal_event.member_id": 0, "animal_transfer.from_member_id": 0, "animal_transfer.to_member_id": 0}
     email_row = next(r for r in plan.fields if r.field == "email")
     assert (email_row.default, email_row.choosable) == ("merged", True)  # the survivor's is empty
 
@@ -134,6 +152,7 @@ def test_a_merge_moves_everything_and_undo_restores_the_exact_prior_state(sessio
     gone, kept = after[str(merged.id)], after[str(survivor.id)]
     assert gone["columns"]["status"] is MemberStatus.MERGED and gone["columns"]["merged_into_id"] == survivor.id
     assert gone["points"] == gone["txns"] == gone["users"] == gone["addresses"] == []  # nothing points at it
+    assert gone["animals"] == [] and kept["animals"] == [animal.reg_no]  # the animal follows its owner
     assert kept["columns"]["first_name"] == "Anna" and kept["columns"]["email"] == "anna@example.org"
     assert kept["columns"]["points_balance"] == 350 and kept["columns"]["account_balance_cents"] == 1000
     assert sorted(p for p, *_ in [(a[3],) for a in kept["addresses"]]) == ["AA1 1AA", "PO1 1ST"]

@@ -56,6 +56,17 @@ SEMANTIC_RULES = (
     re.compile(r"^looks like a card number: never enter one"),
     re.compile(r"^is required for an IP block"),
     re.compile(r"^must be in the future$"),
+    re.compile(r"^no pending invitation$"),  # resend or cancel needs the user to be invited now
+    # The herd book's rules (docs/decisions/0021-animals.md): what a registration number
+    # names, a pedigree across registered animals, the owner's and recipient's standing.
+    re.compile(r"^(Enter the (sire|dam)'s registration number|No animal is registered as |An animal cannot be its own "
+               r"|The date of birth cannot be in the future|The herd book starts in |Choose a breed: "
+               r"|The membership is not active|Nothing was changed|Say why the |No member has the member ID "
+               r"|This is the owner's own member ID|Member \S+ cannot receive animals|This animal is the (sire|dam) of "
+               r"|Born then, this animal would have been too young|A transfer of this animal is waiting)"),
+    re.compile(r" (is not a registration number|is registered as (male|female): the|is a different breed: "
+               r"|was too young: |was born on .* not before this animal|is already offered to member "
+               r"|cannot be transferred)"),
 )
 
 

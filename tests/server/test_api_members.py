@@ -138,4 +138,5 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
             "listFraudBlocks", "getFraudStop",
             "getMemberLedger", "getMemberRefunds", "getRefundsAwaitingApproval", "getRefundSettings",
             "getMemberCourses",
+            "getMemberAnimals", "registerAnimal", "getAnimal", "correctAnimal", "transferAnimal",
     }

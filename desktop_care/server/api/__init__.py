@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from ..deps import known_query_only
 from . import (
     accounts,
+    animals,
     auth,
     bulk_invite,
     commands,
@@ -41,5 +42,6 @@ router.include_router(bulk_invite.router)
 router.include_router(tickets.router)
 router.include_router(fraud.router)
 router.include_router(courses.router)
+router.include_router(animals.router)
 
 __all__ = ["router"]

@@ -67,6 +67,7 @@ from ..widgets import StatePanel, make_read_only_table, named
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from .accounts import InviteDialog, UserActionDialog, reset_question
 from .activity import HistoryTab, PointsTab
+from .animals import AnimalsTab
 from .courses import CoursesTab
 from .editing import (
     AdjustPointsDialog,
@@ -199,6 +200,7 @@ class MemberDetailsDialog(QDialog):
         self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
         self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
         self.orders_tab = OrdersTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
+        self.animals_tab = AnimalsTab(source, member_id)  # type: ignore[arg-type]  # the workspace has it
         self.tabs = named(QTabWidget(), "detailsTabs")
         self.tabs.addTab(self.scroll_area, "Details")
         self.tabs.addTab(self.points_tab, "Points")
@@ -211,6 +213,7 @@ class MemberDetailsDialog(QDialog):
             self.tabs.addTab(self.tickets_tab, "Tickets")
         self.courses_tab = CoursesTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
         self.tabs.addTab(self.courses_tab, "Courses")
+        self.tabs.addTab(self.animals_tab, "Animals")
         self.tabs.currentChanged.connect(self._tab_shown)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.status_page)
@@ -318,7 +321,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, CoursesTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, CoursesTab, AnimalsTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
@@ -332,7 +335,8 @@ class MemberDetailsDialog(QDialog):
     def _activity_changed(self) -> None:
         """After a change: what the open Points/History tab shows is stale; the others
         reload the next time they are shown."""
-        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab, self.courses_tab):
+        for tab in (self.points_tab, self.history_tab, self.orders_tab, self.payments_tab, self.courses_tab,
+                    self.animals_tab):
             if tab.loaded:
                 if self.tabs.currentWidget() is tab:
                     tab.reload()
