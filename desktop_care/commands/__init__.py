@@ -18,7 +18,18 @@ from .orders import EmailInvoice, MarkOrderExported, OpenCheckout, Outcome, Plac
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 from .status import ChangeStatus
-from .tickets import AddNote, Assign, ChangeTicketState, OpenTicket, Reply, SetPriority
+from .tickets import (
+    AddNote,
+    Assign,
+    ChangeTicketState,
+    ContactUs,
+    MemberMessage,
+    MergeTicket,
+    OpenTicket,
+    Reply,
+    SetPriority,
+    UndoTicketMerge,
+)
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -45,12 +56,15 @@ __all__ = [
     "ChangeTicketState",
     "Command",
     "CommandResult",
+    "ContactUs",
     "EmailInvoice",
     "InviteUser",
     "MarkOrderExported",
+    "MemberMessage",
     "MergeInfo",
     "MergeMembers",
     "MergePlan",
+    "MergeTicket",
     "NotPermitted",
     "OpIdReused",
     "OpenCheckout",
@@ -69,6 +83,7 @@ __all__ = [
     "SetPriority",
     "Status",
     "UndoMerge",
+    "UndoTicketMerge",
     "UpdateContact",
     "UserCommand",
     "command_class",

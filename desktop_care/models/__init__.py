@@ -30,7 +30,7 @@ from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistran
 from .payments import CheckoutState, Payment
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
-from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
+from .tickets import EntryKind, Ticket, TicketEntry, TicketMerge, TicketPriority, TicketState
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,
@@ -86,6 +86,7 @@ __all__ = [
     "StatusAction",
     "Ticket",
     "TicketEntry",
+    "TicketMerge",
     "TicketPriority",
     "TicketState",
     "TokenPurpose",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from .base import utcnow
 from .member import Member
 from .search import InvalidCursor
-from .tickets import OPEN_STATES, Ticket, TicketState
+from .tickets import MEMBER_VISIBLE, OPEN_STATES, Ticket, TicketEntry, TicketState
 
 TOTAL_CAP = 1_000
 MAX_LIMIT = 200
@@ -40,7 +40,7 @@ class TicketView(enum.StrEnum):
 class StateGroup(enum.StrEnum):
     #: New, open or pending.
     OPEN = "open"
-    #: Resolved or closed.
+    #: Resolved, closed or merged.
     DONE = "done"
     ALL = "all"
 
@@ -163,7 +163,7 @@ def search_tickets(
     if states == StateGroup.OPEN:
         where.append(Ticket.state.in_(sorted(OPEN_STATES)))
     elif states == StateGroup.DONE:
-        where.append(Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED]))
+        where.append(Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED, TicketState.MERGED]))
     if queue:
         where.append(Ticket.queue == queue)
     if member_id is not None:
@@ -198,3 +198,27 @@ def search_tickets(
 
 def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
     return session.get(Ticket, ticket_id, options=[selectinload(Ticket.entries)])
+
+
+def merged_into(session: Session, ticket_id: int) -> list[int]:
+    """The tickets merged into ticket ``ticket_id`` now, lowest number first."""
+    return list(session.scalars(select(Ticket.id).where(Ticket.merged_into_id == ticket_id).order_by(Ticket.id)))
+
+
+def thread(session: Session, ticket: Ticket) -> list[TicketEntry]:
+    """The ticket's whole thread, oldest first: its own entries and those of the
+    tickets merged into it (each entry's ``ticket_id`` says where it was written).
+    Staff only: it holds internal notes."""
+    ids = [ticket.id, *merged_into(session, ticket.id)]
+    return list(session.scalars(select(TicketEntry).where(TicketEntry.ticket_id.in_(ids))
+                                .order_by(TicketEntry.created_at, TicketEntry.id)))
+
+
+def member_thread(session: Session, ticket: Ticket) -> list[TicketEntry]:
+    """What the member may see of :func:`thread`: replies and their own messages,
+    selected by kind in the query itself, so no internal note is ever read for them
+    (the portal reads this and nothing else)."""
+    ids = [ticket.id, *merged_into(session, ticket.id)]
+    return list(session.scalars(select(TicketEntry).where(TicketEntry.ticket_id.in_(ids),
+                                                          TicketEntry.kind.in_(sorted(MEMBER_VISIBLE)))
+                                .order_by(TicketEntry.created_at, TicketEntry.id)))

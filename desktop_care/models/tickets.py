@@ -52,6 +52,9 @@ class TicketState(enum.StrEnum):
     PENDING = "pending"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    #: Merged into another ticket (``merged_into_id``), whose thread shows this one's
+    #: too; reversible (:class:`TicketMerge`).
+    MERGED = "merged"
 
     @property
     def is_open(self) -> bool:
@@ -66,6 +69,13 @@ class EntryKind(enum.StrEnum):
     REPLY = "reply"
     #: Staff only: never sent, never shown to the member.
     NOTE = "note"
+    #: From the member (the portal's Contact us).
+    MESSAGE = "message"
+
+
+#: The only kinds of entry the member ever sees (the portal reads these and nothing
+#: else: a note can never reach the member, whatever a merge or an undo did).
+MEMBER_VISIBLE: frozenset[EntryKind] = frozenset({EntryKind.REPLY, EntryKind.MESSAGE})
 
 
 #: The queues a ticket can be in (a ticket is always in exactly one).
@@ -203,6 +213,8 @@ class Ticket(Base):
     next_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     #: 0 (low) .. 3 (urgent), kept with ``priority`` for sorting.
     priority_rank: Mapped[int] = mapped_column(Integer, default=1)
+    #: While merged: the ticket whose thread shows this one's (state ``merged``).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None, index=True)
 
     entries: Mapped[list[TicketEntry]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEntry.id"
@@ -251,6 +263,26 @@ class TicketEntry(Base):
     op_id: Mapped[str] = mapped_column(String(36), default="")
 
     ticket: Mapped[Ticket] = relationship(back_populates="entries")
+
+
+class TicketMerge(Base):
+    """One merge of ``source`` into ``target``, with what the source was before, so
+    that the undo restores it exactly; ``undone_at`` once undone. A ticket can be
+    merged, unmerged and merged again: each time is a row."""
+
+    __tablename__ = "ticket_merge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    merged_by: Mapped[str] = mapped_column(String(120), default="")
+    op_id: Mapped[str] = mapped_column(String(36), default="")
+    source_state: Mapped[TicketState] = mapped_column(_enum(TicketState))
+    source_updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    target_updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    undone_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 member_reference("ticket", "member_id", "support tickets")

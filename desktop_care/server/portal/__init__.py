@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import account, auth, on_behalf, orders, profile
+from . import account, auth, contact, on_behalf, orders, profile
 from .web import (
     PREFIX,
     SECURITY_HEADERS,
@@ -23,6 +23,7 @@ router.include_router(account.router)
 router.include_router(profile.router)
 router.include_router(on_behalf.router)
 router.include_router(orders.router)
+router.include_router(contact.router)
 
 
 @router.get("/static/portal.css")
