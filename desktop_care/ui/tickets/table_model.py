@@ -22,7 +22,8 @@ _DIMMED = QColor("#7a818c")
 
 PRIORITY_LABELS = {TicketPriority.LOW: "Low", TicketPriority.NORMAL: "Normal", TicketPriority.HIGH: "High",
                    TicketPriority.URGENT: "Urgent"}
-STATE_LABELS = {"new": "New", "open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed"}
+STATE_LABELS = {"new": "New", "open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed",
+                "merged": "Merged"}
 
 
 class TicketSource(Protocol):
