@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from .base import utcnow
 from .member import Member
 from .search import InvalidCursor
-from .tickets import MEMBER_VISIBLE, OPEN_STATES, Ticket, TicketEntry, TicketState
+from .tickets import MEMBER_VISIBLE, Ticket, TicketEntry
 
 TOTAL_CAP = 1_000
 MAX_LIMIT = 200
@@ -161,9 +161,9 @@ def search_tickets(
         where.append(Ticket.next_due_at < now)
         states = StateGroup.OPEN
     if states == StateGroup.OPEN:
-        where.append(Ticket.state.in_(sorted(OPEN_STATES)))
+        where.append(Ticket.is_open.is_(True))
     elif states == StateGroup.DONE:
-        where.append(Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED, TicketState.MERGED]))
+        where.append(Ticket.is_open.is_(False))
     if queue:
         where.append(Ticket.queue == queue)
     if member_id is not None:
@@ -171,7 +171,11 @@ def search_tickets(
     text = " ".join(q.split())
     if text:
         where.append(_text_condition(text))
-    base = select(Ticket, Member).join(Member, Member.id == Ticket.member_id).where(*where)
+    # Without text the member is not joined (the planner then walks a queue index in
+    # its sort order); the page's members are read by id afterwards.
+    base = select(Ticket).where(*where)
+    if text:
+        base = base.join(Member, Member.id == Ticket.member_id)
 
     column = sort.column
     order = (column.desc(), Ticket.id.desc()) if sort.descending else (column.asc(), Ticket.id.asc())
@@ -182,10 +186,12 @@ def search_tickets(
             paged = base.where(or_(column < value, and_(column == value, Ticket.id < row_id)))
         else:
             paged = base.where(or_(column > value, and_(column == value, Ticket.id > row_id)))
-    found = session.execute(paged.order_by(*order).limit(limit + 1)).all()
-    rows = [(ticket, member) for ticket, member in found]
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    found = list(session.scalars(paged.order_by(*order).limit(limit + 1)))
+    has_more = len(found) > limit
+    found = found[:limit]
+    members = {m.id: m for m in session.scalars(select(Member).where(
+        Member.id.in_(sorted({t.member_id for t in found}))))} if found else {}
+    rows = [(ticket, members[ticket.member_id]) for ticket in found]
     if not has_more and not cursor:
         total, exact = len(rows), True
     else:

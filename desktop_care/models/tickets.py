@@ -22,8 +22,8 @@ import enum
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
 from .merge import member_reference
@@ -215,6 +215,9 @@ class Ticket(Base):
     priority_rank: Mapped[int] = mapped_column(Integer, default=1)
     #: While merged: the ticket whose thread shows this one's (state ``merged``).
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None, index=True)
+    #: ``state`` is new, open or pending (kept with it): every queue index starts with
+    #: it, so a queue of open tickets is one index range in its sort order.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
 
     entries: Mapped[list[TicketEntry]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEntry.id"
@@ -225,7 +228,20 @@ class Ticket(Base):
         Index("ix_ticket_queue_due", "queue", "next_due_at", "id"),
         Index("ix_ticket_assignee_due", "assignee_id", "next_due_at", "id"),
         Index("ix_ticket_state_due", "state", "next_due_at", "id"),
+        # The queues: open (or done) tickets in each sort order, per queue and per assignee.
+        Index("ix_ticket_open_due", "is_open", "next_due_at", "id"),
+        Index("ix_ticket_open_queue_due", "is_open", "queue", "next_due_at", "id"),
+        Index("ix_ticket_open_assignee_due", "is_open", "assignee_id", "next_due_at", "id"),
+        Index("ix_ticket_open_priority", "is_open", "priority_rank", "id"),
+        Index("ix_ticket_open_updated", "is_open", "updated_at", "id"),
+        Index("ix_ticket_open_created", "is_open", "created_at", "id"),
+        Index("ix_ticket_open_id", "is_open", "id"),
     )
+
+    @validates("state")
+    def _state(self, _key: str, state: TicketState) -> TicketState:
+        self.is_open = TicketState(state).is_open
+        return state
 
     def set_priority(self, priority: TicketPriority) -> None:
         """The priority and the due times it gives, counted from the ticket's creation."""
