@@ -159,6 +159,13 @@ def business_between(start: dt.datetime, end: dt.datetime, calendar: BusinessCal
     if end < start:
         return -business_between(end, start, calendar)
     total, moment = dt.timedelta(0), start.astimezone(dt.UTC)
+    # Whole weeks at once (a week from any moment, wall clock to wall clock, holds
+    # every workday's window once): long-overdue tickets cost no more than new ones.
+    weeks = (end - moment).days // 7 - 1
+    if weeks > 0:
+        local = moment.astimezone(calendar.tz).replace(tzinfo=None)
+        moment = (local + dt.timedelta(weeks=weeks)).replace(tzinfo=calendar.tz).astimezone(dt.UTC)
+        total += weeks * len(calendar.workdays) * dt.timedelta(hours=calendar.end - calendar.start)
     while moment < end:
         for opens, closes in calendar._windows(moment):
             begin, finish = max(moment, opens), min(end, closes)
