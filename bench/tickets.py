@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import importlib.util
 import json
 import os
@@ -69,15 +68,26 @@ _SUBJECTS = ("Renewal form not received", "Charged twice for renewal", "Cannot s
              "Question about the points scheme", "Membership card has the wrong address")
 
 
-def _search() -> Any:
-    """bench/search.py (``machine``, ``machine_lines``, ``percentile``), loaded once."""
-    if "bench_search" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_search", REPO / "bench" / "search.py")
+def _load(name: str, file: str) -> Any:
+    """A sibling bench script as a module, loaded once."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / file)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_search"] = module
+        sys.modules[name] = module  # its dataclasses look themselves up there
         spec.loader.exec_module(module)
-    return sys.modules["bench_search"]
+    return sys.modules[name]
+
+
+def _search() -> Any:
+    """bench/search.py: ``machine``, ``machine_lines``, ``percentile``."""
+    return _load("bench_search", "search.py")
+
+
+def time_cases(all_cases: list[Case], repeat: int, call: Callable[[Case], int]) -> tuple[list[float], dict[Case, float]]:
+    """bench/users.py's: a warm-up, then ``repeat`` rounds of every case in order."""
+    timed: tuple[list[float], dict[Case, float]] = _load("bench_users", "users.py").time_cases(all_cases, repeat, call)
+    return timed
 
 
 @dataclass(frozen=True)
@@ -183,12 +193,11 @@ def prepare(backend: str, tickets: int, members: int, pg_admin_url: str) -> tupl
         rng = random.Random(tickets + count)
         now = utcnow()
         print(f"[{backend}] inserting {tickets - count:,} tickets", flush=True)
-        table = Ticket.__table__
         with engine.begin() as conn:
             left = tickets - count
             while left > 0:
                 step = min(CHUNK, left)
-                conn.execute(insert(table), _rows(rng, step, member_ids, staff, now))
+                conn.execute(insert(Ticket), _rows(rng, step, member_ids, staff, now))
                 left -= step
         seconds = time.perf_counter() - started
         print(f"[{backend}]   seeded in {seconds:.0f} s", flush=True)
@@ -219,26 +228,6 @@ def summary(samples: list[float]) -> dict[str, float]:
     percentile = _search().percentile
     return {"p50": round(statistics.median(samples), 1), "p95": round(percentile(samples, 95), 1),
             "max": round(max(samples), 1)}
-
-
-def time_cases(all_cases: list[Case], repeat: int, call: Callable[[Case], int]) -> tuple[list[float], dict[Case, float]]:
-    for case in all_cases:
-        call(case)  # warm-up
-    samples: list[float] = []
-    per_case: dict[Case, list[float]] = {case: [] for case in all_cases}
-    gc.collect()
-    gc.freeze()
-    try:
-        for _ in range(repeat):
-            for case in all_cases:
-                started = time.perf_counter()
-                call(case)
-                ms = (time.perf_counter() - started) * 1000
-                samples.append(ms)
-                per_case[case].append(ms)
-    finally:
-        gc.unfreeze()
-    return samples, {case: statistics.median(values) for case, values in per_case.items()}
 
 
 def db_call(engine: Engine, staff_id: int) -> Callable[[Case], int]:

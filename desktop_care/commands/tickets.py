@@ -47,6 +47,13 @@ def _text(value: str) -> str:
     return "\n".join(line.rstrip() for line in value.strip().splitlines())
 
 
+def _required_text(value: str) -> str:
+    value = _text(value)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 def _portal_only(actor: Actor) -> None:
     """Only the member (a portal session) or staff acting on their behalf write as the
     member: a staff member in the console writes replies and notes instead."""
@@ -107,10 +114,7 @@ class _EntryCommand(_TicketCommand):
     @field_validator("body")
     @classmethod
     def _body(cls, value: str) -> str:
-        value = _text(value)
-        if not value:
-            raise ValueError("must not be empty")
-        return value
+        return _required_text(value)
 
 
 def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, actor: Actor, op_id: uuid.UUID,
@@ -124,19 +128,12 @@ def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, act
     return entry
 
 
-@register
-class OpenTicket(Command):
-    """Open a ticket for the member; its uid is this command's op_id. An optional first
-    internal note records what the member said."""
+class _NewTicket(Command):
+    """A command that opens a ticket for the member; its uid is the command's op_id."""
 
-    kind: Literal["open_ticket"] = "open_ticket"
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT, json_schema_extra={"pattern": r"\S"})
     queue: QueueName = "general"
-    priority: TicketPriority = TicketPriority.NORMAL
-    note: str = Field(default="", max_length=MAX_BODY)
 
-    action: ClassVar[str] = "ticket.open"
-    label: ClassVar[str] = "New ticket"
     never_conflicts: ClassVar[bool] = True
 
     @field_validator("subject")
@@ -146,11 +143,6 @@ class OpenTicket(Command):
         if not value:
             raise ValueError("must say what the ticket is about")
         return value
-
-    @field_validator("note")
-    @classmethod
-    def _note(cls, value: str) -> str:
-        return _text(value)
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset()
@@ -162,13 +154,35 @@ class OpenTicket(Command):
         if member.status == MemberStatus.MERGED:
             raise Rejected(f"member {member.member_no} was merged into another account")
 
-    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+    def _open(self, session: Session, member: Member, actor: Actor, priority: TicketPriority) -> Ticket:
         now = utcnow()
         ticket = Ticket(uid=str(self.op_id), member_id=member.id, subject=self.subject, queue=self.queue,
                         state=TicketState.NEW, created_at=now, updated_at=now, created_by=actor.username)
-        ticket.set_priority(self.priority)
+        ticket.set_priority(priority)
         session.add(ticket)
         session.flush()
+        return ticket
+
+
+@register
+class OpenTicket(_NewTicket):
+    """Open a ticket for the member; its uid is this command's op_id. An optional first
+    internal note records what the member said."""
+
+    kind: Literal["open_ticket"] = "open_ticket"
+    priority: TicketPriority = TicketPriority.NORMAL
+    note: str = Field(default="", max_length=MAX_BODY)
+
+    action: ClassVar[str] = "ticket.open"
+    label: ClassVar[str] = "New ticket"
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return _text(value)
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._open(session, member, actor, self.priority)
         if self.note:
             _add_entry(session, ticket, EntryKind.NOTE, self.note, actor, self.op_id)
         return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, "queue": ticket.queue,
@@ -449,55 +463,26 @@ class UndoTicketMerge(_TicketCommand):
 
 
 @register
-class ContactUs(Command):
+class ContactUs(_NewTicket):
     """The member opens a ticket from the portal ("Contact us"): a subject, a topic
     (the queue) and their message, the thread's first entry. The actor is the member's
     portal user, or staff acting on their behalf (audited with the session)."""
 
     kind: Literal["contact_us"] = "contact_us"
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT, json_schema_extra={"pattern": r"\S"})
-    queue: QueueName = "general"
     body: str = Field(min_length=1, max_length=MAX_BODY, json_schema_extra={"pattern": r"\S"})
 
     action: ClassVar[str] = "ticket.contact_us"
     label: ClassVar[str] = "Contact us"
     online_only: ClassVar[bool] = True
-    never_conflicts: ClassVar[bool] = True
-
-    @field_validator("subject")
-    @classmethod
-    def _subject(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("must say what it is about")
-        return value
 
     @field_validator("body")
     @classmethod
     def _body(cls, value: str) -> str:
-        value = _text(value)
-        if not value:
-            raise ValueError("must not be empty")
-        return value
-
-    def changed_fields(self) -> frozenset[str]:
-        return frozenset()
-
-    def preview(self, values: dict[str, Any]) -> dict[str, Any]:
-        return dict(values)
-
-    def check(self, member: Member) -> None:
-        if member.status == MemberStatus.MERGED:
-            raise Rejected(f"member {member.member_no} was merged into another account")
+        return _required_text(value)
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         _portal_only(actor)
-        now = utcnow()
-        ticket = Ticket(uid=str(self.op_id), member_id=member.id, subject=self.subject, queue=self.queue,
-                        state=TicketState.NEW, created_at=now, updated_at=now, created_by=actor.username)
-        ticket.set_priority(TicketPriority.NORMAL)
-        session.add(ticket)
-        session.flush()
+        ticket = self._open(session, member, actor, TicketPriority.NORMAL)
         entry = _add_entry(session, ticket, EntryKind.MESSAGE, self.body, actor, self.op_id)
         # The member's words stay in the ticket: the audit names the entry only.
         return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, "queue": ticket.queue,

@@ -7,12 +7,9 @@ test's temporary directory) to be looked at."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
@@ -21,20 +18,9 @@ from sqlalchemy.orm import Session
 from desktop_care.commands import Actor, AddNote, Reply, execute
 from desktop_care.models import Ticket
 from tests.server.conftest import PASSWORD, make_member, make_portal_user, unique
+from tests.server.test_portal_orders_browser import browser, shots  # noqa: F401 (fixtures)
 from tests.support.browser import Chromium, heading_is
 from tests.support.servers import LiveServer
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    return Path(os.environ.get("DESKTOP_CARE_SCREENSHOTS") or tmp_path / "shots")
-
-
-@pytest.fixture
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium()
-    yield chromium
-    chromium.close()
 
 
 def test_a_member_contacts_us_in_the_browser(sqlite_server: LiveServer, browser: Chromium, shots: Path) -> None:
