@@ -638,11 +638,14 @@ class TicketEntryOut(Schema):
     """One entry of a ticket's thread."""
 
     id: int
-    #: ``reply``: e-mailed to the member; ``note``: internal, staff only.
+    #: ``reply``: e-mailed to the member; ``note``: internal, staff only;
+    #: ``message``: from the member (the portal's Contact us).
     kind: EntryKind
     body: str
     author_name: str
     created_at: dt.datetime
+    #: The ticket it was written on: another one's when that was merged into this.
+    ticket_id: int
     #: For a reply: the delivery state of its e-mail (None when none was queued).
     mail_state: MailState | None = None
 
@@ -655,6 +658,10 @@ class TicketDetail(TicketSummary):
     resolution_due_at: dt.datetime
     first_responded_at: dt.datetime | None
     resolved_at: dt.datetime | None
+    #: While merged (state ``merged``): the ticket whose thread shows this one's.
+    merged_into_id: int | None = None
+    #: The tickets merged into this one (their entries are in ``entries``).
+    merged_ids: list[int] = []
     entries: list[TicketEntryOut]
 
 

@@ -52,7 +52,18 @@ from .payments import (
 from .registry import command_class, kinds, parse_any, parse_command, register, union
 from .runner import CommandResult, OpIdReused, ProvisionalMember, Status, execute
 from .status import ChangeStatus
-from .tickets import AddNote, Assign, ChangeTicketState, OpenTicket, Reply, SetPriority
+from .tickets import (
+    AddNote,
+    Assign,
+    ChangeTicketState,
+    ContactUs,
+    MemberMessage,
+    MergeTicket,
+    OpenTicket,
+    Reply,
+    SetPriority,
+    UndoTicketMerge,
+)
 
 if TYPE_CHECKING:
     QueueableCommand = Command
@@ -82,6 +93,7 @@ __all__ = [
     "ChangeTicketState",
     "Command",
     "CommandResult",
+    "ContactUs",
     "CorrectAnimal",
     "DecideRefund",
     "EmailInvoice",
@@ -89,9 +101,11 @@ __all__ = [
     "IssueCreditNote",
     "LiftBlock",
     "MarkOrderExported",
+    "MemberMessage",
     "MergeInfo",
     "MergeMembers",
     "MergePlan",
+    "MergeTicket",
     "NotPermitted",
     "OpIdReused",
     "OpenCheckout",
@@ -118,6 +132,7 @@ __all__ = [
     "Status",
     "TransferAnimal",
     "UndoMerge",
+    "UndoTicketMerge",
     "UpdateContact",
     "UserCommand",
     "command_class",

@@ -28,6 +28,7 @@ from ..models.tickets import (
     EntryKind,
     Ticket,
     TicketEntry,
+    TicketMerge,
     TicketPriority,
     TicketState,
 )
@@ -44,6 +45,21 @@ SettableState = Literal["open", "pending", "resolved", "closed"]
 def _text(value: str) -> str:
     """Body text with its trailing spaces and surrounding blank lines removed."""
     return "\n".join(line.rstrip() for line in value.strip().splitlines())
+
+
+def _required_text(value: str) -> str:
+    value = _text(value)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _portal_only(actor: Actor) -> None:
+    """Only the member (a portal session) or staff acting on their behalf write as the
+    member: a staff member in the console writes replies and notes instead."""
+    if actor.role is not None and actor.role.is_staff and actor.impersonation_id is None:
+        raise Rejected("only the member, or staff acting on their behalf in the portal, writes as the member",
+                       {"body": "use a reply or a note"})
 
 
 def state_refusal(current: TicketState, wanted: TicketState) -> str | None:
@@ -63,6 +79,9 @@ class _TicketCommand(Command):
     ticket: uuid.UUID = Field(description="The ticket's uid (the op_id of the OpenTicket that created it)")
 
     never_conflicts: ClassVar[bool] = True
+    #: Whether it may run on a ticket merged into another (a note queued offline is
+    #: never lost to a merge made meanwhile; everything else goes to the survivor).
+    on_merged: ClassVar[bool] = False
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset()
@@ -74,6 +93,10 @@ class _TicketCommand(Command):
         ticket = session.scalar(select(Ticket).where(Ticket.uid == str(self.ticket)).with_for_update())
         if ticket is None or ticket.member_id != member.id:
             raise Rejected(f"member {member.member_no} has no ticket {self.ticket}", {"ticket": "no such ticket"})
+        if ticket.state == TicketState.MERGED and not self.on_merged:
+            into = ticket.merged_into_id
+            raise Rejected(f"ticket #{ticket.id} was merged into #{into}: work on #{into}, or undo the merge",
+                           {"ticket": f"merged into #{into}"})
         return ticket
 
     def check_in(self, session: Session, member: Member) -> None:
@@ -91,10 +114,7 @@ class _EntryCommand(_TicketCommand):
     @field_validator("body")
     @classmethod
     def _body(cls, value: str) -> str:
-        value = _text(value)
-        if not value:
-            raise ValueError("must not be empty")
-        return value
+        return _required_text(value)
 
 
 def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, actor: Actor, op_id: uuid.UUID,
@@ -108,19 +128,12 @@ def _add_entry(session: Session, ticket: Ticket, kind: EntryKind, body: str, act
     return entry
 
 
-@register
-class OpenTicket(Command):
-    """Open a ticket for the member; its uid is this command's op_id. An optional first
-    internal note records what the member said."""
+class _NewTicket(Command):
+    """A command that opens a ticket for the member; its uid is the command's op_id."""
 
-    kind: Literal["open_ticket"] = "open_ticket"
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT, json_schema_extra={"pattern": r"\S"})
     queue: QueueName = "general"
-    priority: TicketPriority = TicketPriority.NORMAL
-    note: str = Field(default="", max_length=MAX_BODY)
 
-    action: ClassVar[str] = "ticket.open"
-    label: ClassVar[str] = "New ticket"
     never_conflicts: ClassVar[bool] = True
 
     @field_validator("subject")
@@ -130,11 +143,6 @@ class OpenTicket(Command):
         if not value:
             raise ValueError("must say what the ticket is about")
         return value
-
-    @field_validator("note")
-    @classmethod
-    def _note(cls, value: str) -> str:
-        return _text(value)
 
     def changed_fields(self) -> frozenset[str]:
         return frozenset()
@@ -146,13 +154,35 @@ class OpenTicket(Command):
         if member.status == MemberStatus.MERGED:
             raise Rejected(f"member {member.member_no} was merged into another account")
 
-    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+    def _open(self, session: Session, member: Member, actor: Actor, priority: TicketPriority) -> Ticket:
         now = utcnow()
         ticket = Ticket(uid=str(self.op_id), member_id=member.id, subject=self.subject, queue=self.queue,
                         state=TicketState.NEW, created_at=now, updated_at=now, created_by=actor.username)
-        ticket.set_priority(self.priority)
+        ticket.set_priority(priority)
         session.add(ticket)
         session.flush()
+        return ticket
+
+
+@register
+class OpenTicket(_NewTicket):
+    """Open a ticket for the member; its uid is this command's op_id. An optional first
+    internal note records what the member said."""
+
+    kind: Literal["open_ticket"] = "open_ticket"
+    priority: TicketPriority = TicketPriority.NORMAL
+    note: str = Field(default="", max_length=MAX_BODY)
+
+    action: ClassVar[str] = "ticket.open"
+    label: ClassVar[str] = "New ticket"
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return _text(value)
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket = self._open(session, member, actor, self.priority)
         if self.note:
             _add_entry(session, ticket, EntryKind.NOTE, self.note, actor, self.op_id)
         return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, "queue": ticket.queue,
@@ -170,6 +200,7 @@ class AddNote(_EntryCommand):
 
     action: ClassVar[str] = "ticket.note"
     label: ClassVar[str] = "Add note"
+    on_merged: ClassVar[bool] = True
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         ticket = self._ticket(session, member)
@@ -324,3 +355,174 @@ class SetPriority(_TicketCommand):
 
     def summary(self) -> str:
         return f"Ticket priority: {self.priority.value}"
+
+
+@register
+class MergeTicket(_TicketCommand):
+    """Merge ``ticket`` into ``into`` (both the member's): ``ticket`` becomes
+    ``merged``, pointing at ``into``, whose thread shows both threads. Nothing moves: it
+    is a link, undone by :class:`UndoTicketMerge` (docs/decisions/0024-ticket-merge-and-contact-us.md)."""
+
+    kind: Literal["merge_ticket"] = "merge_ticket"
+    into: uuid.UUID = Field(description="The surviving ticket's uid")
+
+    action: ClassVar[str] = "ticket.merge"
+    label: ClassVar[str] = "Merge tickets"
+    online_only: ClassVar[bool] = True
+
+    def _pair(self, session: Session, member: Member) -> tuple[Ticket, Ticket]:
+        source = self._ticket(session, member)
+        if str(self.into) == source.uid:
+            raise Rejected(f"ticket #{source.id} cannot be merged into itself", {"into": "the same ticket"})
+        target = session.scalar(select(Ticket).where(Ticket.uid == str(self.into)).with_for_update())
+        if target is None:
+            raise Rejected(f"there is no ticket {self.into}", {"into": "no such ticket"})
+        if target.member_id != member.id:
+            raise Rejected(f"ticket #{target.id} is another member's: tickets of different members cannot be "
+                           "merged (merge the members first if they are one person)", {"into": "another member's"})
+        if target.state == TicketState.MERGED:
+            raise Rejected(f"ticket #{target.id} is itself merged into #{target.merged_into_id}: "
+                           f"merge into #{target.merged_into_id} instead", {"into": "merged"})
+        if target.state == TicketState.CLOSED:
+            raise Rejected(f"ticket #{target.id} is closed: reopen it first, or merge it into #{source.id}",
+                           {"into": "closed"})
+        merged_in = session.scalars(select(Ticket.id).where(Ticket.merged_into_id == source.id)
+                                    .order_by(Ticket.id)).all()
+        if merged_in:
+            numbers = ", ".join(f"#{number}" for number in merged_in)
+            raise Rejected(f"ticket #{source.id} has {numbers} merged into it: merge #{target.id} into "
+                           f"#{source.id} instead, or undo those merges first", {"ticket": "has merged tickets"})
+        return source, target
+
+    def check_in(self, session: Session, member: Member) -> None:
+        self._pair(session, member)
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        source, target = self._pair(session, member)
+        now = utcnow()
+        session.add(TicketMerge(source_id=source.id, target_id=target.id, merged_at=now, merged_by=actor.username,
+                                op_id=str(self.op_id), source_state=source.state,
+                                source_updated_at=source.updated_at, target_updated_at=target.updated_at))
+        before = source.state
+        source.state, source.merged_into_id, source.updated_at = TicketState.MERGED, target.id, now
+        target.updated_at = now
+        return self._details(source, into_id=target.id, into_uid=target.uid, into_subject=target.subject,
+                             before={"state": before.value}, after={"state": "merged", "merged_into": target.id})
+
+    def summary(self) -> str:
+        return "Merge a ticket into another"
+
+
+@register
+class UndoTicketMerge(_TicketCommand):
+    """Undo the merge of ``ticket``: it gets back the state it had, and both tickets
+    the last-change time they had (unless they changed since); each thread is its
+    own again (entries never moved)."""
+
+    kind: Literal["undo_ticket_merge"] = "undo_ticket_merge"
+
+    action: ClassVar[str] = "ticket.unmerge"
+    label: ClassVar[str] = "Undo merge"
+    online_only: ClassVar[bool] = True
+    on_merged: ClassVar[bool] = True
+
+    def _merge(self, session: Session, member: Member) -> tuple[Ticket, TicketMerge]:
+        ticket = self._ticket(session, member)
+        row = session.scalar(select(TicketMerge).where(TicketMerge.source_id == ticket.id,
+                                                       TicketMerge.undone_at.is_(None))
+                             .order_by(TicketMerge.id.desc()).limit(1))
+        if ticket.state != TicketState.MERGED or row is None:
+            raise Rejected(f"ticket #{ticket.id} is not merged into another ticket", {"ticket": "not merged"})
+        return ticket, row
+
+    def check_in(self, session: Session, member: Member) -> None:
+        self._merge(session, member)
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        ticket, row = self._merge(session, member)
+        target = session.scalar(select(Ticket).where(Ticket.id == row.target_id).with_for_update())
+        assert target is not None
+        now = utcnow()
+        ticket.state, ticket.merged_into_id = row.source_state, None
+        if ticket.updated_at == row.merged_at:  # nothing since the merge: as it was
+            ticket.updated_at = row.source_updated_at
+        else:
+            ticket.updated_at = now
+        if target.updated_at == row.merged_at:
+            target.updated_at = row.target_updated_at
+        row.undone_at, row.undone_by = now, actor.username
+        return self._details(ticket, into_id=target.id, into_uid=target.uid,
+                             before={"state": "merged", "merged_into": target.id},
+                             after={"state": ticket.state.value})
+
+    def summary(self) -> str:
+        return "Undo a ticket merge"
+
+
+# ---------------------------------------------------------------------- the portal
+
+
+@register
+class ContactUs(_NewTicket):
+    """The member opens a ticket from the portal ("Contact us"): a subject, a topic
+    (the queue) and their message, the thread's first entry. The actor is the member's
+    portal user, or staff acting on their behalf (audited with the session)."""
+
+    kind: Literal["contact_us"] = "contact_us"
+    body: str = Field(min_length=1, max_length=MAX_BODY, json_schema_extra={"pattern": r"\S"})
+
+    action: ClassVar[str] = "ticket.contact_us"
+    label: ClassVar[str] = "Contact us"
+    online_only: ClassVar[bool] = True
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return _required_text(value)
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        _portal_only(actor)
+        ticket = self._open(session, member, actor, TicketPriority.NORMAL)
+        entry = _add_entry(session, ticket, EntryKind.MESSAGE, self.body, actor, self.op_id)
+        # The member's words stay in the ticket: the audit names the entry only.
+        return {"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": ticket.subject, "queue": ticket.queue,
+                "entry_id": entry.id, "source": "portal"}
+
+    def summary(self) -> str:
+        return f"Contact us: {self.subject}"
+
+
+#: A member's message reopens a ticket waiting for them or resolved; a closed one stays
+#: closed (the member opens a new one).
+REOPENED_BY_MEMBER = frozenset({TicketState.PENDING, TicketState.RESOLVED})
+
+
+@register
+class MemberMessage(_EntryCommand):
+    """The member writes on one of their tickets from the portal. It reopens a pending
+    or resolved ticket; a closed ticket takes no more messages."""
+
+    kind: Literal["member_ticket_message"] = "member_ticket_message"
+
+    action: ClassVar[str] = "ticket.member_message"
+    label: ClassVar[str] = "Member's message"
+    online_only: ClassVar[bool] = True
+
+    def check_in(self, session: Session, member: Member) -> None:
+        ticket = self._ticket(session, member)
+        if ticket.state == TicketState.CLOSED:
+            raise Rejected(f"ticket #{ticket.id} is closed: open a new one", {"body": "this ticket is closed"})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        _portal_only(actor)
+        ticket = self._ticket(session, member)
+        entry = _add_entry(session, ticket, EntryKind.MESSAGE, self.body, actor, self.op_id)
+        before = ticket.state
+        if before in REOPENED_BY_MEMBER:
+            ticket.state, ticket.resolved_at = TicketState.OPEN, None
+        return self._details(ticket, entry_id=entry.id, source="portal",
+                             **({"before": {"state": before.value}, "after": {"state": "open"}}
+                                if ticket.state != before else {}))
+
+    def summary(self) -> str:
+        return "The member writes on a ticket"

@@ -46,7 +46,7 @@ from .payments import CheckoutState, Payment
 from .refunds import Refund, RefundState
 from .search import MemberSearch, normalize, search_fields
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
-from .tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
+from .tickets import EntryKind, Ticket, TicketEntry, TicketMerge, TicketPriority, TicketState
 from .tokens import PortalSession, TokenPurpose, UserToken
 from .user import (
     MAX_FAILED_LOGINS,
@@ -116,6 +116,7 @@ __all__ = [
     "StatusAction",
     "Ticket",
     "TicketEntry",
+    "TicketMerge",
     "TicketPriority",
     "TicketState",
     "TokenPurpose",

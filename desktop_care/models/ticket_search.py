@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from .base import utcnow
 from .member import Member
 from .search import InvalidCursor
-from .tickets import OPEN_STATES, Ticket, TicketState
+from .tickets import MEMBER_VISIBLE, Ticket, TicketEntry
 
 TOTAL_CAP = 1_000
 MAX_LIMIT = 200
@@ -40,7 +40,7 @@ class TicketView(enum.StrEnum):
 class StateGroup(enum.StrEnum):
     #: New, open or pending.
     OPEN = "open"
-    #: Resolved or closed.
+    #: Resolved, closed or merged.
     DONE = "done"
     ALL = "all"
 
@@ -161,9 +161,9 @@ def search_tickets(
         where.append(Ticket.next_due_at < now)
         states = StateGroup.OPEN
     if states == StateGroup.OPEN:
-        where.append(Ticket.state.in_(sorted(OPEN_STATES)))
+        where.append(Ticket.is_open.is_(True))
     elif states == StateGroup.DONE:
-        where.append(Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED]))
+        where.append(Ticket.is_open.is_(False))
     if queue:
         where.append(Ticket.queue == queue)
     if member_id is not None:
@@ -171,7 +171,11 @@ def search_tickets(
     text = " ".join(q.split())
     if text:
         where.append(_text_condition(text))
-    base = select(Ticket, Member).join(Member, Member.id == Ticket.member_id).where(*where)
+    # Without text the member is not joined (the planner then walks a queue index in
+    # its sort order); the page's members are read by id afterwards.
+    base = select(Ticket).where(*where)
+    if text:
+        base = base.join(Member, Member.id == Ticket.member_id)
 
     column = sort.column
     order = (column.desc(), Ticket.id.desc()) if sort.descending else (column.asc(), Ticket.id.asc())
@@ -182,10 +186,12 @@ def search_tickets(
             paged = base.where(or_(column < value, and_(column == value, Ticket.id < row_id)))
         else:
             paged = base.where(or_(column > value, and_(column == value, Ticket.id > row_id)))
-    found = session.execute(paged.order_by(*order).limit(limit + 1)).all()
-    rows = [(ticket, member) for ticket, member in found]
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    found = list(session.scalars(paged.order_by(*order).limit(limit + 1)))
+    has_more = len(found) > limit
+    found = found[:limit]
+    members = {m.id: m for m in session.scalars(select(Member).where(
+        Member.id.in_(sorted({t.member_id for t in found}))))} if found else {}
+    rows = [(ticket, members[ticket.member_id]) for ticket in found]
     if not has_more and not cursor:
         total, exact = len(rows), True
     else:
@@ -198,3 +204,27 @@ def search_tickets(
 
 def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
     return session.get(Ticket, ticket_id, options=[selectinload(Ticket.entries)])
+
+
+def merged_into(session: Session, ticket_id: int) -> list[int]:
+    """The tickets merged into ticket ``ticket_id`` now, lowest number first."""
+    return list(session.scalars(select(Ticket.id).where(Ticket.merged_into_id == ticket_id).order_by(Ticket.id)))
+
+
+def thread(session: Session, ticket: Ticket) -> list[TicketEntry]:
+    """The ticket's whole thread, oldest first: its own entries and those of the
+    tickets merged into it (each entry's ``ticket_id`` says where it was written).
+    Staff only: it holds internal notes."""
+    ids = [ticket.id, *merged_into(session, ticket.id)]
+    return list(session.scalars(select(TicketEntry).where(TicketEntry.ticket_id.in_(ids))
+                                .order_by(TicketEntry.created_at, TicketEntry.id)))
+
+
+def member_thread(session: Session, ticket: Ticket) -> list[TicketEntry]:
+    """What the member may see of :func:`thread`: replies and their own messages,
+    selected by kind in the query itself, so no internal note is ever read for them
+    (the portal reads this and nothing else)."""
+    ids = [ticket.id, *merged_into(session, ticket.id)]
+    return list(session.scalars(select(TicketEntry).where(TicketEntry.ticket_id.in_(ids),
+                                                          TicketEntry.kind.in_(sorted(MEMBER_VISIBLE)))
+                                .order_by(TicketEntry.created_at, TicketEntry.id)))

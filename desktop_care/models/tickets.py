@@ -22,8 +22,8 @@ import enum
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
 from .merge import member_reference
@@ -52,6 +52,9 @@ class TicketState(enum.StrEnum):
     PENDING = "pending"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    #: Merged into another ticket (``merged_into_id``), whose thread shows this one's
+    #: too; reversible (:class:`TicketMerge`).
+    MERGED = "merged"
 
     @property
     def is_open(self) -> bool:
@@ -66,6 +69,13 @@ class EntryKind(enum.StrEnum):
     REPLY = "reply"
     #: Staff only: never sent, never shown to the member.
     NOTE = "note"
+    #: From the member (the portal's Contact us).
+    MESSAGE = "message"
+
+
+#: The only kinds of entry the member ever sees (the portal reads these and nothing
+#: else: a note can never reach the member, whatever a merge or an undo did).
+MEMBER_VISIBLE: frozenset[EntryKind] = frozenset({EntryKind.REPLY, EntryKind.MESSAGE})
 
 
 #: The queues a ticket can be in (a ticket is always in exactly one).
@@ -149,6 +159,13 @@ def business_between(start: dt.datetime, end: dt.datetime, calendar: BusinessCal
     if end < start:
         return -business_between(end, start, calendar)
     total, moment = dt.timedelta(0), start.astimezone(dt.UTC)
+    # Whole weeks at once (a week from any moment, wall clock to wall clock, holds
+    # every workday's window once): long-overdue tickets cost no more than new ones.
+    weeks = (end - moment).days // 7 - 1
+    if weeks > 0:
+        local = moment.astimezone(calendar.tz).replace(tzinfo=None)
+        moment = (local + dt.timedelta(weeks=weeks)).replace(tzinfo=calendar.tz).astimezone(dt.UTC)
+        total += weeks * len(calendar.workdays) * dt.timedelta(hours=calendar.end - calendar.start)
     while moment < end:
         for opens, closes in calendar._windows(moment):
             begin, finish = max(moment, opens), min(end, closes)
@@ -203,6 +220,11 @@ class Ticket(Base):
     next_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     #: 0 (low) .. 3 (urgent), kept with ``priority`` for sorting.
     priority_rank: Mapped[int] = mapped_column(Integer, default=1)
+    #: While merged: the ticket whose thread shows this one's (state ``merged``).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None, index=True)
+    #: ``state`` is new, open or pending (kept with it): every queue index starts with
+    #: it, so a queue of open tickets is one index range in its sort order.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
 
     entries: Mapped[list[TicketEntry]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEntry.id"
@@ -213,7 +235,20 @@ class Ticket(Base):
         Index("ix_ticket_queue_due", "queue", "next_due_at", "id"),
         Index("ix_ticket_assignee_due", "assignee_id", "next_due_at", "id"),
         Index("ix_ticket_state_due", "state", "next_due_at", "id"),
+        # The queues: open (or done) tickets in each sort order, per queue and per assignee.
+        Index("ix_ticket_open_due", "is_open", "next_due_at", "id"),
+        Index("ix_ticket_open_queue_due", "is_open", "queue", "next_due_at", "id"),
+        Index("ix_ticket_open_assignee_due", "is_open", "assignee_id", "next_due_at", "id"),
+        Index("ix_ticket_open_priority", "is_open", "priority_rank", "id"),
+        Index("ix_ticket_open_updated", "is_open", "updated_at", "id"),
+        Index("ix_ticket_open_created", "is_open", "created_at", "id"),
+        Index("ix_ticket_open_id", "is_open", "id"),
     )
+
+    @validates("state")
+    def _state(self, _key: str, state: TicketState) -> TicketState:
+        self.is_open = TicketState(state).is_open
+        return state
 
     def set_priority(self, priority: TicketPriority) -> None:
         """The priority and the due times it gives, counted from the ticket's creation."""
@@ -251,6 +286,26 @@ class TicketEntry(Base):
     op_id: Mapped[str] = mapped_column(String(36), default="")
 
     ticket: Mapped[Ticket] = relationship(back_populates="entries")
+
+
+class TicketMerge(Base):
+    """One merge of ``source`` into ``target``, with what the source was before, so
+    that the undo restores it exactly; ``undone_at`` once undone. A ticket can be
+    merged, unmerged and merged again: each time is a row."""
+
+    __tablename__ = "ticket_merge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    merged_by: Mapped[str] = mapped_column(String(120), default="")
+    op_id: Mapped[str] = mapped_column(String(36), default="")
+    source_state: Mapped[TicketState] = mapped_column(_enum(TicketState))
+    source_updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    target_updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    undone_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 member_reference("ticket", "member_id", "support tickets")

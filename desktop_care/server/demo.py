@@ -60,7 +60,7 @@ from desktop_care.models.changefeed import capture_suspended
 from desktop_care.models.fraud import BlockKind, BlockReason, FraudBlock, card_key, ip_key, ip_network
 from desktop_care.models.search import TRIGRAM_INDEX, normalize, search_values
 from desktop_care.models.sync import backfill_feed
-from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketPriority, TicketState
+from desktop_care.models.tickets import EntryKind, Ticket, TicketEntry, TicketMerge, TicketPriority, TicketState
 from desktop_care.models.user_search import user_search_text
 
 from .accounts import DEMO_ADMIN, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, create_staff
@@ -757,6 +757,10 @@ _DEMO_NOTES = (
     "Member phoned; says they wrote last week too.", "Checked the ledger: payment is there.",
     "Asked finance to look at it.", "Waiting for the member to send a photo of the card.",
 )  # fmt: skip
+_DEMO_MESSAGES = (
+    "Hello, I have not heard back about this yet. Could someone look at it, please?",
+    "I tried again this morning and it still does not work.",
+)  # fmt: skip
 _DEMO_REPLIES = (
     "Thank you for getting in touch. We are looking into it and will come back to you shortly.",
     "We have corrected this on your account; you should see the change within a day.",
@@ -775,6 +779,7 @@ def _demo_tickets(session: Session, rng: random.Random, now: dt.datetime, first_
         User.role.in_([UserRole.SOCIETY_STAFF, UserRole.SOCIETY_ADMIN])).order_by(User.id)))
     priorities = [TicketPriority.LOW, TicketPriority.NORMAL, TicketPriority.NORMAL, TicketPriority.HIGH,
                   TicketPriority.URGENT]
+    made_merge = False
     for member_id in sorted(rng.sample(member_ids, count)):
         queue, subject = rng.choice(_DEMO_SUBJECTS)
         created = now - dt.timedelta(minutes=rng.randint(30, 9 * 24 * 60))
@@ -788,6 +793,9 @@ def _demo_tickets(session: Session, rng: random.Random, now: dt.datetime, first_
             ticket.assignee_id = rng.choice(staff)[0]
         entries = [TicketEntry(kind=EntryKind.NOTE, body=rng.choice(_DEMO_NOTES), created_at=created,
                                author_name=ticket.created_by, author_user_id=author[0] if author else None)]
+        if rng.random() < 0.3:  # written by the member in the portal (Contact us)
+            entries.insert(0, TicketEntry(kind=EntryKind.MESSAGE, body=rng.choice(_DEMO_MESSAGES), created_at=created,
+                                          author_name="member (portal)"))
         if roll < 0.5:
             replied = created + dt.timedelta(minutes=rng.randint(10, 600))
             entries.append(TicketEntry(kind=EntryKind.REPLY, body=rng.choice(_DEMO_REPLIES), created_at=replied,
@@ -804,6 +812,20 @@ def _demo_tickets(session: Session, rng: random.Random, now: dt.datetime, first_
                action="ticket.open", entity_type="member", entity_id=member_id,
                details={"ticket_id": ticket.id, "ticket_uid": ticket.uid, "subject": subject, "queue": queue,
                         "priority": ticket.priority.value})
+        if not made_merge:  # the same question sent twice: the second copy merged into the first
+            made_merge = True
+            twin = Ticket(uid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), member_id=member_id,
+                          subject=f"{subject} (sent again)", queue=queue, created_at=created + dt.timedelta(minutes=5),
+                          updated_at=created + dt.timedelta(minutes=6), created_by="member (portal)",
+                          state=TicketState.MERGED, merged_into_id=ticket.id)
+            twin.set_priority(TicketPriority.NORMAL)
+            twin.entries = [TicketEntry(kind=EntryKind.MESSAGE, body=rng.choice(_DEMO_MESSAGES),
+                                        created_at=created + dt.timedelta(minutes=5), author_name="member (portal)")]
+            session.add(twin)
+            session.flush()
+            session.add(TicketMerge(source_id=twin.id, target_id=ticket.id, merged_at=twin.updated_at,
+                                    merged_by=ticket.created_by, source_state=TicketState.NEW,
+                                    source_updated_at=twin.created_at, target_updated_at=ticket.updated_at))
 
 
 #: Demo fraud-stop blocks (documentation addresses and domains only: never the

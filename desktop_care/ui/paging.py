@@ -10,14 +10,14 @@ screen, so typing does not flicker. Subclasses say how to fetch and show a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from . import format as fmt
 from . import message
 from .errors import Action, describe
 from .ops import Generation, Op
-from .qt import ModelIndex, QAbstractTableModel, QModelIndex, QObject, QStackedWidget, QWidget, Signal
+from .qt import ModelIndex, QAbstractTableModel, QModelIndex, QObject, QStackedWidget, Qt, QWidget, Signal
 from .widgets import StatePanel
 
 
@@ -35,7 +35,11 @@ class Page(Protocol):
 
 
 class PagedTableModel(QAbstractTableModel):
-    """Rows for the current request (a query, a filter…), loaded page by page."""
+    """Rows for the current request (a query, a filter…), loaded page by page, shown
+    in :attr:`columns` (each has a ``title``, the header's text)."""
+
+    #: The table's columns, in order (subclasses set it).
+    columns: ClassVar[Sequence[Any]] = ()
 
     #: Loading started or finished, a page arrived, or a request failed.
     state_changed = Signal()
@@ -161,8 +165,29 @@ class PagedTableModel(QAbstractTableModel):
         self._error = exc
         self.state_changed.emit()
 
+    # ------------------------------------------------------------------ Qt model
+
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section].title
+        return self.header_data(self.columns[section], role)
+
+    def header_data(self, column: Any, role: int) -> Any:
+        """A column header's value for ``role`` other than its text (None: none)."""
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
 def showing(model: PagedTableModel, rows_word: str, refine: str) -> str:

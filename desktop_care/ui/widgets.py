@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from .qt import QAbstractItemView, QHBoxLayout, QLabel, QPushButton, Qt, QTableView, QVBoxLayout, QWidget
+from . import message
+from .errors import Action, describe
+from .paging import PagedTableModel
+from .qt import (
+    QAbstractItemView,
+    QFontMetrics,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
 
 W = TypeVar("W", bound=QWidget)
 
@@ -113,3 +131,88 @@ def grow_to_fit(widget: QWidget) -> None:
     height = max(widget.height(), widget.sizeHint().height())
     if height > widget.height():
         widget.resize(widget.width(), height)
+
+
+class SearchPage(QWidget):
+    """The skeleton of a searchable page (the member search, Society Users, Tickets): a
+    search box, the results summary, the results table or a :class:`StatePanel` in a
+    stack, and a debounce timer that searches a moment after the person stops typing.
+
+    A subclass creates its model and table, calls :meth:`setup_search`, lays the parts
+    out as it likes, and implements :meth:`search_now`; its ``_update`` (called when the
+    model's state changes) ends with :meth:`show_outcome`.
+    """
+
+    model: PagedTableModel
+
+    def setup_search(self, model: PagedTableModel, table: QTableView, *, box_name: str, placeholder: str,
+                     accessible_name: str, summary_name: str, debounce_ms: int) -> None:
+        self.model = model
+        self.search_box = named(QLineEdit(placeholderText=placeholder), box_name)
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAccessibleName(accessible_name)
+        self.summary = named(QLabel(), summary_name)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.table = table
+        self.state = StatePanel(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.state)
+
+        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
+        self._debounce.timeout.connect(self.search_now)
+        self.search_box.textEdited.connect(self._debounce.start)
+        self.search_box.textChanged.connect(self._cleared)
+        self.search_box.returnPressed.connect(self.search_now)
+        self.state.retry_button.clicked.connect(model.retry)
+        model.state_changed.connect(self._update)
+
+    def search_now(self) -> None:
+        """Search for what the filters say now (without waiting for the debounce)."""
+        raise NotImplementedError
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def _cleared(self, text: str) -> None:
+        if not text:  # the clear button (or select-all + delete): show everything again
+            self._debounce.start()
+
+    def _update(self) -> None:
+        raise NotImplementedError
+
+    def show_outcome(self, error_title: str, empty: tuple[str, str] | None) -> None:
+        """Show the table, or the failure (``error_title`` and what went wrong, with Try
+        again unless only signing in again helps), or ``empty`` (title, body) when the
+        request found nothing (None: no request has been answered yet)."""
+        model = self.model
+        if model.error is not None:
+            problem = describe(model.error)
+            if problem.action is Action.SIGN_IN_AGAIN:
+                message.problem(model.error)
+            self.state.show_state(error_title, problem.text, retry=problem.action is not Action.SIGN_IN_AGAIN)
+            self.stack.setCurrentWidget(self.state)
+        elif model.rowCount() == 0 and empty is not None:
+            self.state.show_state(*empty)
+            self.stack.setCurrentWidget(self.state)
+        else:
+            self.stack.setCurrentWidget(self.table)
+
+
+def size_columns(table: QTableView, titles: Sequence[str], samples: Mapping[str, str], *, stretch: str,
+                 default_sample: str, padding: int, title_metrics: QFontMetrics | None = None) -> None:
+    """Give each column of ``table`` the width of its widest expected text (``samples``
+    by title, else ``default_sample``) or of its title, whichever is wider, plus
+    ``padding``; the ``stretch`` column takes the room left. The person can resize the
+    others."""
+    header = table.horizontalHeader()
+    metrics = table.fontMetrics()
+    titled = title_metrics or metrics
+    for section, title in enumerate(titles):
+        if title == stretch:
+            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
+            continue
+        header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
+        width = metrics.horizontalAdvance(samples.get(title, default_sample))
+        table.setColumnWidth(section, max(width, titled.horizontalAdvance(title)) + padding)

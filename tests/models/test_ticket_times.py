@@ -4,6 +4,7 @@ functions of the moments they are given, so time is chosen here, never slept."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -85,3 +86,24 @@ def test_business_time_to_the_due_time_is_the_amount(start: dt.datetime, amount:
     local = due.astimezone(CALENDAR.tz)
     if amount:  # a due time always falls inside working hours
         assert local.weekday() < 5 and (9 <= local.hour < 17 or local.time() == dt.time(17))
+
+
+def _day_by_day(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    """The plain count, one local day at a time (what the whole-week jump must equal)."""
+    total, moment = dt.timedelta(0), start
+    while moment < end:
+        for opens, closes in CALENDAR._windows(moment):
+            begin, finish = max(moment, opens), min(end, closes)
+            if begin < finish:
+                total += finish - begin
+        moment = CALENDAR._next_day(moment)
+    return total
+
+
+def test_long_spans_count_whole_weeks_exactly_across_summer_time() -> None:
+    rng = random.Random(5)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for _ in range(300):
+        start = base + dt.timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
+        end = start + dt.timedelta(minutes=rng.randint(0, 400 * 24 * 60))
+        assert business_between(start, end) == _day_by_day(start, end)

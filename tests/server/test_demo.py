@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import (
     Base,
+    EntryKind,
     Member,
     MemberSearch,
     MemberStatus,
@@ -163,3 +164,13 @@ def test_demo_tickets_fill_the_queues(seeded: Engine) -> None:
         assert session.scalar(select(func.count()).select_from(TicketEntry)) > len(tickets)
         # Opened up to nine days before NOW: some are past due, as in a real desk.
         assert search_tickets(session, view=TicketView.OVERDUE, now=NOW).rows
+
+
+def test_demo_tickets_show_portal_messages_and_a_merge(seeded: Engine) -> None:
+    with Session(seeded) as session:
+        kinds = set(session.scalars(select(TicketEntry.kind)))
+        assert EntryKind.MESSAGE in kinds
+        merged = session.scalars(select(Ticket).where(Ticket.state == TicketState.MERGED)).all()
+        assert len(merged) == 1 and merged[0].merged_into_id is not None
+        survivor = session.get(Ticket, merged[0].merged_into_id)
+        assert survivor is not None and survivor.member_id == merged[0].member_id

@@ -173,3 +173,53 @@ def test_new_ticket_and_note_offline_then_synced_and_reply_disabled(
         assert bodies == ["Prefers post to e-mail.", "Posted the form."]
         assert session.get(Member, member.id) is not None
     assert uuid.UUID(tab.model.ticket(0).uid) == command.op_id
+
+
+def test_merge_and_undo_from_the_ticket_view(qtbot, window: MainWindow, member: FullMember,
+                                             sqlite_server: LiveServer) -> None:
+    first = open_on_server(sqlite_server, member.id, "Card not received", note="Posted on the 3rd.")
+    second = open_on_server(sqlite_server, member.id, "Where is my card?", note="Asked the post room.")
+    dialog = TicketDialog(window.workspace, first, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.ticket is not None)
+    assert not dialog.merge_banner.isVisible() and dialog.merge_button.isEnabled()
+
+    merge = dialog.open_merge()
+    assert merge is not None
+    merge.look_up()
+    assert merge.number.error.text() == "Type the number of the other ticket."
+    merge.choose(first)
+    assert merge.number.error.text() == "This is the ticket you are merging: type the other one’s number."
+    with qtbot.waitSignal(merge.settled, timeout=15_000):
+        merge.choose(second)
+    assert merge.merge_button.isEnabled()
+    assert merge.into_other.text() == f"Merge this ticket (#{first}) into #{second}; #{second} stays"
+    shot(merge, "merge-ticket")
+    with qtbot.waitSignal(dialog.settled, timeout=15_000):
+        qtbot.mouseClick(merge.merge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.ticket is not None and dialog.ticket.merged_into_id == second, timeout=15_000)
+    assert dialog.merge_banner.isVisible() and dialog.undo_merge_button.isVisible()
+    assert dialog.merge_text.text().startswith(f"Merged into #{second}")
+    assert not dialog.reply_button.isEnabled() and dialog.reply_button.toolTip().startswith(
+        f"This ticket is merged into #{second}")
+    assert dialog.note_button.isEnabled() and not dialog.merge_button.isEnabled()
+    shot(dialog, "ticket-view-merged")
+
+    # The survivor shows both threads, each entry marked with its ticket.
+    survivor = TicketDialog(window.workspace, second, window)
+    qtbot.addWidget(survivor)
+    survivor.show()
+    qtbot.waitUntil(lambda: survivor.ticket is not None and len(survivor.thread_box.findChildren(EntryFrame)) == 2)
+    headings = [f.findChild(QLabel, "entryHeading").text() for f in survivor.thread_box.findChildren(EntryFrame)]
+    assert headings[0].startswith(f"From #{first} · Internal note") and headings[1].startswith("Internal note")
+    assert survivor.merge_text.text().startswith(f"#{first} is merged into this ticket")
+    assert not survivor.undo_merge_button.isVisible()
+    survivor.resize(820, 720)
+    shot(survivor, "ticket-view-survivor")
+
+    qtbot.mouseClick(dialog.undo_merge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.ticket is not None and dialog.ticket.merged_into_id is None, timeout=15_000)
+    assert dialog.feedback.text() == "Merge undone: both tickets are as they were."
+    assert dialog.ticket.state.value == "new" and not dialog.merge_banner.isVisible()
+    assert dialog.reply_button.isEnabled()

@@ -22,7 +22,9 @@ from desktop_care.models.ticket_search import (
     TicketSort,
     TicketView,
     load_ticket,
+    merged_into,
     search_tickets,
+    thread,
 )
 from desktop_care.models.tickets import Ticket
 from desktop_care.schemas import ErrorDetail, TicketDetail, TicketEntryOut, TicketPage, TicketSummary
@@ -37,7 +39,7 @@ TicketId = Annotated[int, Path(ge=1, le=MAX_ID, description="The ticket's number
 _Limit = Annotated[PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})]
 _Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")]
 _Sort = Annotated[TicketSort, Query(description="Column to sort by; a leading `-` sorts descending")]
-_States = Annotated[StateGroup, Query(description="`open`: new, open or pending; `done`: resolved or closed")]
+_States = Annotated[StateGroup, Query(description="`open`: new, open or pending; `done`: resolved, closed or merged")]
 _Text = Annotated[str, Query(max_length=MAX_QUERY_LENGTH,
                              description="Words in the subject or the member's name; a ticket number or member ID")]
 
@@ -116,7 +118,8 @@ def member_tickets(
             responses={404: {"model": ErrorDetail, "description": "No such ticket"}})
 def ticket_detail(ticket_id: TicketId, session: SessionDep, staff: CurrentStaff) -> TicketDetail:
     """One ticket with its thread, oldest first: replies (e-mailed to the member, with
-    their delivery state) and internal notes."""
+    their delivery state), the member's messages and internal notes, with those of the
+    tickets merged into it (each entry says which ticket it was written on)."""
     ticket = load_ticket(session, ticket_id)
     if ticket is None:
         raise NotFound(f"no ticket #{ticket_id}")
@@ -124,7 +127,8 @@ def ticket_detail(ticket_id: TicketId, session: SessionDep, staff: CurrentStaff)
     assert member is not None
     now = utcnow()
     names = _names(session, {ticket.assignee_id} if ticket.assignee_id is not None else set())
-    mail_ids = [e.mail_id for e in ticket.entries if e.mail_id is not None]
+    entries = thread(session, ticket)
+    mail_ids = [e.mail_id for e in entries if e.mail_id is not None]
     states = dict(session.execute(select(MailMessage.id, MailMessage.state).where(MailMessage.id.in_(mail_ids)))
                   .tuples().all()) if mail_ids else {}
     return TicketDetail(
@@ -134,7 +138,10 @@ def ticket_detail(ticket_id: TicketId, session: SessionDep, staff: CurrentStaff)
         resolution_due_at=ticket.resolution_due_at,
         first_responded_at=ticket.first_responded_at,
         resolved_at=ticket.resolved_at,
+        merged_into_id=ticket.merged_into_id,
+        merged_ids=merged_into(session, ticket.id),
         entries=[TicketEntryOut(id=e.id, kind=e.kind, body=e.body, author_name=e.author_name, created_at=e.created_at,
-                                mail_state=states.get(e.mail_id) if e.mail_id is not None else None)
-                 for e in ticket.entries],
+                                mail_state=states.get(e.mail_id) if e.mail_id is not None else None,
+                                ticket_id=e.ticket_id)
+                 for e in entries],
     )

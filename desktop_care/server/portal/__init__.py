@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import account, animals, auth, courses, on_behalf, orders, profile
+from . import account, animals, auth, contact, courses, on_behalf, orders, profile
 from .web import (
     PREFIX,
     SECURITY_HEADERS,
@@ -25,6 +25,7 @@ router.include_router(on_behalf.router)
 router.include_router(orders.router)
 router.include_router(courses.router)
 router.include_router(animals.router)
+router.include_router(contact.router)
 
 
 @router.get("/static/portal.css")

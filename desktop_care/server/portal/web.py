@@ -69,6 +69,8 @@ FLASHES = {
     "welcome": ("success", "Welcome! Your account is ready."),
     "session_ended": ("info", "Your session ended. Sign in again."),
     "profile_saved": ("success", "Your profile was updated."),
+    "message_sent": ("success", "Thank you: your message was sent. We answer by e-mail and here."),
+    "message_added": ("success", "Your message was added to the conversation."),
     "own_password_changed": ("success", "Your password was changed. Your other sessions were signed out, "
                                         "and we sent you an e-mail to confirm."),
 }

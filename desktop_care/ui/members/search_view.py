@@ -10,29 +10,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ... import schemas
-from .. import message
-from ..errors import Action, describe
 from ..paging import showing
 from ..qt import (
     QEvent,
     QFont,
     QFontMetrics,
     QHBoxLayout,
-    QHeaderView,
     QKeyEvent,
-    QLabel,
-    QLineEdit,
     QModelIndex,
     QObject,
-    QStackedWidget,
     Qt,
     QTableView,
-    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from ..widgets import StatePanel, make_results_table, named
+from ..widgets import SearchPage, make_results_table, size_columns
 from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
 
 if TYPE_CHECKING:
@@ -77,20 +70,11 @@ class MemberTable(QTableView):
         self.doubleClicked.connect(self._open)
 
     def _size_columns(self) -> None:
-        header = self.horizontalHeader()
-        metrics = self.fontMetrics()
         bold = QFont(self.font())
         bold.setBold(True)
         title_metrics = QFontMetrics(bold)  # headers are bold (style.qss)
-        padding = 32  # cell and header padding, with room for the sort-free header's margins
-        for section, column in enumerate(COLUMNS):
-            sample = _COLUMN_SAMPLES.get(column.title)
-            if column.title == "Email":
-                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
-                continue
-            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
-            width = metrics.horizontalAdvance(sample or "M" * 18)
-            self.setColumnWidth(section, max(width, title_metrics.horizontalAdvance(column.title)) + padding)
+        size_columns(self, [column.title for column in COLUMNS], _COLUMN_SAMPLES, stretch="Email",
+                     default_sample="M" * 18, padding=32, title_metrics=title_metrics)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -110,7 +94,7 @@ class MemberTable(QTableView):
             self.open_requested.emit(int(member_id))
 
 
-class SearchView(QWidget):
+class SearchView(SearchPage):
     """Search box, results summary, and the results (or a state panel)."""
 
     #: The person asked to open a member (by its id).
@@ -118,22 +102,15 @@ class SearchView(QWidget):
     #: A search's results (or its empty state) are on screen.
     results_shown = Signal()
 
+    model: MemberTableModel
+    table: MemberTable
+
     def __init__(self, client: MemberSource, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
         self.setObjectName("searchView")
-        self.model = MemberTableModel(client, self)
-
-        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "searchBox")
-        self.search_box.setClearButtonEnabled(True)
-        self.search_box.setAccessibleName("Find member")
-        self.summary = named(QLabel(), "resultsSummary")
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-        self.table = MemberTable(self.model, self)
-        self.state = StatePanel(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.state)
+        model = MemberTableModel(client, self)
+        self.setup_search(model, MemberTable(model, self), box_name="searchBox", placeholder=PLACEHOLDER,
+                          accessible_name="Find member", summary_name="resultsSummary", debounce_ms=debounce_ms)
 
         top = QHBoxLayout()
         top.addWidget(self.search_box, 3)
@@ -143,15 +120,8 @@ class SearchView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.stack, 1)
 
-        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
-        self._debounce.timeout.connect(self.search_now)
-        self.search_box.textEdited.connect(self._debounce.start)
-        self.search_box.textChanged.connect(self._cleared)
-        self.search_box.returnPressed.connect(self.search_now)
         self.search_box.installEventFilter(self)
-        self.state.retry_button.clicked.connect(self.model.retry)
         self.table.open_requested.connect(self.member_opened)
-        self.model.state_changed.connect(self._update)
         self._update()
 
     # ----------------------------------------------------------------- actions
@@ -165,10 +135,6 @@ class SearchView(QWidget):
         """Put ``text`` in the search box and search for it at once."""
         self.search_box.setText(text)
         self.search_now()
-
-    def focus_search(self) -> None:
-        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_box.selectAll()
 
     def current_member(self) -> schemas.MemberSummary | None:
         index = self.table.currentIndex()
@@ -191,30 +157,15 @@ class SearchView(QWidget):
             return True
         return super().eventFilter(watched, event)
 
-    def _cleared(self, text: str) -> None:
-        if not text:  # the clear button (or select-all + delete): show everything again
-            self._debounce.start()
-
     def _update(self) -> None:
         model = self.model
         self.summary.setText(results_summary(model))
         if model.searching:
             return  # keep showing the previous results (or state) until the new ones arrive
-        if model.error is not None:
-            problem = describe(model.error)
-            if problem.action is Action.SIGN_IN_AGAIN:
-                message.problem(model.error)
-            self.state.show_state("The search did not work", problem.text,
-                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
-            self.stack.setCurrentWidget(self.state)
-        elif model.rowCount() == 0 and model.query is not None:
-            query = model.query
-            self.state.show_state(
-                f"No members match “{query}”" if query else "There are no members yet",
-                "Check the spelling, or search by member ID, email, phone or postcode." if query else "",
-            )
-            self.stack.setCurrentWidget(self.state)
-        else:
-            self.stack.setCurrentWidget(self.table)
+        query = model.query
+        self.show_outcome("The search did not work", None if query is None else (
+            f"No members match “{query}”" if query else "There are no members yet",
+            "Check the spelling, or search by member ID, email, phone or postcode." if query else "",
+        ))
         if model.query is not None and not model.loading:
             self.results_shown.emit()

@@ -12,7 +12,7 @@ from ...models.member import MemberStatus
 from ...schemas import MemberPage, MemberSummary
 from .. import format as fmt
 from ..paging import PagedTableModel
-from ..qt import ModelIndex, QColor, QModelIndex, QObject, Qt
+from ..qt import ModelIndex, QColor, QObject, Qt
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource
@@ -64,6 +64,8 @@ MEMBER_ID_ROLE = Qt.ItemDataRole.UserRole
 class MemberTableModel(PagedTableModel):
     """Rows of :class:`MemberSummary` for the current query, loaded page by page."""
 
+    columns = COLUMNS
+
     def __init__(self, client: MemberSource, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent, page_size)
         self._client = client
@@ -101,9 +103,6 @@ class MemberTableModel(PagedTableModel):
 
     # ------------------------------------------------------------------ Qt model
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
@@ -123,17 +122,7 @@ class MemberTableModel(PagedTableModel):
             return member.id
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        column = COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
+    def header_data(self, column: Any, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column.numeric else _LEFT
         return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

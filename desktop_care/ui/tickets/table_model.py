@@ -13,7 +13,7 @@ from ...models.tickets import TicketPriority, format_time_left
 from ...schemas import TicketPage, TicketSummary
 from .. import format as fmt
 from ..paging import PagedTableModel
-from ..qt import ModelIndex, QColor, QModelIndex, QObject, Qt
+from ..qt import ModelIndex, QColor, QObject, Qt
 
 PAGE_SIZE = 50
 TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -22,7 +22,8 @@ _DIMMED = QColor("#7a818c")
 
 PRIORITY_LABELS = {TicketPriority.LOW: "Low", TicketPriority.NORMAL: "Normal", TicketPriority.HIGH: "High",
                    TicketPriority.URGENT: "Urgent"}
-STATE_LABELS = {"new": "New", "open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed"}
+STATE_LABELS = {"new": "New", "open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed",
+                "merged": "Merged"}
 
 
 class TicketSource(Protocol):
@@ -88,6 +89,8 @@ def column_of(sort: str) -> tuple[int, bool]:
 class TicketTableModel(PagedTableModel):
     """Rows of :class:`TicketSummary` for the current :class:`TicketQuery`."""
 
+    columns = COLUMNS
+
     def __init__(self, source: TicketSource, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent, page_size)
         self._source = source
@@ -109,9 +112,6 @@ class TicketTableModel(PagedTableModel):
 
     # ------------------------------------------------------------------ Qt model
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
@@ -131,16 +131,7 @@ class TicketTableModel(PagedTableModel):
             return ticket.id
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section].title
+    def header_data(self, column: Any, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "Click to sort" if COLUMNS[section].sort else None
+            return "Click to sort" if column.sort else None
         return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

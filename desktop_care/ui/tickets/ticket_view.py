@@ -2,17 +2,32 @@
 and priority (each changed at once on the server), its thread — replies to the member
 and internal notes, visibly distinct — and a box for each: **Send reply** (needs the
 server: it e-mails the member) and **Add note** (queued when offline, like other
-changes). Everything is read and written off the GUI thread (ops).
+changes). **Merge…** links this ticket with another of the member's (the survivor's
+thread shows both, each entry marked with the ticket it was written on) and **Undo
+merge** puts both back. Everything is read and written off the GUI thread (ops).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from ...commands import AddNote, Assign, BaseCommand, ChangeTicketState, CommandResult, Reply, SetPriority, Status
+from ...commands import (
+    AddNote,
+    Assign,
+    BaseCommand,
+    ChangeTicketState,
+    CommandResult,
+    MergeTicket,
+    Reply,
+    SetPriority,
+    Status,
+    UndoTicketMerge,
+)
 from ...models.tickets import EntryKind, TicketPriority, format_time_left
 from ...schemas import TicketDetail, TicketEntryOut, UserPage
 from .. import format as fmt
@@ -36,6 +51,7 @@ from ..qt import (
     Signal,
 )
 from ..widgets import StatePanel, named
+from .merge_dialog import MergeTicketDialog
 from .table_model import PRIORITY_LABELS, STATE_LABELS
 
 if TYPE_CHECKING:
@@ -47,25 +63,40 @@ NOTE_STYLE = ("QFrame#noteEntry { background: #fff6d6; border: 1px solid #e0c45c
               " QFrame#noteEntry QLabel { color: #3b3000; background: transparent; border: none; }")
 REPLY_STYLE = ("QFrame#replyEntry { background: #eef4fb; border: 1px solid #9db8d9; border-radius: 4px; }"
                " QFrame#replyEntry QLabel { color: #102a43; background: transparent; border: none; }")
+MESSAGE_STYLE = ("QFrame#messageEntry { background: #f1f5ee; border: 1px solid #a9c19a; border-radius: 4px; }"
+                 " QFrame#messageEntry QLabel { color: #1e3319; background: transparent; border: none; }")
+MERGE_STYLE = ("QFrame#mergeBanner { background: #f3eefb; border: 1px solid #b7a3dc; border-radius: 4px; }"
+               " QFrame#mergeBanner QLabel { color: #2e1a52; background: transparent; border: none; }")
+_ENTRY_LOOK = {EntryKind.NOTE: ("noteEntry", NOTE_STYLE), EntryKind.REPLY: ("replyEntry", REPLY_STYLE),
+               EntryKind.MESSAGE: ("messageEntry", MESSAGE_STYLE)}
 STAFF_ROLES = ("society_admin", "society_staff")
 
 
-def entry_heading(entry: TicketEntryOut) -> str:
+def entry_heading(entry: TicketEntryOut, shown_on: int | None = None) -> str:
+    """The entry's heading; on ticket ``shown_on``, an entry written on another ticket
+    (merged into it) starts with that ticket's number."""
     when = fmt.when(entry.created_at)
+    origin = f"From #{entry.ticket_id} · " if shown_on is not None and entry.ticket_id != shown_on else ""
+    return origin + _kind_heading(entry, when)
+
+
+def _kind_heading(entry: TicketEntryOut, when: str) -> str:
     if entry.kind == EntryKind.NOTE:
         return f"Internal note · {entry.author_name} · {when} · not sent to the member"
+    if entry.kind == EntryKind.MESSAGE:
+        return f"From the member (portal) · {entry.author_name} · {when}"
     delivery = {"sent": "e-mailed", "queued": "waiting to be e-mailed", "sending": "being e-mailed",
                 "failed": "e-mail failed"}.get(entry.mail_state.value if entry.mail_state else "", "no e-mail")
     return f"Reply to the member · {entry.author_name} · {when} · {delivery}"
 
 
 class EntryFrame(QFrame):
-    def __init__(self, entry: TicketEntryOut, parent: QWidget | None = None) -> None:
+    def __init__(self, entry: TicketEntryOut, parent: QWidget | None = None, shown_on: int | None = None) -> None:
         super().__init__(parent)
-        note = entry.kind == EntryKind.NOTE
-        self.setObjectName("noteEntry" if note else "replyEntry")
-        self.setStyleSheet(NOTE_STYLE if note else REPLY_STYLE)
-        heading = named(QLabel(entry_heading(entry)), "entryHeading")
+        name, style = _ENTRY_LOOK[entry.kind]
+        self.setObjectName(name)
+        self.setStyleSheet(style)
+        heading = named(QLabel(entry_heading(entry, shown_on)), "entryHeading")
         font = heading.font()
         font.setBold(True)
         heading.setFont(font)
@@ -125,6 +156,23 @@ class TicketDialog(QDialog):
             caption.setBuddy(box)
             controls.addWidget(caption, 0, column)
             controls.addWidget(box, 1, column)
+        self.merge_button = named(QPushButton("Merge…"), "mergeTicketButton")
+        self.merge_button.setToolTip("Merge this ticket with another ticket of the same member")
+        self.merge_button.clicked.connect(self.open_merge)
+        controls.addWidget(self.merge_button, 1, 3)
+        self.merge_dialog: MergeTicketDialog | None = None
+
+        self.merge_banner = named(QFrame(), "mergeBanner")
+        self.merge_banner.setStyleSheet(MERGE_STYLE)
+        self.merge_text = named(QLabel(), "mergeText")
+        self.merge_text.setWordWrap(True)
+        self.undo_merge_button = named(QPushButton("Undo merge"), "undoMergeButton")
+        self.undo_merge_button.clicked.connect(self.undo_merge)
+        banner = QHBoxLayout(self.merge_banner)
+        banner.setContentsMargins(10, 6, 10, 6)
+        banner.addWidget(self.merge_text, 1)
+        banner.addWidget(self.undo_merge_button)
+        self.merge_banner.hide()
         self.assignee_box.activated.connect(lambda _i: self._assign())
         self.state_box.activated.connect(lambda _i: self._change_state())
         self.priority_box.activated.connect(lambda _i: self._set_priority())
@@ -167,6 +215,7 @@ class TicketDialog(QDialog):
         loaded_layout.addWidget(self.facts)
         loaded_layout.addWidget(self.due)
         loaded_layout.addLayout(controls)
+        loaded_layout.addWidget(self.merge_banner)
         loaded_layout.addWidget(scroll, 1)
         loaded_layout.addWidget(self.feedback)
         loaded_layout.addLayout(boxes)
@@ -219,13 +268,26 @@ class TicketDialog(QDialog):
             if widget is not None:
                 widget.deleteLater()
         for entry in ticket.entries:
-            self.thread_layout.addWidget(EntryFrame(entry, self.thread_box))
+            self.thread_layout.addWidget(EntryFrame(entry, self.thread_box, ticket.id if ticket.merged_ids else None))
+        self._show_merge(ticket)
         if not ticket.entries:
             self.thread_layout.addWidget(named(QLabel("Nothing written on this ticket yet."), "emptyNote"))
         self.thread_layout.addStretch()
         self.stack.setCurrentIndex(1)
         self._enable()
         self.settled.emit()
+
+    def _show_merge(self, ticket: TicketDetail) -> None:
+        if ticket.merged_into_id is not None:
+            self.merge_text.setText(f"Merged into #{ticket.merged_into_id}: its thread shows this ticket’s entries "
+                                    f"too. Work on #{ticket.merged_into_id}, or undo the merge.")
+        elif ticket.merged_ids:
+            numbers = ", ".join(f"#{number}" for number in ticket.merged_ids)
+            self.merge_text.setText(f"{numbers} {'is' if len(ticket.merged_ids) == 1 else 'are'} merged into this "
+                                    "ticket: the thread shows their entries too, marked “From #…”. To undo, "
+                                    "open that ticket and choose Undo merge.")
+        self.merge_banner.setVisible(ticket.merged_into_id is not None or bool(ticket.merged_ids))
+        self.undo_merge_button.setVisible(ticket.merged_into_id is not None)
 
     def _load_failed(self, exc: BaseException) -> None:
         problem = describe(exc)
@@ -268,10 +330,14 @@ class TicketDialog(QDialog):
 
     def _enable(self) -> None:
         loaded = self.ticket is not None and not self.busy
+        into = self.ticket.merged_into_id if self.ticket is not None else None
         for widget, kind in ((self.reply_button, Reply), (self.note_button, AddNote),
                              (self.assignee_box, Assign), (self.state_box, ChangeTicketState),
-                             (self.priority_box, SetPriority)):
+                             (self.priority_box, SetPriority), (self.merge_button, MergeTicket),
+                             (self.undo_merge_button, UndoTicketMerge)):
             reason = self.workspace.refusal(kind)
+            if reason is None and into is not None and not getattr(kind, "on_merged", False):
+                reason = f"This ticket is merged into #{into}: work on #{into}, or undo the merge"
             widget.setEnabled(loaded and reason is None)
             widget.setToolTip(reason or "")
         self.reply_edit.setEnabled(self.reply_button.isEnabled() or self.busy)
@@ -348,6 +414,10 @@ class TicketDialog(QDialog):
                 self._run(command, f"Assigned to {self.assignee_box.currentText()}.")
 
     def _change_state(self) -> None:
+        if self.ticket is not None and self.state_box.currentData() == "merged":
+            self.feedback.setText("Not done: use Merge… to merge this ticket into another.")
+            self._select(self.state_box, self.ticket.state.value)
+            return
         if self.ticket is not None and self.state_box.currentData() == "new":
             self.feedback.setText("Not done: a ticket is new only until someone works on it.")
             self._select(self.state_box, self.ticket.state.value)
@@ -356,6 +426,34 @@ class TicketDialog(QDialog):
             command = self._build(ChangeTicketState, state=self.state_box.currentData())
             if command is not None:
                 self._run(command, f"The ticket is {self.state_box.currentText().lower()} now.")
+
+    def open_merge(self) -> MergeTicketDialog | None:
+        """Merge…: pick the other ticket by number; the merge runs on the server."""
+        if self.ticket is None or self.workspace.refusal(MergeTicket) is not None:
+            return None
+        client = self.workspace.client
+
+        def send(command: MergeTicket, done: Callable[[CommandResult], None],
+                 failed: Callable[[BaseException], None]) -> None:
+            self.workspace.run_now(command, parent=dialog, on_done=done, on_failed=failed)
+
+        dialog = MergeTicketDialog(self.ticket, client.ticket, send, self)
+        dialog.setModal(True)
+        dialog.merged.connect(self._merged)
+        self.merge_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _merged(self, survivor: int) -> None:
+        self.feedback.setText(f"Merged: #{survivor} holds both threads now. Undo merge puts them back.")
+        self.changed.emit(self.ticket_id)
+        self.load()
+
+    def undo_merge(self) -> None:
+        if self.ticket is None or self.ticket.merged_into_id is None:
+            return
+        command = UndoTicketMerge(member_id=self.ticket.member_id, ticket=uuid.UUID(self.ticket.uid))
+        self._run(command, "Merge undone: both tickets are as they were.")
 
     def _set_priority(self) -> None:
         if self.ticket is not None and self.priority_box.currentData() != self.ticket.priority.value:

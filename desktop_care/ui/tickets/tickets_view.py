@@ -11,23 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...models.tickets import QUEUES
-from ..paging import show_results
+from ..paging import showing
 from ..qt import (
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QKeyEvent,
     QLabel,
-    QLineEdit,
     QModelIndex,
-    QStackedWidget,
     Qt,
     QTableView,
-    QTimer,
     QVBoxLayout,
     QWidget,
 )
-from ..widgets import StatePanel, make_results_table, named, page_title
+from ..widgets import SearchPage, make_results_table, named, page_title, size_columns
 from .table_model import COLUMNS, TicketQuery, TicketTableModel, column_of
 
 if TYPE_CHECKING:
@@ -61,15 +57,8 @@ class TicketsTable(QTableView):
         header = self.horizontalHeader()
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
-        metrics = self.fontMetrics()
-        for section, column in enumerate(COLUMNS):
-            if column.title == "Subject":
-                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
-                continue
-            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
-            sample = _COLUMN_SAMPLES.get(column.title, "M" * 12)
-            self.setColumnWidth(section, max(metrics.horizontalAdvance(sample),
-                                             metrics.horizontalAdvance(column.title)) + 28)
+        size_columns(self, [column.title for column in COLUMNS], _COLUMN_SAMPLES, stretch="Subject",
+                     default_sample="M" * 12, padding=28)
 
     def show_sort(self, sort: str) -> None:
         column, descending = column_of(sort)
@@ -92,14 +81,17 @@ def sort_for(section: int, current: str) -> str | None:
     return f"-{key}" if key in ("priority", "updated") else key
 
 
-class TicketsView(QWidget):
+class TicketsView(SearchPage):
     """The Tickets page."""
+
+    model: TicketTableModel
+    table: TicketsTable
 
     def __init__(self, workspace: Workspace, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
         self.setObjectName("ticketsView")
         self.workspace = workspace
-        self.model = TicketTableModel(workspace.client, self)
+        model = TicketTableModel(workspace.client, self)
         self.sort = "due"
 
         title = page_title("Tickets")
@@ -107,21 +99,13 @@ class TicketsView(QWidget):
         for text, values in QUEUE_CHOICES:
             self.queue_box.addItem(text, values)
         self.queue_box.setAccessibleName("Queue")
-        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "ticketSearchBox")
-        self.search_box.setClearButtonEnabled(True)
-        self.search_box.setAccessibleName("Filter tickets")
-        self.summary = named(QLabel(), "ticketsSummary")
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.setup_search(model, TicketsTable(model, self), box_name="ticketSearchBox", placeholder=PLACEHOLDER,
+                          accessible_name="Filter tickets", summary_name="ticketsSummary", debounce_ms=debounce_ms)
         hint = named(QLabel("Due times count business hours: Monday to Friday, 09:00–17:00 UK time."),
                      "ticketsHint")
         hint.setEnabled(False)
 
-        self.table = TicketsTable(self.model, self)
         self.table.show_sort(self.sort)
-        self.state = StatePanel(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.state)
 
         filters = QHBoxLayout()
         filters.addWidget(self.queue_box, 1)
@@ -134,16 +118,9 @@ class TicketsView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addWidget(hint)
 
-        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
-        self._debounce.timeout.connect(self.search_now)
-        self.search_box.textEdited.connect(self._debounce.start)
-        self.search_box.textChanged.connect(lambda text: None if text else self._debounce.start())
-        self.search_box.returnPressed.connect(self.search_now)
         self.queue_box.currentIndexChanged.connect(self.search_now)
         self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
         self.table.activated.connect(self._open)
-        self.state.retry_button.clicked.connect(self.model.retry)
-        self.model.state_changed.connect(self._update)
         self._update()
 
     # ----------------------------------------------------------------- actions
@@ -164,10 +141,6 @@ class TicketsView(QWidget):
         self.sort = sort
         self.table.show_sort(sort)
         self.search_now()
-
-    def focus_search(self) -> None:
-        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_box.selectAll()
 
     def open_ticket(self, ticket_id: int) -> QWidget:
         from .ticket_view import TicketDialog
@@ -199,8 +172,13 @@ class TicketsView(QWidget):
 
     def _update(self) -> None:
         model = self.model
-        self.summary.setText(show_results(
-            model, self.stack, self.table, self.state, rows_word="ticket", failed="The tickets could not be listed",
-            no_match=("No tickets match", "Check the spelling, or clear the filter."),
-            empty=(f"No tickets in “{self.queue_box.currentText()}”", "Choose another queue above."),
-            filtered=bool(model.query is not None and model.query.text)))
+        if model.searching:
+            self.summary.setText("Loading…")
+            return
+        self.summary.setText("" if model.error is not None or model.rowCount() == 0
+                             else showing(model, "ticket", "refine the filter"))
+        empty = None
+        if model.query is not None:
+            empty = (("No tickets match", "Check the spelling, or clear the filter.") if model.query.text else
+                     (f"No tickets in “{self.queue_box.currentText()}”", "Choose another queue above."))
+        self.show_outcome("The tickets could not be listed", empty)

@@ -12,7 +12,7 @@ from ...models.user import UserState
 from ...schemas import UserListItem, UserPage
 from .. import format as fmt
 from ..paging import PagedTableModel
-from ..qt import ModelIndex, QColor, QModelIndex, QObject, Qt
+from ..qt import ModelIndex, QColor, QObject, Qt
 from .actions import state_text, state_tooltip
 
 PAGE_SIZE = 50
@@ -68,6 +68,8 @@ REVOKE_COLUMN = len(COLUMNS) - 1
 class UserTableModel(PagedTableModel):
     """Rows of :class:`UserListItem` for the current :class:`UserFilter`, page by page."""
 
+    columns = COLUMNS
+
     def __init__(self, source: UserSource, parent: QObject | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent, page_size)
         self._source = source
@@ -91,9 +93,6 @@ class UserTableModel(PagedTableModel):
         self.load(user_filter)
 
     # ------------------------------------------------------------------ Qt model
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -119,15 +118,3 @@ class UserTableModel(PagedTableModel):
         if role == USER_ID_ROLE:
             return user.id
         return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section].title
-        return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

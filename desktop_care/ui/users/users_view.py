@@ -18,28 +18,21 @@ from ...commands.user import RevokeUser
 from ...models.user import UserRole
 from ...models.user_search import StateFilter
 from ...schemas import AccountActionOut, UserListItem
-from .. import message
-from ..errors import Action, describe
 from ..ops import Op
 from ..paging import showing
 from ..qt import (
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QKeyEvent,
-    QLabel,
-    QLineEdit,
     QModelIndex,
     QPoint,
     QPushButton,
-    QStackedWidget,
     Qt,
     QTableView,
-    QTimer,
     QVBoxLayout,
     QWidget,
 )
-from ..widgets import StatePanel, make_results_table, named, page_title
+from ..widgets import SearchPage, make_results_table, named, page_title, size_columns
 from .actions import UserActionBar, UserActions, refusal
 from .invite_staff import InviteStaffDialog
 from .table_model import COLUMNS, REVOKE_COLUMN, UserFilter, UserTableModel
@@ -93,33 +86,25 @@ class UsersTable(QTableView):
         self.setModel(model)
         make_results_table(self)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header = self.horizontalHeader()
-        metrics = self.fontMetrics()
-        for section, column in enumerate(COLUMNS):
-            if column.title == "Email":
-                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
-                continue
-            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
-            sample = _COLUMN_SAMPLES.get(column.title, "M" * 16)
-            self.setColumnWidth(section, max(metrics.horizontalAdvance(sample),
-                                             metrics.horizontalAdvance(column.title)) + 32)
+        size_columns(self, [column.title for column in COLUMNS], _COLUMN_SAMPLES, stretch="Email",
+                     default_sample="M" * 16, padding=32)
 
 
-class UsersView(QWidget):
+class UsersView(SearchPage):
     """The Society Users page."""
+
+    model: UserTableModel
+    table: UsersTable
 
     def __init__(self, workspace: Workspace, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
         self.setObjectName("usersView")
         self.workspace = workspace
-        self.model = UserTableModel(workspace.client, self)
+        model = UserTableModel(workspace.client, self)
         self.user_actions = UserActions(workspace, self)
-        self.model.revoke_refusal = self._revoke_refusal
+        model.revoke_refusal = self._revoke_refusal
 
         title = page_title("Society Users")
-        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "userSearchBox")
-        self.search_box.setClearButtonEnabled(True)
-        self.search_box.setAccessibleName("Filter users")
         self.role_filter = named(QComboBox(), "roleFilter")
         for text, values in ROLE_CHOICES:
             self.role_filter.addItem(text, values)
@@ -128,8 +113,6 @@ class UsersView(QWidget):
         for text, values in STATE_CHOICES:
             self.state_filter.addItem(text, values)
         self.state_filter.setAccessibleName("State")
-        self.summary = named(QLabel(), "usersSummary")
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.action_bar = UserActionBar(self.user_actions, self)
         # Invite staff: only for whom the declaration allows (a Society Staff member
@@ -141,12 +124,8 @@ class UsersView(QWidget):
         workspace.status_changed.connect(lambda _status: self._update_invite_button())
         self._update_invite_button()
 
-        self.table = UsersTable(self.model, self)
-        self.state = StatePanel(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.state)
-
+        self.setup_search(model, UsersTable(model, self), box_name="userSearchBox", placeholder=PLACEHOLDER,
+                          accessible_name="Filter users", summary_name="usersSummary", debounce_ms=debounce_ms)
         filters = QHBoxLayout()
         filters.addWidget(self.search_box, 3)
         filters.addWidget(self.role_filter, 1)
@@ -163,15 +142,8 @@ class UsersView(QWidget):
         layout.addWidget(self.action_bar)
         layout.addWidget(self.stack, 1)
 
-        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
-        self._debounce.timeout.connect(self.search_now)
-        self.search_box.textEdited.connect(self._debounce.start)
-        self.search_box.textChanged.connect(lambda text: None if text else self._debounce.start())
-        self.search_box.returnPressed.connect(self.search_now)
         self.role_filter.currentIndexChanged.connect(self.search_now)
         self.state_filter.currentIndexChanged.connect(self.search_now)
-        self.state.retry_button.clicked.connect(self.model.retry)
-        self.model.state_changed.connect(self._update)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.clicked.connect(self._clicked)
@@ -187,10 +159,6 @@ class UsersView(QWidget):
     def search_now(self) -> None:
         self._debounce.stop()
         self.model.search(self.current_filter())
-
-    def focus_search(self) -> None:
-        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_box.selectAll()
 
     def current_user(self) -> UserListItem | None:
         index = self.table.currentIndex()
@@ -258,19 +226,8 @@ class UsersView(QWidget):
         self._update_buttons()
         if model.searching:
             return
-        if model.error is not None:
-            problem = describe(model.error)
-            if problem.action is Action.SIGN_IN_AGAIN:
-                message.problem(model.error)
-            self.state.show_state("The users could not be listed", problem.text,
-                                  retry=problem.action is not Action.SIGN_IN_AGAIN)
-            self.stack.setCurrentWidget(self.state)
-        elif model.rowCount() == 0 and model.filter is not None:
-            if model.filter.is_empty:
-                self.state.show_state("There are no users yet")
-            else:
-                self.state.show_state("No users match these filters",
-                                      "Check the spelling, or choose “All roles” and “All states”.")
-            self.stack.setCurrentWidget(self.state)
-        else:
-            self.stack.setCurrentWidget(self.table)
+        empty = None
+        if model.filter is not None:
+            empty = (("There are no users yet", "") if model.filter.is_empty else
+                     ("No users match these filters", "Check the spelling, or choose “All roles” and “All states”."))
+        self.show_outcome("The users could not be listed", empty)
