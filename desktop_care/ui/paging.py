@@ -14,11 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from . import format as fmt
-from . import message
-from .errors import Action, describe
 from .ops import Generation, Op
-from .qt import ModelIndex, QAbstractTableModel, QModelIndex, QObject, QStackedWidget, Qt, QWidget, Signal
-from .widgets import StatePanel
+from .qt import ModelIndex, QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 
 
 class Page(Protocol):
@@ -72,6 +69,11 @@ class PagedTableModel(QAbstractTableModel):
     @property
     def loading(self) -> bool:
         return self._searching or self._fetching
+
+    @property
+    def shown(self) -> Any:
+        """The request whose rows are shown (None before the first answer)."""
+        return self._shown
 
     @property
     def error(self) -> BaseException | None:
@@ -198,26 +200,3 @@ def showing(model: PagedTableModel, rows_word: str, refine: str) -> str:
     if model.has_more or rows < model.total:
         return f"showing {rows:,} of {model.total:,} — {refine}"
     return fmt.plural(rows, rows_word)
-
-
-def show_results(model: PagedTableModel, stack: QStackedWidget, table: QWidget, state: StatePanel, *,
-                 rows_word: str, failed: str, empty: tuple[str, str], no_match: tuple[str, str],
-                 filtered: bool) -> str:
-    """Show ``table`` or, in its place, ``state`` saying why there is nothing (it failed:
-    ``failed`` with the problem and Try again; nothing matches the ``filtered`` text;
-    nothing at all); return the summary line above the table ("Loading…", "3 blocks")."""
-    if model.searching:
-        return "Loading…"
-    if model.error is not None:
-        problem = describe(model.error)
-        if problem.action is Action.SIGN_IN_AGAIN:
-            message.problem(model.error)
-        state.show_state(failed, problem.text, retry=problem.action is not Action.SIGN_IN_AGAIN)
-        stack.setCurrentWidget(state)
-        return ""
-    if model.rowCount() == 0 and model._shown is not None:
-        state.show_state(*(no_match if filtered else empty))
-        stack.setCurrentWidget(state)
-        return ""
-    stack.setCurrentWidget(table)
-    return "" if model.rowCount() == 0 else showing(model, rows_word, "refine the filter")

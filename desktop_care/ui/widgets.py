@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from . import message
 from .errors import Action, describe
-from .paging import PagedTableModel
+from .paging import PagedTableModel, showing
 from .qt import (
     QAbstractItemView,
     QFontMetrics,
@@ -181,6 +181,21 @@ class SearchPage(QWidget):
 
     def _update(self) -> None:
         raise NotImplementedError
+
+    def show_filtered(self, rows_word: str, error_title: str, no_match: tuple[str, str],
+                      empty: tuple[str, str]) -> None:
+        """The usual :meth:`_update` of a page filtered by its search box: "Loading…"
+        while a request runs; then the summary ("showing 50 of 1,204 — refine the
+        filter") and :meth:`show_outcome`, with ``no_match`` when text was typed and
+        ``empty`` when the filters alone found nothing."""
+        model = self.model
+        if model.searching:
+            self.summary.setText("Loading…")
+            return
+        self.summary.setText("" if model.error is not None or model.rowCount() == 0
+                             else showing(model, rows_word, "refine the filter"))
+        query = model.shown
+        self.show_outcome(error_title, None if query is None else no_match if getattr(query, "text", "") else empty)
 
     def show_outcome(self, error_title: str, empty: tuple[str, str] | None) -> None:
         """Show the table, or the failure (``error_title`` and what went wrong, with Try

@@ -72,13 +72,14 @@ def server_cli(server: LiveServer, *args: str, stdin: str = "") -> str:
 
 
 def staff_account(server: LiveServer) -> StaffAccount:
-    """A Society Admin on ``server`` (one per server, made once)."""
-    account = _staff_accounts.get(server.url)
+    """A Society Admin on ``server`` (one per database, made once: by the database, not
+    the URL, since a later server may be given the port of a stopped one)."""
+    account = _staff_accounts.get(server.database_url)
     if account is None:
         account = StaffAccount(f"care-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
         server_cli(server, "create-admin", f"--username={account.username}", "--password-stdin",
                    stdin=f"{account.password}\n")
-        _staff_accounts[server.url] = account
+        _staff_accounts[server.database_url] = account
     return account
 
 

@@ -10,31 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...commands import AddBlock, BaseCommand, CommandResult, LiftBlock
 from ...models.fraud import BlockKind, BlockReason, BlockState
 from ...schemas import FraudBlockOut, FraudBlockPage
 from .. import format as fmt
-from ..paging import PagedTableModel, show_results
+from ..paging import PagedTableModel
 from ..qt import (
     QColor,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QModelIndex,
     QObject,
     QPushButton,
-    QStackedWidget,
     Qt,
     QTableView,
-    QTimer,
     QVBoxLayout,
     QWidget,
 )
-from ..widgets import StatePanel, make_results_table, named, page_title
+from ..widgets import SearchPage, make_results_table, named, page_title, size_columns
 from .dialogs import KIND_WORDS, AddBlockDialog, LiftBlockDialog, block_text
 
 if TYPE_CHECKING:
@@ -65,21 +60,32 @@ def _why(block: FraudBlockOut) -> str:
     return f"{reason}: {block.note}" if block.note else reason
 
 
-COLUMNS: tuple[tuple[str, Callable[[FraudBlockOut], str]], ...] = (
-    ("#", lambda b: str(b.id)),
-    ("Kind", lambda b: KIND_WORDS[b.kind]),
-    ("Blocked", lambda b: block_text(b.kind, b.value, b.card_brand, b.card_bin, b.card_last4)),
-    ("Why", _why),
-    ("By", lambda b: b.created_by),
-    ("When", lambda b: fmt.when(b.created_at)),
-    ("Expires", _expires),
-    ("State", lambda b: STATE_LABELS[b.state]),
-    ("Would have blocked", lambda b: f"{b.would_have_blocked:,}"),
+class Column(NamedTuple):
+    title: str
+    text: Callable[[FraudBlockOut], str]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("#", lambda b: str(b.id)),
+    Column("Kind", lambda b: KIND_WORDS[b.kind]),
+    Column("Blocked", lambda b: block_text(b.kind, b.value, b.card_brand, b.card_bin, b.card_last4)),
+    Column("Why", _why),
+    Column("By", lambda b: b.created_by),
+    Column("When", lambda b: fmt.when(b.created_at)),
+    Column("Expires", _expires),
+    Column("State", lambda b: STATE_LABELS[b.state]),
+    Column("Would have blocked", lambda b: f"{b.would_have_blocked:,}"),
 )
 _COUNT = len(COLUMNS) - 1
+#: The widest text each column expects (its title when wider).
+_COLUMN_SAMPLES = {"#": "100000", "Kind": "IP address", "Blocked": "2001:db8:ffff:ffff::/64",
+                   "By": "Firstname Lastname", "When": "30 Sep 2025, 23:59", "Expires": "Lifted 30 Sep 2025, 23:59",
+                   "State": "Expired"}
 
 
 class BlockTableModel(PagedTableModel):
+    columns = COLUMNS
+
     def __init__(self, client: ApiClient, parent: QObject | None = None) -> None:
         super().__init__(parent, 50)
         self._client = client
@@ -95,15 +101,12 @@ class BlockTableModel(PagedTableModel):
     def block(self, row: int) -> FraudBlockOut:
         return self._rows[row]  # type: ignore[no-any-return]
 
-    def columnCount(self, parent: Any = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         block: FraudBlockOut = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[index.column()][1](block)
+            return COLUMNS[index.column()].text(block)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"Block #{block.id} by {block.created_by}, {fmt.when(block.created_at)}"]
             if block.source:
@@ -119,32 +122,25 @@ class BlockTableModel(PagedTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and \
-                0 <= section < len(COLUMNS):
-            return COLUMNS[section][0]
-        return None
 
-    def flags(self, index: Any) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-
-class FraudStopView(QWidget):
+class FraudStopView(SearchPage):
     """The Fraud stop page."""
 
     def __init__(self, workspace: Workspace, parent: QWidget | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
         self.setObjectName("fraudStopView")
         self.workspace = workspace
-        self.model = BlockTableModel(workspace.client, self)
+        model = BlockTableModel(workspace.client, self)
         self.dialog: QWidget | None = None
 
         title = page_title("Fraud stop")
-        self.search_box = named(QLineEdit(placeholderText=PLACEHOLDER), "blockSearchBox")
-        self.search_box.setClearButtonEnabled(True)
-        self.search_box.setAccessibleName("Filter blocks")
+        table = named(QTableView(self), "blocksTable")
+        table.setModel(model)
+        make_results_table(table)
+        size_columns(table, [column.title for column in COLUMNS], _COLUMN_SAMPLES, stretch="Why",
+                     default_sample="", padding=32, title_metrics=table.horizontalHeader().fontMetrics())
+        self.setup_search(model, table, box_name="blockSearchBox", placeholder=PLACEHOLDER,
+                          accessible_name="Filter blocks", summary_name="blocksSummary", debounce_ms=debounce_ms)
         self.kind_box = named(QComboBox(), "blockKindFilter")
         self.kind_box.addItem("All kinds", None)
         for kind in BlockKind:
@@ -152,8 +148,6 @@ class FraudStopView(QWidget):
         self.state_box = named(QComboBox(), "blockStateFilter")
         for label, value in (("Active", "active"), ("Expired", "expired"), ("Lifted", "lifted"), ("All", "all")):
             self.state_box.addItem(label, value)
-        self.summary = named(QLabel(), "blocksSummary")
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.add_button = named(QPushButton("Add a block…"), "addBlockButton")
         self.add_button.setProperty("role", "danger")
         self.lift_button = named(QPushButton("Lift…"), "liftBlockButton")
@@ -162,26 +156,6 @@ class FraudStopView(QWidget):
                      "blocksHint")
         hint.setWordWrap(True)
         hint.setProperty("role", "muted")
-
-        self.table = named(QTableView(self), "blocksTable")
-        self.table.setModel(self.model)
-        make_results_table(self.table)
-        header = self.table.horizontalHeader()
-        metrics = self.table.fontMetrics()
-        samples = {"#": "100000", "Kind": "IP address", "Blocked": "2001:db8:ffff:ffff::/64",
-                   "By": "Firstname Lastname", "When": "30 Sep 2025, 23:59", "Expires": "Lifted 30 Sep 2025, 23:59",
-                   "State": "Expired"}
-        for section, (name, _text) in enumerate(COLUMNS):
-            if name == "Why":
-                header.setSectionResizeMode(section, QHeaderView.ResizeMode.Stretch)
-                continue
-            header.setSectionResizeMode(section, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(section, max(metrics.horizontalAdvance(samples.get(name, name)),
-                                                   header.fontMetrics().horizontalAdvance(name)) + 32)
-        self.state = StatePanel(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.state)
 
         filters = QHBoxLayout()
         filters.addWidget(self.search_box, 3)
@@ -199,14 +173,8 @@ class FraudStopView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addLayout(actions)
 
-        self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
-        self._debounce.timeout.connect(self.search_now)
-        self.search_box.textEdited.connect(self._debounce.start)
-        self.search_box.returnPressed.connect(self.search_now)
         self.kind_box.currentIndexChanged.connect(self.search_now)
         self.state_box.currentIndexChanged.connect(self.search_now)
-        self.state.retry_button.clicked.connect(self.model.retry)
-        self.model.state_changed.connect(self._update)
         self.add_button.clicked.connect(self.open_add)
         self.lift_button.clicked.connect(self.open_lift)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._enable())
@@ -223,13 +191,10 @@ class FraudStopView(QWidget):
         self._debounce.stop()
         self.model.load(self.current_query())
 
-    def focus_search(self) -> None:
-        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_box.selectAll()
-
     def selected(self) -> FraudBlockOut | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.model.block(rows[0].row()) if rows else None
+        model: BlockTableModel = self.model  # type: ignore[assignment]
+        return model.block(rows[0].row()) if rows else None
 
     def _run(self, command: BaseCommand, done: Callable[[CommandResult], None],
              failed: Callable[[BaseException], None]) -> None:
@@ -273,13 +238,10 @@ class FraudStopView(QWidget):
 
     def _update(self) -> None:
         self._enable()
-        query = self.model.query
-        self.summary.setText(show_results(
-            self.model, self.stack, self.table, self.state, rows_word="block", failed="The blocks could not be listed",
-            no_match=("No blocks match", "Check the spelling, or clear the filter."),
-            empty=(f"No {self.state_box.currentText().lower()} blocks",
-                   "Add a block by hand, or use FRAUD-STOP on a member or an order."),
-            filtered=bool(query is not None and query.text)))
+        self.show_filtered("block", "The blocks could not be listed",
+                           ("No blocks match", "Check the spelling, or clear the filter."),
+                           (f"No {self.state_box.currentText().lower()} blocks",
+                            "Add a block by hand, or use FRAUD-STOP on a member or an order."))
 
 
 __all__ = ["BlockQuery", "BlockTableModel", "FraudStopView"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...models.tickets import QUEUES
-from ..paging import showing
 from ..qt import (
     QComboBox,
     QHBoxLayout,
@@ -171,14 +170,6 @@ class TicketsView(SearchPage):
         self.sort_by(wanted)
 
     def _update(self) -> None:
-        model = self.model
-        if model.searching:
-            self.summary.setText("Loading…")
-            return
-        self.summary.setText("" if model.error is not None or model.rowCount() == 0
-                             else showing(model, "ticket", "refine the filter"))
-        empty = None
-        if model.query is not None:
-            empty = (("No tickets match", "Check the spelling, or clear the filter.") if model.query.text else
-                     (f"No tickets in “{self.queue_box.currentText()}”", "Choose another queue above."))
-        self.show_outcome("The tickets could not be listed", empty)
+        self.show_filtered("ticket", "The tickets could not be listed",
+                           ("No tickets match", "Check the spelling, or clear the filter."),
+                           (f"No tickets in “{self.queue_box.currentText()}”", "Choose another queue above."))
