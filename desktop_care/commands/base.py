@@ -47,14 +47,14 @@ class Rejected(Exception):
         self.fields = fields or {}
 
 
-def _json_integer(value: object) -> object:
+def json_integer(value: object) -> object:
     # JSON Schema counts 5.0 as the integer 5; "5" and true are not integers.
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 #: An integer as JSON has them: 5 or 5.0, never "5" or true (pydantic's lax mode
 #: would take both).
-JsonInt = Annotated[int, BeforeValidator(_json_integer), Strict()]
+JsonInt = Annotated[int, BeforeValidator(json_integer), Strict()]
 
 
 #: Shortest reason staff must give where a command asks why.
@@ -167,7 +167,7 @@ class Command(BaseCommand):
     member_id: JsonInt = Field(ge=-MAX_ID, le=MAX_ID, json_schema_extra={"minimum": 1})
     #: The member's ``version`` the person saw when they made the change.
     # (The bound before the validators, or the document gets pydantic's "ge" instead of "minimum".)
-    base_version: Annotated[int, Field(ge=1), BeforeValidator(_json_integer), Strict()] | None = None
+    base_version: Annotated[int, Field(ge=1), BeforeValidator(json_integer), Strict()] | None = None
     #: The workstation that recorded it: its own earlier changes never conflict with it.
     origin: str | None = Field(default=None, max_length=64)
 

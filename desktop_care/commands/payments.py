@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, Strict, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -46,14 +46,16 @@ from ..models.refunds import (
     needs_approval,
     refundable_cents,
 )
-from .base import REASON_SCHEMA, Actor, JsonInt, Rejected, SettingCommand, clean_reason
+from .base import REASON_SCHEMA, Actor, Rejected, SettingCommand, clean_reason, json_integer
 from .orders import _OnlineCommand, _order, lift_renewal_block
 from .registry import register
 
 #: An amount typed by staff: whole minor units, at least 1p, at most £1,000,000.
-Amount = Annotated[JsonInt, Field(ge=1, le=MAX_AMOUNT_CENTS)]
+# (The bounds come before the JSON integer rule, so that the document states them as
+# minimum and maximum: after a validator pydantic could only write them as "ge"/"le".)
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT_CENTS), BeforeValidator(json_integer), Strict()]
 Reason = Annotated[str, Field(min_length=3, max_length=500, json_schema_extra=REASON_SCHEMA)]
-Id = Annotated[JsonInt, Field(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(json_integer), Strict()]
 #: How a payment can be taken by hand.
 ManualMethod = Literal["cash", "cheque", "bank_transfer"]
 #: Names op ids made from what the provider answered about a refund.
@@ -381,7 +383,7 @@ class SetRefundApprovalThreshold(SettingCommand):
 
     kind: Literal["set_refund_approval_threshold"] = "set_refund_approval_threshold"
     #: In minor units; 0 makes every refund need approval.
-    amount_cents: Annotated[JsonInt, Field(ge=0, le=MAX_AMOUNT_CENTS)]
+    amount_cents: Annotated[int, Field(ge=0, le=MAX_AMOUNT_CENTS), BeforeValidator(json_integer), Strict()]
 
     action: ClassVar[str] = "settings.changed"
     label: ClassVar[str] = "Set the refund approval threshold"

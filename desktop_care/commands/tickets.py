@@ -32,7 +32,7 @@ from ..models.tickets import (
     TicketPriority,
     TicketState,
 )
-from .base import Actor, Command, Rejected, _json_integer
+from .base import Actor, Command, Rejected, json_integer
 from .registry import register
 
 QueueName = Literal["general", "membership", "billing", "portal"]
@@ -260,7 +260,7 @@ class Assign(_TicketCommand):
 
     kind: Literal["assign_ticket"] = "assign_ticket"
     # (The bounds before the validators, or the document gets "gt"/"le" instead of minimum/maximum.)
-    assignee_id: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_json_integer), Strict()] | None
+    assignee_id: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(json_integer), Strict()] | None
 
     action: ClassVar[str] = "ticket.assign"
     label: ClassVar[str] = "Assign"

@@ -66,7 +66,7 @@ POINTS = {"kind": "adjust_points", "member_id": 7, "delta": 10, "points_type": "
         ({**POINTS, "points_type": "gift"}, "points_type", "Input should be"),
         ({**POINTS, "member_id": 0}, "member_id", "must be a member's id"),
         ({**POINTS, "surprise": 1}, "surprise", "Extra inputs are not permitted"),
-        ({**POINTS, "kind": "delete_member"}, "kind", "unknown kind 'delete_member': must be one of add_member, add_ticket_note, "),
+        ({**POINTS, "kind": "delete_member"}, "kind", "unknown kind 'delete_member': must be one of accept_offer, add_fraud_block, add_member, "),
         ({"member_id": 7}, "kind", "is required: one of"),
     ],
 )

@@ -29,7 +29,7 @@ from tests.support.servers import LiveServer
 
 from .conftest import PASSWORD, Staff, login
 
-FUZZ_EXAMPLES = int(os.environ.get("DESKTOP_CARE_FUZZ_EXAMPLES", "15"))
+FUZZ_EXAMPLES = int(os.environ.get("DESKTOP_CARE_FUZZ_EXAMPLES", "10"))
 #: The default run tries the same examples every time (a failure is not luck); asking
 #: for a number of examples also draws new ones.
 DERANDOMIZE = "DESKTOP_CARE_FUZZ_EXAMPLES" not in os.environ
