@@ -4,13 +4,13 @@ committed transaction: the one write path of every router (``POST /sync/commands
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from desktop_care.commands import Actor, BaseCommand, CommandResult, NotPermitted, OpIdReused, Status, execute
+from desktop_care.commands import Actor, BaseCommand, CommandResult, execute
 
 
 @contextmanager
@@ -50,42 +50,3 @@ def run_command(sessions: sessionmaker[Session], command: BaseCommand, actor: Ac
                 raise
     raise AssertionError("unreachable")
 
-
-
-def run_commands_together(sessions: sessionmaker[Session], commands: Sequence[BaseCommand],
-                          actor: Actor) -> tuple[list[CommandResult], tuple[int, OpIdReused] | None]:
-    """``execute`` each command in order, each in a SAVEPOINT of one write transaction,
-    committed once (a pushed batch: docs/decisions/0026-one-transaction-per-push.md).
-
-    Each command is still its own outcome: one that is refused, rejected or in conflict
-    rolls back its own savepoint only, and the rest go on. Each runs at most once (its
-    ``op_id`` is stored in its savepoint). A command the actor may not run is REJECTED
-    (nothing stored: it stays its author's to resend or drop). An op_id reused with
-    another payload (stored by another request after the batch was checked) stops the
-    batch there: what ran before it is committed, and its index and error are returned
-    for the caller to refuse."""
-    results: list[CommandResult] = []
-    stopped: tuple[int, OpIdReused] | None = None
-    with transaction(sessions, write=True) as session:
-        for index, command in enumerate(commands):
-            try:
-                results.append(_in_savepoint(session, command, actor))
-            except NotPermitted as exc:
-                results.append(CommandResult(op_id=str(command.op_id), status=Status.REJECTED, reason=exc.reason))
-            except OpIdReused as exc:
-                stopped = (index, exc)
-                break
-    return results, stopped
-
-
-def _in_savepoint(session: Session, command: BaseCommand, actor: Actor) -> CommandResult:
-    for attempt in range(2):
-        try:
-            with session.begin_nested():
-                return execute(session, command, actor)
-        except IntegrityError:
-            # As in run_command: another request stored the same op_id at the same
-            # moment; once it committed, the retry finds its result (a duplicate).
-            if attempt:
-                raise
-    raise AssertionError("unreachable")

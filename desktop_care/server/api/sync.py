@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, literal, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from desktop_care.commands import Command, ProvisionalMember
+from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, ProvisionalMember, Status
 from desktop_care.commands.runner import check_target, error_field, kind_message
 from desktop_care.models import Member
 from desktop_care.models.base import MAX_SEQ
@@ -23,7 +23,7 @@ from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, F
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
-from ..transactions import run_commands_together, transaction
+from ..transactions import run_command, transaction
 
 MAX_FEED_LIMIT = 5000
 MAX_BATCH = 200
@@ -158,15 +158,21 @@ def run_commands(
     staff: CurrentStaff,
     client: ClientAddress,
 ) -> CommandBatchResult:
-    """Run the commands in order, each at most once (by ``op_id``) and each its own
-    outcome (a savepoint each, in one transaction for the batch): one result per
-    command, in the same order."""
+    """Run the commands in order, each in its own transaction, each at most once (by
+    ``op_id``): one result per command, in the same order."""
     commands: list[Command] = list(batch.commands)
     _check_op_ids(session, commands)
-    results, stopped = run_commands_together(sessions, commands, staff_actor(staff, client))
-    if stopped is not None:
+    actor = staff_actor(staff, client)
+    return CommandBatchResult(results=[_run_one(sessions, command, actor, i) for i, command in enumerate(commands)])
+
+
+def _run_one(sessions: sessionmaker[Session], command: Command, actor: Actor, index: int) -> CommandResult:
+    try:
+        return run_command(sessions, command, actor)
+    except NotPermitted as exc:
+        # Not stored: the change stays the author's to resend, or to drop.
+        return CommandResult(op_id=str(command.op_id), status=Status.REJECTED, reason=exc.reason)
+    except OpIdReused as exc:
         # Only when another request stored this op_id after the batch was checked:
         # the commands before this one have run (a resend answers them `duplicate`).
-        index, exc = stopped
-        raise FieldsInvalid({f"commands.{index}.op_id": str(exc)})
-    return CommandBatchResult(results=results)
+        raise FieldsInvalid({f"commands.{index}.op_id": str(exc)}) from None
