@@ -8,6 +8,12 @@ child in its environment, signs the app in as the demo Society Admin without a p
 
 No Qt here: :meth:`EmbeddedServer.start` blocks until the server answers (or fails), so
 the UI runs it off the GUI thread.
+
+A second start need not wait for it: after each sign-in to the embedded server the app
+remembers *who* it signed in as (:func:`remember_staff`, the staff record, no secret:
+the embedded default signs its demo administrator in without a password anyway), and the
+next start opens the main window on the local replica with that record while the server
+comes up in the background (docs/decisions/0031).
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from . import config
+from .schemas import StaffPublic
 from .sync.api_client import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
@@ -40,6 +49,35 @@ log = logging.getLogger(__name__)
 BOOTSTRAP_TOKEN_ENV = "DESKTOP_CARE_BOOTSTRAP_TOKEN"
 
 _PORT_IN_USE = re.compile(r"address already in use|errno (98|48)|10048", re.IGNORECASE)
+
+
+def remembered_staff_path() -> Path:
+    return config.data_dir() / "workstation" / "embedded-staff.json"
+
+
+def remember_staff(staff: StaffPublic) -> None:
+    """Remember who the embedded server signed in (the next start opens at once as them)."""
+    path = remembered_staff_path()
+    config.private_dir(path.parent)
+    temporary = config.private_file(path.with_name(path.name + ".new"))
+    temporary.write_text(staff.model_dump_json(), encoding="utf-8")
+    temporary.replace(path)
+
+
+def remembered_staff() -> StaffPublic | None:
+    """Who the embedded server signed in last time, or None (never, or unreadable)."""
+    try:
+        return StaffPublic.model_validate_json(remembered_staff_path().read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError) as exc:
+        log.warning("the remembered local sign-in could not be read (%s): starting as on a first run", exc)
+        return None
+
+
+def forget_staff() -> None:
+    with contextlib.suppress(FileNotFoundError):
+        remembered_staff_path().unlink()
 
 
 class EmbeddedServerError(RuntimeError):

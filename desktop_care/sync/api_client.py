@@ -75,6 +75,8 @@ from ..schemas import (
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: How many times an idempotent call is retried by default.
+DEFAULT_RETRIES = 3
 
 
 # --------------------------------------------------------------------------- errors
@@ -414,7 +416,7 @@ class ApiClient:
         token: str | None = None,
         *,
         timeouts: config.Timeouts = config.TIMEOUTS,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         backoff: float = 0.25,
         transport: config.Transport | None = None,
     ) -> None:
@@ -433,6 +435,21 @@ class ApiClient:
 
     def __repr__(self) -> str:
         return f"ApiClient({self.base_url!r}, signed_in={self.token is not None})"
+
+    def retarget(self, base_url: str, token: str | None, *, retries: int | None = None) -> None:
+        """Point this client (and everything holding it) at ``base_url`` with ``token``
+        (and ``retries``, when given, for the connections made from now on): the embedded
+        server's address is known only once it answers, after the window opened on the
+        local replica. The token is set first, so a call racing with this one goes with
+        the new token or to the old address (which does not answer)."""
+        url = normalize_server_url(base_url)
+        check_transport(url, self.transport)
+        self.token = token
+        if retries is not None:
+            self._retries = retries
+            self._local = threading.local()  # each thread's next call makes a session with them
+        self.api_url = f"{url}{config.API_PREFIX}"
+        self.base_url = url
 
     # ----------------------------------------------------------------- endpoints
 

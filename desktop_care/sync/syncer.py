@@ -74,6 +74,12 @@ class SyncStatus:
     #: ``(username, count)`` of queued changes made here by other people, oldest
     #: first: they wait for their authors to sign in (``pending`` counts only ours).
     waiting_for: tuple[tuple[str, int], ...] = ()
+    #: While a pull of several pages is under way: ``(changes received, about how many
+    #: in all)``, the second estimated from ``received`` (the feed's numbers have gaps).
+    pulled: tuple[int, int] | None = None
+    #: The last pull was cancelled (:meth:`Syncer.cancel_pull`): the next "Sync now" or
+    #: start goes on from the last page written.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ SyncEvent = SyncStatus | MembersChanged | MembersRekeyed | IssuesChanged | Sessi
 
 class _Stopped(Exception):
     pass
+
+
+class _Cancelled(Exception):
+    """The person cancelled the pull under way (:meth:`Syncer.cancel_pull`)."""
 
 
 _heap_frozen = False
@@ -203,6 +213,9 @@ class Syncer:
         self._random = random.Random()
         self._failures = 0
         self._waiting_for_sign_in = False
+        self._cancel = threading.Event()
+        #: Cancelled: rounds wait for a nudge ("Sync now") instead of the interval.
+        self.paused = False
         self.online = True
         self.last_error: str | None = None
         self.next_retry_in: float | None = None
@@ -228,9 +241,18 @@ class Syncer:
     def nudge(self) -> None:
         """Sync as soon as possible (after an enqueue, "Sync now", a new sign-in)."""
         self._waiting_for_sign_in = False
+        self.paused = False
+        self._cancel.clear()
         self._wake.set()
 
     sync_now = nudge
+
+    def cancel_pull(self) -> None:
+        """Stop the round under way once the page being written is stored (every page
+        is one transaction with its cursor, so the next round goes on from there); no
+        round starts on its own until :meth:`nudge`."""
+        self.paused = True
+        self._cancel.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop promptly: no new request starts; a request under way is abandoned
@@ -254,7 +276,7 @@ class Syncer:
             self._wake.clear()
             if self._stopping.is_set():
                 return
-            if self._waiting_for_sign_in and not nudged:
+            if (self._waiting_for_sign_in or self.paused) and not nudged:
                 delay = self.interval
                 continue
             delay = self._round()
@@ -280,6 +302,10 @@ class Syncer:
             self._pull()
         except _Stopped:
             return 0.0
+        except _Cancelled:
+            self._cancel.clear()
+            self._status()
+            return self.interval
         except (Unauthorized, Forbidden) as exc:
             if isinstance(exc, Forbidden) and not self._account_refused(exc):
                 log.warning("sync refused: %s", exc.message)
@@ -328,6 +354,8 @@ class Syncer:
     def _check_stop(self) -> None:
         if self._stopping.is_set():
             raise _Stopped
+        if self._cancel.is_set():
+            raise _Cancelled
 
     # ------------------------------------------------------------------ push / pull
 
@@ -398,6 +426,7 @@ class Syncer:
         after = start = self.store.cursor()
         fetch = _Fetch(self.client, after, self.page_size)
         all_changed: set[int] = set()
+        received = 0
         while True:
             page = fetch.result(self._stopping)
             self._check_stop()
@@ -413,6 +442,7 @@ class Syncer:
             more = page.has_more and page.cursor > after
             fetch = _Fetch(self.client, page.cursor, self.page_size) if more else fetch
             changed = self.store.apply_feed(page)
+            received += len(page.changes)
             crash_point("pull.after_store")
             if changed:
                 all_changed |= changed
@@ -420,7 +450,8 @@ class Syncer:
             if not more:
                 break
             if page.latest:  # a long pull: say how far it got (numbers above start are spread up to latest)
-                self._status(syncing=True, received=min(1.0, (page.cursor - start) / max(1, page.latest - start)))
+                share = min(1.0, (page.cursor - start) / max(1, page.latest - start))
+                self._status(syncing=True, received=share, pulled=(received, max(received, round(received / share) if share else received)))
             after = page.cursor
         self._refresh_details(all_changed)
 
@@ -438,7 +469,8 @@ class Syncer:
     # ------------------------------------------------------------------ events
 
     def _status(
-        self, *, syncing: bool = False, progress: tuple[int, int] | None = None, received: float | None = None
+        self, *, syncing: bool = False, progress: tuple[int, int] | None = None, received: float | None = None,
+        pulled: tuple[int, int] | None = None,
     ) -> None:
         author_id = self.author.user_id if self.author is not None else None
         self._emit(SyncStatus(
@@ -452,6 +484,8 @@ class Syncer:
             next_retry_in=self.next_retry_in,
             last_synced_at=self.last_synced_at,
             received=received,
+            pulled=pulled,
+            paused=self.paused,
         ))
 
     def _emit(self, event: SyncEvent) -> None:

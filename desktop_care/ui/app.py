@@ -3,6 +3,9 @@
 Two ways in: the *embedded default* starts the bundled server off the GUI thread (a
 "Starting the local server…" window meanwhile) and signs in the demo Society Admin with
 the server's bootstrap token; ``--server URL`` shows the sign-in dialog for that server.
+From the second start on, the embedded default opens the main window at once on the
+local replica, as the administrator remembered from the last start, and the server
+comes up behind it (docs/decisions/0031).
 Either way the main window follows; signing out (or a session the server no longer
 accepts) goes back to the sign-in dialog.
 """
@@ -10,6 +13,7 @@ accepts) goes back to the sign-in dialog.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -19,9 +23,12 @@ from pathlib import Path
 
 from .. import __version__, crash
 from .. import settings as saved_settings
-from ..embedded import EmbeddedServer
-from ..sync.api_client import ApiClient
+from ..embedded import EmbeddedServer, remember_staff, remembered_staff
+from ..schemas import StaffPublic
+from ..startup_marks import QUIT_AFTER_ENV, mark
+from ..sync.api_client import DEFAULT_RETRIES, ApiClient
 from ..sync.local_store import LocalStore
+from ..sync.syncer import SyncStatus
 from . import collector, message, ops
 from .crash_dialog import CrashHandler, previous_crash_box
 from .errors import describe
@@ -37,6 +44,12 @@ log = logging.getLogger(__name__)
 
 #: The exit status after the person chose "Quit" in the crash dialog.
 CRASHED_EXIT = 70
+
+#: Where the client of a window opened before the embedded server answers points until
+#: it does (the discard port: nothing answers, so a call fails at once as Unreachable).
+NOT_STARTED_URL = "http://127.0.0.1:9"
+#: The status bar's connection label meanwhile.
+SERVER_STARTING = "● Starting the local server…"
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,7 @@ class DesktopCare(QObject):
         self.startup_window: StartupWindow | None = None
         self.sign_in_dialog: SignInDialog | None = None
         self.main_window: MainWindow | None = None
+        self._quitting = False
         message.bridge.sign_in_required.connect(self._session_ended)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -97,7 +111,12 @@ class DesktopCare(QObject):
             self.start_embedded()
 
     def start_embedded(self) -> None:
-        """Start the local server off the GUI thread, then sign in as the demo admin."""
+        """Start the local server off the GUI thread, then sign in as the demo admin;
+        once it has signed in on this computer, open the window first (on the replica)."""
+        staff = remembered_staff()
+        if staff is not None:
+            self.open_on_replica(staff)
+            return
         if self.startup_window is None:
             self.startup_window = StartupWindow()
             self.startup_window.retry_requested.connect(self.start_embedded)
@@ -108,6 +127,87 @@ class DesktopCare(QObject):
             self.embedded = self._embedded_factory()
         embedded = self.embedded
         Op(self, lambda: _sign_in_locally(embedded)).success(self.open_main).failure(self._startup_failed).run()
+
+    def open_on_replica(self, staff: StaffPublic) -> None:
+        """Open the main window on the local replica as ``staff`` (who the local server
+        signed in last time), then start the server behind it."""
+
+        def open_store() -> StaffSession:
+            client = ApiClient(NOT_STARTED_URL, retries=0)  # until it answers: fail at once
+            return StaffSession(client, staff, local=True, starting=True, store=LocalStore.for_embedded())
+
+        Op(self, open_store).success(self._opened_on_replica).failure(self._startup_failed).run()
+
+    def _opened_on_replica(self, session: StaffSession) -> None:
+        self.open_main(session)
+        if self.main_window is not None:
+            self.main_window.connection_label.setText(SERVER_STARTING)
+            self.main_window.server_label.setText("Local server (starting)")
+        self.start_server_behind()
+
+    def start_server_behind(self) -> None:
+        """Start the embedded server while the window is up; then point the session at it."""
+        if self.embedded is None:
+            self.embedded = self._embedded_factory()
+        embedded = self.embedded
+
+        def start() -> tuple[str, str, StaffPublic]:
+            url = embedded.start()
+            assert embedded.token is not None
+            client = ApiClient(url, token=embedded.token)
+            try:
+                me = client.me()
+            finally:
+                client.close()
+            remember_staff(me)
+            return url, embedded.token, me
+
+        Op(self, start).success(self._server_ready).failure(self._server_failed).run()
+
+    def _server_ready(self, answer: tuple[str, str, StaffPublic]) -> None:
+        url, token, me = answer
+        self._mark("server")
+        session, window = self.session, self.main_window
+        if session is None or window is None or not session.starting:
+            return
+        if self.startup_window is not None:  # "Try again" after a failure worked
+            self.startup_window.close()
+            self.startup_window.deleteLater()
+            self.startup_window = None
+        if me.id != session.staff.id:  # another database since the last start: start afresh as its admin
+            self.open_main(StaffSession(ApiClient(url, token=token), me, local=True, store=session.store))
+            return
+        session.client.retarget(url, token, retries=DEFAULT_RETRIES)
+        self.session = replace(session, staff=me, starting=False)
+        window.server_label.setText(f"{url} (local)")
+        window.workspace.server_ready()
+
+    def _server_failed(self, exc: BaseException) -> None:
+        """The server did not come up behind the window: say why, offer to try again
+        (the window stays usable on the replica, changes are queued)."""
+        problem = describe(exc)
+        if self._quitting:  # stopped at quit while it was starting
+            log.info("the local server was stopped while starting: %s", problem.text)
+            return
+        log.error("the local server did not start: %s\n%s", problem.text, problem.details)
+        if self.main_window is not None:
+            self.main_window.connection_label.setText("● Local server not running")
+            self.main_window.connection_label.setToolTip(problem.text)
+        if self.options.screenshot is not None:
+            return
+        if self.startup_window is None:
+            self.startup_window = StartupWindow()
+            self.startup_window.retry_requested.connect(self._retry_behind)
+            self.startup_window.quit_requested.connect(lambda: self._exit(0))
+        self.startup_window.show_problem(problem)
+        self.startup_window.show()
+
+    def _retry_behind(self) -> None:
+        if self.startup_window is not None:
+            self.startup_window.show_starting()
+        if self.main_window is not None:
+            self.main_window.connection_label.setText(SERVER_STARTING)
+        self.start_server_behind()
 
     def restart_embedded(self) -> None:
         """After a sign-out from the embedded default: the bootstrap token was revoked, so
@@ -143,7 +243,10 @@ class DesktopCare(QObject):
             window.search_view.results_shown.connect(self._take_screenshot)
         window.sign_out_requested.connect(self.sign_out)
         window.quit_requested.connect(lambda: self._exit(0))
+        window.search_view.results_shown.connect(self._results_shown)
+        window.workspace.status_changed.connect(self._status_changed)
         window.show()
+        self._mark("window")
         self._replace_window(window)
         self.main_window = window
         window.search_view.set_query(self.options.search)
@@ -160,6 +263,7 @@ class DesktopCare(QObject):
 
     def shutdown(self) -> None:
         """Stop the local server and let running ops finish (at quit)."""
+        self._quitting = True
         if self.main_window is not None:
             self.main_window.workspace.stop(wait=2.0)
         if self.embedded is not None:
@@ -179,10 +283,24 @@ class DesktopCare(QObject):
                 old.close()
                 old.deleteLater()
 
+    def _results_shown(self) -> None:
+        self._mark("results")
+
+    def _status_changed(self, status: SyncStatus) -> None:
+        session = self.session
+        if session is not None and not session.starting and status.online and not status.syncing:
+            self._mark("synced")
+
+    def _mark(self, name: str) -> None:
+        """A point of the start reached (the log; bench/startup.py quits after one)."""
+        mark(name)
+        if os.environ.get(QUIT_AFTER_ENV) == name:
+            QTimer.singleShot(0, lambda: self._exit(0))
+
     def _remember(self, session: StaffSession) -> None:
         """Remember who signed in (File → Settings can turn it off); the local server's
         demo sign-in is not a username anyone typed."""
-        if self.embedded is not None and session.server_url == self.embedded.url:
+        if session.local or (self.embedded is not None and session.server_url == self.embedded.url):
             return
         updated = self.settings.signed_in_as(session.staff.username)
         if updated != self.settings:
@@ -244,7 +362,10 @@ def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:
     """Worker thread: start the local server and sign in with its bootstrap token."""
     url = embedded.start()
     client = ApiClient(url, token=embedded.token)
-    return StaffSession(client, client.me(), local=True, store=LocalStore.for_embedded())
+    me = client.me()
+    remember_staff(me)  # the next start opens the window at once, as them (on the replica)
+    mark("server")
+    return StaffSession(client, me, local=True, store=LocalStore.for_embedded())
 
 
 class TerminationSignals(QObject):

@@ -46,7 +46,7 @@ from .qt import (
 from .resources import app_icon
 from .session import StaffSession
 from .settings_dialog import SettingsDialog
-from .sync_view import SyncIssuesPanel, issues_button_text, status_text
+from .sync_view import SyncIssuesPanel, SyncProgress, issues_button_text, status_text
 from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
 from .widgets import named
@@ -200,7 +200,11 @@ class MainWindow(QMainWindow):
         self.issues_button.setToolTip("Changes the server did not accept: choose what to keep")
         self.issues_button.clicked.connect(self.show_sync_issues)
         self.issues_button.hide()
-        for widget in (self.staff_label, self.server_label, self.connection_label, self.issues_button):
+        self.sync_progress = SyncProgress(self)  # a first sync's progress, with Cancel
+        self.sync_progress.cancel_requested.connect(self.workspace.cancel_sync)
+        self.workspace.status_changed.connect(self.sync_progress.show_status)
+        for widget in (self.staff_label, self.server_label, self.connection_label, self.sync_progress,
+                       self.issues_button):
             bar.addPermanentWidget(widget)
 
     # ----------------------------------------------------------------- actions

@@ -21,6 +21,10 @@ class StaffSession:
     #: The workstation's local store of this server, opened by the sign-in op (off the
     #: GUI thread); None lets the workspace open it.
     store: LocalStore | None = field(default=None, compare=False, repr=False)
+    #: True while the embedded server is still starting: the window opened on the local
+    #: replica as the person remembered from the last start; the client gets the server's
+    #: address (:meth:`ApiClient.retarget`) once it answers, then the syncer starts.
+    starting: bool = False
 
     @property
     def server_url(self) -> str:

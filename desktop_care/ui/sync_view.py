@@ -25,6 +25,7 @@ from .qt import (
     QLabel,
     QModelIndex,
     QObject,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -87,6 +88,10 @@ def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str,
         if status.progress is not None and status.progress[1] > 0:
             done, total = status.progress
             return f"● Syncing {done} of {total}…", "syncing", "Sending changes to the server"
+        if status.pulled is not None:
+            done, total = status.pulled
+            return (f"● Receiving the directory… {fmt.count(done)} of about {fmt.count(total)}", "syncing",
+                    "Bringing this computer's copy of the member directory up to date")
         if status.received is not None:
             return (f"● Receiving changes… {status.received:.0%}", "syncing",
                     "Bringing this computer's copy of the member directory up to date")
@@ -94,7 +99,50 @@ def status_text(status: SyncStatus, retry_in: float | None = None) -> tuple[str,
     text = "● Online"
     if status.pending:
         text += f" — {waiting(status.pending)}"
+    if status.paused:
+        return (text + " · sync paused" + others_text, "online",
+                "Receiving the directory was cancelled: Sync now (F5) goes on from where it stopped" + others_tip)
     return text + others_text, "online", (status.last_error or "Connected to the server") + others_tip
+
+
+class SyncProgress(QWidget):
+    """The status bar's bar for a long pull (a first sync): rows received of about how
+    many, with a Cancel (each page is stored with its cursor, so stopping is safe and the
+    next sync goes on from there). Hidden otherwise."""
+
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("syncProgress")
+        self.bar = named(QProgressBar(), "syncProgressBar")
+        self.bar.setAccessibleName("Directory received")
+        self.bar.setFixedWidth(160)
+        self.bar.setTextVisible(False)
+        self.cancel_button = named(QPushButton("Cancel"), "cancelSyncButton")
+        self.cancel_button.setToolTip("Stop receiving the directory for now (Sync now goes on from here)")
+        self.cancel_button.clicked.connect(self._cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    def show_status(self, status: SyncStatus) -> None:
+        if status.syncing and status.pulled is not None:
+            done, total = status.pulled
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(min(done, total))
+            self.bar.setToolTip(f"{fmt.count(done)} of about {fmt.count(total)} members received")
+            self.cancel_button.setEnabled(True)
+            self.setFixedSize(self.sizeHint())  # its own size: never squeezes the status text
+            self.show()
+        elif not status.syncing:
+            self.hide()
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)  # takes effect once the page being written is stored
+        self.cancel_requested.emit()
 
 
 def issues_button_text(count: int) -> str:

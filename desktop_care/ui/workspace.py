@@ -101,7 +101,7 @@ class Workspace(QObject):
         self.client = session.client
         # The sign-in op opened the store off the GUI thread; tests may hand one in.
         self.store = store or session.store or LocalStore.for_server(session.server_url)
-        self._online = not session.offline
+        self._online = not session.offline and not session.starting
         #: Who makes the changes queued here (their own session sends them).
         self.author = Author.of(session.staff)
         self.status = SyncStatus(online=self._online, pending=self.store.pending_count(self.author.user_id),
@@ -112,7 +112,9 @@ class Workspace(QObject):
         # Before the syncer: its thread relays events from the moment it starts.
         self._stopped = False
         self.syncer = Syncer(self.store, self.client, on_event=self._relay, interval=interval,
-                             autostart=start, author=self.author, drop_offline_sign_in=True)
+                             autostart=start and not session.starting, author=self.author,
+                             drop_offline_sign_in=True)
+        self._start_syncer = start
 
     # ----------------------------------------------------------------- state
 
@@ -363,6 +365,19 @@ class Workspace(QObject):
 
     def sync_now(self) -> None:
         self.syncer.nudge()
+
+    def server_ready(self) -> None:
+        """The embedded server answers (the session was ``starting``): the client now
+        points at it, so searches go to it and the syncer starts (GUI thread)."""
+        self._online = True
+        if self._start_syncer and not self._stopped:
+            self.syncer.start()
+        self.syncer.nudge()
+
+    def cancel_sync(self) -> None:
+        """Stop the pull under way after the page being written (the next "Sync now",
+        or the next start, goes on from there)."""
+        self.syncer.cancel_pull()
 
     def stop(self, wait: float = 0.0) -> None:
         """Stop the syncer (at sign-out or quit) without blocking the GUI thread: a

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from desktop_care import config, embedded
 from desktop_care.__main__ import main
 from desktop_care.embedded import EmbeddedServer
 from desktop_care.sync.api_client import ApiClient
-from desktop_care.ui.app import DesktopCare, Options
+from desktop_care.ui.app import SERVER_STARTING, DesktopCare, Options
 from desktop_care.ui.main_window import ONLINE
 from desktop_care.ui.qt import QImage, QPushButton, Qt
 from desktop_care.ui.startup import STARTING
@@ -50,7 +52,7 @@ def test_sign_in_search_and_sign_out(qtbot, qapp, sqlite_server: LiveServer, sta
     again.close()
 
 
-def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> None:
+def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp, screenshot) -> None:
     app = DesktopCare(qapp, Options(), embedded_factory=lambda: EmbeddedServer(seed_members=25))
     try:
         app.start()
@@ -81,6 +83,7 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
         again = app.main_window
         assert again is not None and again.staff_label.text().endswith("· Society Admin")
         qtbot.waitUntil(lambda: again.search_view.summary.text() == "25 members")
+        qtbot.waitUntil(lambda: again.connection_state == ONLINE, timeout=120_000)
         assert first is not None and not first.running
         assert app.embedded is not None and app.embedded is not first and app.embedded.running
         # Another port, the same data: the workstation keeps its one local store.
@@ -90,6 +93,39 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp) -> N
     finally:
         app.shutdown()
     assert app.embedded is not None and not app.embedded.running
+    _second_start_opens_on_the_replica(qtbot, qapp, screenshot)
+
+
+def _second_start_opens_on_the_replica(qtbot, qapp, screenshot) -> None:  # type: ignore[no-untyped-def]
+    """A second start opens the window at once on the local replica, as the remembered
+    admin, and searches it while the server has not answered (it is held at its start by
+    a write lock on its database, which it waits for); then the server comes up behind."""
+    assert embedded.remembered_staff() is not None
+    held = sqlite3.connect(config.data_dir() / "server.sqlite3", timeout=30)
+    held.execute("BEGIN EXCLUSIVE")  # the server's start writes its bootstrap token: it waits
+    app = DesktopCare(qapp, Options(), embedded_factory=lambda: EmbeddedServer(seed_members=25))
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: app.main_window is not None)
+        window = app.main_window
+        assert window is not None and window.isVisible()
+        assert app.startup_window is None  # no "Starting the local server…" window
+        assert window.staff_label.text().endswith("· Society Admin")
+        qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
+        assert app.embedded is not None and app.embedded.url is None  # not answering yet
+        assert window.connection_label.text() == SERVER_STARTING
+        assert window.server_label.text() == "Local server (starting)"
+        screenshot(window, "second-start-before-the-server")
+        held.rollback()
+        qtbot.waitUntil(lambda: window.connection_state == ONLINE, timeout=60_000)
+        assert app.embedded.url is not None and window.server_label.text() == f"{app.embedded.url} (local)"
+        assert window.workspace.client.base_url == app.embedded.url  # the same client, retargeted
+        window.search_view.set_query("")
+        qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
+        window.close()
+    finally:
+        held.close()
+        app.shutdown()
 
 
 @pytest.mark.expect_log("desktop_care.ui.message", r"^Your session has ended")
