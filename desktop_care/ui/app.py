@@ -24,8 +24,8 @@ from pathlib import Path
 from .. import __version__, crash
 from .. import settings as saved_settings
 from ..embedded import EmbeddedServer, remember_staff, remembered_staff
+from ..logs import QUIT_AFTER_ENV, mark
 from ..schemas import StaffPublic
-from ..startup_marks import QUIT_AFTER_ENV, mark
 from ..sync.api_client import DEFAULT_RETRIES, ApiClient
 from ..sync.local_store import LocalStore
 from ..sync.syncer import SyncStatus

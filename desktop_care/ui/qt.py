@@ -6,9 +6,13 @@ version quirks are handled in one place.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from PySide6 import __version__ as PYSIDE_VERSION
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QEvent,
     QModelIndex,
     QObject,
@@ -37,8 +41,6 @@ from PySide6.QtGui import (
     QPalette,
 )
 from PySide6.QtNetwork import QSslCertificate, QSslConfiguration
-from PySide6.QtWebEngineCore import QWebEngineCertificateError, QWebEnginePage, QWebEngineProfile
-from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -79,7 +81,34 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid as is_alive
 
+if TYPE_CHECKING:
+    from PySide6.QtWebEngineCore import QWebEngineCertificateError, QWebEnginePage, QWebEngineProfile
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+
 ModelIndex = QModelIndex | QPersistentModelIndex
+
+#: QtWebEngine (Chromium: ~30 MB resident and a slower start) loads only when the first
+#: web view is made (acting on behalf), not at start: its names come from here on first
+#: use (:func:`__getattr__`). Loading it after the QApplication exists needs OpenGL
+#: contexts shared, which must be set before the QApplication is made: here.
+_WEB_ENGINE = {
+    "QWebEngineCertificateError": "PySide6.QtWebEngineCore",
+    "QWebEnginePage": "PySide6.QtWebEngineCore",
+    "QWebEngineProfile": "PySide6.QtWebEngineCore",
+    "QWebEngineView": "PySide6.QtWebEngineWidgets",
+}
+if QCoreApplication.instance() is None:
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
+
+def __getattr__(name: str) -> Any:
+    """The QtWebEngine names, imported the first time one is asked for."""
+    module = _WEB_ENGINE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "PYSIDE_VERSION",

@@ -6,6 +6,9 @@ Real parts: the shared SQLite server, the real LocalStore, Syncer and main windo
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from desktop_care.sync.local_store import LocalStore
@@ -13,7 +16,7 @@ from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import QApplication, Qt
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.workspace import Workspace
-from tests.support.servers import LiveServer
+from tests.support.servers import REPO, LiveServer
 from tests.ui.arrange import add_members, signed_in_client, unique
 
 
@@ -54,3 +57,13 @@ def test_a_first_sync_shows_its_progress_and_cancel_stops_it_until_sync_now(
     assert store.search("").total >= 40
     workspace.stop(wait=5.0)
     store.close()
+
+
+def test_the_app_starts_without_loading_the_web_engine() -> None:
+    """QtWebEngine (Chromium, ~30 MB resident) loads with the first portal view, not at start."""
+    probe = ("import sys, desktop_care.ui.app, desktop_care.ui.main_window; "
+             "print(sorted(m for m in sys.modules if 'WebEngine' in m))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=str(REPO), env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

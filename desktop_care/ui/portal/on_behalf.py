@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from ...commands import ActOnBehalf
@@ -38,16 +39,15 @@ from ..qt import (
     QTimer,
     QUrl,
     QVBoxLayout,
-    QWebEngineCertificateError,
-    QWebEnginePage,
-    QWebEngineProfile,
-    QWebEngineView,
     QWidget,
     Signal,
     is_alive,
 )
 from ..widgets import FieldBox, named
 from .trust import distrust, refusal_page
+
+if TYPE_CHECKING:
+    from ..qt import QWebEngineCertificateError
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,8 @@ class OnBehalfWindow(QMainWindow):
         # A profile of its own, off the record (no storage name: nothing on disk), for
         # this session only. Owned by the application so that it outlives its page,
         # which must go first (see _release).
+        from ..qt import QWebEnginePage, QWebEngineProfile, QWebEngineView  # QtWebEngine loads here
+
         self.profile = QWebEngineProfile(QApplication.instance())
         assert self.profile.isOffTheRecord()
         self.page = QWebEnginePage(self.profile, self.profile)
@@ -258,6 +260,8 @@ class OnBehalfWindow(QMainWindow):
         """The page goes before its profile (Qt warns otherwise); both go with the window."""
         page, profile = self.page, self.profile
         if is_alive(page):
+            from ..qt import QWebEnginePage
+
             self.view.setPage(QWebEnginePage(self.view))  # a blank page the view owns
             page.destroyed.connect(profile.deleteLater)
             page.deleteLater()

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ... import config
-from ..qt import QSslCertificate, QSslConfiguration, QUrl, QWebEngineCertificateError
+from ..qt import QSslCertificate, QSslConfiguration, QUrl
+
+if TYPE_CHECKING:
+    from ..qt import QWebEngineCertificateError
 
 _trusted_files: set[Path] = set()
 

@@ -1,0 +1,299 @@
+"""Start-up benchmark: launch to a usable window, launch to the first results, cold and
+warm, and resident memory, with 3,000 and 1,000,000 members in the local replica.
+
+The real app (``python -m desktop_care``, the embedded default, offscreen) is launched
+as a child process with ``DESKTOP_CARE_STARTUP_MARKS=1``: it writes each point of its
+start to stderr with the system's monotonic clock and its resident memory
+(``desktop_care/logs.py`` ``mark``), and quits once its first sync round after the
+server answered is done (``DESKTOP_CARE_QUIT_AFTER=synced``). Measured from just
+before the launch:
+
+- **window**: the main window is shown (its search box answers from the replica);
+- **results**: the first page of results is on screen;
+- **server**: the embedded server answers (it starts behind the window);
+- **synced**: the first sync round after that is done.
+
+*Cold* is the first launch of a run with no compiled bytecode (a fresh
+``PYTHONPYCACHEPREFIX``) and, where the bench may, the OS file cache dropped; *warm* is
+the median of the launches after one more (which fills the warm bytecode cache, as an
+installed app has it: ``PYTHONDONTWRITEBYTECODE`` is dropped from the environment). Each figure stands beside its **floor**, measured
+in the same run the same way: a bare ``python -c`` that imports PySide6.QtWidgets and
+shows an empty QMainWindow.
+
+The data directories are built once under ``~/.cache/desktop_care/bench/``:
+``startup-3000`` by a first start of the app (it seeds 3,000 demo members and pulls them),
+``startup-1000000`` from a copy of it whose replica gets 997,000 more members, copies of
+the demo members with other ids (the server keeps its 3,000: what is measured is the
+app with a 1,000,000-member replica, not a pull of a million).
+
+    .venv/bin/python bench/startup.py                 # both sizes, 3 warm runs each
+    .venv/bin/python bench/startup.py --sizes 3000 --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.search import machine, machine_lines
+
+CACHE = Path.home() / ".cache" / "desktop_care" / "bench"
+RESULTS = REPO / "bench" / "results"
+MARKS = ("window", "results", "server", "synced")
+TARGETS = {"window_s": 1.0, "rss_mb": 200.0}
+SMALL = 3000
+
+FLOOR = """
+import os, sys, time
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+window = QMainWindow()
+window.resize(1280, 760)
+window.show()
+app.processEvents()
+rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:'))
+print(f"desktop-care-mark window {time.monotonic():.4f} {rss} {rss}", file=sys.stderr, flush=True)
+"""
+
+
+def drop_file_cache() -> bool:
+    """Drop the OS file cache (needs root and a writable /proc/sys); whether it did."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def launch(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run ``command``; the seconds from launch to each mark and its memory (MB)."""
+    started = time.monotonic()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    marks: dict[str, Any] = {}
+    for line in result.stderr.splitlines():
+        if line.startswith("desktop-care-mark "):
+            _, name, at, rss, peak = line.split()
+            marks[name] = {"s": round(float(at) - started, 3), "rss_mb": round(int(rss) / 1024, 1),
+                           "peak_mb": round(int(peak) / 1024, 1)}
+    if result.returncode != 0 or "window" not in marks:
+        raise RuntimeError(f"{command[-1][:40]!r} exited {result.returncode}: {result.stderr[-3000:]}")
+    marks["total_s"] = round(time.monotonic() - started, 3)
+    return marks
+
+
+#: Compiled bytecode of warm launches (as an installed app has it), outside the tree.
+WARM_PYCACHE = CACHE / "startup-pycache"
+
+
+def python_env(pycache: Path | None, **extra: str) -> dict[str, str]:
+    """The environment of a launch: bytecode written and read under ``pycache`` (a fresh
+    directory: cold; None: the warm one), whatever this shell says."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache or WARM_PYCACHE), **extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def app_env(data_dir: Path, pycache: Path | None) -> dict[str, str]:
+    return python_env(pycache, DESKTOP_CARE_DATA_DIR=str(data_dir), DESKTOP_CARE_STARTUP_MARKS="1",
+                      DESKTOP_CARE_QUIT_AFTER="synced", PYTHONPATH=str(REPO))
+
+
+def run_app(data_dir: Path, pycache: Path | None = None) -> dict[str, Any]:
+    return launch([sys.executable, "-m", "desktop_care"], app_env(data_dir, pycache), timeout=900)
+
+
+def run_floor(pycache: Path | None = None) -> dict[str, Any]:
+    return launch([sys.executable, "-c", FLOOR], python_env(pycache), timeout=300)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def small_dir() -> Path:
+    """A data directory after a first start: 3,000 demo members, pulled, admin remembered."""
+    path = CACHE / f"startup-{SMALL}"
+    if not (path / "workstation" / "embedded-staff.json").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        print(f"first start into {path} (seeds {SMALL:,} demo members) ...", flush=True)
+        first = run_app(path)
+        (path / "first-start.json").write_text(json.dumps(first))
+    return path
+
+
+def big_dir(members: int) -> Path:
+    """A copy of the small directory whose replica holds ``members`` members."""
+    path = CACHE / f"startup-{members}"
+    if (path / "replica.ready").exists():
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(small_dir(), path)
+    print(f"filling the replica in {path} to {members:,} members ...", flush=True)
+    started = time.monotonic()
+    _fill_replica(path, members)
+    (path / "replica.ready").write_text(f"{members} members, {time.monotonic() - started:.0f} s\n")
+    return path
+
+
+def _fill_replica(path: Path, members: int) -> None:
+    os.environ["DESKTOP_CARE_DATA_DIR"] = str(path)
+    from desktop_care.embedded import EmbeddedServer
+    from desktop_care.schemas import FeedChange, FeedPage, MemberRecord
+    from desktop_care.sync.api_client import ApiClient
+    from desktop_care.sync.local_store import LocalStore
+
+    server = EmbeddedServer()
+    records: list[MemberRecord] = []
+    try:
+        client = ApiClient(server.start(), token=server.token)
+        after = 0
+        while True:
+            page = client.changes(after, 1000)
+            records += [c.member for c in page.changes if c.member is not None]
+            if not page.has_more:
+                break
+            after = page.cursor
+    finally:
+        server.stop()
+    store = LocalStore(path / "workstation" / "embedded.sqlite3")
+    have = len(records)
+    member_step = max(r.id for r in records) + 1
+    address_step = max((a.id for r in records for a in r.addresses), default=0) + 1
+    copy = 0
+    while have < members:
+        copy += 1
+        batch: list[FeedChange] = []
+        for record in records:
+            if have >= members:
+                break
+            new_id = record.id + copy * member_step
+            clone = record.model_copy(update={
+                "id": new_id, "member_no": str(5_000_000 + new_id), "logon_id": f"{record.logon_id}.{copy}",
+                "email": f"{copy}.{record.email}" if record.email else "",
+                "addresses": [a.model_copy(update={"id": a.id + copy * address_step}) for a in record.addresses],
+            })
+            batch.append(FeedChange(seq=0, entity="member", id=new_id, deleted=False, member=clone))
+            have += 1
+        store.apply_feed(FeedPage(changes=batch, cursor=0, has_more=False))  # cursor and epoch stay
+        if copy % 20 == 0:
+            print(f"  {have:,} members", flush=True)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def median_marks(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in (*MARKS, "total_s"):
+        if name == "total_s":
+            out[name] = round(statistics.median(r[name] for r in runs), 3)
+            continue
+        present = [r[name] for r in runs if name in r]
+        if present:
+            out[name] = {key: round(statistics.median(m[key] for m in present), 3 if key == "s" else 1)
+                         for key in ("s", "rss_mb", "peak_mb")}
+    return out
+
+
+def write_report(result: dict[str, Any], output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    stem = f"startup-{result['date']}"
+    (output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [f"# Start-up benchmark ({result['date']})", "", *machine_lines(result["machine"]),
+             "## Method", "",
+             "The real app (embedded default, offscreen) launched as a child process; seconds from just "
+             "before the launch to each mark it prints (`desktop_care/logs.py`, `mark`); resident memory "
+             "(VmRSS) at the mark. Cold: first launch with no compiled bytecode"
+             f"{' and the OS file cache dropped' if result['dropped_file_cache'] else ' (the OS file cache could not be dropped here)'}; "
+             f"warm: median of {result['runs']} launches. Floor: a bare `python -c` showing an empty "
+             "PySide6 QMainWindow, measured the same way in the same run.", "",
+             "## Results", "",
+             "| replica | run | window s | results s | server s | synced s | RSS at results MB | peak by synced MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, floor in (("cold", result["floor"]["cold"]), ("warm", result["floor"]["warm"])):
+        lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {floor['window']['rss_mb']:.0f} | |")
+    for size, data in result["sizes"].items():
+        for label in ("cold", "warm"):
+            m = data[label]
+
+            def s(name: str, marks: dict[str, Any] = m) -> str:
+                return f"{marks[name]['s']:.2f}" if name in marks else "—"
+
+            peak = m.get("synced", m["results"])["peak_mb"]
+            lines.append(f"| {int(size):,} | {label} | {s('window')} | {s('results')} | {s('server')} | "
+                         f"{s('synced')} | {m['results']['rss_mb']:.0f} | {peak:.0f} |")
+    lines += ["", "## Against the targets", ""]
+    warm_floor = result["floor"]["warm"]["window"]["s"]
+    for size, data in result["sizes"].items():
+        warm = data["warm"]
+        lines.append(f"- {int(size):,} members, warm: window {warm['window']['s']:.2f} s "
+                     f"({warm['window']['s'] / warm_floor:.1f}× the floor's {warm_floor:.2f} s), first results "
+                     f"{warm['results']['s']:.2f} s (target 1.0 s for a usable window); resident "
+                     f"{warm['results']['rss_mb']:.0f} MB at the first results, peak "
+                     f"{warm.get('synced', warm['results'])['peak_mb']:.0f} MB by the end of the first sync "
+                     f"(target 200 MB)")
+    if result.get("first_start"):
+        first = result["first_start"]
+        lines += ["", f"The first start ever (seeding {SMALL:,} demo members, then the first pull), when the "
+                  f"3,000 directory was built: window {first['window']['s']:.1f} s."]
+    (output / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    return output / f"{stem}.md"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=f"{SMALL},1000000", help="replica sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="warm launches per size")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    dirs = {size: small_dir() if size == SMALL else big_dir(size) for size in sizes}
+    info = machine(None)
+    result: dict[str, Any] = {"date": dt.date.today().isoformat(), "runs": args.runs, "sizes": {}}
+    first = CACHE / f"startup-{SMALL}" / "first-start.json"
+    if first.exists():
+        result["first_start"] = json.loads(first.read_text())
+    with tempfile.TemporaryDirectory(prefix="dc-startup-") as tmp:
+        dropped = drop_file_cache()
+        result["dropped_file_cache"] = dropped
+        floor_cold = run_floor(Path(tmp) / "floor-pycache")
+        run_floor()  # fills the warm bytecode cache (not counted)
+        floor_warm = [run_floor() for _ in range(args.runs)]
+        result["floor"] = {"cold": floor_cold, "warm": median_marks(floor_warm), "warm_runs": floor_warm}
+        print(f"floor: cold {floor_cold['window']['s']:.2f} s, warm {result['floor']['warm']['window']['s']:.2f} s",
+              flush=True)
+        for size, path in dirs.items():
+            drop_file_cache()
+            cold = run_app(path, Path(tmp) / f"pycache-{size}")
+            run_app(path)  # fills the warm bytecode cache (not counted)
+            warm = [run_app(path) for _ in range(args.runs)]
+            result["sizes"][str(size)] = {"cold": cold, "warm": median_marks(warm), "warm_runs": warm}
+            m = result["sizes"][str(size)]["warm"]
+            print(f"{size:,}: cold window {cold['window']['s']:.2f} s results {cold['results']['s']:.2f} s; "
+                  f"warm window {m['window']['s']:.2f} s results {m['results']['s']:.2f} s, "
+                  f"RSS {m['results']['rss_mb']:.0f} MB", flush=True)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"] = info
+    print(f"report: {write_report(result, args.output)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
