@@ -14,7 +14,7 @@ before the launch:
 - **synced**: the first sync round after that is done.
 
 *Cold* is the first launch of a run with no compiled bytecode (a fresh
-``PYTHONPYCACHEPREFIX``) and, where the bench may, the OS file cache dropped; *warm* is
+``PYTHONPYCACHEPREFIX``) and, with ``--drop-caches`` (root), the OS file cache dropped; *warm* is
 the median of the launches after one more (which fills the warm bytecode cache, as an
 installed app has it: ``PYTHONDONTWRITEBYTECODE`` is dropped from the environment). Each figure stands beside its **floor**, measured
 in the same run the same way: a bare ``python -c`` that imports PySide6.QtWidgets and
@@ -140,9 +140,10 @@ def big_dir(members: int) -> Path:
     path = CACHE / f"startup-{members}"
     if (path / "replica.ready").exists():
         return path
-    shutil.rmtree(path, ignore_errors=True)
-    shutil.copytree(small_dir(), path)
-    print(f"filling the replica in {path} to {members:,} members ...", flush=True)
+    if not (path / "workstation" / "embedded.sqlite3").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(small_dir(), path)
+    print(f"filling the replica in {path} to {members:,} members (goes on from an interrupted fill) ...", flush=True)
     started = time.monotonic()
     _fill_replica(path, members)
     (path / "replica.ready").write_text(f"{members} members, {time.monotonic() - started:.0f} s\n")
@@ -170,10 +171,12 @@ def _fill_replica(path: Path, members: int) -> None:
     finally:
         server.stop()
     store = LocalStore(path / "workstation" / "embedded.sqlite3")
-    have = len(records)
+    with store.engine.connect() as conn:
+        have = int(conn.exec_driver_sql("SELECT count(*) FROM member").scalar() or 0)
     member_step = max(r.id for r in records) + 1
     address_step = max((a.id for r in records for a in r.addresses), default=0) + 1
-    copy = 0
+    copy = (have - len(records)) // len(records)  # copies already stored by an interrupted fill
+    have = len(records) * (copy + 1)
     while have < members:
         copy += 1
         batch: list[FeedChange] = []
@@ -262,6 +265,9 @@ def main() -> int:
     parser.add_argument("--sizes", default=f"{SMALL},1000000", help="replica sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="warm launches per size")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="drop the OS file cache before cold launches (root only; slows everything else "
+                        "on the machine for a while: not on a shared one)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     dirs = {size: small_dir() if size == SMALL else big_dir(size) for size in sizes}
@@ -271,8 +277,7 @@ def main() -> int:
     if first.exists():
         result["first_start"] = json.loads(first.read_text())
     with tempfile.TemporaryDirectory(prefix="dc-startup-") as tmp:
-        dropped = drop_file_cache()
-        result["dropped_file_cache"] = dropped
+        result["dropped_file_cache"] = args.drop_caches and drop_file_cache()
         floor_cold = run_floor(Path(tmp) / "floor-pycache")
         run_floor()  # fills the warm bytecode cache (not counted)
         floor_warm = [run_floor() for _ in range(args.runs)]
@@ -280,7 +285,8 @@ def main() -> int:
         print(f"floor: cold {floor_cold['window']['s']:.2f} s, warm {result['floor']['warm']['window']['s']:.2f} s",
               flush=True)
         for size, path in dirs.items():
-            drop_file_cache()
+            if args.drop_caches:
+                drop_file_cache()
             cold = run_app(path, Path(tmp) / f"pycache-{size}")
             run_app(path)  # fills the warm bytecode cache (not counted)
             warm = [run_app(path) for _ in range(args.runs)]
