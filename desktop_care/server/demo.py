@@ -155,6 +155,18 @@ class SeedReport:
     seconds: float
 
 
+#: Every LEGACY_EVERY-th demo member carries a member ID from a legacy system, with a
+#: letter ("M12000250"), as members imported from other societies do.
+LEGACY_EVERY = 250
+
+
+def demo_member_no(member_id: int) -> str:
+    """The demo member ID of member ``member_id``: 1000000 + id, or a legacy "M" one."""
+    if member_id % LEGACY_EVERY == 0:
+        return f"M{12_000_000 + member_id}"
+    return str(1_000_000 + member_id)
+
+
 def _slug(value: str) -> str:
     return _SLUG.sub("", normalize(value))
 
@@ -257,13 +269,13 @@ class _Generator:
     def member(self) -> None:
         rng, ts = self.rng, self.ts
         member_id = self._id("member")
-        member_no = str(1_000_000 + member_id)
+        member_no = demo_member_no(member_id)
         person = self._person()
         email = self._email(person, member_id)
         phone = self._phone()
         status = rng.choices(_STATUSES, _STATUS_WEIGHTS)[0]
         created = self._ago(30, 3650)
-        logon_id = f"{(_slug(person.first) or 'm')[0]}{_slug(person.last)[:30]}{member_no}"
+        logon_id = f"{(_slug(person.first) or 'm')[0]}{_slug(person.last)[:30]}{member_no.lower()}"
 
         postcodes = [self._address(member_id, AddressKind.HOME)]
         if rng.random() < 0.3:
@@ -452,7 +464,7 @@ class _Generator:
         if state != UserState.INVITED:
             recently = max(since, until - dt.timedelta(days=30))
             last_login = self._between(recently if rng.random() < 0.6 else since, until)
-        member_no = str(1_000_000 + member_id) if member_id is not None else None
+        member_no = demo_member_no(member_id) if member_id is not None else None
         self.users.append(
             (
                 self._id("app_user"),
