@@ -646,10 +646,10 @@ def _demo_payment_manager(session: Session, member_ids: range, now: dt.datetime)
     approver = staff[1] if len(staff) > 1 else Actor(user_id=None, username="seed-demo")
     paid = list(session.execute(
         select(AccountTransaction.member_id, AccountTransaction.id, AccountTransaction.amount_cents)
-        .where(AccountTransaction.member_id.in_(list(member_ids)), AccountTransaction.kind == TxnKind.PAYMENT,
+        .where(AccountTransaction.member_id.between(member_ids.start, member_ids.stop - 1), AccountTransaction.kind == TxnKind.PAYMENT,
                AccountTransaction.order_id.is_not(None)).order_by(AccountTransaction.id).limit(40)).all())
     unpaid = list(session.execute(select(Order.contact_member_id, Order.id, Order.amount_cents).where(
-        Order.contact_member_id.in_(list(member_ids)), Order.state == OrderState.UNPAID).order_by(Order.id)
+        Order.contact_member_id.between(member_ids.start, member_ids.stop - 1), Order.state == OrderState.UNPAID).order_by(Order.id)
         .limit(10)).all())
     first_txn = (session.scalar(select(func.max(AccountTransaction.id))) or 0) + 1
     commands: list[tuple[Command | _Decide | _Later, Actor]] = []
@@ -725,7 +725,7 @@ def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: 
     to the accounting system, a few with another member as registrant. Charges and
     payments go through the ledger's one writer, so balances stay the sum of their rows."""
     members = list(session.scalars(select(Member).where(
-        Member.id.in_(list(member_ids)), Member.status.not_in((MemberStatus.MERGED, MemberStatus.INACTIVE)))
+        Member.id.between(member_ids.start, member_ids.stop - 1), Member.status.not_in((MemberStatus.MERGED, MemberStatus.INACTIVE)))
         .order_by(Member.id)))
     made = 0
     for member in members:
