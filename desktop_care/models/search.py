@@ -17,16 +17,17 @@ How a query runs (:func:`search_members`):
    tokens are shorter, the first one is matched as a prefix of the first name, last
    name or email (B-tree range scans). Other short tokens filter the candidates.
    A one-token query also matches member IDs exactly or by prefix.
-2. Each of those *sources* fetches up to ``total_cap + 1`` matching ids through its
+2. Each of those *sources* counts up to ``total_cap + 1`` matching ids through its
    index (unless index-only counts of name, email or member ID prefixes already show
-   more). When a source has no more than ``total_cap`` matches, all of them are in
-   hand: the total is exact and the page is cut from them. Otherwise the term is
+   more). When a source has no more than ``total_cap`` matches, the total is exact and
+   the page is cut from them in the same statement. Otherwise the term is
    common (at least 1 % of a million members), so walking the primary key in id order
    and filtering finds a page after a few thousand rows at most; the total is then
    reported as "at least ``total_cap``" (``total_exact`` false). Member IDs are
-   counted first, and the text source then fetches only members whose ID does not
-   match, so together they fetch no more than ``total_cap + 1`` ids (see ``_union``);
-   on PostgreSQL the ids come back as one array, or not at all when there are too many.
+   counted first, and the text source then counts only members whose ID does not
+   match, so together they look at no more than ``total_cap + 1`` ids (see ``_union``).
+   The database counts and sorts them and sends only the page (``_counted_page``): a
+   total of 9,000 costs no 9,000 Python objects.
 3. Results are ordered by member id and paged by keyset (the opaque cursor holds the
    last id); an exact member ID match comes first on the first page.
 """
@@ -493,69 +494,85 @@ def search_members(
     lead = [exact_id] if exact_id is not None and cursor is None else []
     want = limit - len(lead)
 
-    known, unknown, total_exact = _union(session, sources, total_cap)
-    candidates = [sorted(i for i in known if i > after and i != exact_id)[: want + 1]]
-    candidates += [list(session.scalars(source.walk(after, exact_id, want + 1))) for source in unknown]
+    pages, total, unknown = _union(session, sources, total_cap, after, exact_id, want + 1)
+    candidates = [*pages, *(list(session.scalars(source.walk(after, exact_id, want + 1))) for source in unknown)]
     merged = list(dict.fromkeys(heapq.merge(*candidates)))[: want + 1]
     page_ids = merged[:want]
     next_cursor = encode_cursor(max(0, page_ids[-1] if page_ids else after)) if len(merged) > want else None
 
-    total = len(known) if total_exact else total_cap
-    return SearchPage(_load(session, lead + page_ids), total, total_exact, next_cursor)
+    total_exact = not unknown and total <= total_cap
+    return SearchPage(_load(session, lead + page_ids), total if total_exact else total_cap, total_exact, next_cursor)
 
 
-def _union(session: Session, sources: Sequence[_Source], cap: int) -> tuple[set[int], Sequence[_Source], bool]:
-    """The matches of the sources, counted up to ``cap``: the ids of every match of the
-    first sources, the sources whose matches are not all among them (to walk for a
-    page), and whether the ids are all of it (no more than ``cap``).
+def _union(
+    session: Session, sources: Sequence[_Source], cap: int, after: int, exclude: int | None, n: int
+) -> tuple[list[list[int]], int, Sequence[_Source]]:
+    """The matches of the sources, counted up to ``cap``: for each source with no more
+    than ``cap`` matches its first ``n`` matching ids above ``after`` (but ``exclude``),
+    in id order; how many matches those sources have together; and the sources with
+    more (to walk for a page: the total is then "at least ``cap``").
 
     A source with a :meth:`_Source.condition` (member IDs) excludes its matches from
-    the later sources' fetches, so those fetch only what can still raise the total:
-    when 9,800 members' IDs start "113", the text needs 201 more matches, not 10,001,
-    to show the term is common."""
-    known: set[int] = set()
+    the later sources' counts, so the counts add up and the later sources count only
+    what can still raise the total: when 9,800 members' IDs start "113", the text needs
+    201 more matches, not 10,001, to show the term is common."""
+    pages: list[list[int]] = []
+    total = 0
     walk: list[_Source] = []
     excluding: list[ColumnElement[bool]] = []
-    disjoint = True  # every earlier source's matches are excluded from the later fetches
     for source in sources:
-        if walk or len(known) > cap:
+        if walk or total > cap:
             # The total is "at least cap" already; a source with few matches still
-            # gives its page from its ids rather than a walk through every member.
-            ids = _all_matches(session, source, cap, cap)
+            # gives its page from its index rather than a walk through every member.
+            found = _counted_page(session, source, cap, cap, (), after, exclude, n)
         else:
-            room = cap - len(known) if disjoint else cap
-            ids = _all_matches(session, source, cap, room, excluding if known else ())
-        if ids is None:
+            found = _counted_page(session, source, cap, cap - total, excluding if total else (), after, exclude, n)
+        if found is None:
             walk.append(source)
             continue
-        known.update(ids)
+        count, page = found
+        total += count
+        pages.append(page)
         condition = source.condition()
-        if condition is None:
-            disjoint = False
-        else:
+        # Only the last source may lack a condition: the counts of the others must not overlap.
+        assert condition is not None or source is sources[-1], "a source without a condition comes last"
+        if condition is not None:
             excluding.append(condition)
-    return known, walk, not walk and len(known) <= cap
+    return pages, total, walk
 
 
-def _all_matches(
-    session: Session, source: _Source, cap: int, room: int, excluding: Sequence[ColumnElement[bool]] = ()
-) -> Sequence[int] | None:
-    """The ids of every match of ``source`` that matches none of ``excluding``, or None
-    if there are more than ``room`` of them or the source alone has more than ``cap``."""
+def _counted_page(
+    session: Session,
+    source: _Source,
+    cap: int,
+    room: int,
+    excluding: Sequence[ColumnElement[bool]],
+    after: int,
+    exclude: int | None,
+    n: int,
+) -> tuple[int, list[int]] | None:
+    """How many matches ``source`` has that match none of ``excluding``, with the first
+    ``n`` of them above ``after`` (but ``exclude``) in id order; None if there are more
+    than ``room`` of them or the source alone has more than ``cap``.
+
+    One statement counts and pages: the index's matches (at most ``room + 1``) are
+    counted by a window function and sorted in the database with the page's rows first,
+    so no more than ``n`` ids ever become Python objects however many match."""
     for subset in source.subsets(cap + 1):
         if (session.scalar(select(func.count()).select_from(subset.subquery())) or 0) > cap:
             return None
-    if source.dialect is _Dialect.POSTGRESQL:
-        # Counted in the database and sent as one array, or not at all when there are
-        # too many: turning cap + 1 rows into Python objects costs more than finding them.
-        found = source.sample(room + 1, excluding).subquery()
-        member_id = next(iter(found.c))
-        count, ids = session.execute(
-            select(func.count(), case((func.count() > room, None), else_=func.array_agg(member_id))).select_from(found)
-        ).one()
-        return None if count > room else list(ids or ())
-    sample = session.scalars(source.sample(room + 1, excluding)).all()
-    return sample if len(sample) <= room else None
+    found = source.sample(room + 1, excluding).subquery()
+    member_id = next(iter(found.c))
+    on_page = member_id > after if exclude is None else and_(member_id > after, member_id != exclude)
+    rows = session.execute(
+        select(member_id, func.count().over(), on_page)
+        .order_by(case((on_page, 0), else_=1), member_id)
+        .limit(n)
+    ).all()
+    count = rows[0][1] if rows else 0
+    if count > room:
+        return None
+    return count, [row[0] for row in rows if row[2]]
 
 
 def _list_all(session: Session, after: int, limit: int) -> SearchPage:

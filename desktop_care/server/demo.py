@@ -155,6 +155,18 @@ class SeedReport:
     seconds: float
 
 
+#: Every LEGACY_EVERY-th demo member carries a member ID from a legacy system, with a
+#: letter ("M12000250"), as members imported from other societies do.
+LEGACY_EVERY = 250
+
+
+def demo_member_no(member_id: int) -> str:
+    """The demo member ID of member ``member_id``: 1000000 + id, or a legacy "M" one."""
+    if member_id % LEGACY_EVERY == 0:
+        return f"M{12_000_000 + member_id}"
+    return str(1_000_000 + member_id)
+
+
 def _slug(value: str) -> str:
     return _SLUG.sub("", normalize(value))
 
@@ -257,13 +269,13 @@ class _Generator:
     def member(self) -> None:
         rng, ts = self.rng, self.ts
         member_id = self._id("member")
-        member_no = str(1_000_000 + member_id)
+        member_no = demo_member_no(member_id)
         person = self._person()
         email = self._email(person, member_id)
         phone = self._phone()
         status = rng.choices(_STATUSES, _STATUS_WEIGHTS)[0]
         created = self._ago(30, 3650)
-        logon_id = f"{(_slug(person.first) or 'm')[0]}{_slug(person.last)[:30]}{member_no}"
+        logon_id = f"{(_slug(person.first) or 'm')[0]}{_slug(person.last)[:30]}{member_no.lower()}"
 
         postcodes = [self._address(member_id, AddressKind.HOME)]
         if rng.random() < 0.3:
@@ -452,7 +464,7 @@ class _Generator:
         if state != UserState.INVITED:
             recently = max(since, until - dt.timedelta(days=30))
             last_login = self._between(recently if rng.random() < 0.6 else since, until)
-        member_no = str(1_000_000 + member_id) if member_id is not None else None
+        member_no = demo_member_no(member_id) if member_id is not None else None
         self.users.append(
             (
                 self._id("app_user"),
@@ -634,10 +646,10 @@ def _demo_payment_manager(session: Session, member_ids: range, now: dt.datetime)
     approver = staff[1] if len(staff) > 1 else Actor(user_id=None, username="seed-demo")
     paid = list(session.execute(
         select(AccountTransaction.member_id, AccountTransaction.id, AccountTransaction.amount_cents)
-        .where(AccountTransaction.member_id.in_(list(member_ids)), AccountTransaction.kind == TxnKind.PAYMENT,
+        .where(AccountTransaction.member_id.between(member_ids.start, member_ids.stop - 1), AccountTransaction.kind == TxnKind.PAYMENT,
                AccountTransaction.order_id.is_not(None)).order_by(AccountTransaction.id).limit(40)).all())
     unpaid = list(session.execute(select(Order.contact_member_id, Order.id, Order.amount_cents).where(
-        Order.contact_member_id.in_(list(member_ids)), Order.state == OrderState.UNPAID).order_by(Order.id)
+        Order.contact_member_id.between(member_ids.start, member_ids.stop - 1), Order.state == OrderState.UNPAID).order_by(Order.id)
         .limit(10)).all())
     first_txn = (session.scalar(select(func.max(AccountTransaction.id))) or 0) + 1
     commands: list[tuple[Command | _Decide | _Later, Actor]] = []
@@ -713,7 +725,7 @@ def _orders(session: Session, rng: random.Random, now: dt.datetime, member_ids: 
     to the accounting system, a few with another member as registrant. Charges and
     payments go through the ledger's one writer, so balances stay the sum of their rows."""
     members = list(session.scalars(select(Member).where(
-        Member.id.in_(list(member_ids)), Member.status.not_in((MemberStatus.MERGED, MemberStatus.INACTIVE)))
+        Member.id.between(member_ids.start, member_ids.stop - 1), Member.status.not_in((MemberStatus.MERGED, MemberStatus.INACTIVE)))
         .order_by(Member.id)))
     made = 0
     for member in members:

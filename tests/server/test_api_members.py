@@ -47,6 +47,42 @@ def test_search_by_member_id_puts_the_exact_match_first(server: LiveServer, auth
     assert [item.id for item in page.items][:2] == [exact.id, longer.id]
 
 
+def test_a_member_id_with_letters_is_found_exactly_and_by_prefix_in_any_case(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    # Members imported from a legacy society keep IDs such as "M12376948".
+    digits = str(int(unique("")[:6], 16) % 10**6).rjust(6, "7")
+    legacy = make_member(db, "Legacy", "Imported", member_no=f"LX{digits}")
+    longer = make_member(db, "Legacy", "Longer", member_no=f"LX{digits}5")
+    for typed in (f"LX{digits}", f"lx{digits}", f" Lx{digits} "):
+        page = MemberPage.model_validate(search(server, auth, q=typed).json())
+        assert [item.id for item in page.items] == [legacy.id, longer.id], typed
+        assert page.items[0].member_no == f"LX{digits}"  # shown as stored
+        assert (page.total, page.total_exact) == (2, True)
+    page = MemberPage.model_validate(search(server, auth, q=f"lx{digits[:4]}").json())
+    assert [item.id for item in page.items] == [legacy.id, longer.id]
+
+
+def test_a_term_matching_member_ids_and_text_is_counted_once_and_paged_in_order(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    # "qv…" starts three member IDs and occurs in two names; one member has both.
+    token = unique("qv")[:9].lower()
+    by_id = [make_member(db, "Ida", f"Number{i}", member_no=f"{token}{i}") for i in range(3)]
+    by_name = [make_member(db, f"{token}name", "Text"), make_member(db, "Both", f"{token}x", member_no=f"{token}9")]
+    expected = sorted(m.id for m in [*by_id, *by_name])
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"q": token, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = MemberPage.model_validate(search(server, auth, **params).json())
+        assert (page.total, page.total_exact) == (5, True)
+        seen += [item.id for item in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == expected
+
+
 def test_a_nul_or_other_control_character_in_the_search_separates_words(
     server: LiveServer, auth: dict[str, str], db: Session
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
@@ -97,18 +97,22 @@ def search(
         PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})
     ] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
-) -> MemberPage:
+) -> Response:
     """Find members; results are ordered by member, one page at a time."""
     try:
         page = search_members(session, q, limit, cursor)
     except InvalidCursor as exc:
         raise InvalidInput("cursor", str(exc)) from None
-    return MemberPage(
+    body = MemberPage(
         items=[member_summary(member) for member in page.rows],
         total=page.total,
         total_exact=page.total_exact,
         next_cursor=page.next_cursor,
     )
+    # Built and validated once, serialised by pydantic straight to JSON bytes: returned
+    # as a model, FastAPI would dump it, validate it again against response_model and
+    # encode it in Python (decision 0027).
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.get(
