@@ -87,7 +87,7 @@ _ENTRY_WORDS = {"reply": "Reply sent", "note": "Internal note", "message": "Mess
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
-def _audit_kind(action: ColumnElement[str]) -> ColumnElement[str]:
+def _audit_kind(action: Any) -> ColumnElement[str]:
     """The chip an audited action belongs to, in SQL."""
     return case(
         (action == "member.change_status", TimelineKind.STATUS.value),
