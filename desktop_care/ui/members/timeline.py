@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Protocol
 
 from ...schemas import TimelineEntry, TimelineKind, TimelinePage
 from .. import format as fmt
-from ..qt import QHBoxLayout, QLabel, QModelIndex, QPushButton, QTabWidget, QTimer, QWidget
+from ..qt import (
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QModelIndex,
+    QPoint,
+    QPushButton,
+    QRect,
+    QSize,
+    QTabWidget,
+    QTimer,
+    QWidget,
+)
 from ..widgets import named
 from .activity import PAGE, _PagedTab
 
@@ -30,6 +42,59 @@ PREFETCH_ROWS = 10
 #: Audited actions whose own formatting (``fmt.history_change``) is richer than the
 #: server's detail; the others show the server's detail on one line.
 _SERVER_DETAIL = ("mail.queued", "on_behalf.start")
+
+
+class ChipRows(QLayout):
+    """Widgets left to right, wrapping onto another row when the width runs out (the
+    chips stay whole on a narrow window)."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._gap = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        widest = max((item.minimumSize().width() for item in self._items), default=0)
+        return QSize(widest, self.heightForWidth(max(widest, 1)))
+
+    def _place(self, rect: QRect, *, move: bool) -> int:
+        """Lay the items out in ``rect`` (or only measure); returns the height used."""
+        x, y, row_height = rect.x(), rect.y(), 0
+        for item in self._items:
+            size = item.sizeHint()
+            if x > rect.x() and x + size.width() > rect.right() + 1:
+                x, y, row_height = rect.x(), y + row_height + self._gap, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), size))
+            x += size.width() + self._gap
+            row_height = max(row_height, size.height())
+        return y + row_height - rect.y()
 
 
 class TimelineSource(Protocol):
@@ -55,9 +120,11 @@ class TimelineTab(_PagedTab):
         self.counts: dict[TimelineKind, int] = {}
         self.opened: QWidget | None = None
 
-        chips = QHBoxLayout()
-        chips.setSpacing(4)
-        chips.addWidget(QLabel("Show:"))
+        self.chip_bar = named(QWidget(), "timelineChips")
+        chips = ChipRows(self.chip_bar)
+        show = QLabel("Show:")
+        show.setMinimumHeight(22)
+        chips.addWidget(show)
         self.all_chip = self._chip("All", "timelineChip_all", "Show every kind of entry")
         self.all_chip.setChecked(True)
         self.all_chip.clicked.connect(self._show_all)
@@ -68,7 +135,6 @@ class TimelineTab(_PagedTab):
             chip.toggled.connect(lambda _on: self._chips_changed())
             self.chips[kind] = chip
             chips.addWidget(chip)
-        chips.addStretch()
         self.more_button.hide()
         self.more_button.setEnabled(False)  # pages load as the list scrolls
         self.table.verticalScrollBar().valueChanged.connect(lambda _v: self._maybe_more())
@@ -80,7 +146,7 @@ class TimelineTab(_PagedTab):
         self._reload_soon.setSingleShot(True)
         self._reload_soon.setInterval(150)
         self._reload_soon.timeout.connect(self.reload)
-        self._finish_layout(chips)
+        self._finish_layout(self.chip_bar)
 
     def _chip(self, text: str, name: str, accessible: str) -> QPushButton:
         chip = named(QPushButton(text), name)
