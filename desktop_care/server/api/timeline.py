@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
@@ -202,9 +203,13 @@ def _names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
             session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))}
 
 
+@functools.cache
+def _command_labels() -> dict[str, str]:
+    return {cls.action: cls.label for cls in command_kinds().values()}
+
+
 def _label(action: str) -> str:
-    labels = {cls.action: cls.label for cls in command_kinds().values()}
-    known = _LABELS.get(action) or labels.get(action)
+    known = _LABELS.get(action) or _command_labels().get(action)
     if known:
         return known
     words = action.split(".", 1)[-1].replace("_", " ")
