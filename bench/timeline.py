@@ -70,7 +70,7 @@ def seed(session: Session, events: int, txns: int, entries: int, others: int) ->
     return member.id
 
 
-def timed(factory: sessionmaker[Session], call: Callable[[Session], Any]) -> dict[str, float]:
+def timed(factory: sessionmaker[Session], call: Callable[[Session], Any]) -> dict[str, Any]:
     samples = []
     for _ in range(RUNS):
         with factory() as session:

@@ -171,13 +171,14 @@ def _page_query(session: Session, member_id: int, wanted: set[str], after: tuple
         conditions = [*where, *_before(at_col, id_col, source, after)]
         if source == AUDIT and wanted != {k.value for k in TimelineKind}:
             conditions.append(kind.in_(sorted(wanted)))
-        branch = (select(literal(source, String).label("source"), id_col.label("id"), at_col.label("at"))
+        branch = (select(literal(source, String).label("source"), id_col.label("id"), at_col.label("at"),
+                         kind.label("kind"))
                   .where(*conditions).order_by(at_col.desc(), id_col.desc()).limit(limit + 1).subquery())
-        parts.append(select(branch.c.source, branch.c.id, branch.c.at))
+        parts.append(select(branch.c.source, branch.c.id, branch.c.at, branch.c.kind))
     if not parts:
         return None
     merged = union_all(*parts).subquery()
-    return (select(merged.c.source, merged.c.id, merged.c.at)
+    return (select(merged.c.source, merged.c.id, merged.c.kind)
             .order_by(merged.c.at.desc(), merged.c.source.desc(), merged.c.id.desc()).limit(limit + 1))
 
 
@@ -380,15 +381,14 @@ def timeline(
     rows = session.execute(query).all() if query is not None else []
     page = rows[:limit]
     by_source: dict[str, list[int]] = {}
-    for source, row_id, _at in page:
+    for source, row_id, _kind in page:
         by_source.setdefault(source, []).append(row_id)
     loaded = {source: _LOADERS[source](session, ids) for source, ids in by_source.items()}
-    kinds_of = dict(_kinds_of_audit(session, by_source.get(AUDIT, ())))
     items = []
-    for source, row_id, _at in page:
+    for source, row_id, kind_value in page:
         entry = loaded[source][row_id]
-        if source == AUDIT:
-            entry = entry.model_copy(update={"kind": kinds_of[row_id]})
+        if source == AUDIT:  # its kind comes from its action, worked out in the query
+            entry = entry.model_copy(update={"kind": TimelineKind(kind_value)})
         items.append(entry)
     next_cursor = None
     if len(rows) > limit:
@@ -396,9 +396,3 @@ def timeline(
         next_cursor = _encode(loaded[last[0]][last[1]].at, last[0], last[1])
     return TimelinePage(items=items, next_cursor=next_cursor, counts=_counts(session, member_id) if after is None else None)
 
-
-def _kinds_of_audit(session: Session, ids: Sequence[int]) -> Iterable[tuple[int, TimelineKind]]:
-    if not ids:
-        return []
-    return [(row_id, TimelineKind(value)) for row_id, value in
-            session.execute(select(AuditEvent.id, _audit_kind(AuditEvent.action)).where(AuditEvent.id.in_(ids)))]
