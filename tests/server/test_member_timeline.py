@@ -4,7 +4,9 @@ kind, each action once."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -213,3 +215,5 @@ def test_the_timeline_needs_staff_a_known_member_and_a_real_cursor(
     bad = get(server, auth, path, cursor="not-a-cursor")
     assert bad.status_code == 422 and "cursor" in bad.json()["fields"]
     assert get(server, auth, path, kind="nonsense").status_code == 422
+    huge = base64.urlsafe_b64encode(json.dumps(["2025-01-01T00:00:00+00:00", "audit", 10**30]).encode()).decode()
+    assert get(server, auth, path, cursor=huge).status_code == 422  # a forged id: refused, not a 500

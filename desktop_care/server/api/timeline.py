@@ -116,7 +116,7 @@ def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
         moment = dt.datetime.fromisoformat(at)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidInput("cursor", _BAD_CURSOR) from exc
-    if type(row_id) is not int or source not in SOURCES or moment.tzinfo is None:
+    if type(row_id) is not int or not 0 <= row_id < 2**31 or source not in SOURCES or moment.tzinfo is None:
         raise InvalidInput("cursor", _BAD_CURSOR)
     return moment, source, row_id
 
