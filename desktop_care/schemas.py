@@ -7,6 +7,7 @@ same classes, so plain, typed, immutable data (never ORM objects) crosses thread
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from typing import Any, Literal
 
@@ -286,6 +287,63 @@ class HistoryPage(Schema):
     items: list[HistoryEvent]
     total: int
     next_cursor: str | None = None
+
+
+class TimelineKind(enum.StrEnum):
+    """The filter chips of a member's timeline (``GET /members/{id}/timeline?kind=``)."""
+
+    ACCOUNT = "account"
+    STATUS = "status"
+    MERGE = "merge"
+    MAIL = "mail"
+    TICKETS = "tickets"
+    MONEY = "money"
+    COURSES = "courses"
+    ANIMALS = "animals"
+    ON_BEHALF = "on_behalf"
+
+    @property
+    def label(self) -> str:
+        return {"account": "Account", "status": "Status", "merge": "Merges", "mail": "Mail",
+                "tickets": "Tickets", "money": "Orders & payments", "courses": "Courses",
+                "animals": "Animals", "on_behalf": "On behalf"}[self.value]
+
+
+class TimelineEntry(Schema):
+    """One thing that happened to a member (the Timeline tab), from the audit or from
+    the ledger that owns it (docs/decisions/0029-member-timeline.md)."""
+
+    #: ``source:id``, unique in the timeline (``audit:17``, ``account_txn:4``...).
+    key: str
+    kind: TimelineKind
+    at: dt.datetime
+    #: The audited action (``member.update_contact``), or the ledger's event
+    #: (``txn.payment``, ``ticket.reply``, ``animal.registered``, ``course.registered``).
+    action: str
+    #: The real actor (staff display name; "System" when nobody did it by hand).
+    actor_name: str
+    actor_username: str = ""
+    #: Set when the actor did it while acting on behalf of the member.
+    impersonation_id: str | None = None
+    origin: str = ""
+    client_address: str = ""
+    #: One line ("Payment £20.00 by cash, settled"), and more lines for a tooltip.
+    summary: str
+    detail: str = ""
+    #: An audit event's details as recorded (empty for ledger rows).
+    details: dict[str, Any] = Field(default_factory=dict)
+    #: What the entry opens, when it is about a ticket or an order.
+    ticket_id: int | None = None
+    order_no: str | None = None
+
+
+class TimelinePage(Schema):
+    """``GET /members/{id}/timeline``: newest first, a keyset page; ``counts`` (entries
+    of each kind, ignoring the kind filter) on the first page only."""
+
+    items: list[TimelineEntry]
+    next_cursor: str | None = None
+    counts: dict[TimelineKind, int] | None = None
 class MailOut(Schema):
     """One e-mail queued for a member, and how its delivery went."""
 

@@ -69,6 +69,8 @@ from ..schemas import (
     StaffPublic,
     TicketDetail,
     TicketPage,
+    TimelineKind,
+    TimelinePage,
     UserPage,
 )
 
@@ -588,6 +590,14 @@ class ApiClient:
         if cursor:
             params.append(("cursor", cursor))
         return self._call("GET", f"/members/{int(member_id)}/history", HistoryPage, params=params)
+
+    def member_timeline(self, member_id: int, *, kinds: Sequence[TimelineKind] = (), limit: int = 50,
+                        cursor: str | None = None) -> TimelinePage:
+        """Everything that happened to the member, newest first (``GET /members/{id}/timeline``)."""
+        params: list[tuple[str, str | int]] = [("limit", limit), *(("kind", k.value) for k in kinds)]
+        if cursor:
+            params.append(("cursor", cursor))
+        return self._call("GET", f"/members/{int(member_id)}/timeline", TimelinePage, params=params)
 
     def member_orders(self, member_id: int) -> OrderList:
         """Every order of the member, newest first (``GET /members/{id}/orders``)."""

@@ -34,6 +34,8 @@ from ..schemas import (
     OrderList,
     PointsPage,
     RefundList,
+    TimelineKind,
+    TimelinePage,
 )
 from ..sync.api_client import NotFound, TimedOut, Unreachable
 from ..sync.local_store import Author, LocalStore, SyncIssue
@@ -207,6 +209,11 @@ class Workspace(QObject):
                        cursor: str | None = None) -> HistoryPage:
         """The member's history (from the server: the audit log is not kept offline)."""
         return self.client.member_history(member_id, actions=actions, q=q, limit=limit, cursor=cursor)
+
+    def member_timeline(self, member_id: int, *, kinds: Sequence[TimelineKind] = (), limit: int = 50,
+                        cursor: str | None = None) -> TimelinePage:
+        """The member's timeline (from the server: the audit and the ledgers are not kept offline)."""
+        return self.client.member_timeline(member_id, kinds=kinds, limit=limit, cursor=cursor)
 
     def member_orders(self, member_id: int) -> OrderList:
         """The member's orders (from the server: orders are not kept offline)."""

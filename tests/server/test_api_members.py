@@ -164,7 +164,7 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
     }
     assert operations == {
         "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
-            "runCommand", "getMemberPoints", "getMemberHistory", "listUsers", "getMergePlan", "getMerges",
+            "runCommand", "getMemberPoints", "getMemberHistory", "getMemberTimeline", "listUsers", "getMergePlan", "getMerges",
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
             "actOnBehalf", "getOnBehalf", "endOnBehalf", "getOnBehalfSettings", "setOnBehalfSettings",
             "getMemberOrders",

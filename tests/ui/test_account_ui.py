@@ -1,6 +1,6 @@
 """Account work from the member's details against the real server: Edit info with every
 address kind, Block for payment (queued offline, pending, then on the server), and the
-Points and History tabs with their empty, filtered and error states.
+Points and Timeline tabs with their empty and error states.
 
 Set ``DESKTOP_CARE_SHOTS=/some/dir`` to keep a PNG of every screen these tests reach.
 """
@@ -10,11 +10,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from desktop_care.models import Address, AddressKind, AuditEvent, Member
+from desktop_care.schemas import TimelineKind
 from desktop_care.sync.api_client import ApiClient
 from desktop_care.ui.main_window import MainWindow
-from desktop_care.ui.members.activity import HistoryTab, PointsTab
+from desktop_care.ui.members.activity import PointsTab
 from desktop_care.ui.members.details_dialog import MemberDetailsDialog
 from desktop_care.ui.members.editing import BlockForPaymentDialog, EditContactDialog
+from desktop_care.ui.members.timeline import TimelineTab
 from desktop_care.ui.qt import QLabel, Qt
 from desktop_care.ui.session import StaffSession
 from tests.support.servers import LiveServer
@@ -176,18 +178,19 @@ def test_points_tab_empty_and_unreachable_states(qtbot, sqlite_server: LiveServe
 
     gone = ApiClient("http://127.0.0.1:9", retries=0)
     gone.token = "whatever"
-    broken = HistoryTab(gone, nobody)
+    broken = TimelineTab(gone, nobody)
     qtbot.addWidget(broken)
     broken.resize(720, 320)
     broken.show()
     broken.ensure_loaded()
     qtbot.waitUntil(lambda: not broken.loading)
-    assert broken.state.title.text() == "The history could not be loaded."
+    assert broken.state.title.text() == "The timeline could not be loaded."
+    assert "server" in broken.state.body.text().lower()  # it needs the server, and says so
     assert broken.state.retry_button.isVisible()
-    shot(broken, "history-tab-unreachable")
+    shot(broken, "timeline-tab-unreachable")
 
 
-def test_history_tab_says_who_from_where_and_what_changed_and_filters(
+def test_the_timeline_says_who_and_what_changed_and_a_chip_filters_it(
     qtbot, window: MainWindow, member: FullMember, sqlite_server: LiveServer
 ) -> None:
     details = opened(qtbot, window, member.id)
@@ -204,28 +207,26 @@ def test_history_tab_says_who_from_where_and_what_changed_and_filters(
                entity_id=member.id, details={"template": "renewal_reminder", "to": "edith.new@example.org"})
         session.commit()
 
-    details.show_tab("History")
+    details.show_tab("Timeline")
     tab = details.history_tab
-    qtbot.waitUntil(lambda: tab.loaded and len(tab.rows()) == 2, timeout=15_000)
-    mail, edit = tab.rows()
+    qtbot.waitUntil(lambda: tab.loaded and not tab.loading, timeout=15_000)
+    rows = tab.rows()
+    mail, edit = rows[0], next(r for r in rows if r[3] == "Edit contact details")
     name = window.session.staff.display_name or window.session.staff.username
-    assert mail[1:] == ["mailer", "—", "E-mail sent", "Template: renewal_reminder; To: edith.new@example.org"]
-    assert edit[1] == name and edit[2].startswith(window.workspace.store.workstation_id[:8])
-    assert edit[3] == "Edit contact details"
+    assert mail[1:4] == ["Mail", "mailer", "E-mail “renewal reminder” to edith.new@example.org — queued"]
+    assert edit[1:3] == ["Account", name]
     assert edit[4] == f"E-mail: edith.{member.last_name.lower()}@example.org → edith.new@example.org"
-    assert tab.count_label.text() == "2 events"
-    shot(details, "history-tab")
+    assert window.workspace.store.workstation_id in tab.table.item(rows.index(edit), 0).toolTip()
+    shot(details, "timeline-tab")
 
-    tab.kind.setCurrentText("Mail sent")
-    qtbot.waitUntil(lambda: not tab.loading and len(tab.rows()) == 1)
-    assert tab.rows()[0][3] == "E-mail sent"
-    tab.kind.setCurrentText("Points")
-    qtbot.waitUntil(lambda: not tab.loading and tab.stack.currentIndex() == 0)
-    assert tab.state.title.text() == "Nothing matches this filter."
-    shot(details, "history-tab-filtered-empty")
-    tab.kind.setCurrentText("All actions")
-    qtbot.keyClicks(tab.text, "edith.new")
-    qtbot.waitUntil(lambda: not tab.loading and len(tab.rows()) == 2 and tab.text.text() == "edith.new")
+    qtbot.mouseClick(tab.chips[TimelineKind.MAIL], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.loading and tab.rows() and all(r[1] == "Mail" for r in tab.rows()))
+    assert tab.chips[TimelineKind.MAIL].text() == "Mail 1" and not tab.all_chip.isChecked()
+    qtbot.mouseClick(tab.chips[TimelineKind.MAIL], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.chips[TimelineKind.ANIMALS], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.loading and tab.stack.currentIndex() == 0 and tab.kinds == [TimelineKind.ANIMALS])
+    assert tab.state.title.text() == "Nothing of this kind yet."
+    shot(details, "timeline-tab-filtered-empty")
     with server_session(sqlite_server) as session:
         audited = session.scalars(select(AuditEvent.origin).where(
             AuditEvent.entity_id == str(member.id), AuditEvent.action == "member.update_contact")).one()

@@ -21,6 +21,7 @@ from . import (
     orders,
     sync,
     tickets,
+    timeline,
     users,
 )
 
@@ -31,6 +32,7 @@ router.include_router(duplicates.router)  # before members: no clash with /membe
 router.include_router(members.router)
 router.include_router(merges.router)
 router.include_router(member_activity.router)
+router.include_router(timeline.router)
 router.include_router(sync.router)
 router.include_router(commands.router)
 router.include_router(accounts.router)

@@ -1,42 +1,36 @@
-"""The Points and History tabs of a member's details: the points ledger and the audit
-log of the account, newest first, a page at a time ("Show more"), read from the server
-(an op; they need the server, and say so when it cannot be reached).
-
-The History tab filters by kind of action and by text (typed text waits for a pause,
-like the member search); each row says who, when, from which workstation, what, and
-what changed (before → after), with every detail in its tooltip.
+"""The Points tab of a member's details (the points ledger, newest first, a page at a
+time: "Show more"), and the paged table every activity tab is built on, read from the
+server (an op; they need the server, and say so when it cannot be reached). The
+History tab became the Timeline (``timeline.py``: the audit and the ledgers in one
+stream).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...schemas import HistoryEvent, HistoryPage, PointsEntryOut, PointsPage
+from ...schemas import PointsEntryOut, PointsPage
 from .. import format as fmt
 from ..errors import describe
 from ..ops import Generation, Op
 from ..qt import (
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QStackedWidget,
     Qt,
     QTableWidget,
     QTableWidgetItem,
-    QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from ..widgets import StatePanel, make_read_only_table, named
 
 #: Rows per page.
 PAGE = 50
-#: How long typing may pause before the history is filtered (ms), as the search.
-FILTER_DELAY_MS = 300
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -45,22 +39,6 @@ class ActivitySource(Protocol):
 
     def member_points(self, member_id: int, limit: int = 50, cursor: str | None = None) -> PointsPage: ...
 
-    def member_history(self, member_id: int, *, actions: Sequence[str] = (), q: str = "", limit: int = 50,
-                       cursor: str | None = None) -> HistoryPage: ...
-
-
-#: The History filter: label → the actions it shows (an entry ending in "." is a prefix).
-HISTORY_FILTERS: dict[str, tuple[str, ...]] = {
-    "All actions": (),
-    "Contact details": ("member.update_contact",),
-    "E-mail preferences": ("member.set_email_preference",),
-    "Points": ("member.adjust_points",),
-    "Block for payment": ("member.block_for_payment",),
-    "Mail sent": ("mail.",),
-    "Portal users": ("user.",),
-    "Acting on behalf": ("on_behalf.",),
-    "Tickets": ("ticket.",),
-}
 
 
 class _PagedTab(QWidget):
@@ -70,6 +48,8 @@ class _PagedTab(QWidget):
     numeric: frozenset[int] = frozenset()
     empty_title = ""
     empty_body = ""
+    #: A page arrived or failed (a view waiting to select a row it needs).
+    page_done = Signal()
 
     def __init__(self, source: ActivitySource, member_id: int, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -166,15 +146,21 @@ class _PagedTab(QWidget):
             self.stack.setCurrentIndex(0)
             self.count_label.clear()
             self.more_button.hide()
+            self.page_done.emit()
             return
         for item in page.items:
             self._append(self.row(item), self.tooltip(item))
         self.stack.setCurrentIndex(1)
         self.table.resizeRowsToContents()
+        self.count_label.setText(self.show_count(page))
+        self.more_button.setVisible(page.next_cursor is not None)
+        self.page_done.emit()
+
+    def show_count(self, page: Any) -> str:
+        """The footer's count once a page arrived."""
         shown = self.table.rowCount()
         total = fmt.plural(page.total, self.noun, self.nouns)
-        self.count_label.setText(total if shown >= page.total else f"Showing {shown:,} of {total}")
-        self.more_button.setVisible(page.next_cursor is not None)
+        return total if shown >= page.total else f"Showing {shown:,} of {total}"
 
     def _failed(self, exc: BaseException) -> None:
         self.loading = False
@@ -182,9 +168,10 @@ class _PagedTab(QWidget):
         problem = describe(exc)
         if self.table.rowCount():
             self.count_label.setText(f"More could not be loaded: {problem.text}")
-            return
-        self.state.show_state(self.failed_title, problem.text, retry=True)
-        self.stack.setCurrentIndex(0)
+        else:
+            self.state.show_state(self.failed_title, problem.text, retry=True)
+            self.stack.setCurrentIndex(0)
+        self.page_done.emit()
 
     def _append(self, cells: list[str], tooltip: str) -> None:
         r = self.table.rowCount()
@@ -241,62 +228,3 @@ class PointsTab(_PagedTab):
     def row(self, item: PointsEntryOut) -> list[str]:
         return [fmt.when(item.at), item.actor_name, item.points_type.value.capitalize(), f"{item.delta:+,}",
                 item.reason]
-
-
-class HistoryTab(_PagedTab):
-    """Every action on the account: who, when, where from, what, before → after."""
-
-    headers = ("When", "Who", "Workstation", "Action", "What changed")
-    noun = "event"
-    nouns = "events"
-    failed_title = "The history could not be loaded."
-
-    def __init__(self, source: ActivitySource, member_id: int, parent: QWidget | None = None) -> None:
-        super().__init__(source, member_id, "historyTab", parent)
-        self.kind = named(QComboBox(), "historyKind")
-        self.kind.setAccessibleName("Kind of action")
-        for label in HISTORY_FILTERS:
-            self.kind.addItem(label)
-        self.kind.currentIndexChanged.connect(lambda _: self.reload())
-        self.text = named(QLineEdit(placeholderText="Filter by who or what changed…"), "historyText")
-        self.text.setClearButtonEnabled(True)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(FILTER_DELAY_MS)
-        self._debounce.timeout.connect(self.reload)
-        self.text.textChanged.connect(lambda _: self._debounce.start())
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Show:"))
-        filters.addWidget(self.kind)
-        filters.addWidget(self.text, 1)
-        self._finish_layout(filters)
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.kind.currentIndex() or self.text.text().strip())
-
-    def fetch_page(self, cursor: str | None) -> Callable[[], HistoryPage]:
-        source, member_id = self.source, self.member_id
-        actions = HISTORY_FILTERS[self.kind.currentText()]
-        q = self.text.text().strip()
-        return lambda: source.member_history(member_id, actions=actions, q=q, limit=PAGE, cursor=cursor)
-
-    def empty_state(self) -> tuple[str, str]:
-        if self.filtered:
-            return "Nothing matches this filter.", "Choose “All actions” or clear the text to see everything."
-        return "Nothing has been done on this account yet.", "Every change staff make, and every e-mail sent, is listed here."
-
-    def row(self, item: HistoryEvent) -> list[str]:
-        who = f"{item.actor_name} (on behalf)" if item.impersonation_id else item.actor_name
-        return [fmt.when(item.at), who, fmt.workstation(item.origin, item.client_address),
-                fmt.action_label(item.action), fmt.history_change(item.action, item.details)]
-
-    def tooltip(self, item: HistoryEvent) -> str:
-        lines = [f"{fmt.action_label(item.action)} — {fmt.when(item.at)}",
-                 f"By {item.actor_name} ({item.actor_username})"]
-        if item.origin or item.client_address:
-            lines.append(f"From workstation {item.origin or 'unknown'} at {item.client_address or 'unknown address'}")
-        if item.impersonation_id:
-            lines.append(f"Acting on behalf of the member (session {item.impersonation_id})")
-        lines += fmt.history_lines(item.action, item.details)
-        return "\n".join(lines)

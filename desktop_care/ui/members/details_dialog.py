@@ -66,7 +66,7 @@ from ..users.actions import UserActionBar, UserActions, state_tooltip
 from ..widgets import StatePanel, make_read_only_table, named
 from ..wizards import WizardHost, open_wizard, wizard_refusal
 from .accounts import InviteDialog, UserActionDialog, reset_question
-from .activity import HistoryTab, PointsTab
+from .activity import PointsTab
 from .animals import AnimalsTab
 from .courses import CoursesTab
 from .editing import (
@@ -81,6 +81,7 @@ from .editing import (
 )
 from .orders import OrdersTab
 from .payments import PaymentsTab
+from .timeline import TimelineTab, select_when_loaded
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource, Workspace
@@ -198,13 +199,14 @@ class MemberDetailsDialog(QDialog):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
         self.points_tab = PointsTab(source, member_id)  # type: ignore[arg-type]  # both sources have it
-        self.history_tab = HistoryTab(source, member_id)  # type: ignore[arg-type]
+        self.history_tab = TimelineTab(source, member_id, workspace=workspace,  # type: ignore[arg-type]
+                                       open_order=lambda no: select_when_loaded(self.orders_tab, no))
         self.orders_tab = OrdersTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
         self.animals_tab = AnimalsTab(source, member_id)  # type: ignore[arg-type]  # the workspace has it
         self.tabs = named(QTabWidget(), "detailsTabs")
         self.tabs.addTab(self.scroll_area, "Details")
         self.tabs.addTab(self.points_tab, "Points")
-        self.tabs.addTab(self.history_tab, "History")
+        self.tabs.addTab(self.history_tab, "Timeline")
         self.tabs.addTab(self.orders_tab, "Orders")
         self.payments_tab = PaymentsTab(source, member_id, workspace=workspace)  # type: ignore[arg-type]
         self.tabs.addTab(self.payments_tab, "Payments")
@@ -321,7 +323,7 @@ class MemberDetailsDialog(QDialog):
 
     def _tab_shown(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, (PointsTab, HistoryTab, OrdersTab, PaymentsTab, CoursesTab, AnimalsTab, MemberTicketsTab)):
+        if isinstance(tab, (PointsTab, TimelineTab, OrdersTab, PaymentsTab, CoursesTab, AnimalsTab, MemberTicketsTab)):
             tab.ensure_loaded()
 
     def show_tab(self, name: str) -> None:
