@@ -133,8 +133,9 @@ def _check_op_ids(session: Session, commands: list[Command]) -> None:
     fields: dict[str, str] = {}
     seen: dict[str, str] = {}
     digests = [c.digest() for c in commands]
-    stored = dict(session.execute(select(ProcessedCommand.op_id, ProcessedCommand.digest)
-                                  .where(ProcessedCommand.op_id.in_({str(c.op_id) for c in commands}))).tuples())
+    rows = session.execute(select(ProcessedCommand.op_id, ProcessedCommand.digest)
+                           .where(ProcessedCommand.op_id.in_(sorted({str(c.op_id) for c in commands}))))
+    stored = {op_id: digest for op_id, digest in rows}
     for index, command in enumerate(commands):
         try:
             check_target(command)
