@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import os
 import re
 import uuid
@@ -593,6 +594,8 @@ class LocalStore:
             latest[change.id] = None if change.deleted or change.member is None else change.member
         ids = sorted(latest)
         with self._write() as conn:
+            if page.has_more and _cursor(conn) == 0:
+                _defer_search_index(conn)  # the first page of a first sync (see below)
             for chunk in _chunks(ids):
                 conn.execute(delete(_search).where(_search.c.member_id.in_(chunk)))
                 conn.execute(delete(_address).where(_address.c.member_id.in_(chunk)))
@@ -619,7 +622,13 @@ class LocalStore:
                 conn.exec_driver_sql(_ADDRESS_ROW.sql, addresses)
             if searches:
                 conn.exec_driver_sql(_SEARCH_SQL, searches)
-            for member_id, record in latest.items():  # the feed now holds what they did
+            # The feed now holds what they did. Only the few members with applied
+            # changes still laid over are looked at (one query a chunk, not one a member:
+            # a first sync of 1,000,000 members has none).
+            laid_over = [member_id for chunk in _chunks(ids) for member_id in
+                         conn.scalars(select(_applied.c.member_id).where(_applied.c.member_id.in_(chunk)).distinct())]
+            for member_id in laid_over:
+                record = latest[member_id]
                 done = _applied.c.member_id == member_id
                 if record is not None:
                     done = and_(done, _applied.c.member_version <= record.version)
@@ -628,6 +637,8 @@ class LocalStore:
                 _set_state(conn, "cursor", str(page.cursor))
             if page.epoch is not None:
                 _set_state(conn, "epoch", page.epoch)
+            if not page.has_more:
+                _build_deferred_search_index(conn)
         return set(ids)
 
 
@@ -676,9 +687,43 @@ def _rebuild_replica(conn: Connection) -> None:
     _set_state(conn, "replica_schema", REPLICA_SCHEMA)
 
 
+# ---------------------------------------------------------------------- the search index during a first sync
+#
+# The FTS5 trigram index (``member_fts``) is kept in step with ``member_search`` by
+# triggers, row by row: on a first sync that is most of the time spent (bench/sync.py:
+# feeding it row by row costs about three times building it once from the rows). So the
+# first page of a first sync drops the triggers, the pages load ``member_search`` alone,
+# and the last page builds the index from the rows in its transaction and puts the
+# triggers back. The state key says a build is owed: a sync killed between pages
+# resumes with the triggers still off and builds the index when it ends. Until then a
+# search finds the pulled members by member ID, not yet by name or e-mail.
+
+_SEARCH_INDEX_OWED = "search_index_owed"
+
+
+def _defer_search_index(conn: Connection) -> None:
+    triggers = conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'member_search'").scalars().all()
+    for name in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    _set_state(conn, _SEARCH_INDEX_OWED, "1")
+
+
+def _build_deferred_search_index(conn: Connection) -> None:
+    """Build the index from ``member_search`` and restore its triggers, if a first sync
+    deferred them (else nothing)."""
+    if conn.scalar(select(_state.c.value).where(_state.c.key == _SEARCH_INDEX_OWED)) is None:
+        return
+    conn.exec_driver_sql("INSERT INTO member_fts (member_fts) VALUES ('rebuild')")
+    for ddl in SQLITE_FTS_DDL:
+        conn.exec_driver_sql(ddl)  # IF NOT EXISTS: the table stays, the triggers come back
+    conn.execute(delete(_state).where(_state.c.key == _SEARCH_INDEX_OWED))
+
+
 def _forget_directory(conn: Connection) -> None:
     for table in (_search, _address, _member, _cached, _applied):
         conn.execute(delete(table))
+    _build_deferred_search_index(conn)  # of the now empty rows: a first sync starts afresh
     _set_state(conn, "cursor", "0")
     conn.execute(delete(_state).where(_state.c.key == "epoch"))
     # Members registered here and not yet on the server are the person's work, not the
@@ -808,16 +853,27 @@ class _BulkRow:
                 process = _enum_value
             self.columns.append((column.name, constants.get(column.name, _MISSING), process))
 
+        # One C-level call fetches the values of a row; only the few columns that need
+        # converting are touched one by one (a first sync builds millions of rows).
+        self._fetched = [name for name, constant, _ in self.columns if constant is _MISSING]
+        self._get = operator.attrgetter(*self._fetched)
+        self._processed = [(index, process) for index, (_, constant, process) in
+                           enumerate(c for c in self.columns if c[1] is _MISSING) if process is not None]
+        self._constants = [(index, constant) for index, (_, constant, _p) in enumerate(self.columns)
+                           if constant is not _MISSING]
+
     def row(self, source: Any, **extra: Any) -> tuple[Any, ...]:
-        values = []
-        for name, constant, process in self.columns:
-            if constant is not _MISSING:
-                values.append(constant)
-                continue
-            value = extra[name] if name in extra else getattr(source, name)
-            if process is not None and value is not None:
-                value = process(_aware(value) if isinstance(value, dt.datetime) else value)
-            values.append(value)
+        if extra:
+            values = [extra[name] if name in extra else getattr(source, name) for name in self._fetched]
+        else:
+            got = self._get(source)
+            values = list(got) if len(self._fetched) > 1 else [got]
+        for index, process in self._processed:
+            value = values[index]
+            if value is not None:
+                values[index] = process(_aware(value) if isinstance(value, dt.datetime) else value)
+        for index, constant in self._constants:
+            values.insert(index, constant)
         return tuple(values)
 
 

@@ -293,3 +293,23 @@ def test_email_categories_conflict_field_by_field(server: LiveServer, auth: dict
     assert (now.email_newsletters, now.email_offers, now.email_event_reminders) == (True, False, False)
     detail = requests.get(f"{server.api}/members/{member.id}", headers=auth, timeout=10).json()
     assert (detail["email_newsletters"], detail["email_offers"], detail["email_opt_in"]) == (True, False, True)
+
+
+def test_a_failing_command_in_the_middle_of_a_full_batch_blocks_none_of_the_rest(
+    server: LiveServer, auth: dict[str, str], db: Session
+) -> None:
+    """A batch of 200 with one command the rules refuse (number 100 would make the balance
+    negative): that one is rejected, the 199 others apply once each; resent, all 200 are
+    duplicates with their first outcome, and the balance moves once."""
+    member = member_with_points(db, 10)
+    batch: list[Command] = [points(member, 1) for _ in range(200)]
+    batch[100] = points(member, -100_000, "too many")
+    first = results(push(server, auth, *batch))
+    assert [r["status"] for r in first] == ["applied"] * 100 + ["rejected"] + ["applied"] * 99
+    assert "negative" in first[100]["reason"]
+    again = results(push(server, auth, *batch))
+    assert [(r["status"], r["original_status"]) for r in again] == [("duplicate", r["status"]) for r in first]
+    assert fresh(db, member).points_balance == 10 + 199
+    stored = db.scalar(select(func.count()).select_from(ProcessedCommand)
+                       .where(ProcessedCommand.op_id.in_([str(c.op_id) for c in batch])))
+    assert stored == 200

@@ -125,3 +125,38 @@ def test_replaying_commands_after_a_restart_applies_them_once(server, tmp_path):
     detail = again.store.member_detail(member_id)
     assert detail is not None and detail.points_balance == start + sum(deltas) and detail.pending_changes == []
     again.close()
+
+
+def test_first_sync_killed_between_pages_resumes_and_builds_the_search_index(sqlite_server, tmp_path):
+    """A first sync defers the search index to its last page (docs/decisions/0033): one
+    killed after its first page resumes where it stopped, and then finds every member
+    by name, with the index equal to the rows."""
+    server = sqlite_server
+    last = unique("Firstsync")
+    ids = members_on_server(server, last, 3)
+    token = workstation(server, tmp_path / "login.sqlite3").client.token
+    assert token is not None
+    path = tmp_path / "ws.sqlite3"
+
+    crashed = run_client(server, path, token, "pull.after_store", page_size=2)
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stdout + crashed.stderr
+    store = LocalStore(path)
+    first_page = store.cursor()
+    assert first_page > 0  # the first page and its cursor were stored
+    store.close()
+
+    restarted = run_client(server, path, token, None, page_size=500)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    store = LocalStore(path)
+    assert store.cursor() > first_page
+    assert [m.id for m in store.search(last, limit=50).items] == ids
+    assert [m.id for m in store.search(last[:-2].lower(), limit=50).items][-3:] == ids  # a substring: the FTS
+    with store.engine.begin() as conn:
+        members = conn.exec_driver_sql("SELECT count(*) FROM member_search").scalar_one()
+        indexed = conn.exec_driver_sql("SELECT count(*) FROM member_fts").scalar_one()
+        assert members == indexed == conn.exec_driver_sql("SELECT count(*) FROM member").scalar_one()
+        conn.exec_driver_sql("INSERT INTO member_fts (member_fts, rank) VALUES ('integrity-check', 1)")
+        triggers = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'member_search'").scalar_one()
+        assert triggers == 3  # later changes feed the index again
+    store.close()

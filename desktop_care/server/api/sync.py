@@ -132,17 +132,16 @@ def _check_op_ids(session: Session, commands: list[Command]) -> None:
     command names a provisional member id other than its registration (``AddMember``)."""
     fields: dict[str, str] = {}
     seen: dict[str, str] = {}
-    digests = {str(c.op_id): c.digest() for c in commands}
-    stored = {
-        row.op_id: row.digest
-        for row in session.scalars(select(ProcessedCommand).where(ProcessedCommand.op_id.in_(list(digests))))
-    }
+    digests = [c.digest() for c in commands]
+    rows = session.execute(select(ProcessedCommand.op_id, ProcessedCommand.digest)
+                           .where(ProcessedCommand.op_id.in_(sorted({str(c.op_id) for c in commands}))))
+    stored = {op_id: digest for op_id, digest in rows}
     for index, command in enumerate(commands):
         try:
             check_target(command)
         except ProvisionalMember as exc:
             fields[f"commands.{index}.member_id"] = str(exc)
-        op_id, digest = str(command.op_id), command.digest()
+        op_id, digest = str(command.op_id), digests[index]
         first = seen.setdefault(op_id, stored.get(op_id, digest))
         if first != digest:
             fields[f"commands.{index}.op_id"] = f"{op_id} was already used for a different change"
