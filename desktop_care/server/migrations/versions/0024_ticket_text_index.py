@@ -47,10 +47,20 @@ def _normalize(text: str) -> str:
 def _fill(connection: sa.Connection) -> None:
     tickets = sa.table("ticket", sa.column("id", sa.Integer), sa.column("subject", sa.String),
                        sa.column("search_text", sa.Text))
+    rest = None
+    if connection.dialect.name == "postgresql":
+        # Printable ASCII needs only lower case and single spaces: one statement in the
+        # database (a million single-row updates take half an hour); the rest in Python.
+        connection.execute(sa.text(
+            "UPDATE ticket SET search_text = btrim(regexp_replace(lower(subject), '[[:space:][:cntrl:]]+', ' ', 'g'))"
+            " WHERE subject ~ '^[ -~]*$'"))
+        rest = sa.text("subject !~ '^[ -~]*$'")
     after = 0  # in chunks by id: a million tickets never sit in memory at once
     while True:
-        rows = connection.execute(sa.select(tickets.c.id, tickets.c.subject).where(tickets.c.id > after)
-                                  .order_by(tickets.c.id).limit(_CHUNK)).all()
+        query = sa.select(tickets.c.id, tickets.c.subject).where(tickets.c.id > after)
+        if rest is not None:
+            query = query.where(rest)
+        rows = connection.execute(query.order_by(tickets.c.id).limit(_CHUNK)).all()
         if not rows:
             return
         after = rows[-1][0]
