@@ -13,6 +13,7 @@ import binascii
 import datetime as dt
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -142,6 +143,8 @@ CANDIDATE_CAP = 5_000
 _tfts = table("ticket_fts", column("rowid", Integer), column("ticket_fts", Text))
 _mfts = table("member_fts", column("rowid", Integer), column("member_fts", Text))
 _ms = MemberSearch.__table__.c
+#: What separates words: white space and control characters (as ``search.normalize``).
+_SEPARATORS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 #: Sorts after every real character: the upper bound of a prefix range.
 _PREFIX_END = "\U0010ffff"
 
@@ -236,7 +239,8 @@ def _text_filter(session: Session, text: str, cap: int) -> tuple[list[ColumnElem
     member indexes (None when every word is common: the queue's own index is then
     walked in order and each row tested)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    words = [_Word(raw, normalize(raw), sqlite) for raw in dict.fromkeys(text.split()) if normalize(raw)]
+    raws = [raw for raw in _SEPARATORS.split(text) if raw]  # no control characters (PostgreSQL refuses NUL)
+    words = [_Word(raw, normalize(raw), sqlite) for raw in dict.fromkeys(raws) if normalize(raw)]
     driver: tuple[_Word, set[int]] | None = None
     for word in words:
         found = word.candidates(session, cap)
