@@ -168,6 +168,8 @@ class _CommandFormDialog(_ActionDialog):
     labels: ClassVar[dict[str, str]] = {}
     #: Where an error on a field the form does not show goes.
     error_field: ClassVar[str] = ""
+    #: Put the cursor in the first field with an error.
+    focus_first_error: ClassVar[bool] = False
     #: The confirm button's words (put back after a refusal) and while sending.
     confirm_text: str = "Confirm"
     running_text: ClassVar[str] = "Sending…"
@@ -204,6 +206,9 @@ class _CommandFormDialog(_ActionDialog):
     def _show_field_errors(self, fields: dict[str, str]) -> None:
         for name, text in fields.items():
             self.fields[name if name in self.fields else self.error_field].set_error(text)
+        first = next(iter(fields), None)
+        if self.focus_first_error and first is not None:
+            self.fields[first if first in self.fields else self.error_field].edit.setFocus()
         grow_to_fit(self)
 
     def _refused_on_fields(self, fields: dict[str, str]) -> None:
@@ -244,10 +249,13 @@ class UserActionDialog(_ActionDialog):
                   lambda e: self._error(e, self.confirm_text))
 
 
-class InviteDialog(_ActionDialog):
+class InviteDialog(_CommandFormDialog):
     """Invite a person to the member's portal account: e-mail, name, Full or Standard."""
 
     labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+    error_field: ClassVar[str] = "email"
+    focus_first_error: ClassVar[bool] = True
+    confirm_text = "Send invitation"
 
     def __init__(self, member: MemberDetail, run: Run, parent: QWidget | None = None) -> None:
         super().__init__(f"Invite a user — {member.name} ({member.member_no})", parent)
@@ -276,31 +284,11 @@ class InviteDialog(_ActionDialog):
     def _role_changed(self) -> None:
         self.role_help.setText(ROLE_HELP[self.role.currentData()])
 
-    def build_command(self) -> InviteUser | None:
-        for box in self.fields.values():
-            box.set_error("")
-        try:
-            return InviteUser(member_id=self.member.id, email=self.email.text(), display_name=self.name.text(),
-                              role=self.role.currentData())
-        except ValidationError as exc:
-            fields, form = field_errors(exc, self.labels)
-            for name, text in fields.items():
-                self.fields[name].set_error(text)
-            if form:
-                self._failed(" ".join(form), "Send invitation")
-            first = next(iter(fields), None)
-            if first is not None:
-                self.fields[first].edit.setFocus()
-            grow_to_fit(self)
-            return None
+    def make_command(self) -> InviteUser:
+        return InviteUser(member_id=self.member.id, email=self.email.text(), display_name=self.name.text(),
+                          role=self.role.currentData())
 
-    def confirm(self) -> None:
-        if self.busy:
-            return
-        command = self.build_command()
-        if command is None:
-            return
-        self._running("Sending…")
+    def send(self, command: InviteUser) -> None:
         done = f"An invitation was sent to {command.email}. It shows under Portal users as Invited until accepted."
         self._run(command, lambda r: self._invited(r, done), lambda e: self._error(e, "Send invitation"))
 

@@ -27,6 +27,7 @@ class InviteStaffDialog(_CommandFormDialog):
 
     labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
     error_field: ClassVar[str] = "email"
+    focus_first_error: ClassVar[bool] = True
     confirm_text = _CONFIRM
 
     def __init__(self, send: SendInvitation, parent: QWidget | None = None) -> None:
@@ -51,12 +52,6 @@ class InviteStaffDialog(_CommandFormDialog):
 
     def _role_changed(self) -> None:
         self.role_help.setText(_ROLE_DETAIL[self.role.currentData()])
-
-    def _show_field_errors(self, fields: dict[str, str]) -> None:
-        super()._show_field_errors(fields)
-        first = next(iter(fields), None)
-        if first is not None:
-            self.fields[first if first in self.fields else "email"].edit.setFocus()
 
     def make_command(self) -> InviteStaff:
         return InviteStaff(email=self.email.text(), display_name=self.name.text(), role=self.role.currentData())
