@@ -72,14 +72,20 @@ def _fill(connection: sa.Connection) -> None:
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     op.add_column("ticket", sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
-    _fill(op.get_bind())
     if sqlite:
+        _fill(op.get_bind())
         for statement in _SQLITE_TICKET_FTS:
             op.execute(statement)
         op.execute("INSERT INTO ticket_fts (ticket_fts) VALUES ('rebuild')")
     else:
+        # The index before the fill: built after it, over rows the fill updated in
+        # place (HOT), it would be unusable until every transaction older than this
+        # one had ended (pg_index.indcheckxmin) — a long one elsewhere keeps every text
+        # filter scanning. Then statistics for the planner's LIKE estimates.
         op.create_index("ix_ticket_search_text_trgm", "ticket", ["search_text"], postgresql_using="gin",
                         postgresql_ops={"search_text": "gin_trgm_ops"})
+        _fill(op.get_bind())
+        op.execute("ANALYZE ticket")
 
 
 def downgrade() -> None:
