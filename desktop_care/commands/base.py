@@ -254,9 +254,12 @@ class UserCommand(BaseCommand):
 
 
 class RecordCommand(BaseCommand):
-    """A command on a record of its own, neither a member nor a user (a fraud block):
-    always online-only. :meth:`run` checks and makes the change in the caller's
-    transaction and names the record it made or changed (the audit's entity)."""
+    """A command on neither a member nor a user: a record of its own (a fraud block) or
+    a setting of the whole server (:class:`SettingCommand`). Always online-only, with no
+    target row to lock first: ``execute`` runs :meth:`run` in the caller's write
+    transaction (two runs of the same op_id meet at the stored result's unique op_id;
+    ``run_command`` retries). :meth:`run` checks and makes the change and names what
+    it changed: the audit's entity (a record's id, also answered as ``entity_id``)."""
 
     online_only: ClassVar[bool] = True
     target_type: ClassVar[str] = "record"
@@ -265,25 +268,19 @@ class RecordCommand(BaseCommand):
     def target_id(self) -> int:
         return 0
 
-    def run(self, session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:
-        """Make the change; return the record's id and the audit details. Raises
-        :class:`Rejected` (before writing anything)."""
+    def run(self, session: Session, actor: Actor) -> tuple[int | str, dict[str, Any]]:
+        """Make the change; return the record's id (or the setting's key) and the audit
+        details. Raises :class:`Rejected` (before writing anything)."""
         raise NotImplementedError
 
 
-class SettingCommand(BaseCommand):
-    """A command on a setting of the whole server (a Society Admin's): always online
-    only. ``execute`` runs it in the caller's write transaction; two runs of the same
-    op_id meet at the stored result's unique op_id (``run_command`` retries)."""
+class SettingCommand(RecordCommand):
+    """A command on a setting of the whole server (a Society Admin's): the setting's
+    key is the audit's entity."""
 
-    online_only: ClassVar[bool] = True
     target_type: ClassVar[str] = "setting"
     #: The setting's key (audited as the entity id).
     setting_key: ClassVar[str] = ""
-
-    @property
-    def target_id(self) -> int:
-        return 0
 
     def check_in(self, session: Session, actor: Actor) -> None:
         """Raise :class:`Rejected` if the change is not allowed now."""
@@ -291,3 +288,7 @@ class SettingCommand(BaseCommand):
     def apply(self, session: Session, actor: Actor) -> dict[str, Any]:
         """Make the change; return audit details. Runs inside the caller's transaction."""
         raise NotImplementedError
+
+    def run(self, session: Session, actor: Actor) -> tuple[int | str, dict[str, Any]]:
+        self.check_in(session, actor)
+        return self.setting_key, self.apply(session, actor)

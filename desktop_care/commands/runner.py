@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Member, User, record
 from ..models.sync import ProcessedCommand
-from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, SettingCommand, UserCommand
+from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, UserCommand
 from .member import FIXED_FIELDS
 from .registry import kinds
 
@@ -148,7 +148,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     # target yet: a concurrent run of the same op_id meets the first one's stored
     # result at the unique op_id (IntegrityError; ``run_command`` retries and finds it).
     target: Member | User | None
-    if isinstance(command, RecordCommand | SettingCommand) or (isinstance(command, Command) and command.creates):
+    if isinstance(command, RecordCommand) or (isinstance(command, Command) and command.creates):
         target = None  # a record or a setting: its row is written by the command
     elif isinstance(command, Command):
         ids = sorted({command.target_id, *command.also_locks()})
@@ -173,8 +173,6 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
         result = _create(session, command, actor)
     elif isinstance(command, RecordCommand):
         result = _run_record(session, command, actor)
-    elif isinstance(command, SettingCommand):
-        result = _run_on_setting(session, command, actor)
     elif target is None:
         result = CommandResult(op_id=op_id, status=Status.REJECTED,
                                reason=f"no {command.target_type} with id {command.target_id}")
@@ -200,7 +198,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
 
 
 def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any],
-           entity_id: int | None = None) -> None:
+           entity_id: int | str | None = None) -> None:
     record(
         session,
         actor_user_id=actor.user_id,
@@ -228,27 +226,16 @@ def _run_on_user(session: Session, command: UserCommand, user: User, actor: Acto
 
 
 def _run_record(session: Session, command: RecordCommand, actor: Actor) -> CommandResult:
+    """A record's or a setting's command: what it names is the audit's entity (a
+    record's id is answered as ``entity_id`` too)."""
     op_id = str(command.op_id)
     try:
-        entity_id, details = command.run(session, actor)
+        entity, details = command.run(session, actor)
     except Rejected as exc:
         return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason, fields=exc.fields)
     session.flush()
-    _audit(session, command, actor, details, entity_id=entity_id)
-    return CommandResult(op_id=op_id, status=Status.APPLIED, entity_id=entity_id)
-def _run_on_setting(session: Session, command: SettingCommand, actor: Actor) -> CommandResult:
-    op_id = str(command.op_id)
-    try:
-        command.check_in(session, actor)
-    except Rejected as exc:
-        return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason, fields=exc.fields)
-    details = command.apply(session, actor)
-    session.flush()
-    record(session, actor_user_id=actor.user_id, actor_name=actor.username, action=command.action,
-           entity_type=command.target_type, entity_id=command.setting_key,
-           details={"op_id": op_id, **details}, impersonation_id=actor.impersonation_id,
-           client_address=actor.client_address)
-    return CommandResult(op_id=op_id, status=Status.APPLIED)
+    _audit(session, command, actor, details, entity_id=entity)
+    return CommandResult(op_id=op_id, status=Status.APPLIED, entity_id=entity if isinstance(entity, int) else None)
 
 
 def _create(session: Session, command: Command, actor: Actor) -> CommandResult:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
 from .merge import member_reference
+from .search import normalize
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -104,18 +106,30 @@ class BusinessCalendar:
 
     def _windows(self, moment: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
         """The working window of ``moment``'s local day (empty on a day off), in UTC."""
-        local = moment.astimezone(self.tz)
-        if local.weekday() not in self.workdays:
-            return []
-        day = local.date()
-        opens = dt.datetime.combine(day, dt.time(self.start), self.tz).astimezone(dt.UTC)
-        closes = dt.datetime.combine(day, dt.time(self.end), self.tz).astimezone(dt.UTC)
-        return [(opens, closes)]
+        window = self._day(moment.astimezone(self.tz).date())[0]
+        return [window] if window is not None else []
 
     def _next_day(self, moment: dt.datetime) -> dt.datetime:
         """Local midnight after ``moment``, in UTC."""
-        local = moment.astimezone(self.tz)
-        return dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), self.tz).astimezone(dt.UTC)
+        return self._day(moment.astimezone(self.tz).date())[1]
+
+    def _day(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime] | None, dt.datetime]:
+        """``day``'s working window (None on a day off) and the local midnight after it,
+        in UTC: worked out once per calendar and day (a queue page counts "time left"
+        for 50 tickets over the same few weeks)."""
+        return _calendar_day(self, day)
+
+
+@functools.lru_cache(maxsize=8192)
+def _calendar_day(calendar: BusinessCalendar, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime] | None,
+                                                                     dt.datetime]:
+    tz = calendar.tz
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz).astimezone(dt.UTC)
+    if day.weekday() not in calendar.workdays:
+        return None, midnight
+    opens = dt.datetime.combine(day, dt.time(calendar.start), tz).astimezone(dt.UTC)
+    closes = dt.datetime.combine(day, dt.time(calendar.end), tz).astimezone(dt.UTC)
+    return (opens, closes), midnight
 
 
 #: The calendar every due time is counted in: Monday to Friday, 09:00-17:00 UK time.
@@ -166,12 +180,14 @@ def business_between(start: dt.datetime, end: dt.datetime, calendar: BusinessCal
         local = moment.astimezone(calendar.tz).replace(tzinfo=None)
         moment = (local + dt.timedelta(weeks=weeks)).replace(tzinfo=calendar.tz).astimezone(dt.UTC)
         total += weeks * len(calendar.workdays) * dt.timedelta(hours=calendar.end - calendar.start)
+    day = moment.astimezone(calendar.tz).date()
     while moment < end:
-        for opens, closes in calendar._windows(moment):
-            begin, finish = max(moment, opens), min(end, closes)
+        window, midnight = calendar._day(day)
+        if window is not None:
+            begin, finish = max(moment, window[0]), min(end, window[1])
             if begin < finish:
                 total += finish - begin
-        moment = calendar._next_day(moment)
+        moment, day = midnight, day + dt.timedelta(days=1)
     return total
 
 
@@ -225,6 +241,11 @@ class Ticket(Base):
     #: ``state`` is new, open or pending (kept with it): every queue index starts with
     #: it, so a queue of open tickets is one index range in its sort order.
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The subject normalised like every search (``search.normalize``: accents removed,
+    #: case folded), kept with ``subject``: what the queues' text filter looks up in a
+    #: trigram index (``ticket_fts`` on SQLite, ``pg_trgm`` GIN on PostgreSQL).
+    #: Bulk loads that bypass the ORM fill it with ``normalize(subject)``.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     entries: Mapped[list[TicketEntry]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEntry.id"
@@ -243,12 +264,19 @@ class Ticket(Base):
         Index("ix_ticket_open_updated", "is_open", "updated_at", "id"),
         Index("ix_ticket_open_created", "is_open", "created_at", "id"),
         Index("ix_ticket_open_id", "is_open", "id"),
+        Index("ix_ticket_search_text_trgm", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     @validates("state")
     def _state(self, _key: str, state: TicketState) -> TicketState:
         self.is_open = TicketState(state).is_open
         return state
+
+    @validates("subject")
+    def _subject(self, _key: str, subject: str) -> str:
+        self.search_text = normalize(subject)
+        return subject
 
     def set_priority(self, priority: TicketPriority) -> None:
         """The priority and the due times it gives, counted from the ticket's creation."""

@@ -100,7 +100,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Schema comparisons leave out SQLite's FTS5 tables and their shadow tables: the
     migrations manage them by hand."""
     if type_ == "table" and name is not None:
-        return not any(name == fts or name.startswith(f"{fts}_") for fts in ("member_fts", "user_fts"))
+        return not any(name == fts or name.startswith(f"{fts}_") for fts in ("member_fts", "user_fts", "ticket_fts"))
     return True
 
 

@@ -24,6 +24,7 @@ from desktop_care.commands import (
     SetPriority,
 )
 from desktop_care.models import MailMessage, Member, Ticket, TicketPriority, UserRole
+from desktop_care.models.ticket_search import TicketSort, search_tickets
 from tests.server.conftest import make_member, make_portal_user, settled_mail, staff_headers, unique
 from tests.support.servers import LiveServer
 from tests.support.smtp import SmtpSink
@@ -196,6 +197,50 @@ def test_queues_mine_unassigned_per_queue_overdue_text_sort_and_pages(server: Li
     assert rest["next_cursor"] is None
     wrong_sort = get(server, headers, "/tickets", q=word, sort="due", cursor=first["next_cursor"])
     assert wrong_sort.status_code == 422 and "cursor" in wrong_sort.json()["fields"]
+
+
+def test_text_filter_finds_subject_words_names_and_numbers_through_its_index(server: LiveServer, db: Session) -> None:
+    """Substrings of the subject or the member's name (accents and case do not matter;
+    ``%`` and ``_`` are plain characters), a member ID, a ticket number; nothing for no
+    match. The page cut from the word's few matches and the walk of the queue's index
+    (every word common) give the same answer."""
+    headers = staff_headers(server, db)
+    tag = unique("t")
+    member = make_member(db, "Zoë", f"Gonçalves{tag}")
+    other = make_member(db, "Ivo", f"Other{tag}")
+    ids = {}
+    for key, owner, subject in [
+        ("accented", member, f"Rückerstattung verlangt {tag}"), ("percent", member, f"Discount 100% {tag}"),
+        ("hundred", member, f"Discount 1000 {tag}"), ("underscore", other, f"Code a_b wrong {tag}"),
+        ("axb", other, f"Code axb wrong {tag}"),
+    ]:
+        ids[key] = open_ticket(server, headers, owner, subject=subject)["id"]
+
+    def found(q: str) -> set[str]:
+        answer = get(server, headers, "/tickets", q=q, sort="id")
+        assert answer.status_code == 200, answer.text
+        keys = {key for key, number in ids.items() if number in {item["id"] for item in answer.json()["items"]}}
+        assert answer.json()["total"] == len(answer.json()["items"]) == len(keys), q  # nobody else's tickets
+        walked = search_tickets(db, q, sort=TicketSort.ID, candidate_cap=0)
+        assert {t.id for t, _ in walked.rows} == {ids[k] for k in keys}, q
+        return keys
+
+    mine = {"accented", "percent", "hundred"}
+    assert found(f"RUCKERSTATTUNG {tag}") == found(f"rückerstattung {tag.upper()}") == {"accented"}
+    assert found(f"goncalves{tag}") == found(f"ZOE çalves{tag}") == found(f"zoë lves{tag}") == mine
+    assert found(f"zo\x00goncalves{tag}") == mine  # a control character separates words (no 500 on PostgreSQL)
+    assert found(f"100% {tag}") == {"percent"}
+    assert found(f"discount 100 {tag}") == {"percent", "hundred"}
+    assert found(f"a_b {tag}") == {"underscore"}
+    assert found(f"wrong {tag}") == {"underscore", "axb"}
+    assert found(f"{member.member_no} {tag}") == mine
+    assert found(f"#{ids['axb']} {tag}") == {"axb"}
+    assert "axb" in found(f"{ids['axb']} {tag}")  # (its digits may also be in the tag)
+    assert found(f"zzqxj{tag}") == found(f"a%b {tag}") == found(f"a__b {tag}") == set()
+    # The member's name is read from the member search, which follows a rename.
+    member.last_name = f"Pereira{tag}"
+    db.commit()
+    assert found(f"pereira{tag}") == mine and found(f"goncalves{tag}") == set()
 
 
 @pytest.mark.parametrize("params, field", [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import ipaddress
 import random
 import uuid
 from typing import Any
@@ -313,3 +314,42 @@ def test_bad_blocks_are_422_naming_the_field(server: LiveServer, db: Session, fi
     problems = answer.json()["fields"]
     assert field in problems and words in problems[field], problems
     assert "4242" not in answer.text.replace("4242 4242 4242 4242", "")  # never echoed beyond the input itself
+
+
+# ---------------------------------------------------------------------- the check itself
+
+
+def test_the_ip_check_matches_exactly_its_networks_and_sees_every_change_at_once(
+        server: LiveServer, db: Session) -> None:
+    """IPv4 and IPv6 ranges to their last address and not one beyond, single addresses,
+    IPv4-mapped IPv6, expiry and lifting; the blocks are added through the server and
+    checked on another connection (as another server worker would): no cache to wait for."""
+    staff = staff_headers(server, db)
+    admin = staff_headers(server, db, UserRole.SOCIETY_ADMIN)
+    rng = random.Random()
+    v4 = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
+    v6 = f"2001:db8:{rng.randint(0, 0xffff):x}"
+
+    def blocked(address: str, now: dt.datetime | None = None) -> list[int]:
+        db.rollback()  # a fresh snapshot, as a new request would have
+        return active_block_ids(db, address_keys(address), now or utcnow())
+
+    assert blocked(f"{v4}.7") == [] and blocked(f"{v6}::1") == []
+    soon = utcnow() + dt.timedelta(hours=1)
+    net4 = _block(server, staff, "ip", f"{v4}.0/24")
+    net6 = _block(server, staff, "ip", f"{v6}::/48", expires_at=soon.isoformat())
+    one4 = _block(server, staff, "ip", f"{v4}.7")
+    assert blocked(f"{v4}.0") == blocked(f"{v4}.255") == [net4]
+    assert blocked(f"{v4}.7") == [net4, one4] == blocked(f"::ffff:{v4}.7")
+    below, above = ipaddress.IPv4Address(f"{v4}.0") - 1, ipaddress.IPv4Address(f"{v4}.255") + 1
+    assert blocked(str(below)) == blocked(str(above)) == []
+    first6 = ipaddress.IPv6Address(f"{v6}::")
+    last6 = ipaddress.IPv6Address(f"{v6}:ffff:ffff:ffff:ffff:ffff")
+    assert blocked(str(first6)) == blocked(str(last6)) == blocked(f"{v6}:1::42%eth0") == [net6]
+    assert blocked(str(first6 - 1)) == blocked(str(last6 + 1)) == []
+    assert blocked(f"{v6}::1", soon - dt.timedelta(seconds=1)) == [net6]
+    assert blocked(f"{v6}::1", soon) == []  # expired
+    assert blocked("not an address") == []
+    lifted = _command(server, admin, {"kind": "lift_fraud_block", "block_id": one4, "reason": "a test address"})
+    assert lifted.json()["status"] == "applied", lifted.text
+    assert blocked(f"{v4}.7") == [net4]

@@ -18,6 +18,7 @@ from desktop_care.models.base import MAX_ID
 from desktop_care.models.search import InvalidCursor
 from desktop_care.models.ticket_search import (
     MAX_LIMIT,
+    MemberRef,
     StateGroup,
     TicketSort,
     TicketView,
@@ -51,7 +52,7 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
             session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(sorted(ids))))}
 
 
-def _summary_fields(ticket: Ticket, member: Member, names: dict[int, str], now: dt.datetime) -> dict[str, Any]:
+def _summary_fields(ticket: Ticket, member: Member | MemberRef, names: dict[int, str], now: dt.datetime) -> dict[str, Any]:
     left = ticket.due_left(now)
     return {
         "id": ticket.id, "uid": ticket.uid, "member_id": member.id, "member_no": member.member_no,

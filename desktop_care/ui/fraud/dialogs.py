@@ -16,9 +16,8 @@ from ...commands import AddBlock, CommandResult, LiftBlock, Status
 from ...models import utcnow
 from ...models.fraud import DEFAULT_IP_EXPIRY, BlockKind, BlockReason
 from ...schemas import FraudBlockOut, FraudStopCandidate, FraudStopOut
-from ...sync.api_client import ApiError
 from ..errors import describe, sentence
-from ..members.accounts import _ActionDialog
+from ..members.accounts import _ActionDialog, _CommandFormDialog
 from ..members.editing import field_errors
 from ..ops import Op
 from ..qt import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
@@ -197,7 +196,7 @@ class FraudStopDialog(_ActionDialog):
         self.finished_action.emit(results)
 
 
-class AddBlockDialog(_ActionDialog):
+class AddBlockDialog(_CommandFormDialog):
     """Add a block by hand: kind, value (card: fingerprint, brand, BIN, last four),
     reason, note, expiry; errors under the fields (checked here, and by the server)."""
 
@@ -205,6 +204,9 @@ class AddBlockDialog(_ActionDialog):
         "value": "Value", "card_brand": "Brand", "card_bin": "BIN", "card_last4": "Last four",
         "reason_code": "Reason", "note": "Note", "expires_at": "Expires after",
     }
+    error_field: ClassVar[str] = "value"
+    confirm_text = "Block"
+    running_text: ClassVar[str] = "Blocking…"
 
     def __init__(self, run: Callable[[AddBlock, Callable[[CommandResult], None], Callable[[BaseException], None]],
                                      None], parent: QWidget | None = None) -> None:
@@ -256,55 +258,21 @@ class AddBlockDialog(_ActionDialog):
             box.set_error("")
         grow_to_fit(self)
 
-    def _show_field_errors(self, fields: dict[str, str]) -> None:
-        for name, text in fields.items():
-            self.fields[name if name in self.fields else "value"].set_error(text)
-        grow_to_fit(self)
-
-    def build_command(self) -> AddBlock | None:
-        for box in self.fields.values():
-            box.set_error("")
-        self.error_text.hide()
+    def make_command(self) -> AddBlock:
         kind: BlockKind = self.kind.currentData()
         card: dict[str, Any] = {"card_brand": self.card_brand.currentData(), "card_bin": self.card_bin.text(),
                                 "card_last4": self.card_last4.text()} if kind == BlockKind.CARD else {}
-        try:
-            return AddBlock(block_kind=kind, value=self.value.text(), reason_code=self.reason.currentData(),
-                            note=self.note.text(), expires_at=expires_at(self.expiry.currentData()), **card)
-        except ValidationError as exc:
-            fields, form = field_errors(exc, self.labels)
-            self._show_field_errors(fields)
-            if form:
-                self._failed(" ".join(form), "Block")
-            return None
+        return AddBlock(block_kind=kind, value=self.value.text(), reason_code=self.reason.currentData(),
+                        note=self.note.text(), expires_at=expires_at(self.expiry.currentData()), **card)
 
-    def confirm(self) -> None:
-        if self.busy:
-            return
-        command = self.build_command()
-        if command is None:
-            return
-        self._running("Blocking…")
+    def send(self, command: AddBlock) -> None:
         self._run(command, self._answered, self._refused)
 
     def _answered(self, result: CommandResult) -> None:
         if result.status is Status.REJECTED and result.fields:
-            self.busy = False
-            self.confirm_button.setEnabled(True)
-            self.confirm_button.setText("Block")
-            self._show_field_errors({name: sentence(text) for name, text in result.fields.items()})
+            self._refused_on_fields(result.fields)
             return
         self._answer(result, f"Blocked {self.value.text().strip()}.", "Block")
-
-    def _refused(self, exc: BaseException) -> None:
-        fields = getattr(exc, "fields", None) if isinstance(exc, ApiError) else None
-        if fields:
-            self.busy = False
-            self.confirm_button.setEnabled(True)
-            self.confirm_button.setText("Block")
-            self._show_field_errors({name.removeprefix("command."): sentence(text) for name, text in fields.items()})
-            return
-        self._error(exc, "Block")
 
 
 class LiftBlockDialog(_ActionDialog):

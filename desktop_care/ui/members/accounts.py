@@ -10,12 +10,13 @@ Staff never see or choose a member's password.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from ...commands import BaseCommand, CommandResult, InviteUser, PortalRole, Status
 from ...schemas import MemberDetail, PortalUserOut
+from ...sync.api_client import ApiError
 from ..errors import describe, sentence
 from ..qt import (
     QComboBox,
@@ -157,6 +158,74 @@ class _ActionDialog(QDialog):
         self._failed(f"Nothing was done: {describe(exc).text}", confirm_text)
 
 
+class _CommandFormDialog(_ActionDialog):
+    """An action dialog that builds one command from its form and sends it: errors
+    under the fields, from the command's own checks or from the server's 422/refusal.
+    Subclasses give :meth:`make_command` (raises pydantic's ``ValidationError``) and
+    :meth:`send` (off the GUI thread, answering :meth:`_refused` on failure)."""
+
+    #: Field labels for the command's validation errors.
+    labels: ClassVar[dict[str, str]] = {}
+    #: Where an error on a field the form does not show goes.
+    error_field: ClassVar[str] = ""
+    #: Put the cursor in the first field with an error.
+    focus_first_error: ClassVar[bool] = False
+    #: The confirm button's words (put back after a refusal) and while sending.
+    confirm_text: str = "Confirm"
+    running_text: ClassVar[str] = "Sending…"
+
+    def make_command(self) -> Any:
+        raise NotImplementedError
+
+    def send(self, command: Any) -> None:
+        raise NotImplementedError
+
+    def build_command(self) -> Any | None:
+        """The command of the form, or None with its errors under the fields."""
+        for box in self.fields.values():
+            box.set_error("")
+        self.error_text.hide()
+        try:
+            return self.make_command()
+        except ValidationError as exc:
+            fields, form = field_errors(exc, self.labels)
+            self._show_field_errors(fields)
+            if form:
+                self._failed(" ".join(form), self.confirm_text)
+            return None
+
+    def confirm(self) -> None:
+        if self.busy:
+            return
+        command = self.build_command()
+        if command is None:
+            return
+        self._running(self.running_text)
+        self.send(command)
+
+    def _show_field_errors(self, fields: dict[str, str]) -> None:
+        for name, text in fields.items():
+            self.fields[name if name in self.fields else self.error_field].set_error(text)
+        first = next(iter(fields), None)
+        if self.focus_first_error and first is not None:
+            self.fields[first if first in self.fields else self.error_field].edit.setFocus()
+        grow_to_fit(self)
+
+    def _refused_on_fields(self, fields: dict[str, str]) -> None:
+        """The server named fields: their errors under them, the form open again."""
+        self.busy = False
+        self.confirm_button.setEnabled(True)
+        self.confirm_button.setText(self.confirm_text)
+        self._show_field_errors({name: sentence(text) for name, text in fields.items()})
+
+    def _refused(self, exc: BaseException) -> None:
+        fields = getattr(exc, "fields", None) if isinstance(exc, ApiError) else None
+        if fields:
+            self._refused_on_fields({name.removeprefix("command."): text for name, text in fields.items()})
+            return
+        self._error(exc, self.confirm_text)
+
+
 class UserActionDialog(_ActionDialog):
     """Reset password / Re-send invitation / Cancel invitation for one portal user."""
 
@@ -180,10 +249,13 @@ class UserActionDialog(_ActionDialog):
                   lambda e: self._error(e, self.confirm_text))
 
 
-class InviteDialog(_ActionDialog):
+class InviteDialog(_CommandFormDialog):
     """Invite a person to the member's portal account: e-mail, name, Full or Standard."""
 
     labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+    error_field: ClassVar[str] = "email"
+    focus_first_error: ClassVar[bool] = True
+    confirm_text = "Send invitation"
 
     def __init__(self, member: MemberDetail, run: Run, parent: QWidget | None = None) -> None:
         super().__init__(f"Invite a user — {member.name} ({member.member_no})", parent)
@@ -212,31 +284,11 @@ class InviteDialog(_ActionDialog):
     def _role_changed(self) -> None:
         self.role_help.setText(ROLE_HELP[self.role.currentData()])
 
-    def build_command(self) -> InviteUser | None:
-        for box in self.fields.values():
-            box.set_error("")
-        try:
-            return InviteUser(member_id=self.member.id, email=self.email.text(), display_name=self.name.text(),
-                              role=self.role.currentData())
-        except ValidationError as exc:
-            fields, form = field_errors(exc, self.labels)
-            for name, text in fields.items():
-                self.fields[name].set_error(text)
-            if form:
-                self._failed(" ".join(form), "Send invitation")
-            first = next(iter(fields), None)
-            if first is not None:
-                self.fields[first].edit.setFocus()
-            grow_to_fit(self)
-            return None
+    def make_command(self) -> InviteUser:
+        return InviteUser(member_id=self.member.id, email=self.email.text(), display_name=self.name.text(),
+                          role=self.role.currentData())
 
-    def confirm(self) -> None:
-        if self.busy:
-            return
-        command = self.build_command()
-        if command is None:
-            return
-        self._running("Sending…")
+    def send(self, command: InviteUser) -> None:
         done = f"An invitation was sent to {command.email}. It shows under Portal users as Invited until accepted."
         self._run(command, lambda r: self._invited(r, done), lambda e: self._error(e, "Send invitation"))
 

@@ -8,17 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from pydantic import ValidationError
-
 from ...commands.accounts import InviteStaff
 from ...models import UserRole
 from ...schemas import AccountActionOut
-from ...sync.api_client import ApiError
-from ..errors import sentence
-from ..members.accounts import _ActionDialog
-from ..members.editing import field_errors
+from ..members.accounts import _CommandFormDialog
 from ..qt import QComboBox, QLabel, QLineEdit, QWidget
-from ..widgets import grow_to_fit, named
+from ..widgets import named
 from .actions import _ROLE_DETAIL
 
 #: ``send(command, done, failed)``: send the invitation off the GUI thread.
@@ -27,10 +22,13 @@ SendInvitation = Callable[[InviteStaff, Callable[[AccountActionOut], None], Call
 _CONFIRM = "Send invitation"
 
 
-class InviteStaffDialog(_ActionDialog):
+class InviteStaffDialog(_CommandFormDialog):
     """E-mail, name and tier of the person to invite as staff."""
 
     labels: ClassVar[dict[str, str]] = {"email": "E-mail", "display_name": "Name", "role": "Role"}
+    error_field: ClassVar[str] = "email"
+    focus_first_error: ClassVar[bool] = True
+    confirm_text = _CONFIRM
 
     def __init__(self, send: SendInvitation, parent: QWidget | None = None) -> None:
         super().__init__("Invite staff", parent)
@@ -55,34 +53,10 @@ class InviteStaffDialog(_ActionDialog):
     def _role_changed(self) -> None:
         self.role_help.setText(_ROLE_DETAIL[self.role.currentData()])
 
-    def _show_field_errors(self, fields: dict[str, str]) -> None:
-        for name, text in fields.items():
-            self.fields[name if name in self.fields else "email"].set_error(text)
-        first = next(iter(fields), None)
-        if first is not None:
-            self.fields[first if first in self.fields else "email"].edit.setFocus()
-        grow_to_fit(self)
+    def make_command(self) -> InviteStaff:
+        return InviteStaff(email=self.email.text(), display_name=self.name.text(), role=self.role.currentData())
 
-    def build_command(self) -> InviteStaff | None:
-        for box in self.fields.values():
-            box.set_error("")
-        self.error_text.hide()
-        try:
-            return InviteStaff(email=self.email.text(), display_name=self.name.text(), role=self.role.currentData())
-        except ValidationError as exc:
-            fields, form = field_errors(exc, self.labels)
-            self._show_field_errors(fields)
-            if form:
-                self._failed(" ".join(form), _CONFIRM)
-            return None
-
-    def confirm(self) -> None:
-        if self.busy:
-            return
-        command = self.build_command()
-        if command is None:
-            return
-        self._running("Sending…")
+    def send(self, command: InviteStaff) -> None:
         self._send(command, self._sent, self._refused)
 
     def _sent(self, answer: AccountActionOut) -> None:
@@ -90,13 +64,3 @@ class InviteStaffDialog(_ActionDialog):
         self.finished_action.emit(answer)
         for edit in (self.email, self.name, self.role):
             edit.setEnabled(False)
-
-    def _refused(self, exc: BaseException) -> None:
-        fields = getattr(exc, "fields", None) if isinstance(exc, ApiError) else None
-        if fields:
-            self.busy = False
-            self.confirm_button.setEnabled(True)
-            self.confirm_button.setText(_CONFIRM)
-            self._show_field_errors({name: sentence(text) for name, text in fields.items()})
-            return
-        self._error(exc, _CONFIRM)
