@@ -5,6 +5,7 @@
 #   installer/build.sh --deb       dist/desktop-care_<version>_<arch>.deb (installer/package.py)
 #   installer/build.sh --deb --out DIR      the .deb into DIR
 #   installer/build.sh --fresh ...          rebuild the PyInstaller runtime even if cached
+#   installer/build.sh --deb --reproducible  also package a second time, uncached, and compare
 #   PYTHON=/path/to/venv/bin/python installer/build.sh   freeze another environment
 #
 # PyInstaller never goes into the environment it freezes (by default ./dev's shared
@@ -26,14 +27,15 @@ cd "$REPO"
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-deb=0 check=1 fresh=0 out="$REPO/dist"
+deb=0 check=1 fresh=0 reproducible=0 out="$REPO/dist"
 while (($#)); do
     case "$1" in
         --deb) deb=1 ;;
         --no-check) check=0 ;;
         --fresh) fresh=1 ;;
+        --reproducible) reproducible=1 ;;
         --out) out=$(mkdir -p "$2" && cd "$2" && pwd); shift ;;
-        -h | --help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+        -h | --help) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
     shift
@@ -123,6 +125,14 @@ if ((deb)); then
         step "reusing the package built from the same inputs ($cached)"
     fi
     touch "$(dirname "$cached")"
+    if ((reproducible)); then
+        step "packaging again to compare"
+        again=$(mktemp -d -p "$CACHE/installer" again.XXXXXX)
+        "$BUILD_PY" installer/package.py deb --epoch "$SOURCE_DATE_EPOCH" "$runtime" "$again/$name" >/dev/null
+        cmp -s "$cached" "$again/$name" || { rm -rf "$again"; die "two packagings of the same inputs differ"; }
+        rm -rf "$again"
+        step "the same bytes twice"
+    fi
     cp "$cached" "$out/$name"
     printf '%s\n' "$out/$name"
     printf '    %s\n' "sha256: $(sha256sum "$out/$name" | cut -d' ' -f1)" "size: $(du -h "$out/$name" | cut -f1)" >&2
