@@ -6,7 +6,8 @@ removes it again without a trace.
 The build reuses the PyInstaller runtime and the finished package cached under
 ~/.cache/desktop_care/installer/ (installer/package.py says by which keys); a cold
 cache freezes the runtime first, which takes minutes (docs/installing.md).
-Needs root and dpkg, as on the project's machines and in CI.
+Needs root and dpkg, as on the project's machines and in CI. A desktop-care package
+installed on the machine before the test is replaced, then removed with it.
 """
 
 from __future__ import annotations
