@@ -14,7 +14,8 @@
 # through a .pth file. Its output, the "runtime", is cached by a key of everything but
 # our own files (installer/package.py says what); our files are copied over it fresh.
 #
-# Reproducible from a tag: SOURCE_DATE_EPOCH defaults to the commit time of HEAD, and
+# Reproducible from a tag: SOURCE_DATE_EPOCH defaults to the time of the newest commit
+# that changed the package's inputs (desktop_care/, resources/, installer/, the pins), and
 # when HEAD carries a v* tag it must be v<desktop_care.__version__>. The same inputs
 # give the same .deb, byte for byte.
 set -euo pipefail
@@ -77,7 +78,10 @@ touch "$BUILD_VENV"
 # --- version and time stamp ---------------------------------------------------------------
 version=$("$BUILD_PY" installer/package.py version)
 if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
-    SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct 2>/dev/null) \
+    # The newest commit that changed what goes into the package: a commit of tests or
+    # docs alone leaves the package (and its cache) as it was.
+    SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct -- desktop_care resources installer \
+        constraints.txt pyproject.toml 2>/dev/null) && [[ -n "$SOURCE_DATE_EPOCH" ]] \
         || die "not a git checkout: set SOURCE_DATE_EPOCH (seconds since 1970) for the files' times"
 fi
 export SOURCE_DATE_EPOCH
