@@ -56,7 +56,7 @@ from .member import Member
 from .search import MAX_LIMIT, MIN_TRIGRAM, TOTAL_CAP, InvalidCursor, MemberSearch, SearchPage, tokenize
 
 
-class byte_order(FunctionElement[str]):  # noqa: N801 (an SQL function's name)
+class byte_order(FunctionElement[str]):
     """A text column compared byte by byte: ``COLLATE "C"`` on PostgreSQL, the column
     itself on SQLite (whose default collation is already byte-wise)."""
 
@@ -264,8 +264,8 @@ def _page_query(
         return query.order_by(member_id.desc() if descending else member_id.asc()).limit(n)
     if key.nullable:
         query = query.where(key.columns[0].is_not(None))
-    if after is not None and after[0] is not None:
-        values, last_id = after
+    values, last_id = after if after is not None else (None, 0)
+    if values is not None:
         row = tuple_(*key.columns, member_id)
         bound = tuple_(*(literal(v, c.type) for v, c in zip(values, key.columns, strict=True)), literal(last_id))
         query = query.where(row < bound if descending else row > bound)

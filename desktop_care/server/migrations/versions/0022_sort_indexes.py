@@ -20,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 #: (name, table, columns, text columns ordered byte-wise).
-_INDEXES = (
+_INDEXES: tuple[tuple[str, str, list[str], set[str]], ...] = (
     ("ix_member_search_sort_member_no", "member_search", ["member_no", "member_id"], {"member_no"}),
     ("ix_member_search_sort_name", "member_search", ["last_key", "first_key", "member_id"], {"last_key", "first_key"}),
     ("ix_member_search_sort_email", "member_search", ["email_key", "member_id"], {"email_key"}),
