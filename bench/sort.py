@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -151,13 +152,13 @@ def run_backend(backend: str, members: int, repeat: int, pg_url: str) -> dict[st
     plans: dict[str, list[str]] = {}
     with Session(engine) as session:
         for label, q in queries.items():
-            floor = timed(repeat, lambda q=q: search_members(session, q, PAGE_SIZE))
+            floor = timed(repeat, partial(search_members, session, q, PAGE_SIZE))
             floor_cursor = cursor_of_page(session, q, None, 5)
-            floor5 = timed(repeat, lambda q=q, c=floor_cursor: search_members(session, q, PAGE_SIZE, c))
+            floor5 = timed(repeat, partial(search_members, session, q, PAGE_SIZE, floor_cursor))
             for sort in SORTS:
-                first = timed(repeat, lambda q=q, s=sort: search_members(session, q, PAGE_SIZE, sort=s))
+                first = timed(repeat, partial(search_members, session, q, PAGE_SIZE, sort=sort))
                 cursor = cursor_of_page(session, q, sort, 5)
-                fifth = timed(repeat, lambda q=q, s=sort, c=cursor: search_members(session, q, PAGE_SIZE, c, sort=s))
+                fifth = timed(repeat, partial(search_members, session, q, PAGE_SIZE, cursor, sort=sort))
                 rows.append({"query": label, "q": q, "sort": sort.value, "floor_ms": round(floor, 2),
                              "first_ms": round(first, 2), "floor_page5_ms": round(floor5, 2),
                              "page5_ms": round(fifth, 2)})
