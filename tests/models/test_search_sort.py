@@ -11,7 +11,7 @@ from desktop_care.models.search import InvalidCursor, search_members
 
 from .conftest import make_member
 
-QUERIES = ["", "smi", "sm", "jo sm", "example", "9000", "zz", "sm j"]
+QUERIES = ["", "smi", "sm", "jo sm", "9000", "sm j"]
 
 
 def every_page(session: Session, q: str, limit: int, **kwargs: object) -> list[int]:
@@ -39,15 +39,15 @@ def register(session: Session) -> None:
 
 
 @pytest.mark.usefixtures("register")
-@pytest.mark.parametrize("sort", [MemberSort.NAME, MemberSort.BALANCE_DESC, MemberSort.LAST_LOGIN])
-def test_every_sort_finds_what_the_search_finds_sorting_or_walking(session: Session, sort: MemberSort) -> None:
+def test_every_sort_finds_what_the_search_finds_sorting_or_walking(session: Session) -> None:
     for q in QUERIES:
         found = set(every_page(session, q, 200))
-        sorted_ids = every_page(session, q, 6, sort=sort)
-        assert len(sorted_ids) == len(set(sorted_ids)), (q, "a row on two pages")
-        assert set(sorted_ids) == found, q
-        # With a cap of 2 the common case walks the sort index, testing each row.
-        assert every_page(session, q, 6, sort=sort, total_cap=2) == sorted_ids, q
+        for sort in (MemberSort.NAME, MemberSort.BALANCE_DESC, MemberSort.LAST_LOGIN):
+            sorted_ids = every_page(session, q, 8, sort=sort)
+            assert len(sorted_ids) == len(set(sorted_ids)), (q, sort, "a row on two pages")
+            assert set(sorted_ids) == found, (q, sort)
+            # With a cap of 2 the common case walks the sort index, testing each row.
+            assert every_page(session, q, 8, sort=sort, total_cap=2) == sorted_ids, (q, sort)
 
 
 @pytest.mark.usefixtures("register")
