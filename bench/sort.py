@@ -134,7 +134,7 @@ def plan(engine: Engine, backend: str, q: str, sort: MemberSort) -> list[str]:
     out = []
     with engine.connect() as conn:
         for statement, parameters in statements:
-            if not statement.lstrip().upper().startswith("SELECT") or "FROM member_search" not in statement:
+            if not statement.lstrip().upper().startswith("SELECT") or "member_search" not in statement:
                 continue
             prefix = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
             rows = conn.exec_driver_sql(prefix + statement, parameters).all()
