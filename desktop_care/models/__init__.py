@@ -45,6 +45,7 @@ from .orders import Invoice, LineIn, Order, OrderKind, OrderLine, OrderRegistran
 from .payments import CheckoutState, Payment
 from .refunds import Refund, RefundState
 from .search import MemberSearch, normalize, search_fields
+from .search_sort import MemberSort
 from .status import StatusAction, may_accrue_points, may_receive_offers, may_sign_in, sign_in_refusal
 from .tickets import EntryKind, Ticket, TicketEntry, TicketMerge, TicketPriority, TicketState
 from .tokens import PortalSession, TokenPurpose, UserToken
@@ -94,6 +95,7 @@ __all__ = [
     "Member",
     "MemberReference",
     "MemberSearch",
+    "MemberSort",
     "MemberStatus",
     "MergeRecord",
     "OnBehalfSession",

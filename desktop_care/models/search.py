@@ -44,7 +44,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -72,6 +72,9 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, selec
 from .base import Base
 from .contact import national_digits
 from .member import Address, Member, MemberStatus
+
+if TYPE_CHECKING:
+    from .search_sort import MemberSort
 
 #: White space and control characters (C0, DEL, C1): word separators.
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
@@ -473,12 +476,18 @@ def search_members(
     cursor: str | None = None,
     *,
     total_cap: int = TOTAL_CAP,
+    sort: MemberSort | None = None,
 ) -> SearchPage:
-    """One page of the members matching ``q`` (see the module's docstring).
+    """One page of the members matching ``q`` (see the module's docstring); with
+    ``sort``, in that column's order (:mod:`desktop_care.models.search_sort`).
 
     Raises :class:`InvalidCursor` for a cursor no search returned and ``ValueError``
     for a ``limit`` outside 1..``MAX_LIMIT``.
     """
+    if sort is not None:
+        from .search_sort import search_sorted
+
+        return search_sorted(session, q, limit, cursor, sort, total_cap=total_cap)
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     after = decode_cursor(cursor) if cursor is not None else BEFORE_ALL
@@ -502,6 +511,13 @@ def search_members(
 
     total_exact = not unknown and total <= total_cap
     return SearchPage(_load(session, lead + page_ids), total if total_exact else total_cap, total_exact, next_cursor)
+
+
+def matching_ids(session: Session, q: str, cap: int = TOTAL_CAP) -> set[int] | None:
+    """The ids of every member matching ``q`` (a non-empty query), or None when more
+    than ``cap`` match (for :mod:`desktop_care.models.search_sort`)."""
+    pages, total, walk = _union(session, _sources(_Dialect.of(session), tokenize(q)), cap, BEFORE_ALL, None, cap + 1)
+    return None if walk or total > cap else {member_id for page in pages for member_id in page}
 
 
 def _union(
@@ -602,6 +618,7 @@ __all__ = [
     "SearchPage",
     "decode_cursor",
     "encode_cursor",
+    "matching_ids",
     "normalize",
     "reindex_member",
     "search_fields",

@@ -36,6 +36,7 @@ from urllib3.util.retry import Retry
 
 from .. import __version__, config
 from ..commands import BaseCommand, Command, CommandResult
+from ..models.search_sort import MemberSort
 from ..schemas import (
     AccountActionOut,
     AnimalDetail,
@@ -481,10 +482,14 @@ class ApiClient:
         finally:
             self.token = None
 
-    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
+    def search_members(
+        self, q: str, limit: int = 50, cursor: str | None = None, sort: MemberSort | None = None
+    ) -> MemberPage:
         params: dict[str, str | int] = {"q": q, "limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
+        if sort is not None:
+            params["sort"] = sort.value
         return self._call("GET", "/members", MemberPage, params=params)
 
     def member(self, member_id: int) -> MemberDetail:

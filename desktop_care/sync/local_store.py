@@ -61,9 +61,10 @@ from sqlalchemy.schema import CreateTable
 
 from .. import config
 from ..commands import AddMember, Command, CommandResult, Rejected, Status, kinds, parse_command
-from ..models import Address, Member, MemberSearch, MemberStatus, UTCDateTime
+from ..models import Address, Member, MemberSearch, MemberSort, MemberStatus, UTCDateTime
 from ..models.duplicates import likely_duplicates
 from ..models.search import SQLITE_FTS_DDL, normalize, search_members, search_values
+from ..models.search_sort import SORT_INDEXES
 from ..schemas import (
     DuplicateCheckIn,
     DuplicateList,
@@ -240,6 +241,8 @@ class LocalStore:
             add_missing_columns(conn, _outbox)
             if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
                 _rebuild_replica(conn)
+            for index in SORT_INDEXES:  # a replica made before sorting: built once, not pulled again
+                index.create(conn, checkfirst=True)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -285,11 +288,11 @@ class LocalStore:
 
     # ------------------------------------------------------------------ reading
 
-    def search(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
-        """The server's member search over the replicated directory, with queued
-        changes laid over the rows they touch."""
+    def search(self, q: str, limit: int = 50, cursor: str | None = None, sort: MemberSort | None = None) -> MemberPage:
+        """The server's member search over the replicated directory (sorted alike,
+        ``sort``), with queued changes laid over the rows they touch."""
         with self._read() as session, session.begin():
-            page = search_members(session, q, limit, cursor)
+            page = search_members(session, q, limit, cursor, sort=sort)
             items = _summaries(session, page.rows)
         return MemberPage(items=items, total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor)
 

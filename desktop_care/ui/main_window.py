@@ -4,6 +4,7 @@ waiting to sync, and how many sync issues need a decision."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 from .. import __version__
@@ -21,7 +22,16 @@ from .members.editing import CommandDialog, dialog_for
 from .members.payments import RefundApprovalsDialog
 from .members.search_view import SearchView
 from .ops import Op
-from .palette import MEMBER_LIMIT, CommandPalette, ShortcutsDialog, action_entries, button_entries, plain, shortcut_rows
+from .palette import (
+    MEMBER_LIMIT,
+    CommandPalette,
+    Entry,
+    ShortcutsDialog,
+    action_entries,
+    button_entries,
+    plain,
+    shortcut_rows,
+)
 from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .qt import (
     PYSIDE_VERSION,
@@ -49,7 +59,7 @@ from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, SyncProgress, issues_button_text, status_text
 from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
-from .widgets import named
+from .widgets import SearchPage, named
 from .workspace import Workspace
 
 ONLINE = "● Online"
@@ -364,6 +374,15 @@ class MainWindow(QMainWindow):
                 out.extend((plain(top.text()), action) for action in menu.actions())
         return out
 
+    def _sort_entries(self) -> list[Entry]:
+        """"Sort by Balance, descending"… for the page in front: a header click from the keyboard."""
+        page = self.pages.currentWidget()
+        if not isinstance(page, SearchPage):
+            return []
+        where = self.windowTitle().rpartition(" — ")[2] or "Page"
+        return [Entry(label=label, group=where, run=functools.partial(page.sort_by, sort))
+                for label, sort in page.sort_choices()]
+
     def show_palette(self) -> CommandPalette:
         """Ctrl+K: the menus' actions, those of the member in front, and members by ID or name."""
         entries = action_entries((group, a) for group, a in self.menu_actions() if a is not self.palette_action)
@@ -372,6 +391,7 @@ class MainWindow(QMainWindow):
             entries = button_entries(front, f"{front.member.first_name} {front.member.last_name} "
                                             f"({front.member.member_no})") + entries
         parent = front if isinstance(front, QWidget) else self
+        entries += self._sort_entries()
         palette = CommandPalette(entries, parent, find_members=lambda q: self.workspace.search_members(q, MEMBER_LIMIT),
                                  open_member=self.open_member)
         palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

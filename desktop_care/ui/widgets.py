@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import message
@@ -141,9 +141,18 @@ class SearchPage(QWidget):
     A subclass creates its model and table, calls :meth:`setup_search`, lays the parts
     out as it likes, and implements :meth:`search_now`; its ``_update`` (called when the
     model's state changes) ends with :meth:`show_outcome`.
+
+    A page whose server sorts calls :meth:`setup_sorting` too: a click on a sortable
+    header sorts by it (:attr:`sort`, the ``sort`` of the page's endpoint), a second click
+    flips it, and the header shows the sort; :meth:`search_now` sends :attr:`sort` with
+    the filters, so the sort stays while the person refines them and scrolls.
     """
 
     model: PagedTableModel
+    #: The server's ``sort`` of the rows (``"-balance"``), None for the endpoint's own order.
+    sort: str | None = None
+    _sort_keys: Sequence[str | None] = ()
+    _descending_first: Collection[str] = ()
 
     def setup_search(self, model: PagedTableModel, table: QTableView, *, box_name: str, placeholder: str,
                      accessible_name: str, summary_name: str, debounce_ms: int) -> None:
@@ -170,6 +179,63 @@ class SearchPage(QWidget):
     def search_now(self) -> None:
         """Search for what the filters say now (without waiting for the debounce)."""
         raise NotImplementedError
+
+    def setup_sorting(self, keys: Sequence[str | None], *, initial: str | None = None,
+                      descending_first: Collection[str] = ()) -> None:
+        """Sort by header clicks: ``keys`` has the ``sort`` of each column (None: it does
+        not sort); a first click sorts ascending, or descending for ``descending_first``
+        (amounts and dates: highest and newest first)."""
+        self._sort_keys, self._descending_first, self.sort = list(keys), descending_first, initial
+        header = self.table.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._header_clicked)
+        self._show_sort()
+
+    def sort_by(self, sort: str | None) -> None:
+        """Sort the rows by ``sort`` (None: the endpoint's own order) and load them again."""
+        self.sort = sort
+        self._show_sort()
+        self.search_now()
+
+    def sort_for(self, section: int) -> str | None:
+        """The sort a click on header ``section`` asks for (the same column again flips
+        it), or None for a column that does not sort."""
+        key = self._sort_keys[section] if 0 <= section < len(self._sort_keys) else None
+        if key is None:
+            return None
+        if self.sort is not None and self.sort.lstrip("-") == key:
+            return key if self.sort.startswith("-") else f"-{key}"
+        return f"-{key}" if key in self._descending_first else key
+
+    def sort_choices(self) -> list[tuple[str, str]]:
+        """Every sort of the page as (label, sort), for the command palette: "Sort by
+        Balance, highest first" is a keyboard's header click."""
+        out: list[tuple[str, str]] = []
+        for column, key in zip(self.model.columns, self._sort_keys, strict=False):
+            if key is None:
+                continue
+            first, second = ("descending", "ascending") if key in self._descending_first else (
+                "ascending", "descending")
+            for way in (first, second):
+                out.append((f"Sort by {column.title}, {way}", f"-{key}" if way == "descending" else key))
+        return out
+
+    def _header_clicked(self, section: int) -> None:
+        wanted = self.sort_for(section)
+        if wanted is None:
+            self._show_sort()  # this column does not sort: keep the indicator where it was
+            return
+        self.sort_by(wanted)
+
+    def _show_sort(self) -> None:
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        key = self.sort.lstrip("-") if self.sort else None
+        section = list(self._sort_keys).index(key) if key is not None and key in self._sort_keys else -1
+        header.setSortIndicatorShown(section >= 0)
+        order = Qt.SortOrder.DescendingOrder if self.sort and self.sort.startswith("-") else Qt.SortOrder.AscendingOrder
+        header.setSortIndicator(section, order)
+        header.blockSignals(False)
 
     def focus_search(self) -> None:
         self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
-from ..models import AddressKind
+from ..models import AddressKind, MemberSort
 from ..schemas import (
     AnimalDetail,
     AnimalList,
@@ -55,7 +55,9 @@ _MAX_QUEUED_LOOKUP = 10_000
 class MemberSource(Protocol):
     """What the search and details views read from (a workspace or a bare ApiClient)."""
 
-    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage: ...
+    def search_members(
+        self, q: str, limit: int = 50, cursor: str | None = None, sort: MemberSort | None = None
+    ) -> MemberPage: ...
 
     def member(self, member_id: int) -> MemberDetail: ...
 
@@ -135,18 +137,21 @@ class Workspace(QObject):
 
     # ----------------------------------------------------------------- reading (worker threads)
 
-    def search_members(self, q: str, limit: int = 50, cursor: str | None = None) -> MemberPage:
+    def search_members(
+        self, q: str, limit: int = 50, cursor: str | None = None, sort: MemberSort | None = None
+    ) -> MemberPage:
         """The server's results while online (rows with queued changes as this
-        workstation shows them); the local directory when the server can't be reached."""
+        workstation shows them); the local directory when the server can't be reached.
+        Both sort alike (``sort``) and read each other's cursors."""
         if self._online:
             try:
-                page = self.client.search_members(q, limit=limit, cursor=cursor)
+                page = self.client.search_members(q, limit=limit, cursor=cursor, sort=sort)
             except (Unreachable, TimedOut) as exc:
                 log.info("searching the local directory: %s", exc)
                 self._online = False
             else:
                 return self._with_provisional(q, limit, cursor, self._with_queued(page))
-        return self.store.search(q, limit=limit, cursor=cursor)
+        return self.store.search(q, limit=limit, cursor=cursor, sort=sort)
 
     def _with_provisional(self, q: str, limit: int, cursor: str | None, page: MemberPage) -> MemberPage:
         """Members registered here that the server does not know yet, found by the same

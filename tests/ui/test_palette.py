@@ -121,3 +121,15 @@ def test_question_mark_in_the_search_box_is_typed(qtbot, session: StaffSession) 
 def _rows(dialog: ShortcutsDialog) -> list[tuple[str, str, str]]:
     t = dialog.table
     return [(t.item(r, 0).text(), t.item(r, 1).text(), t.item(r, 2).text()) for r in range(t.rowCount())]
+
+
+def test_the_page_in_front_is_sorted_from_the_keyboard(qtbot, session: StaffSession) -> None:
+    window = _window(qtbot, session)
+    palette = _palette(qtbot, window)
+    qtbot.keyClicks(palette.query, "sort balance desc")
+    assert [(e.label, e.group) for e in palette.shown()] == [("Sort by Balance, descending", "Member search")]
+    qtbot.keyClick(palette.query, Qt.Key.Key_Return)
+    view = window.search_view
+    qtbot.waitUntil(lambda: view.model.sort_shown == "-balance" and not view.model.loading)
+    header = view.table.horizontalHeader()
+    assert header.isSortIndicatorShown() and header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder

@@ -165,3 +165,55 @@ def test_enter_or_double_click_opens_the_member(qtbot, view: SearchView, make_me
         qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=second)
     assert opened.args == [ids[1]]
     assert view.table.selectionBehavior() == QAbstractItemView.SelectionBehavior.SelectRows
+
+
+def click_header(qtbot, view: SearchView, title: str) -> int:  # type: ignore[no-untyped-def]
+    """A mouse click on the header of column ``title``; its section."""
+    from desktop_care.ui.qt import QPoint
+
+    header = view.table.horizontalHeader()
+    section = [col.title for col in COLUMNS].index(title)
+    middle = header.sectionViewportPosition(section) + header.sectionSize(section) // 2
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(middle, header.height() // 2))
+    return section
+
+
+def test_a_header_click_sorts_on_the_server_through_refining_and_scrolling(
+    qtbot, view: SearchView, many: str, screenshot
+) -> None:
+    view.set_query(many)
+    qtbot.waitUntil(lambda: view.model.query == many and not view.model.loading)
+    header = view.table.horizontalHeader()
+    assert not header.isSortIndicatorShown()  # by member until a header is clicked
+
+    name = click_header(qtbot, view, "Name")
+    qtbot.waitUntil(lambda: view.model.sort_shown == "name" and not view.model.loading)
+    assert (header.isSortIndicatorShown(), header.sortIndicatorSection()) == (True, name)
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    click_header(qtbot, view, "Name")  # again: the other way round
+    qtbot.waitUntil(lambda: view.model.sort_shown == "-name" and not view.model.loading)
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    assert rows(view.model, "Name")[:2] == [f"Ann119 {many}", f"Ann118 {many}"]
+
+    while view.model.has_more:  # scrolling down loads the next pages in the same order
+        view.table.scrollToBottom()
+        view.model.fetchMore()
+        qtbot.waitUntil(lambda: not view.model.loading)
+    names = rows(view.model, "Name")
+    assert len(names) == 120 and names == sorted(names, reverse=True)
+
+    qtbot.keyClicks(view.search_box, " ann11")  # refining keeps the sort
+    qtbot.waitUntil(lambda: view.model.query == f"{many} ann11" and not view.model.loading)
+    assert view.model.sort_shown == "-name"
+    assert rows(view.model, "Name") == [f"Ann11{i} {many}" for i in range(9, -1, -1)]
+    assert header.sortIndicatorSection() == name
+
+    click_header(qtbot, view, "Sync")  # a column that does not sort keeps the indicator where it was
+    assert (header.sortIndicatorSection(), view.sort) == (name, "-name")
+    click_header(qtbot, view, "Balance")  # amounts: highest first on the first click
+    qtbot.waitUntil(lambda: view.model.sort_shown == "-balance" and not view.model.loading)
+    assert ("Sort by Balance, descending", "-balance") in view.sort_choices()
+    view.sort_by("name")  # what the palette's "Sort by Name, ascending" does
+    qtbot.waitUntil(lambda: view.model.sort_shown == "name" and not view.model.loading)
+    assert rows(view.model, "Name")[0] == f"Ann110 {many}"
+    screenshot(view, "member-search-sorted")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from desktop_care.models import AccountTransaction, Member, TxnStatus, User, UserRole, UserState, utcnow
 from desktop_care.models.search import MAX_LIMIT, InvalidCursor, search_members
+from desktop_care.models.search_sort import MemberSort
 from desktop_care.models.tokens import pending_invitation
 from desktop_care.models.user_search import UserRow, user_rows
 from desktop_care.schemas import (
@@ -97,10 +98,15 @@ def search(
         PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})
     ] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+    sort: Annotated[
+        MemberSort | None,
+        Query(description="Column to sort by; a leading `-` sorts descending (ties by member). "
+                          "Without it, by member with an exact member ID first"),
+    ] = None,
 ) -> Response:
-    """Find members; results are ordered by member, one page at a time."""
+    """Find members, one page at a time: by member, or sorted by a column."""
     try:
-        page = search_members(session, q, limit, cursor)
+        page = search_members(session, q, limit, cursor, sort=sort)
     except InvalidCursor as exc:
         raise InvalidInput("cursor", str(exc)) from None
     body = MemberPage(

@@ -2,7 +2,9 @@
 
 Typing restarts a short single-shot timer; when it fires, the query goes to the server
 off the GUI thread (:class:`MemberTableModel`). Enter searches at once, Down moves to
-the results, and Enter or a double-click on a row opens that member.
+the results, and Enter or a double-click on a row opens that member. A click on a
+column header sorts the results by it on the server (again: the other way round); the
+sort stays while the query is refined and more rows load.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..qt import (
     Signal,
 )
 from ..widgets import SearchPage, make_results_table, size_columns
-from .table_model import COLUMNS, MEMBER_ID_ROLE, MemberTableModel
+from .table_model import COLUMNS, DESCENDING_FIRST, MEMBER_ID_ROLE, MemberTableModel
 
 if TYPE_CHECKING:
     from ..workspace import MemberSource
@@ -120,6 +122,7 @@ class SearchView(SearchPage):
         layout.addLayout(top)
         layout.addWidget(self.stack, 1)
 
+        self.setup_sorting([column.sort for column in COLUMNS], descending_first=DESCENDING_FIRST)
         self.search_box.installEventFilter(self)
         self.table.open_requested.connect(self.member_opened)
         self._update()
@@ -129,7 +132,7 @@ class SearchView(SearchPage):
     def search_now(self) -> None:
         """Search for what is in the box now (without waiting for the debounce)."""
         self._debounce.stop()
-        self.model.search(self.search_box.text().strip())
+        self.model.search(self.search_box.text().strip(), self.sort)
 
     def set_query(self, text: str) -> None:
         """Put ``text`` in the search box and search for it at once."""

@@ -77,15 +77,6 @@ COLUMNS: tuple[Column, ...] = (
 DUE_COLUMN = 7
 
 
-def column_of(sort: str) -> tuple[int, bool]:
-    """The column a ``sort`` sorts by, and whether descending."""
-    name = sort.lstrip("-")
-    for index, column in enumerate(COLUMNS):
-        if column.sort == name:
-            return index, sort.startswith("-")
-    return DUE_COLUMN, False
-
-
 class TicketTableModel(PagedTableModel):
     """Rows of :class:`TicketSummary` for the current :class:`TicketQuery`."""
 

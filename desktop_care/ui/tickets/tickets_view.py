@@ -23,7 +23,7 @@ from ..qt import (
     QWidget,
 )
 from ..widgets import SearchPage, make_results_table, named, page_title, size_columns
-from .table_model import COLUMNS, TicketQuery, TicketTableModel, column_of
+from .table_model import COLUMNS, TicketQuery, TicketTableModel
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -53,31 +53,8 @@ class TicketsTable(QTableView):
         self.setObjectName("ticketsTable")
         self.setModel(model)
         make_results_table(self)
-        header = self.horizontalHeader()
-        header.setSortIndicatorShown(True)
-        header.setSectionsClickable(True)
         size_columns(self, [column.title for column in COLUMNS], _COLUMN_SAMPLES, stretch="Subject",
                      default_sample="M" * 12, padding=28)
-
-    def show_sort(self, sort: str) -> None:
-        column, descending = column_of(sort)
-        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
-        header = self.horizontalHeader()
-        header.blockSignals(True)
-        header.setSortIndicator(column, order)
-        header.blockSignals(False)
-
-
-def sort_for(section: int, current: str) -> str | None:
-    """The sort a click on header ``section`` asks for (the same column again flips
-    it), or None for a column that does not sort."""
-    key = COLUMNS[section].sort
-    if key is None:
-        return None
-    if current.lstrip("-") == key:
-        return key if current.startswith("-") else f"-{key}"
-    # Priority and Updated read best highest/newest first.
-    return f"-{key}" if key in ("priority", "updated") else key
 
 
 class TicketsView(SearchPage):
@@ -91,7 +68,6 @@ class TicketsView(SearchPage):
         self.setObjectName("ticketsView")
         self.workspace = workspace
         model = TicketTableModel(workspace.client, self)
-        self.sort = "due"
 
         title = page_title("Tickets")
         self.queue_box = named(QComboBox(), "queueSelector")
@@ -104,7 +80,9 @@ class TicketsView(SearchPage):
                      "ticketsHint")
         hint.setEnabled(False)
 
-        self.table.show_sort(self.sort)
+        # Priority and Updated read best highest/newest first.
+        self.setup_sorting([column.sort for column in COLUMNS], initial="due",
+                           descending_first=("priority", "updated"))
 
         filters = QHBoxLayout()
         filters.addWidget(self.queue_box, 1)
@@ -118,7 +96,6 @@ class TicketsView(SearchPage):
         layout.addWidget(hint)
 
         self.queue_box.currentIndexChanged.connect(self.search_now)
-        self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
         self.table.activated.connect(self._open)
         self._update()
 
@@ -127,7 +104,7 @@ class TicketsView(SearchPage):
     def current_query(self) -> TicketQuery:
         view, queue, states = self.queue_box.currentData()
         return TicketQuery(view=view, queue=queue, states=states, text=self.search_box.text().strip(),
-                           sort=self.sort)
+                           sort=self.sort or "due")
 
     def search_now(self) -> None:
         self._debounce.stop()
@@ -135,11 +112,6 @@ class TicketsView(SearchPage):
 
     def choose_queue(self, label: str) -> None:
         self.queue_box.setCurrentIndex(self.queue_box.findText(label))
-
-    def sort_by(self, sort: str) -> None:
-        self.sort = sort
-        self.table.show_sort(sort)
-        self.search_now()
 
     def open_ticket(self, ticket_id: int) -> QWidget:
         from .ticket_view import TicketDialog
@@ -161,13 +133,6 @@ class TicketsView(SearchPage):
     def _open(self, index: QModelIndex) -> None:
         if index.isValid():
             self.open_ticket(self.model.ticket(index.row()).id)
-
-    def _header_clicked(self, section: int) -> None:
-        wanted = sort_for(section, self.sort)
-        if wanted is None:
-            self.table.show_sort(self.sort)  # this column does not sort: keep the indicator
-            return
-        self.sort_by(wanted)
 
     def _update(self) -> None:
         self.show_filtered("ticket", "The tickets could not be listed",
