@@ -284,7 +284,7 @@ def build_deb(runtime: Path, output: Path, epoch: int, root: Path = ROOT) -> Pat
         stage(app, staging, version, root)
         normalise(staging, epoch)
         built = Path(work) / output.name
-        subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z9", "--build", str(staging), str(built)],
+        subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", str(staging), str(built)],
                        check=True, env=dict(os.environ, SOURCE_DATE_EPOCH=str(epoch)),
                        stdout=subprocess.DEVNULL)
         built.replace(output)
