@@ -4,6 +4,7 @@ reaches the server, once, when it answers)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -24,13 +25,14 @@ from ..qt import (
     QPlainTextEdit,
     QPushButton,
     QStackedWidget,
+    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ..widgets import FieldBox, StatePanel, named
 from .table_model import PRIORITY_LABELS, TicketQuery, TicketTableModel
-from .ticket_view import TicketDialog
+from .ticket_view import TicketDetailsView
 from .tickets_view import TicketsTable
 
 if TYPE_CHECKING:
@@ -122,6 +124,8 @@ class MemberTicketsTab(QWidget):
         self.member_name = ""
         self.loaded = False
         self.dialog: NewTicketDialog | None = None
+        #: Opens a ticket in a tab of the main window (set by the window hosting this).
+        self.open_ticket_in: Callable[[int], TicketDetailsView] | None = None
         self.model = TicketTableModel(workspace.client, self)
         self.table = TicketsTable(self.model, self)
         self.table.horizontalHeader().setSortIndicatorShown(False)
@@ -163,11 +167,18 @@ class MemberTicketsTab(QWidget):
         self.dialog.show()
         return self.dialog
 
-    def open_ticket(self, ticket_id: int) -> TicketDialog:
-        dialog = TicketDialog(self.workspace, ticket_id, self)
-        dialog.changed.connect(lambda _id: self.reload())
-        dialog.show()
-        return dialog
+    def open_ticket(self, ticket_id: int) -> TicketDetailsView:
+        """The ticket in a tab of the main window (``open_ticket_in``), or a window of its own."""
+        if self.open_ticket_in is not None:
+            view = self.open_ticket_in(ticket_id)
+        else:
+            view = TicketDetailsView(self.workspace, ticket_id)
+            view.show()
+        view.changed.connect(self._ticket_changed, Qt.ConnectionType.UniqueConnection)  # ends with this tab
+        return view
+
+    def _ticket_changed(self, _ticket_id: int) -> None:
+        self.reload()
 
     def _queued(self, command: OpenTicket) -> None:
         if self.workspace.online:
