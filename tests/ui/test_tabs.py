@@ -67,7 +67,7 @@ def test_two_members_and_a_ticket_in_tabs_cycled_closed_and_reopened_by_keyboard
     assert window.tabs.currentWidget() is ticket
     assert window.windowTitle() == f"Desktop Care — #{ticket_id} Renewal card lost in the po…"
     window.resize(1280, 760)
-    shot(window, "main-window-tabs")
+    shot(window, "main-window-tabs-ticket")
 
     active(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_Tab, CTRL)  # round to the home tab
@@ -81,6 +81,7 @@ def test_two_members_and_a_ticket_in_tabs_cycled_closed_and_reopened_by_keyboard
     qtbot.keyClick(window, Qt.Key.Key_Backtab, CTRL | SHIFT)
     assert window.tabs.currentWidget() is second
     assert window.open_member(first_id) is first and window.tabs.currentWidget() is first  # brought forward
+    shot(window, "main-window-tabs")
 
     # The palette's "member in front" is the member of the tab in front.
     palette = window.show_palette()

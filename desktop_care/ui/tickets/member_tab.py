@@ -25,14 +25,13 @@ from ..qt import (
     QPlainTextEdit,
     QPushButton,
     QStackedWidget,
-    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ..widgets import FieldBox, StatePanel, named
 from .table_model import PRIORITY_LABELS, TicketQuery, TicketTableModel
-from .ticket_view import TicketDetailsView
+from .ticket_view import TicketDetailsView, open_ticket_view
 from .tickets_view import TicketsTable
 
 if TYPE_CHECKING:
@@ -169,13 +168,7 @@ class MemberTicketsTab(QWidget):
 
     def open_ticket(self, ticket_id: int) -> TicketDetailsView:
         """The ticket in a tab of the main window (``open_ticket_in``), or a window of its own."""
-        if self.open_ticket_in is not None:
-            view = self.open_ticket_in(ticket_id)
-        else:
-            view = TicketDetailsView(self.workspace, ticket_id)
-            view.show()
-        view.changed.connect(self._ticket_changed, Qt.ConnectionType.UniqueConnection)  # ends with this tab
-        return view
+        return open_ticket_view(self.workspace, ticket_id, self.open_ticket_in, self._ticket_changed)
 
     def _ticket_changed(self, _ticket_id: int) -> None:
         self.reload()

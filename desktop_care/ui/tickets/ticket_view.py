@@ -493,5 +493,19 @@ class TicketDetailsView(QWidget):
                 self._run(command, f"Priority {self.priority_box.currentText().lower()}; the due times follow.")
 
 
+def open_ticket_view(workspace: Workspace, ticket_id: int, opener: Callable[[int], TicketDetailsView] | None,
+                     on_change: Callable[[int], None]) -> TicketDetailsView:
+    """The ticket in a tab of the main window (``opener``, the window's ``open_ticket``),
+    or a window of its own; ``on_change`` (a method, so the connection ends with its
+    object) hears of changes made there, once however often the ticket is opened."""
+    if opener is not None:
+        view = opener(ticket_id)
+    else:
+        view = TicketDetailsView(workspace, ticket_id)
+        view.show()
+    view.changed.connect(on_change, Qt.ConnectionType.UniqueConnection)
+    return view
+
+
 #: Its name when it was a window of its own (kept so code written against it still reads).
 TicketDialog = TicketDetailsView

@@ -147,15 +147,9 @@ class TicketsView(SearchPage):
 
     def open_ticket(self, ticket_id: int) -> TicketDetailsView:
         """The ticket in a tab of the main window (``open_ticket_in``), or a window of its own."""
-        from .ticket_view import TicketDetailsView
+        from .ticket_view import open_ticket_view
 
-        if self.open_ticket_in is not None:
-            view = self.open_ticket_in(ticket_id)
-        else:
-            view = TicketDetailsView(self.workspace, ticket_id)
-            view.show()
-        view.changed.connect(self._ticket_changed, Qt.ConnectionType.UniqueConnection)  # ends with this page
-        return view
+        return open_ticket_view(self.workspace, ticket_id, self.open_ticket_in, self._ticket_changed)
 
     def _ticket_changed(self, _ticket_id: int) -> None:
         self.model.reload()
