@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 from .qt import (
     QDialog,
+    QEvent,
     QLineEdit,
     QMessageBox,
+    QObject,
     QPlainTextEdit,
     Qt,
     QTabBar,
@@ -137,7 +139,7 @@ class WorkTabs(QTabWidget):
         """A tab for ``record``: in front, after the current one (as browsers open links);
         behind, after the last."""
         self._pages[record] = page
-        page.destroyed.connect(lambda _=None, key=record, p=page: self._gone(key, p))
+        page.installEventFilter(self)  # a page closed by other means (its close()) leaves its tab
         index = self.insertTab(max(self.currentIndex(), 0) + 1 if front else self.count(), page, "…")
         page.setAccessibleName(f"{record.kind.title()} tab")
         if front:
@@ -148,7 +150,6 @@ class WorkTabs(QTabWidget):
         page = self._pages.pop(old, None)
         if page is not None:
             self._pages[new] = page
-            page.destroyed.connect(lambda _=None, key=new, p=page: self._gone(key, p))
             self.changed.emit()
 
     def set_label(self, page: QWidget, title: str, tooltip: str) -> None:
@@ -249,11 +250,15 @@ class WorkTabs(QTabWidget):
 
     # ----------------------------------------------------------------- internals
 
-    def _gone(self, record: Record, page: QWidget) -> None:
-        """A page deleted by other means (``close()`` on it)."""
-        if self._pages.get(record) is page:
-            del self._pages[record]
-            self.changed.emit()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A page closed by other means than its tab (``close()`` on it): forget it now
+        (not on ``destroyed``, which also comes while this widget itself is going)."""
+        if event.type() == QEvent.Type.Close and isinstance(watched, QWidget):
+            record = self.record_of(watched)
+            if record is not None:
+                del self._pages[record]
+                self.changed.emit()
+        return False
 
     def _front_changed(self, index: int) -> None:
         """Only the tab in front shows its windows (an Edit info of another member would
