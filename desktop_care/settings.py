@@ -57,6 +57,9 @@ class Settings:
     remember_username: bool = True
     #: The last username signed in with, when remember_username.
     username: str = ""
+    #: The main window's open tabs, per server and user (see :func:`tabs_key`): each a
+    #: list of ``"member:123"`` / ``"ticket:45"``, the one in front first.
+    open_tabs: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     #: Keys this version does not know, kept as they were (a newer version wrote them).
     unknown: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -85,7 +88,8 @@ def from_json(data: object) -> Settings:
     of the expected shape."""
     if not isinstance(data, dict):
         raise InvalidSettings("the file is not a JSON object")
-    known = {"server_urls", "ca_file", "allow_insecure_http", "theme", "text_size", "remember_username", "username"}
+    known = {"server_urls", "ca_file", "allow_insecure_http", "theme", "text_size", "remember_username", "username",
+             "open_tabs"}
     urls = data.get("server_urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
         raise InvalidSettings("server_urls must be a list of addresses")
@@ -106,9 +110,13 @@ def from_json(data: object) -> Settings:
     username = data.get("username", "")
     if not isinstance(username, str):
         raise InvalidSettings("username must be text")
+    open_tabs = data.get("open_tabs", {})
+    if not isinstance(open_tabs, dict) or not all(
+            isinstance(tabs, list) and all(isinstance(tab, str) for tab in tabs) for tabs in open_tabs.values()):
+        raise InvalidSettings("open_tabs must map each server and user to a list of tabs")
     return Settings(
         server_urls=tuple(urls), ca_file=Path(ca_file) if ca_file else None, theme=theme, text_size=int(text_size),
-        username=username, unknown={k: v for k, v in data.items() if k not in known}, **flags,
+        username=username, open_tabs={str(k): tuple(v) for k, v in open_tabs.items()}, unknown={k: v for k, v in data.items() if k not in known}, **flags,
     )
 
 
@@ -118,6 +126,7 @@ def to_json(settings: Settings) -> dict[str, Any]:
     out["server_urls"] = list(settings.server_urls)
     out["ca_file"] = str(settings.ca_file) if settings.ca_file else None
     out["theme"] = settings.theme.value
+    out["open_tabs"] = {key: list(tabs) for key, tabs in settings.open_tabs.items()}
     return {**settings.unknown, **out}
 
 
@@ -147,6 +156,23 @@ def save(settings: Settings, path: Path | None = None) -> None:
     temporary = config.private_file(path.with_name(path.name + ".new"))
     temporary.write_text(json.dumps(to_json(settings), indent=2) + "\n", encoding="utf-8")
     temporary.replace(path)
+
+
+def tabs_key(server: str, username: str) -> str:
+    """Where one server and user's open tabs are kept: ``"ada@https://care.example.org"``
+    (``server`` is ``"local"`` for the embedded server, whose port changes each run)."""
+    return f"{username}@{server}"
+
+
+def remember_tabs(key: str, tabs: list[str], path: Path | None = None) -> None:
+    """Keep ``tabs`` as the open tabs of ``key``, changing nothing else in the file
+    (read again first: the app may have saved other settings meanwhile)."""
+    current = load(path)
+    kept = {k: v for k, v in current.open_tabs.items() if k != key}
+    if tabs:
+        kept[key] = tuple(tabs)
+    if kept != current.open_tabs:
+        save(replace(current, open_tabs=kept), path)
 
 
 def transport_of(settings: Settings) -> config.Transport:

@@ -237,7 +237,7 @@ class DesktopCare(QObject):
     def open_main(self, session: StaffSession) -> None:
         self.session = session
         self._remember(session)
-        window = MainWindow(session)
+        window = MainWindow(session, remember_tabs=True)
         window.settings_saved.connect(self._settings_saved)
         if self.options.screenshot is not None:
             window.search_view.results_shown.connect(self._take_screenshot)
@@ -302,9 +302,10 @@ class DesktopCare(QObject):
         demo sign-in is not a username anyone typed."""
         if session.local or (self.embedded is not None and session.server_url == self.embedded.url):
             return
-        updated = self.settings.signed_in_as(session.staff.username)
-        if updated != self.settings:
-            self.settings = updated
+        current = replace(self.settings, open_tabs=saved_settings.load().open_tabs)  # the window keeps them
+        updated = current.signed_in_as(session.staff.username)
+        self.settings = updated
+        if updated != current:
             try:
                 saved_settings.save(updated)
             except OSError as exc:

@@ -1,6 +1,8 @@
-"""The main window: the member search, the menus, and a status bar saying who is
-signed in, to which server, whether that server can be reached, how many changes are
-waiting to sync, and how many sync issues need a decision."""
+"""The main window: the member search and the other pages in a pinned home tab, one
+tab per open member or ticket beside it (ui/tabs.py, decision 0030), the menus, and a
+status bar saying who is signed in, to which server, whether that server can be
+reached, how many changes are waiting to sync, and how many sync issues need a
+decision."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from .. import __version__
 from .. import settings as saved_settings
 from ..commands import Command
+from ..models import MemberStatus
 from ..schemas import Health, MemberDetail
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
@@ -17,7 +20,7 @@ from . import message
 from .bulk_invite import BulkInviteDialog
 from .fraud.blocks_view import FraudStopView
 from .members.add_member import AddMemberDialog, open_add_member
-from .members.details_dialog import MemberDetailsDialog
+from .members.details_dialog import MemberDetailsView
 from .members.editing import CommandDialog, dialog_for
 from .members.payments import RefundApprovalsDialog
 from .members.search_view import SearchView
@@ -57,6 +60,8 @@ from .resources import app_icon
 from .session import StaffSession
 from .settings_dialog import SettingsDialog
 from .sync_view import SyncIssuesPanel, SyncProgress, issues_button_text, status_text
+from .tabs import Record, WorkTabs, unsaved_edits
+from .tickets.ticket_view import TicketDetailsView
 from .tickets.tickets_view import TicketsView
 from .users.users_view import UsersView
 from .widgets import SearchPage, named
@@ -86,7 +91,10 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         workspace: Workspace | None = None,
+        remember_tabs: bool = False,
     ) -> None:
+        """``remember_tabs``: keep the open tabs in the settings as they change, and open
+        those kept for this server and user now (the app does; tests choose)."""
         super().__init__(parent)
         self.session = session
         self.workspace = workspace if workspace is not None else Workspace(session, self)
@@ -101,10 +109,20 @@ class MainWindow(QMainWindow):
         self.fraud_view: FraudStopView | None = None  # built when first shown
         self.pages = named(QStackedWidget(self), "pages")
         self.pages.addWidget(self.search_view)
-        self.setCentralWidget(self.pages)
+        #: The pinned home tab (these pages) and a tab per open member or ticket.
+        self.tabs = WorkTabs(self.pages, self.open_record, self)
+        self.setCentralWidget(self.tabs)
         self.search_view.search_box.setFocus()
         self.search_view.member_opened.connect(self.open_member)
-        self._details: dict[int, MemberDetailsDialog] = {}
+        self._home_title = "Desktop Care — Member search"
+        #: The question asked before quitting or signing out with unsaved edits.
+        self.leave_prompt: QMessageBox | None = None
+        self._leaving = False
+        self._tabs_key = saved_settings.tabs_key("local" if session.local else session.server_url,
+                                                 session.staff.username) if remember_tabs else None
+        self._save_tabs_soon = QTimer(self, singleShot=True, interval=300)
+        self._save_tabs_soon.timeout.connect(self.save_tabs)
+        self.tabs.changed.connect(self._tabs_changed)
         #: Members added here while online, waiting for their registration to reach the
         #: server before going on to acting on their behalf.
         self._on_behalf_once_registered: set[int] = set()
@@ -133,14 +151,15 @@ class MainWindow(QMainWindow):
         if session.offline:
             self.connection_label.setText("● Offline (signed in offline)")
         Op(self, session.client.health).success(self._got_health).failure(lambda _exc: None).run()
+        if self._tabs_key is not None:
+            self.restore_tabs()
 
     # ----------------------------------------------------------------- building
 
     def _build_menus(self) -> None:
         menu_bar = self.menuBar()
         file_menu = menu_bar.addMenu("&File")
-        self.sign_out_action = self._action("Sign &out", self.sign_out_requested.emit,
-                                            QKeySequence("Ctrl+Shift+L"))
+        self.sign_out_action = self._action("Sign &out", self._sign_out, QKeySequence("Ctrl+Shift+L"))
         self.quit_action = self._action("&Quit", self._quit, QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.settings_action = self._action("Se&ttings…", self.show_settings, QKeySequence("Ctrl+,"))
@@ -179,6 +198,20 @@ class MainWindow(QMainWindow):
                                             QKeySequence(QKeySequence.StandardKey.Refresh))
         self.sync_issues_action = self._action("Sync &issues…", self.show_sync_issues, QKeySequence("Ctrl+Shift+I"))
         sync_menu.addActions([self.sync_now_action, self.sync_issues_action])
+
+        window_menu = menu_bar.addMenu("&Window")
+        self.close_tab_action = self._action("&Close tab", self.tabs.close_current, QKeySequence("Ctrl+W"))
+        self.reopen_tab_action = self._action("&Reopen closed tab", self.tabs.reopen_last, QKeySequence("Ctrl+Shift+T"))
+        self.next_tab_action = self._action("&Next tab", lambda: self.tabs.cycle(1), QKeySequence("Ctrl+Tab"))
+        self.next_tab_action.setShortcuts([QKeySequence("Ctrl+Tab"), QKeySequence("Ctrl+PgDown")])
+        self.previous_tab_action = self._action("&Previous tab", lambda: self.tabs.cycle(-1))
+        self.previous_tab_action.setShortcuts([QKeySequence("Ctrl+Shift+Tab"), QKeySequence("Ctrl+Shift+Backtab"),
+                                               QKeySequence("Ctrl+PgUp")])
+        self.home_tab_action = self._action("&Home tab (the pages)", lambda: self.tabs.setCurrentIndex(0),
+                                            QKeySequence("Alt+Home"))
+        window_menu.addActions([self.close_tab_action, self.reopen_tab_action])
+        window_menu.addSeparator()
+        window_menu.addActions([self.next_tab_action, self.previous_tab_action, self.home_tab_action])
 
         help_menu = menu_bar.addMenu("&Help")
         self.palette_action = self._action("&Command palette…", self.show_palette, QKeySequence("Ctrl+K"))
@@ -219,9 +252,16 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- actions
 
+    def _show_page(self, page: QWidget, title: str, tab: str) -> None:
+        """One of the pages in the home tab, in front."""
+        self.pages.setCurrentWidget(page)
+        self.tabs.set_home_title(tab)
+        self._home_title = title
+        self.tabs.setCurrentIndex(0)
+        self._set_title(title)
+
     def show_member_search(self) -> None:
-        self.pages.setCurrentWidget(self.search_view)
-        self.setWindowTitle("Desktop Care — Member search")
+        self._show_page(self.search_view, "Desktop Care — Member search", "Member search")
         self.search_view.focus_search()
 
     def _find_member(self) -> None:
@@ -233,8 +273,7 @@ class MainWindow(QMainWindow):
             self.users_view = UsersView(self.workspace, self)
             self.pages.addWidget(self.users_view)
             self.users_view.search_now()
-        self.pages.setCurrentWidget(self.users_view)
-        self.setWindowTitle("Desktop Care — Society Users")
+        self._show_page(self.users_view, "Desktop Care — Society Users", "Users")
         self.users_view.focus_search()
         return self.users_view
 
@@ -249,10 +288,10 @@ class MainWindow(QMainWindow):
         """The Tickets page (loaded the first time it is shown)."""
         if self.tickets_view is None:
             self.tickets_view = TicketsView(self.workspace, self)
+            self.tickets_view.open_ticket_in = self.open_ticket
             self.pages.addWidget(self.tickets_view)
             self.tickets_view.search_now()
-        self.pages.setCurrentWidget(self.tickets_view)
-        self.setWindowTitle("Desktop Care — Tickets")
+        self._show_page(self.tickets_view, "Desktop Care — Tickets", "Tickets")
         self.tickets_view.focus_search()
         return self.tickets_view
 
@@ -262,8 +301,7 @@ class MainWindow(QMainWindow):
             self.fraud_view = FraudStopView(self.workspace, self)
             self.pages.addWidget(self.fraud_view)
             self.fraud_view.search_now()
-        self.pages.setCurrentWidget(self.fraud_view)
-        self.setWindowTitle("Desktop Care — Fraud stop")
+        self._show_page(self.fraud_view, "Desktop Care — Fraud stop", "Fraud stop")
         self.fraud_view.focus_search()
         return self.fraud_view
 
@@ -277,17 +315,176 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def open_member(self, member_id: int) -> MemberDetailsDialog:
-        """Open (or bring forward) the details of a member."""
-        dialog = self._details.get(member_id)
-        if dialog is None:
-            dialog = MemberDetailsDialog(self.workspace, member_id, self, workspace=self.workspace)
-            dialog.destroyed.connect(lambda _=None, key=member_id: self._details.pop(key, None))
-            self._details[member_id] = dialog
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-        return dialog
+    # ----------------------------------------------------------------- tabs
+
+    def open_member(self, member_id: int, *, front: bool = True) -> MemberDetailsView:
+        """Open a member's details in a tab (or bring its tab forward)."""
+        record = Record("member", member_id)
+        view = self.tabs.page(record)
+        if not isinstance(view, MemberDetailsView):
+            view = MemberDetailsView(self.workspace, member_id, self.tabs, workspace=self.workspace)
+            if view.tickets_tab is not None:
+                view.tickets_tab.open_ticket_in = self.open_ticket
+            view.history_tab.open_ticket_in = self.open_ticket
+            view.tab_changed.connect(lambda v=view: self._retitle(v))
+            self.tabs.add(record, view, front=front)
+            self._retitle(view)
+        elif front:
+            self.tabs.setCurrentWidget(view)
+        return view
+
+    def open_ticket(self, ticket_id: int, *, front: bool = True) -> TicketDetailsView:
+        """Open a ticket in a tab (or bring its tab forward)."""
+        record = Record("ticket", ticket_id)
+        view = self.tabs.page(record)
+        if not isinstance(view, TicketDetailsView):
+            view = TicketDetailsView(self.workspace, ticket_id, self.tabs)
+            view.tab_changed.connect(lambda v=view: self._retitle(v))
+            view.changed.connect(self._ticket_changed)
+            self.tabs.add(record, view, front=front)
+            self._retitle(view)
+        elif front:
+            self.tabs.setCurrentWidget(view)
+        return view
+
+    def open_record(self, record: Record) -> QWidget:
+        """The tab of ``record`` (Ctrl+Shift+T, and the tabs kept from the last run)."""
+        if record.kind == "ticket":
+            return self.open_ticket(record.id)
+        return self.open_member(record.id)
+
+    @property
+    def _details(self) -> dict[int, MemberDetailsView]:
+        """The members open in tabs, by id."""
+        return {r.id: page for r in self.tabs.records()
+                if r.kind == "member" and isinstance(page := self.tabs.page(r), MemberDetailsView)}
+
+    def member_in_front(self) -> MemberDetailsView | None:
+        """The member of the tab in front (the palette's "member in front")."""
+        page = self.tabs.currentWidget()
+        return page if isinstance(page, MemberDetailsView) else None
+
+    def _ticket_changed(self, _ticket_id: int) -> None:
+        if self.tickets_view is not None:
+            self.tickets_view.model.reload()
+
+    def _retitle(self, page: MemberDetailsView | TicketDetailsView) -> None:
+        if not is_alive(page):
+            return
+        self.tabs.set_label(page, page.tab_title, page.tab_tooltip)
+        if self.tabs.currentWidget() is page:
+            self._set_title(f"Desktop Care — {page.tab_title.removeprefix('⟳ ')}")
+
+    def _set_title(self, title: str) -> None:
+        """The window's title, keeping what acting on behalf adds to it."""
+        _, marker, rest = self.windowTitle().partition(" — Acting on behalf of ")
+        self.setWindowTitle(f"{title}{marker}{rest}")
+
+    def _tabs_changed(self) -> None:
+        page = self.tabs.currentWidget()
+        if isinstance(page, (MemberDetailsView, TicketDetailsView)):
+            self._retitle(page)
+        else:
+            self._set_title(self._home_title)
+        self.close_tab_action.setEnabled(self.tabs.currentIndex() > 0)
+        self.close_tab_action.setToolTip("Close the tab in front" if self.tabs.currentIndex() > 0 else
+                                         "The home tab stays open")
+        if self._tabs_key is not None:
+            self._save_tabs_soon.start()
+
+    def save_tabs(self) -> None:
+        """Keep the open tabs (the one in front marked "*") for the next start."""
+        self._save_tabs_soon.stop()
+        if self._tabs_key is None:
+            return
+        front = self.tabs.record_of(self.tabs.currentWidget())
+        kept = [("*" if record == front else "") + str(record) for record in self.tabs.records()]
+        try:
+            saved_settings.remember_tabs(self._tabs_key, kept)
+        except OSError as exc:
+            message.warning(f"The open tabs could not be kept for the next start: {exc.strerror or exc}.")
+
+    def restore_tabs(self) -> None:
+        """The tabs open when this server and user last closed the window; a member since
+        merged away opens as the member it was merged into, saying so."""
+        assert self._tabs_key is not None
+        kept = saved_settings.load().open_tabs.get(self._tabs_key, ())
+        front: QWidget | None = None
+        for text in kept:
+            record = Record.parse(text.removeprefix("*"))
+            if record is None:
+                continue
+            page = self.open_record_behind(record)
+            if record.kind == "member" and isinstance(page, MemberDetailsView):
+                page.loaded.connect(lambda m, v=page: self._follow_merge(v, m),
+                                    Qt.ConnectionType.SingleShotConnection)
+            if text.startswith("*"):
+                front = page
+        if front is not None:
+            self.tabs.setCurrentWidget(front)
+        else:
+            self.tabs.setCurrentIndex(0)
+
+    def open_record_behind(self, record: Record) -> QWidget:
+        if record.kind == "ticket":
+            return self.open_ticket(record.id, front=False)
+        return self.open_member(record.id, front=False)
+
+    def _follow_merge(self, view: MemberDetailsView, member: MemberDetail) -> None:
+        survivor = member.merged_into_id
+        if member.status != MemberStatus.MERGED or survivor is None or not is_alive(view):
+            return
+        in_front = self.tabs.currentWidget() is view
+        index = self.tabs.indexOf(view)
+        self.tabs.close_page(view)
+        self.tabs.closed = self.tabs.closed[:-1]  # not a tab anyone closed
+        opened = self.open_member(survivor, front=False)
+        self.tabs.tabBar().moveTab(self.tabs.indexOf(opened), min(index, self.tabs.count() - 1))
+        if in_front:
+            self.tabs.setCurrentWidget(opened)
+        message.info(f"Member {member.member_no} ({member.name}) was merged into another member: "
+                     "its tab shows that member now.")
+
+    def _unsaved_everywhere(self) -> list[str]:
+        out: list[str] = []
+        for record in self.tabs.records():
+            page = self.tabs.page(record)
+            if page is not None:
+                title = self.tabs.tabText(self.tabs.indexOf(page)).replace("&&", "&")
+                out.extend(f"{title}: {edit.what}" for edit in unsaved_edits(page))
+        return out
+
+    def confirm_leave(self, then: object, doing: str) -> QMessageBox | None:
+        """Quit / Sign out: first ask when a tab holds unsaved edits (Discard or Cancel)."""
+        edits = self._unsaved_everywhere()
+        if not edits or self._leaving:
+            self._leaving = True
+            then()  # type: ignore[operator]
+            return None
+        if self.leave_prompt is not None and is_alive(self.leave_prompt):
+            return self.leave_prompt
+        box = QMessageBox(QMessageBox.Icon.Warning, f"{doing}?",
+                          "Some tabs have changes that are not saved:\n\n" + "\n".join(f"• {e}" for e in edits),
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("leavePrompt")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        discard = box.button(QMessageBox.StandardButton.Discard)
+        discard.setText(f"Discard and {doing.lower()}")
+
+        def answered(_result: int) -> None:
+            self.leave_prompt = None
+            if box.clickedButton() is discard:
+                self._leaving = True
+                then()  # type: ignore[operator]
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        box.open()
+        self.leave_prompt = box
+        return box
+
+    def _sign_out(self) -> None:
+        self.confirm_leave(self.sign_out_requested.emit, "Sign out")
 
     def open_add_member(self) -> AddMemberDialog:
         """Add a customer (Ctrl+N): on success the new member's details open."""
@@ -312,7 +509,7 @@ class MainWindow(QMainWindow):
         elif self.workspace.online:
             self._on_behalf_once_registered.add(member_id)
 
-    def _continue_on_behalf(self, details: MemberDetailsDialog) -> None:
+    def _continue_on_behalf(self, details: MemberDetailsView) -> None:
         if not self.workspace.online:
             return
 
@@ -329,10 +526,9 @@ class MainWindow(QMainWindow):
     def members_rekeyed(self, ids: dict[int, int]) -> None:
         """Members registered here got the server's ids: their open details follow."""
         for old, new in ids.items():
-            dialog = self._details.pop(old, None)
-            if dialog is not None and is_alive(dialog):
-                self._details[new] = dialog
-                dialog.destroyed.connect(lambda _=None, key=new: self._details.pop(key, None))
+            dialog = self.tabs.page(Record("member", old))
+            if isinstance(dialog, MemberDetailsView):
+                self.tabs.rekey(Record("member", old), Record("member", new))
                 dialog.rekey(new)
                 if old in self._on_behalf_once_registered:
                     self._on_behalf_once_registered.discard(old)
@@ -377,8 +573,8 @@ class MainWindow(QMainWindow):
     def _sort_entries(self) -> list[Entry]:
         """"Sort by Balance, descending"… for the page in front: a header click from the keyboard."""
         page = self.pages.currentWidget()
-        if not isinstance(page, SearchPage):
-            return []
+        if self.tabs.currentIndex() != 0 or not isinstance(page, SearchPage):
+            return []  # a member's or a ticket's tab is in front: no table to sort
         where = self.windowTitle().rpartition(" — ")[2] or "Page"
         return [Entry(label=label, group=where, run=functools.partial(page.sort_by, sort))
                 for label, sort in page.sort_choices()]
@@ -387,9 +583,10 @@ class MainWindow(QMainWindow):
         """Ctrl+K: the menus' actions, those of the member in front, and members by ID or name."""
         entries = action_entries((group, a) for group, a in self.menu_actions() if a is not self.palette_action)
         front = QApplication.activeWindow()
-        if isinstance(front, MemberDetailsDialog) and front.member is not None:
-            entries = button_entries(front, f"{front.member.first_name} {front.member.last_name} "
-                                            f"({front.member.member_no})") + entries
+        member = self.member_in_front() if front is self else front
+        if isinstance(member, MemberDetailsView) and member.member is not None:
+            entries = button_entries(member, f"{member.member.first_name} {member.member.last_name} "
+                                             f"({member.member.member_no})") + entries
         parent = front if isinstance(front, QWidget) else self
         entries += self._sort_entries()
         palette = CommandPalette(entries, parent, find_members=lambda q: self.workspace.search_members(q, MEMBER_LIMIT),
@@ -407,8 +604,7 @@ class MainWindow(QMainWindow):
         labelled: list[tuple[str, QAction]] = list(self.menu_actions())
         for details in list(self._details.values())[:1]:  # the same in every member's window
             labelled.extend(("Member details", a) for a in details.actions())
-        extra = [("Member details", "Close", "Esc")] if self._details else [
-            ("Member details", "(open a member to list its shortcuts here)", "")]
+        extra = [] if self._details else [("Member details", "(open a member to list its shortcuts here)", "")]
         shortcuts = ShortcutsDialog(shortcut_rows(labelled, extra), self)
         shortcuts.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         shortcuts.show()
@@ -540,7 +736,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(msg.text, 10_000)
 
     def _quit(self) -> None:
-        self.quit_requested.emit()
+        self.confirm_leave(self.quit_requested.emit, "Quit")
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -553,9 +749,14 @@ class MainWindow(QMainWindow):
                 layout.invalidate()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._leaving and self._unsaved_everywhere():
+            event.ignore()
+            self.confirm_leave(self.close, "Close the window")
+            return
+        self.save_tabs()
+        self._tabs_key = None  # closing the tabs below is not the person closing them
         self._countdown.stop()
         self.workspace.stop()
-        for dialog in list(self._details.values()):
-            dialog.close()
+        self.tabs.close_all()
         on_behalf_windows().close_all(self.session.client)  # each ends its session on the server
         super().closeEvent(event)

@@ -66,6 +66,7 @@ def test_sign_out_is_asked_for_from_the_file_menu(qtbot, session: StaffSession) 
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sign_out_requested):
         window.sign_out_action.trigger()
-    assert [a.text() for a in window.menuBar().actions()] == ["&File", "Customer &Care", "&Members", "&Sync", "&Help"]
+    assert [a.text() for a in window.menuBar().actions()] == ["&File", "Customer &Care", "&Members", "&Sync",
+                                                           "&Window", "&Help"]
 
 

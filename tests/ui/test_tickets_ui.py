@@ -12,7 +12,7 @@ from desktop_care.commands import Actor, OpenTicket, execute
 from desktop_care.models import Member, Ticket, TicketEntry, TicketPriority
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import QComboBox, QLabel, Qt
-from desktop_care.ui.tickets.ticket_view import EntryFrame, TicketDialog
+from desktop_care.ui.tickets.ticket_view import EntryFrame
 from tests.support.servers import LiveServer
 from tests.ui.arrange import FullMember, server_session, unique
 from tests.ui.test_editing import member, opened, window  # noqa: F401 (fixtures)
@@ -75,9 +75,7 @@ def test_ticket_view_note_reply_assign_state_and_priority(qtbot, window: MainWin
                                                           sqlite_server: LiveServer) -> None:
     ticket_id = open_on_server(sqlite_server, member.id, "Card not received", queue="membership",
                                note="Phoned on Monday.")
-    dialog = TicketDialog(window.workspace, ticket_id, window)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog = window.open_ticket(ticket_id)  # in a tab of the main window
     qtbot.waitUntil(lambda: dialog.ticket is not None)
     assert dialog.title.text() == f"#{ticket_id} · Card not received"
     assert "Edith" in dialog.facts.text() and "Membership" in dialog.facts.text()
@@ -179,9 +177,7 @@ def test_merge_and_undo_from_the_ticket_view(qtbot, window: MainWindow, member: 
                                              sqlite_server: LiveServer) -> None:
     first = open_on_server(sqlite_server, member.id, "Card not received", note="Posted on the 3rd.")
     second = open_on_server(sqlite_server, member.id, "Where is my card?", note="Asked the post room.")
-    dialog = TicketDialog(window.workspace, first, window)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog = window.open_ticket(first)  # in a tab of the main window
     qtbot.waitUntil(lambda: dialog.ticket is not None)
     assert not dialog.merge_banner.isVisible() and dialog.merge_button.isEnabled()
 
@@ -207,9 +203,7 @@ def test_merge_and_undo_from_the_ticket_view(qtbot, window: MainWindow, member: 
     shot(dialog, "ticket-view-merged")
 
     # The survivor shows both threads, each entry marked with its ticket.
-    survivor = TicketDialog(window.workspace, second, window)
-    qtbot.addWidget(survivor)
-    survivor.show()
+    survivor = window.open_ticket(second)  # in a tab of the main window
     qtbot.waitUntil(lambda: survivor.ticket is not None and len(survivor.thread_box.findChildren(EntryFrame)) == 2)
     headings = [f.findChild(QLabel, "entryHeading").text() for f in survivor.thread_box.findChildren(EntryFrame)]
     assert headings[0].startswith(f"From #{first} · Internal note") and headings[1].startswith("Internal note")

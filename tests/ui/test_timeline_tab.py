@@ -23,7 +23,7 @@ from desktop_care.models.member import Member
 from desktop_care.schemas import TimelineKind
 from desktop_care.ui.main_window import MainWindow
 from desktop_care.ui.qt import Qt
-from desktop_care.ui.tickets.ticket_view import TicketDialog
+from desktop_care.ui.tickets.ticket_view import TicketDetailsView
 from tests.support.servers import LiveServer
 from tests.ui.arrange import add_members, server_session, shot, unique
 from tests.ui.test_editing import opened, window  # noqa: F401 (fixtures)
@@ -98,17 +98,18 @@ def test_scrolling_loads_older_entries_a_chip_filters_and_enter_opens_the_ticket
     assert not tab.all_chip.isChecked() and tab.chips[TimelineKind.TICKETS].accessibleName() == "Show tickets (1 entry)"
     shot(details, "timeline-tab-tickets")
 
-    # Enter on the ticket's entry opens the ticket.
+    # Enter on the ticket's entry opens the ticket, in a tab of the main window.
     tab.table.setFocus()
     tab.table.selectRow(0)
     tab.table.setCurrentCell(0, 0)
     qtbot.keyClick(tab.table, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: isinstance(tab.opened, TicketDialog) and tab.opened.isVisible())
-    dialog = tab.opened
-    assert isinstance(dialog, TicketDialog)
-    qtbot.waitUntil(lambda: dialog.ticket is not None, timeout=15_000)
-    assert dialog.ticket is not None and dialog.ticket.id == ticket_id
-    dialog.close()
+    qtbot.waitUntil(lambda: isinstance(tab.opened, TicketDetailsView) and window.tabs.currentWidget() is tab.opened)
+    view = tab.opened
+    assert isinstance(view, TicketDetailsView)
+    qtbot.waitUntil(lambda: view.ticket is not None, timeout=15_000)
+    assert view.ticket is not None and view.ticket.id == ticket_id
+    qtbot.waitUntil(lambda: window.tabs.tabText(window.tabs.currentIndex()).startswith(f"#{ticket_id} "))
+    window.tabs.close_current()
 
     qtbot.mouseClick(tab.all_chip, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.loading and tab.table.rowCount() >= 50 and tab.all_chip.isChecked(),

@@ -104,7 +104,8 @@ class CoursesTab(QWidget):
         self.waiting = _table("waitingTable", ("Course", "Session", "State", "Queue", "Offer expires", "Free places"), 0)
         self.elearning = _table("elearningTable", ("Module", "Progress", "Enrolled", "Completed"), 0)
         self.offer_button = named(QPushButton(f"Offer a place ({OFFER_HOURS} h)"), "offerPlaceButton")
-        self.offer_button.setVisible(workspace is not None)
+        if workspace is None:  # not setVisible(True): a parentless button would show as a window
+            self.offer_button.hide()
         self.offer_button.setEnabled(False)
         self.offer_button.clicked.connect(self.offer_place)
         self.offer_hint = named(QLabel(), "offerHint")

@@ -1,9 +1,9 @@
 """One member's details: identity, contact, addresses, balances, users — and the
 buttons that change them (Edit info, Email prefs, Adjust points).
 
-The dialog opens at once with a loading state and fills itself when the member arrives
-(an op: from the server, or from the local store when offline); it is non-modal, so
-several members can be open side by side. Changes queued on this workstation show at
+The page opens at once with a loading state and fills itself when the member arrives
+(an op: from the server, or from the local store when offline); the main window hosts
+it in a tab of its own (decision 0030), so several members can be open side by side. Changes queued on this workstation show at
 once, with a pending mark, until the server has taken them.
 """
 
@@ -40,7 +40,6 @@ from ..qt import (
     QAbstractItemView,
     QAction,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -160,14 +159,17 @@ def _empty_note(text: str) -> QLabel:
     return named(QLabel(text), "emptyNote")
 
 
-class MemberDetailsDialog(QDialog):
+class MemberDetailsView(QWidget):
     """Loads member ``member_id`` and shows it; ``member`` is set once it is loaded.
 
     ``source`` is where it reads from (a workspace, or a bare ApiClient: read-only);
-    with a ``workspace`` the editing buttons show and changes go through it."""
+    with a ``workspace`` the editing buttons show and changes go through it. A page for
+    a tab of the main window (a window of its own when shown without a parent)."""
 
     #: The member was loaded (or loaded again) and is shown: a :class:`MemberDetail`.
     loaded = Signal(object)
+    #: The tab's title or tooltip changed (loaded, failed, changes waiting).
+    tab_changed = Signal()
 
     def __init__(self, source: MemberSource, member_id: int, parent: QWidget | None = None, *,
                  workspace: Workspace | None = None) -> None:
@@ -175,12 +177,13 @@ class MemberDetailsDialog(QDialog):
         self.setObjectName("memberDetails")
         self.setWindowTitle("Member details")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setModal(False)
         self.resize(860, 680)
         self.source = source
         self.workspace = workspace
         self.member_id = member_id
         self.member: MemberDetail | None = None
+        #: The last load found no such member.
+        self.not_found = False
         self._loading = False
         self._reload_again = False
         self.edit_dialog: CommandDialog | None = None
@@ -230,8 +233,6 @@ class MemberDetailsDialog(QDialog):
         loaded_layout.addWidget(self.tabs, 1)
         self.stack.addWidget(loaded_page)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.close)
         self.edit_info_button = named(QPushButton("Edit info…"), "editInfoButton")
         self.email_prefs_button = named(QPushButton("Email prefs…"), "emailPrefsButton")
         self.adjust_points_button = named(QPushButton("Adjust points…"), "adjustPointsButton")
@@ -278,10 +279,10 @@ class MemberDetailsDialog(QDialog):
         for row, row_buttons in ((edits, self.edit_buttons), (bottom, bottom_buttons)):
             for button in row_buttons:
                 row.addWidget(button)
-                button.setVisible(workspace is not None)
+                if workspace is None:  # not setVisible(True): a parentless button would show as a window
+                    button.hide()
                 button.setEnabled(False)
             row.addStretch()
-        bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack, 1)
         layout.addLayout(edits)
@@ -374,14 +375,22 @@ class MemberDetailsDialog(QDialog):
         workspace, member = self.workspace, self.member
         if workspace is None or member is None:
             return None
-        if self.edit_dialog is not None and self.edit_dialog.isVisible():
-            self.edit_dialog.close()
+        open_now = self.edit_dialog
+        if open_now is not None and is_alive(open_now) and open_now.isVisible():
+            if type(open_now) is kind:  # the same edit again: the one with what was typed
+                open_now.raise_()
+                open_now.activateWindow()
+                return open_now
+            open_now.close()
 
         def send(command: Command, done: object, failed: object) -> None:
             workspace.submit(command, parent=dialog, on_done=done, on_failed=failed)  # type: ignore[arg-type]
 
         dialog = kind(member, send, self)
-        dialog.setModal(True)
+        # Not modal: the agent may turn to another member's tab meanwhile; the editor
+        # hides with its tab and comes back with it (ui/tabs.py), and closing the tab
+        # asks about what it holds.
+        dialog.setModal(False)
         dialog.destroyed.connect(self._editor_closed)
         self.edit_dialog = dialog
         dialog.show()
@@ -448,6 +457,8 @@ class MemberDetailsDialog(QDialog):
         for button in (*self.edit_buttons, *self.wizard_buttons.values(), self.on_behalf_button,
                        self.fraud_stop_button):
             button.setEnabled(False)
+        self.not_found = isinstance(exc, NotFound)
+        self.tab_changed.emit()
         if isinstance(exc, NotFound):
             self._show_status("This member no longer exists.",
                               "It may have been merged into another member or removed.", retry=False)
@@ -481,6 +492,8 @@ class MemberDetailsDialog(QDialog):
             self._enable_on_behalf()
             self._enable_fraud_stop()
         self.setWindowTitle(f"Member {member.member_no} — {member.name}")
+        self.not_found = False
+        self.tab_changed.emit()
         page = named(QWidget(), "detailsPage")
         grid = QGridLayout(page)
         grid.setHorizontalSpacing(12)
@@ -535,6 +548,27 @@ class MemberDetailsDialog(QDialog):
         self.stack.setCurrentIndex(1)
         self._tab_shown(self.tabs.currentIndex())
         self.loaded.emit(member)
+
+    @property
+    def tab_title(self) -> str:
+        """The tab's title: name and member ID, "⟳" first while changes wait to sync."""
+        m = self.member
+        if m is None:
+            return f"Member {self.member_id} (not found)" if self.not_found else f"Member {self.member_id}…"
+        return f"{'⟳ ' if m.pending_changes else ''}{m.name} · {m.member_no}"
+
+    @property
+    def tab_tooltip(self) -> str:
+        m = self.member
+        if m is None:
+            return "This member no longer exists." if self.not_found else "Loading the member…"
+        lines = [f"{m.name} · member {m.member_no}",
+                 f"{fmt.member_status(m.status, long=True)}{' · Blocked for payment' if m.blocked_for_balance else ''}",
+                 fmt.or_none(m.email),
+                 f"Points {fmt.count(m.points_balance)} · balance {fmt.money(m.account_balance_cents)}"]
+        if m.pending_changes:
+            lines.append(f"⟳ {fmt.plural(len(m.pending_changes), 'change')} waiting to sync")
+        return "\n".join(lines)
 
     @property
     def pending_mark(self) -> str:
@@ -790,3 +824,7 @@ class MemberDetailsDialog(QDialog):
 
         table.customContextMenuRequested.connect(context_menu)
         layout.addWidget(bar)
+
+
+#: Its name when it was a window of its own (kept so code written against it still reads).
+MemberDetailsDialog = MemberDetailsView

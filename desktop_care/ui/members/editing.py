@@ -121,6 +121,8 @@ class CommandDialog(QDialog):
 
     labels: ClassVar[dict[str, str]] = {}
     aliases: ClassVar[dict[str, str]] = {}
+    #: Save queues the change in one step (Adjust points' first step is Next).
+    saves_at_once: ClassVar[bool] = True
 
     def __init__(self, member: MemberDetail, send: Send, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,6 +207,17 @@ class CommandDialog(QDialog):
             self.show_form_error(str(exc))
         self._fit()
         return None
+
+    def has_unsaved_changes(self) -> bool:
+        """Whether closing now would lose something: the fields make a change (valid or
+        not yet), or something was typed (closing its member's tab asks first)."""
+        try:
+            self.build_command()
+        except NothingChanged:
+            return False
+        except (ValidationError, Invalid, Rejected):
+            return any(getattr(box.edit, "isModified", lambda: False)() for box in self.fields.values())
+        return True
 
     def _fit(self) -> None:
         grow_to_fit(self)
@@ -562,6 +575,8 @@ def parse_amount(text: str) -> int | None:
 
 class AdjustPointsDialog(CommandDialog):
     """Two steps, as in the manual: amount, type and reason → Next → Confirm."""
+
+    saves_at_once: ClassVar[bool] = False
 
     labels: ClassVar[dict[str, str]] = {"delta": "Amount", "points_type": "Points type", "reason": "Reason"}
 

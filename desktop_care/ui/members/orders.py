@@ -45,13 +45,15 @@ class OrdersTab(_PagedTab):
         self.orders: list[OrderOut] = []
         self.export_button = named(QPushButton("Mark exported"), "markExportedButton")
         self.export_button.setEnabled(False)
-        self.export_button.setVisible(workspace is not None)
+        if workspace is None:  # not setVisible(True): a parentless button would show as a window
+            self.export_button.hide()
         self.export_button.clicked.connect(self.toggle_exported)
         self.member_name = ""
         self.fraud_stop_button = named(QPushButton("FRAUD-STOP"), "orderFraudStopButton")
         self.fraud_stop_button.setProperty("role", "danger")
         self.fraud_stop_button.setEnabled(False)
-        self.fraud_stop_button.setVisible(workspace is not None)
+        if workspace is None:  # not setVisible(True): a parentless button would show as a window
+            self.fraud_stop_button.hide()
         self.fraud_stop_button.clicked.connect(self.open_fraud_stop)
         self.fraud_stop_dialog: QDialog | None = None
         self.hint = named(QLabel("An exported order can no longer be paid in the portal."), "ordersHint")

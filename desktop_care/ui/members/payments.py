@@ -453,7 +453,8 @@ class PaymentsTab(_PagedTab):
         top = QHBoxLayout()
         top.addWidget(self.threshold_label, 1)
         for button in self.action_buttons:
-            button.setVisible(workspace is not None)
+            if workspace is None:  # not setVisible(True): a parentless button would show as a window
+                button.hide()
             top.addWidget(button)
 
         self.approvals = named(QGroupBox("Refunds awaiting approval"), "approvalsBox")

@@ -119,6 +119,8 @@ class TimelineTab(_PagedTab):
         self.entries: list[TimelineEntry] = []
         self.counts: dict[TimelineKind, int] = {}
         self.opened: QWidget | None = None
+        #: Opens a ticket in a tab of the main window (set by the window hosting this).
+        self.open_ticket_in: Callable[[int], QWidget] | None = None
 
         self.chip_bar = named(QWidget(), "timelineChips")
         chips = ChipRows(self.chip_bar)
@@ -255,15 +257,17 @@ class TimelineTab(_PagedTab):
         if 0 <= index.row() < len(self.entries):
             self.open_entry(self.entries[index.row()])
 
+    def _ticket_changed(self, _ticket_id: int) -> None:
+        self.reload()
+
     def open_entry(self, entry: TimelineEntry) -> QWidget | None:
         """Open what the entry is about: its ticket, or its order (None if nothing)."""
         if entry.ticket_id is not None and self.workspace is not None:
-            from ..tickets.ticket_view import TicketDialog
+            from ..tickets.ticket_view import open_ticket_view
 
-            dialog = TicketDialog(self.workspace, entry.ticket_id, self)
-            dialog.show()
-            self.opened = dialog
-            return dialog
+            self.opened = open_ticket_view(self.workspace, entry.ticket_id, self.open_ticket_in,  # type: ignore[arg-type]
+                                           self._ticket_changed)
+            return self.opened
         if entry.order_no and self.open_order is not None:
             self.open_order(entry.order_no)
         return None

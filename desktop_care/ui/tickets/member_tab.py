@@ -4,6 +4,7 @@ reaches the server, once, when it answers)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -30,7 +31,7 @@ from ..qt import (
 )
 from ..widgets import FieldBox, StatePanel, named
 from .table_model import PRIORITY_LABELS, TicketQuery, TicketTableModel
-from .ticket_view import TicketDialog
+from .ticket_view import TicketDetailsView, open_ticket_view
 from .tickets_view import TicketsTable
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ class MemberTicketsTab(QWidget):
         self.member_name = ""
         self.loaded = False
         self.dialog: NewTicketDialog | None = None
+        #: Opens a ticket in a tab of the main window (set by the window hosting this).
+        self.open_ticket_in: Callable[[int], TicketDetailsView] | None = None
         self.model = TicketTableModel(workspace.client, self)
         self.table = TicketsTable(self.model, self)
         self.table.horizontalHeader().setSortIndicatorShown(False)
@@ -163,11 +166,12 @@ class MemberTicketsTab(QWidget):
         self.dialog.show()
         return self.dialog
 
-    def open_ticket(self, ticket_id: int) -> TicketDialog:
-        dialog = TicketDialog(self.workspace, ticket_id, self)
-        dialog.changed.connect(lambda _id: self.reload())
-        dialog.show()
-        return dialog
+    def open_ticket(self, ticket_id: int) -> TicketDetailsView:
+        """The ticket in a tab of the main window (``open_ticket_in``), or a window of its own."""
+        return open_ticket_view(self.workspace, ticket_id, self.open_ticket_in, self._ticket_changed)
+
+    def _ticket_changed(self, _ticket_id: int) -> None:
+        self.reload()
 
     def _queued(self, command: OpenTicket) -> None:
         if self.workspace.online:

@@ -35,7 +35,6 @@ from ..errors import describe
 from ..ops import Op
 from ..qt import (
     QComboBox,
-    QDialog,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -50,6 +49,7 @@ from ..qt import (
     QWidget,
     Signal,
 )
+from ..tabs import Unsaved
 from ..widgets import StatePanel, named
 from .merge_dialog import MergeTicketDialog
 from .table_model import PRIORITY_LABELS, STATE_LABELS
@@ -110,13 +110,16 @@ class EntryFrame(QFrame):
         layout.addWidget(body)
 
 
-class TicketDialog(QDialog):
-    """Loads ticket ``ticket_id`` and works it; ``ticket`` is set once it is loaded."""
+class TicketDetailsView(QWidget):
+    """Loads ticket ``ticket_id`` and works it; ``ticket`` is set once it is loaded. A
+    page for a tab of the main window (a window of its own when shown without a parent)."""
 
     #: The ticket changed (its id): lists showing it reload.
     changed = Signal(int)
     #: A load or a change finished (for tests and for people waiting on the view).
     settled = Signal()
+    #: The tab's title or tooltip changed.
+    tab_changed = Signal()
 
     def __init__(self, workspace: Workspace, ticket_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -275,7 +278,35 @@ class TicketDialog(QDialog):
         self.thread_layout.addStretch()
         self.stack.setCurrentIndex(1)
         self._enable()
+        self.tab_changed.emit()
         self.settled.emit()
+
+    @property
+    def tab_title(self) -> str:
+        ticket = self.ticket
+        if ticket is None:
+            return f"Ticket #{self.ticket_id}…"
+        subject = ticket.subject if len(ticket.subject) <= 28 else ticket.subject[:27].rstrip() + "…"
+        return f"#{ticket.id} {subject}"
+
+    @property
+    def tab_tooltip(self) -> str:
+        ticket = self.ticket
+        if ticket is None:
+            return "Loading the ticket…"
+        return (f"Ticket #{ticket.id}: {ticket.subject}\n{ticket.member_name} ({ticket.member_no})\n"
+                f"{STATE_LABELS.get(ticket.state.value, ticket.state.value)} · "
+                f"{PRIORITY_LABELS.get(ticket.priority, ticket.priority.value)} priority · queue "
+                f"{ticket.queue.capitalize()}")
+
+    def unsaved_edits(self) -> list[Unsaved]:
+        """A reply or a note typed and not sent (closing the tab asks first)."""
+        out: list[Unsaved] = []
+        if self.reply_edit.toPlainText().strip():
+            out.append(Unsaved("A reply to the member, typed and not sent"))
+        if self.note_edit.toPlainText().strip():
+            out.append(Unsaved("An internal note, typed and not added"))
+        return out
 
     def _show_merge(self, ticket: TicketDetail) -> None:
         if ticket.merged_into_id is not None:
@@ -460,3 +491,21 @@ class TicketDialog(QDialog):
             command = self._build(SetPriority, priority=TicketPriority(self.priority_box.currentData()))
             if command is not None:
                 self._run(command, f"Priority {self.priority_box.currentText().lower()}; the due times follow.")
+
+
+def open_ticket_view(workspace: Workspace, ticket_id: int, opener: Callable[[int], TicketDetailsView] | None,
+                     on_change: Callable[[int], None]) -> TicketDetailsView:
+    """The ticket in a tab of the main window (``opener``, the window's ``open_ticket``),
+    or a window of its own; ``on_change`` (a method, so the connection ends with its
+    object) hears of changes made there, once however often the ticket is opened."""
+    if opener is not None:
+        view = opener(ticket_id)
+    else:
+        view = TicketDetailsView(workspace, ticket_id)
+        view.show()
+    view.changed.connect(on_change, Qt.ConnectionType.UniqueConnection)
+    return view
+
+
+#: Its name when it was a window of its own (kept so code written against it still reads).
+TicketDialog = TicketDetailsView

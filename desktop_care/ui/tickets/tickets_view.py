@@ -8,6 +8,7 @@ Due or Updated header. Enter or a double-click opens the ticket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...models.tickets import QUEUES
@@ -27,6 +28,7 @@ from .table_model import COLUMNS, TicketQuery, TicketTableModel
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from .ticket_view import TicketDetailsView
 
 DEBOUNCE_MS = 250
 PLACEHOLDER = "Subject, member name, ticket number or member ID"
@@ -67,6 +69,8 @@ class TicketsView(SearchPage):
         super().__init__(parent)
         self.setObjectName("ticketsView")
         self.workspace = workspace
+        #: Opens a ticket in a tab of the main window (set by the window hosting this).
+        self.open_ticket_in: Callable[[int], TicketDetailsView] | None = None
         model = TicketTableModel(workspace.client, self)
 
         title = page_title("Tickets")
@@ -113,13 +117,14 @@ class TicketsView(SearchPage):
     def choose_queue(self, label: str) -> None:
         self.queue_box.setCurrentIndex(self.queue_box.findText(label))
 
-    def open_ticket(self, ticket_id: int) -> QWidget:
-        from .ticket_view import TicketDialog
+    def open_ticket(self, ticket_id: int) -> TicketDetailsView:
+        """The ticket in a tab of the main window (``open_ticket_in``), or a window of its own."""
+        from .ticket_view import open_ticket_view
 
-        dialog = TicketDialog(self.workspace, ticket_id, self)
-        dialog.changed.connect(lambda _id: self.model.reload())
-        dialog.show()
-        return dialog
+        return open_ticket_view(self.workspace, ticket_id, self.open_ticket_in, self._ticket_changed)
+
+    def _ticket_changed(self, _ticket_id: int) -> None:
+        self.model.reload()
 
     # ----------------------------------------------------------------- internals
 
