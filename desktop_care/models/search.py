@@ -37,6 +37,7 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
+import datetime as dt
 import enum
 import heapq
 import json
@@ -272,6 +273,54 @@ def decode_cursor(cursor: str) -> int:
     if type(after) is not int or after < 0:
         raise InvalidCursor("is not a cursor from a previous page")
     return after
+
+
+class SortColumn(enum.StrEnum):
+    """A sortable column of a paged list: its name, ascending; ``-`` first for
+    descending. Subclassed by each list's enum (members, tickets)."""
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
+
+    @property
+    def column_name(self) -> str:
+        """The column's name, without the direction."""
+        return self.value.lstrip("-")
+
+
+def encode_sorted_cursor(sort: str, values: Any, row_id: int) -> str:
+    """The keyset cursor after a row: its sort, its sort key ``values`` (JSON; a
+    datetime as ISO 8601 in UTC) and its id. :func:`decode_sorted_cursor` reads it."""
+    def out(value: Any) -> Any:
+        return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
+
+    encoded = [out(v) for v in values] if isinstance(values, (list, tuple)) else out(values)
+    raw = json.dumps([sort, encoded, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_sorted_cursor(cursor: str, sort: str, bad: str) -> tuple[Any, int]:
+    """The sort key values (as JSON gave them) and the id of a cursor of ``sort``;
+    :class:`InvalidCursor` with the message ``bad`` for anything else."""
+    try:
+        name, values, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor(bad) from exc
+    if name != sort or type(row_id) is not int:
+        raise InvalidCursor(bad)
+    return values, row_id
+
+
+def cursor_moment(value: Any, bad: str) -> dt.datetime:
+    """A cursor's ISO 8601 time with its zone; :class:`InvalidCursor` otherwise."""
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidCursor(bad)
+    return moment
 
 
 # --- the query ----------------------------------------------------------------------

@@ -23,10 +23,7 @@ login: they come after every member who did, in either direction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +50,19 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Integer
 
 from .member import Member
-from .search import MAX_LIMIT, MIN_TRIGRAM, TOTAL_CAP, InvalidCursor, MemberSearch, SearchPage, tokenize
+from .search import (
+    MAX_LIMIT,
+    MIN_TRIGRAM,
+    TOTAL_CAP,
+    InvalidCursor,
+    MemberSearch,
+    SearchPage,
+    SortColumn,
+    cursor_moment,
+    decode_sorted_cursor,
+    encode_sorted_cursor,
+    tokenize,
+)
 
 
 class byte_order(FunctionElement[str]):
@@ -79,7 +88,7 @@ _ms = MemberSearch.__table__.c
 _m = Member.__table__.c
 
 
-class MemberSort(enum.StrEnum):
+class MemberSort(SortColumn):
     """A column of the member search, ascending; ``-`` first for descending
     (``-balance``: highest balance first)."""
 
@@ -101,13 +110,8 @@ class MemberSort(enum.StrEnum):
     LAST_LOGIN_DESC = "-last_login"
 
     @property
-    def descending(self) -> bool:
-        return self.value.startswith("-")
-
-    @property
     def column(self) -> str:
-        """The column's name, without the direction."""
-        return self.value.lstrip("-")
+        return self.column_name
 
     @property
     def key(self) -> _Key:
@@ -167,26 +171,15 @@ SORT_INDEXES: tuple[Index, ...] = (
 _BAD = "is not a cursor from a previous page of this sort"
 
 
-def _value_out(value: Any) -> Any:
-    return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
-
-
 def encode_sort_cursor(sort: MemberSort, values: Sequence[Any] | None, member_id: int) -> str:
     """The cursor after the row with these sort ``values`` (None: no value) and id."""
-    out = None if values is None else [_value_out(v) for v in values]
-    raw = json.dumps([sort.value, out, member_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return encode_sorted_cursor(sort.value, None if values is None else list(values), member_id)
 
 
 def decode_sort_cursor(cursor: str, sort: MemberSort) -> tuple[tuple[Any, ...] | None, int]:
     """The sort values (None: past every row that has one) and id a cursor holds."""
-    try:
-        name, values, member_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor(_BAD) from exc
+    values, member_id = decode_sorted_cursor(cursor, sort.value, _BAD)
     key = sort.key
-    if name != sort.value or type(member_id) is not int:
-        raise InvalidCursor(_BAD)
     if values is None:
         if not key.nullable:
             raise InvalidCursor(_BAD)
@@ -198,13 +191,7 @@ def decode_sort_cursor(cursor: str, sort: MemberSort) -> tuple[tuple[Any, ...] |
 
 def _value_in(key: _Key, value: Any) -> Any:
     if key.kind is dt.datetime:
-        try:
-            moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise InvalidCursor(_BAD)
-        return moment
+        return cursor_moment(value, _BAD)
     if type(value) is not key.kind:
         raise InvalidCursor(_BAD)
     return value

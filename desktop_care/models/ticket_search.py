@@ -8,11 +8,8 @@ twice on the pages already read. Totals are counted up to :data:`TOTAL_CAP`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import enum
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -22,7 +19,16 @@ from sqlalchemy.orm import Session, load_only, selectinload
 
 from .base import utcnow
 from .member import Member
-from .search import MIN_TRIGRAM, InvalidCursor, MemberSearch, normalize
+from .search import (
+    MIN_TRIGRAM,
+    InvalidCursor,
+    MemberSearch,
+    SortColumn,
+    cursor_moment,
+    decode_sorted_cursor,
+    encode_sorted_cursor,
+    normalize,
+)
 from .tickets import MEMBER_VISIBLE, Ticket, TicketEntry
 
 TOTAL_CAP = 1_000
@@ -46,7 +52,7 @@ class StateGroup(enum.StrEnum):
     ALL = "all"
 
 
-class TicketSort(enum.StrEnum):
+class TicketSort(SortColumn):
     """A column, ascending; ``-`` first for descending (``-priority``: urgent first)."""
 
     DUE = "due"
@@ -61,15 +67,11 @@ class TicketSort(enum.StrEnum):
     ID_DESC = "-id"
 
     @property
-    def descending(self) -> bool:
-        return self.value.startswith("-")
-
-    @property
     def column(self) -> Any:
         return {
             "due": Ticket.next_due_at, "priority": Ticket.priority_rank, "created": Ticket.created_at,
             "updated": Ticket.updated_at, "id": Ticket.id,
-        }[self.value.lstrip("-")]
+        }[self.column_name]
 
 
 class MemberRef(NamedTuple):
@@ -103,34 +105,17 @@ class TicketPage:
 _BAD = "is not a cursor from a previous page"  # (of this sort)
 
 
-def _value_out(value: Any) -> Any:
-    return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
-
-
 def encode_cursor(sort: TicketSort, ticket: Ticket) -> str:
-    value = getattr(ticket, sort.column.key)
-    raw = json.dumps([sort.value, _value_out(value), ticket.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return encode_sorted_cursor(sort.value, getattr(ticket, sort.column.key), ticket.id)
 
 
 def decode_cursor(cursor: str, sort: TicketSort) -> tuple[Any, int]:
-    try:
-        name, value, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor(_BAD) from exc
-    if name != sort.value or type(row_id) is not int:
-        raise InvalidCursor(_BAD)
+    value, row_id = decode_sorted_cursor(cursor, sort.value, _BAD)
     if sort.column.key in ("id", "priority_rank"):
         if type(value) is not int:
             raise InvalidCursor(_BAD)
         return value, row_id
-    try:
-        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise InvalidCursor(_BAD)
-    return moment, row_id
+    return cursor_moment(value, _BAD), row_id
 
 
 #: A word's matches are fetched through the indexes up to this many; with no more, the
