@@ -36,7 +36,7 @@ from desktop_care.models import (
     place_order,
     utcnow,
 )
-from desktop_care.models.fraud import FraudBlock, active_block_ids, address_keys
+from desktop_care.models.fraud import FraudBlock, Probe, active_block_ids
 from desktop_care.models.payments import CheckoutState
 from desktop_care.models.tokens import issue_link
 from desktop_care.server.fraud import GENERIC_REFUSAL, GENERIC_TITLE
@@ -225,10 +225,10 @@ def test_a_block_holds_until_it_expires_and_the_page_filters_by_state(server: Li
     address = _address()
     soon = utcnow() + dt.timedelta(hours=2)
     block_id = _block(server, staff, "ip", address, expires_at=soon.isoformat())
-    keys = address_keys(address)
-    assert active_block_ids(db, keys, utcnow()) == [block_id]
-    assert active_block_ids(db, keys, soon - dt.timedelta(seconds=1)) == [block_id]
-    assert active_block_ids(db, keys, soon) == []  # expired: the check lets it through
+    probe = Probe.ip(address)
+    assert active_block_ids(db, probe, utcnow()) == [block_id]
+    assert active_block_ids(db, probe, soon - dt.timedelta(seconds=1)) == [block_id]
+    assert active_block_ids(db, probe, soon) == []  # expired: the check lets it through
     # The page: found by the address it blocks (also inside a range), by kind and state.
     assert _listed(server, staff, block_id, q=address, kind="ip", state="active")["state"] == "active"
     db.execute(FraudBlock.__table__.update().where(FraudBlock.id == block_id)
@@ -332,7 +332,7 @@ def test_the_ip_check_matches_exactly_its_networks_and_sees_every_change_at_once
 
     def blocked(address: str, now: dt.datetime | None = None) -> list[int]:
         db.rollback()  # a fresh snapshot, as a new request would have
-        return active_block_ids(db, address_keys(address), now or utcnow())
+        return active_block_ids(db, Probe.ip(address), now or utcnow())
 
     assert blocked(f"{v4}.7") == [] and blocked(f"{v6}::1") == []
     soon = utcnow() + dt.timedelta(hours=1)

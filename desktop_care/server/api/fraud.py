@@ -99,7 +99,7 @@ def last_sign_in(session: Session, member_id: int) -> PortalSession | None:
 
 
 def _blocked_by(session: Session, probe: Probe) -> int | None:
-    ids = active_block_ids(session, probe.keys, utcnow())
+    ids = active_block_ids(session, probe, utcnow())
     return ids[0] if ids else None
 
 
