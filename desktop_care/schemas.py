@@ -24,6 +24,7 @@ from .models.ledger import PaymentMethod, PointsType, TxnKind, TxnStatus
 from .models.mail import MailState
 from .models.member import AddressKind, EmailCategory, MemberStatus
 from .models.refunds import RefundState
+from .models.search import MemberSearch
 from .models.tickets import EntryKind, TicketPriority, TicketState
 from .models.user import UserRole, UserState
 
@@ -224,6 +225,52 @@ class FeedPage(Schema):
     #: The feed's epoch: a random id made with the server's database. A workstation
     #: that stored another epoch is looking at another database (a restored backup, a
     #: replacement, even one whose feed is ahead of its cursor) and pulls everything again.
+    epoch: str | None = None
+
+
+#: The member columns a compact feed page carries, in this order (``MemberRecord``'s
+#: fields without the addresses).
+COMPACT_MEMBER_COLUMNS: tuple[str, ...] = tuple(name for name in MemberRecord.model_fields if name != "addresses")
+#: The address columns, in this order (``AddressOut``'s fields and the owner).
+COMPACT_ADDRESS_COLUMNS: tuple[str, ...] = ("member_id", *AddressOut.model_fields)
+#: The search row's columns, in this order (the server's ``member_search`` without the id).
+COMPACT_SEARCH_COLUMNS: tuple[str, ...] = tuple(c.name for c in MemberSearch.__table__.columns if c.name != "member_id")
+
+
+def wire_time(value: dt.datetime) -> str:
+    """A time as the compact feed writes it: UTC, always with microseconds
+    (``2026-12-03T08:00:00.000000Z``), so that a workstation stores it without parsing."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CompactFeedPage(BaseModel):
+    """``GET /sync/changes/compact``: the change feed as ``GET /sync/changes`` serves it
+    (the same changes, cursor and epoch), with the rows as arrays under their column
+    names given once, and each member's search row as the server keeps it. Made for a
+    workstation's first sync of a large directory (docs/decisions/0040)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The names of the values in each ``members`` row: the member's columns, then the
+    #: server's search row for it (``search_columns``; all null for a member the search
+    #: does not find, a merged one).
+    member_columns: list[str]
+    search_columns: list[str]
+    #: The members changed in this page, each its current state, in sequence order.
+    #: Times are UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; statuses by their value.
+    members: list[list[Any]]
+    address_columns: list[str]
+    #: Every address of those members.
+    addresses: list[list[Any]]
+    #: Ids of members deleted (tombstones).
+    deleted: list[int]
+    #: How many changes the page holds (members and tombstones).
+    size: int
+    cursor: int
+    has_more: bool
+    latest: int | None = None
     epoch: str | None = None
 
 

@@ -45,6 +45,7 @@ from ..schemas import (
     BulkRowIn,
     BulkRunOut,
     CommandBatchResult,
+    CompactFeedPage,
     DuplicateCheckIn,
     DuplicateList,
     FeedChange,
@@ -655,6 +656,32 @@ class ApiClient:
                 f"The server at {self.base_url} sent an answer this app does not understand."
             ) from exc
 
+    def compact_changes(self, after: int, limit: int = 5000) -> CompactFeedPage:
+        """One page of the change feed after ``after`` as arrays (``GET
+        /sync/changes/compact``): what a first sync pulls. The rows are checked for their
+        shape here and their values by the store that writes them."""
+        response = self._send("GET", "/sync/changes/compact", params={"after": int(after), "limit": int(limit)})
+        try:
+            body = response.json()
+            page = CompactFeedPage.model_construct(
+                member_columns=_str_list(body["member_columns"]),
+                search_columns=_str_list(body["search_columns"]),
+                address_columns=_str_list(body["address_columns"]),
+                members=_rows(body["members"], len(body["member_columns"]) + len(body["search_columns"])),
+                addresses=_rows(body["addresses"], len(body["address_columns"])),
+                deleted=[int(member_id) for member_id in body["deleted"]],
+                size=int(body["size"]),
+                cursor=int(body["cursor"]),
+                has_more=bool(body["has_more"]),
+                latest=int(body["latest"]) if body.get("latest") is not None else None,
+                epoch=str(body["epoch"]) if body.get("epoch") is not None else None,
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ServerError(
+                f"The server at {self.base_url} sent an answer this app does not understand."
+            ) from exc
+        return page
+
     def push(self, commands: Sequence[Command]) -> list[CommandResult]:
         """Run ``commands`` on the server (``POST /sync/commands``), one result each, in order.
 
@@ -782,3 +809,16 @@ class ApiClient:
         if not response.ok:
             raise error_for_response(response)
         return response
+
+
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of names")
+    return value
+
+
+def _rows(value: Any, width: int) -> list[list[Any]]:
+    """``value`` if it is a list of rows of ``width`` values each."""
+    if not isinstance(value, list) or not all(isinstance(row, list) and len(row) == width for row in value):
+        raise TypeError(f"expected rows of {width} values")
+    return value

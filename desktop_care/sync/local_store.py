@@ -26,12 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import operator
 import os
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,6 @@ from pydantic import ValidationError
 from sqlalchemy import (
     Connection,
     Engine,
-    Enum,
     Table,
     and_,
     create_engine,
@@ -61,11 +59,12 @@ from sqlalchemy.schema import CreateTable
 
 from .. import config
 from ..commands import AddMember, Command, CommandResult, Rejected, Status, kinds, parse_command
-from ..models import Address, Member, MemberSearch, MemberSort, MemberStatus, UTCDateTime
+from ..models import Address, Member, MemberSearch, MemberSort, MemberStatus
 from ..models.duplicates import likely_duplicates
-from ..models.search import SQLITE_FTS_DDL, normalize, search_members, search_values
+from ..models.search import SQLITE_FTS_DDL, normalize, search_members
 from ..models.search_sort import SORT_INDEXES
 from ..schemas import (
+    CompactFeedPage,
     DuplicateCheckIn,
     DuplicateList,
     FeedPage,
@@ -78,6 +77,7 @@ from ..schemas import (
 )
 from .api_client import normalize_server_url
 from .local_models import AppliedChange, CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
+from .page_rows import FeedFormatError, compact_page, table_rows
 
 #: Fault injection for the crash tests: ``DESKTOP_CARE_CRASH_AT=<point>`` makes the
 #: process exit abruptly (no clean-up, like a power cut of the app) at that point.
@@ -588,59 +588,62 @@ class LocalStore:
 
     # ------------------------------------------------------------------ the feed
 
-    def apply_feed(self, page: FeedPage) -> set[int]:
-        """Write a pulled page and its cursor in one transaction; the changed member ids."""
-        latest: dict[int, MemberRecord | None] = {}
-        for change in page.changes:
-            if change.entity != "member":
-                continue
-            latest[change.id] = None if change.deleted or change.member is None else change.member
-        ids = sorted(latest)
+    def apply_feed(self, page: FeedPage | CompactFeedPage) -> set[int]:
+        """Write a pulled page and its cursor in one transaction; the changed member ids.
+
+        Raises :class:`FeedFormatError` (nothing written) for a page this app cannot store."""
+        compact = page if isinstance(page, CompactFeedPage) else compact_page(page)
+        width = len(compact.member_columns)
+        members = table_rows(_member, tuple(compact.member_columns), (("field_versions", "{}"),))
+        searches = table_rows(_search, ("member_id", *compact.search_columns))
+        addresses = table_rows(_address, tuple(compact.address_columns))
+        try:
+            id_at, version_at = members.names.index("id"), members.names.index("version")
+        except ValueError:
+            raise FeedFormatError("the member rows lack their id or version") from None
+        member_rows = members.convert(row[:width] for row in compact.members)
+        search_rows = [[row[id_at], *row[width:]] for row in compact.members
+                       if compact.search_columns and row[width] is not None]
+        address_rows = addresses.convert(compact.addresses)
+        versions = {row[id_at]: row[version_at] for row in member_rows}
+        ids = sorted({*versions, *compact.deleted})
+        if not all(isinstance(member_id, int) for member_id in ids):
+            raise FeedFormatError("a member id that is not a number")
+        listed = json.dumps(ids)
         with self._write() as conn:
-            if page.has_more and _cursor(conn) == 0:
+            if compact.has_more and _cursor(conn) == 0:
                 _defer_search_index(conn)  # the first page of a first sync (see below)
-            for chunk in _chunks(ids):
-                conn.execute(delete(_search).where(_search.c.member_id.in_(chunk)))
-                conn.execute(delete(_address).where(_address.c.member_id.in_(chunk)))
-                conn.execute(delete(_member).where(_member.c.id.in_(chunk)))
-            members: list[tuple[Any, ...]] = []
-            addresses: list[tuple[Any, ...]] = []
-            searches: list[tuple[Any, ...]] = []
-            for record in latest.values():
-                if record is None:
-                    continue
-                members.append(_MEMBER_ROW.row(record))
-                addresses.extend(_ADDRESS_ROW.row(a, member_id=record.id) for a in record.addresses)
-                if record.status is not MemberStatus.MERGED:  # as on the server: merged members are not found
-                    postcodes = [a.postcode for a in sorted(record.addresses, key=lambda a: a.id)]
-                    fields = search_values(
-                        record.member_no, record.first_name, record.last_name, record.email, record.phone, postcodes
-                    )
-                    searches.append((record.id, *(fields[name] for name in _SEARCH_FIELDS)))
-            # Plain executemany: pages of thousands of rows, without per-row statement overhead.
-            if members:
-                conn.exec_driver_sql(_MEMBER_ROW.sql, members)
+            # One bound list a statement (json_each), not thousands of parameters.
+            for table, key in ((_search, "member_id"), (_address, "member_id"), (_member, "id")):
+                conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {key} IN (SELECT value FROM json_each(?))",
+                                     (listed,))
+            # The driver's own executemany of the arrays as they came (SQLAlchemy's
+            # would want each row a tuple): pages of thousands of rows, no per-row overhead.
+            cursor = conn.connection.cursor()
+            if member_rows:
+                cursor.executemany(members.sql, member_rows)
             crash_point("pull.mid_page")
-            if addresses:
-                conn.exec_driver_sql(_ADDRESS_ROW.sql, addresses)
-            if searches:
-                conn.exec_driver_sql(_SEARCH_SQL, searches)
+            if address_rows:
+                cursor.executemany(addresses.sql, address_rows)
+            if search_rows:
+                cursor.executemany(searches.sql, search_rows)
+            cursor.close()
             # The feed now holds what they did. Only the few members with applied
-            # changes still laid over are looked at (one query a chunk, not one a member:
+            # changes still laid over are looked at (one query a page, not one a member:
             # a first sync of 1,000,000 members has none).
-            laid_over = [member_id for chunk in _chunks(ids) for member_id in
-                         conn.scalars(select(_applied.c.member_id).where(_applied.c.member_id.in_(chunk)).distinct())]
+            laid_over = conn.exec_driver_sql(
+                "SELECT DISTINCT member_id FROM applied_change WHERE member_id IN (SELECT value FROM json_each(?))",
+                (listed,)).scalars().all()
             for member_id in laid_over:
-                record = latest[member_id]
                 done = _applied.c.member_id == member_id
-                if record is not None:
-                    done = and_(done, _applied.c.member_version <= record.version)
+                if member_id in versions:
+                    done = and_(done, _applied.c.member_version <= versions[member_id])
                 conn.execute(delete(_applied).where(done))
-            if page.cursor > _cursor(conn):
-                _set_state(conn, "cursor", str(page.cursor))
-            if page.epoch is not None:
-                _set_state(conn, "epoch", page.epoch)
-            if not page.has_more:
+            if compact.cursor > _cursor(conn):
+                _set_state(conn, "cursor", str(compact.cursor))
+            if compact.epoch is not None:
+                _set_state(conn, "epoch", compact.epoch)
+            if not compact.has_more:
                 _build_deferred_search_index(conn)
         return set(ids)
 
@@ -837,61 +840,6 @@ def _cursor(conn: Connection) -> int:
 def _set_state(conn: Connection, key: str, value: str) -> None:
     conn.execute(delete(_state).where(_state.c.key == key))
     conn.execute(insert(_state).values(key=key, value=value))
-
-
-class _BulkRow:
-    """An INSERT of all of a table's columns as a plain DB-API statement, with each
-    value bound the way SQLAlchemy binds it on SQLite (UTC timestamps, enum values)."""
-
-    def __init__(self, table: Table, constants: dict[str, Any]) -> None:
-        dialect = sqlite_dialect()
-        self.sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
-                    f"VALUES ({', '.join('?' for _ in table.columns)})")
-        self.columns: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
-        for column in table.columns:
-            process = None
-            if isinstance(column.type, UTCDateTime):
-                process = column.type.dialect_impl(dialect).bind_processor(dialect)
-            elif isinstance(column.type, Enum):
-                process = _enum_value
-            self.columns.append((column.name, constants.get(column.name, _MISSING), process))
-
-        # One C-level call fetches the values of a row; only the few columns that need
-        # converting are touched one by one (a first sync builds millions of rows).
-        self._fetched = [name for name, constant, _ in self.columns if constant is _MISSING]
-        self._get = operator.attrgetter(*self._fetched)
-        self._processed = [(index, process) for index, (_, constant, process) in
-                           enumerate(c for c in self.columns if c[1] is _MISSING) if process is not None]
-        self._constants = [(index, constant) for index, (_, constant, _p) in enumerate(self.columns)
-                           if constant is not _MISSING]
-
-    def row(self, source: Any, **extra: Any) -> tuple[Any, ...]:
-        if extra:
-            values = [extra[name] if name in extra else getattr(source, name) for name in self._fetched]
-        else:
-            got = self._get(source)
-            values = list(got) if len(self._fetched) > 1 else [got]
-        for index, process in self._processed:
-            value = values[index]
-            if value is not None:
-                values[index] = process(_aware(value) if isinstance(value, dt.datetime) else value)
-        for index, constant in self._constants:
-            values.insert(index, constant)
-        return tuple(values)
-
-
-_MISSING = object()
-
-
-def _enum_value(value: Any) -> Any:
-    return getattr(value, "value", value)
-
-
-#: A pulled member has no field versions locally (those are the server's business).
-_MEMBER_ROW = _BulkRow(_member, {"field_versions": "{}"})
-_ADDRESS_ROW = _BulkRow(_address, {})
-_SEARCH_FIELDS = ("member_no", "text", "first_key", "last_key", "email_key")
-_SEARCH_SQL = f"INSERT INTO member_search (member_id, {', '.join(_SEARCH_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def _default_reason(status: Status, theirs: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..commands import Command, CommandResult, Status
-from ..schemas import FeedPage
+from ..schemas import CompactFeedPage
 from .api_client import (
     ApiClient,
     ApiError,
@@ -138,7 +138,7 @@ class _Fetch:
 
     def __init__(self, client: ApiClient, after: int, limit: int) -> None:
         self._done = threading.Event()
-        self._page: FeedPage | None = None
+        self._page: CompactFeedPage | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(client, after, limit), daemon=True,
                                         name="desktop-care-sync-fetch")
@@ -146,13 +146,13 @@ class _Fetch:
 
     def _run(self, client: ApiClient, after: int, limit: int) -> None:
         try:
-            self._page = client.changes(after, limit)
+            self._page = client.compact_changes(after, limit)
         except BaseException as exc:  # noqa: BLE001 (handed to the syncer thread)
             self._error = exc
         finally:
             self._done.set()
 
-    def result(self, stopping: threading.Event) -> FeedPage:
+    def result(self, stopping: threading.Event) -> CompactFeedPage:
         while not self._done.wait(0.1):
             if stopping.is_set():
                 raise _Stopped
@@ -162,7 +162,7 @@ class _Fetch:
         return self._page
 
 
-def _other_database(page: FeedPage, after: int, stored_epoch: str | None) -> str | None:
+def _other_database(page: CompactFeedPage, after: int, stored_epoch: str | None) -> str | None:
     """Why ``page`` comes from another database than the directory pulled up to
     ``after`` (with ``stored_epoch``), or None when it is the same one."""
     if page.latest is not None and page.latest < after:
@@ -442,7 +442,7 @@ class Syncer:
             more = page.has_more and page.cursor > after
             fetch = _Fetch(self.client, page.cursor, self.page_size) if more else fetch
             changed = self.store.apply_feed(page)
-            received += len(page.changes)
+            received += page.size
             crash_point("pull.after_store")
             if changed:
                 all_changed |= changed

@@ -20,6 +20,7 @@ from . import (
     on_behalf,
     orders,
     sync,
+    sync_compact,
     tickets,
     timeline,
     users,
@@ -34,6 +35,7 @@ router.include_router(merges.router)
 router.include_router(member_activity.router)
 router.include_router(timeline.router)
 router.include_router(sync.router)
+router.include_router(sync_compact.router)
 router.include_router(commands.router)
 router.include_router(accounts.router)
 router.include_router(users.router)

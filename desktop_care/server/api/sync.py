@@ -26,6 +26,8 @@ from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
 from ..transactions import run_command, transaction
 
 MAX_FEED_LIMIT = 5000
+#: ``after``: where a page of the feed starts (``GET /sync/changes`` and its compact form).
+FeedCursor = Annotated[int, Query(ge=0, le=MAX_SEQ, description="The `cursor` of the previous page; 0 for everything")]
 MAX_BATCH = 200
 
 
@@ -84,7 +86,7 @@ def member_record(member: Member) -> MemberRecord:
 def changes(
     sessions: Sessions,
     staff: CurrentStaff,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="The `cursor` of the previous page; 0 for everything")] = 0,
+    after: FeedCursor = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT, description="Most changes to return")] = 1000,
 ) -> FeedPage:
     """Entities changed after ``after``, in sequence order, each with its current state
