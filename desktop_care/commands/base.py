@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, fiel
 from sqlalchemy.orm import Session
 
 from ..models import Member, User, UserRole
-from ..models.base import MAX_ID
+from ..models.base import MAX_ID, Base
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,17 @@ def kind_is_required(schema: dict[str, Any]) -> None:
     required = schema.setdefault("required", [])
     if "kind" not in required:
         required.insert(0, "kind")
+
+
+@dataclass(frozen=True)
+class DirectChange:
+    """What a command's direct path (:meth:`Command.apply_direct`) changes, as plain
+    values for Core statements: the member's columns, the audit details, and the rows
+    of other tables it adds (``(model, values)``: a ledger entry)."""
+
+    values: dict[str, Any]
+    details: dict[str, Any]
+    rows: tuple[tuple[type[Base], dict[str, Any]], ...] = ()
 
 
 class NotPermitted(Exception):
@@ -224,6 +235,19 @@ class Command(BaseCommand):
 
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         """Make the change; return audit details. Runs inside the caller's transaction."""
+        raise NotImplementedError
+
+    def direct(self) -> bool:
+        """Whether this command may take a pushed batch's direct path
+        (:meth:`apply_direct`): a hot kind whose change is member columns and rows
+        appended elsewhere, nothing the ORM must cascade (docs/decisions/0039)."""
+        return False
+
+    def apply_direct(self, member: Member, actor: Actor) -> DirectChange:
+        """:meth:`apply` as plain values, for the batch runner to write with Core
+        statements (one UPDATE of the member, bulk inserts of the rest). Reads
+        ``member`` and never changes it or any session: the runner writes, and gives
+        the loaded member its new committed values. Called after :meth:`check_in`."""
         raise NotImplementedError
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -26,14 +26,16 @@ from ..models import (
     EmailCategory,
     Member,
     MemberStatus,
+    PointsEntry,
     PointsType,
     User,
     add_points,
     utcnow,
 )
 from ..models.contact import POSTCODE_PATTERN, InvalidContact, is_country, normalize_phone, normalize_postcode
+from ..models.ledger import points_entry_values
 from ..models.status import accrual_refusal
-from .base import REASON_SCHEMA, Actor, Command, JsonInt, Rejected, clean_reason, kind_is_required
+from .base import REASON_SCHEMA, Actor, Command, DirectChange, JsonInt, Rejected, clean_reason, kind_is_required
 from .registry import register
 
 #: The largest single adjustment staff may make, either way.
@@ -227,19 +229,32 @@ class UpdateContact(Command):
         if member.status == MemberStatus.MERGED:
             raise Rejected(f"member {member.member_no} was merged into another account")
 
-    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+    def _column_changes(self, member: Member) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The member columns this edit changes (names, e-mail, phone, and the e-mail
+        choices a cleared address turns off): their values before and after."""
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for name in self._SIMPLE:
             value = getattr(self, name)
             if value is not None and value != getattr(member, name):
                 before[name], after[name] = getattr(member, name), value
-                setattr(member, name, value)
         if self.clears_email:
             for column in _CATEGORY_COLUMNS:
                 if getattr(member, column):
                     before[column], after[column] = True, False
-                    setattr(member, column, False)
+        return before, after
+
+    def direct(self) -> bool:
+        return not self.new_addresses() and not self.remove_addresses
+
+    def apply_direct(self, member: Member, actor: Actor) -> DirectChange:
+        before, after = self._column_changes(member)
+        return DirectChange(values=dict(after), details={"before": before, "after": after})
+
+    def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
+        before, after = self._column_changes(member)
+        for name, value in after.items():
+            setattr(member, name, value)
         for kind, new_address in self.new_addresses().items():
             address = next((a for a in member.addresses if a.kind == kind), None)
             if address is None:
@@ -410,11 +425,23 @@ class AdjustPoints(Command):
                 {"delta": "more than the balance"},
             )
 
+    def _details(self, before: int) -> dict[str, Any]:
+        return {"before": before, "after": before + self.delta, "delta": self.delta,
+                "points_type": self.points_type.value, "reason": self.reason}
+
+    def direct(self) -> bool:
+        return True
+
+    def apply_direct(self, member: Member, actor: Actor) -> DirectChange:
+        before = member.points_balance
+        entry = points_entry_values(member.id, self.delta, self.points_type, self.reason, actor.user_id)
+        return DirectChange(values={"points_balance": before + self.delta}, details=self._details(before),
+                            rows=((PointsEntry, entry),))
+
     def apply(self, session: Session, member: Member, actor: Actor) -> dict[str, Any]:
         before = member.points_balance
         add_points(session, member, self.delta, self.points_type, self.reason, actor.user_id)
-        return {"before": before, "after": member.points_balance, "delta": self.delta,
-                "points_type": self.points_type.value, "reason": self.reason}
+        return self._details(before)
 
     def preview(self, values: dict[str, Any]) -> dict[str, Any]:
         return {**values, "points_balance": int(values.get("points_balance", 0)) + self.delta}

@@ -24,16 +24,24 @@ All of it happens in the caller's transaction: commit once, or roll back everyth
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import Member, User, record
+from ..models import AuditEvent, Member, User, record, utcnow
+from ..models.audit import AuditValues, audit_values
+from ..models.base import Base, table_of
+from ..models.search import SEARCHED_FIELDS, member_postcodes, rewrite_search_rows, search_fields
 from ..models.sync import ProcessedCommand
-from .base import Actor, BaseCommand, Command, NotPermitted, RecordCommand, Rejected, UserCommand
+from .base import Actor, BaseCommand, Command, DirectChange, NotPermitted, RecordCommand, Rejected, UserCommand
 from .member import FIXED_FIELDS
 from .registry import kinds
 
@@ -133,8 +141,18 @@ def _written_by_other(member: Member, field: str, command: Command) -> bool:
     return isinstance(version, int) and version > command.base_version and (origin is None or origin != command.origin)
 
 
-def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResult:
+def lock_members(session: Session, ids: Iterable[int]) -> dict[int, Member]:
+    """Lock these members (``SELECT … FOR UPDATE`` on PostgreSQL, in id order so two
+    lockers cannot deadlock; SQLite's writer already holds the database) and load them."""
+    locked = session.scalars(select(Member).where(Member.id.in_(sorted(set(ids)))).order_by(Member.id)
+                             .with_for_update()).all()
+    return {member.id: member for member in locked}
+
+
+def execute(session: Session, command: BaseCommand, actor: Actor, batch: Batch | None = None) -> CommandResult:
     """Run ``command`` once, in the caller's transaction (see the module docstring).
+    Within a pushed batch (``batch``), the members are already locked, the stored
+    results already read, and a hot kind takes the direct path (:class:`Batch`).
 
     Raises :class:`NotPermitted` (nothing stored, nothing applied) when the actor's
     role may not run this kind, and :class:`OpIdReused` for a reused op_id."""
@@ -148,12 +166,15 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
     # target yet: a concurrent run of the same op_id meets the first one's stored
     # result at the unique op_id (IntegrityError; ``run_command`` retries and finds it).
     target: Member | User | None
+    held = batch is not None and batch.holds(command)
     if isinstance(command, RecordCommand) or (isinstance(command, Command) and command.creates):
         target = None  # a record or a setting: its row is written by the command
+    elif held:
+        assert batch is not None
+        target = batch.members[command.target_id]
     elif isinstance(command, Command):
-        ids = sorted({command.target_id, *command.also_locks()})
-        locked = session.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id).with_for_update()).all()
-        target = next((m for m in locked if m.id == command.target_id), None)
+        locked = lock_members(session, {command.target_id, *command.also_locks()})
+        target = locked.get(command.target_id)
     else:
         # FOR NO KEY UPDATE: rows that merely reference the target (an audit event naming
         # a user as its actor) need not wait for this lock, so two commands on two users
@@ -161,11 +182,12 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
         target = session.scalars(
             select(User).where(User.id == command.target_id).with_for_update(key_share=True)
         ).one_or_none()
-    prior = session.get(ProcessedCommand, op_id)
+    digest = batch.digest(command) if batch is not None else command.digest()
+    prior = batch.stored(op_id) if batch is not None else _stored(session, op_id)
     if prior is not None:
-        if prior.digest != command.digest():
+        if prior[0] != digest:
             raise OpIdReused(f"op_id {op_id} was already used for a different change")
-        first = CommandResult.model_validate(prior.result)
+        first = prior[1]
         return first.model_copy(update={"status": Status.DUPLICATE, "original_status": first.status})
 
     result: CommandResult
@@ -178,29 +200,179 @@ def execute(session: Session, command: BaseCommand, actor: Actor) -> CommandResu
                                reason=f"no {command.target_type} with id {command.target_id}")
     elif isinstance(command, Command):
         assert isinstance(target, Member)
-        result = _run(session, command, target, actor)
+        result = _run(session, command, target, actor, batch if held and command.direct() else None)
     else:
         assert isinstance(command, UserCommand) and isinstance(target, User)
         result = _run_on_user(session, command, target, actor)
-    session.add(
-        ProcessedCommand(
-            op_id=op_id,
-            kind=command.kind,
-            digest=command.digest(),
-            entity=command.target_type,
-            entity_id=result.member_id if result.member_id is not None
-            else result.entity_id if result.entity_id is not None else command.target_id,
-            actor_user_id=actor.user_id,
-            result=result.model_dump(mode="json"),
-        )
-    )
+    stored = {
+        "op_id": op_id,
+        "kind": command.kind,
+        "digest": digest,
+        "entity": command.target_type,
+        "entity_id": result.member_id if result.member_id is not None
+        else result.entity_id if result.entity_id is not None else command.target_id,
+        "actor_user_id": actor.user_id,
+        "result": result.model_dump(mode="json"),
+    }
+    if held:
+        # No other transaction can store this op_id before this one commits: it would
+        # have to lock the member first. So the row waits for the batch's bulk insert.
+        assert batch is not None
+        batch.add(ProcessedCommand, stored)
+    else:
+        session.add(ProcessedCommand(**stored))
     return result
 
 
-def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any],
-           entity_id: int | str | None = None) -> None:
-    record(
-        session,
+def _stored(session: Session, op_id: str) -> tuple[str, CommandResult] | None:
+    row = session.execute(select(ProcessedCommand.digest, ProcessedCommand.result)
+                          .where(ProcessedCommand.op_id == op_id)).one_or_none()
+    return None if row is None else (row.digest, CommandResult.model_validate(row.result))
+
+
+@functools.cache
+def _member_update(columns: frozenset[str]) -> Update:
+    """The direct path's UPDATE of these member columns, checked against the version
+    (built once a column set, so its compiled SQL is found in the cache at once)."""
+    table = table_of(Member)
+    return (update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+            .values({name: bindparam(name) for name in sorted(columns)}))
+
+
+class Batch:
+    """The commands of one pushed batch, run one after another in the caller's write
+    transaction, each still its own outcome and each once (docs/decisions/0039).
+
+    Made at the start of the transaction, it locks every member the commands name at
+    once (in id order) and reads the stored results of all their op_ids in one
+    statement. :meth:`run` runs each command in a SAVEPOINT of its own, so that a
+    command that fails rolls back to it alone, except a hot kind (:meth:`Command.direct`: points, a
+    contact edit without addresses) on a locked member, which takes the direct path: its
+    member row is written by one UPDATE with the version check, and its ledger, audit
+    and stored-result rows and its member search row are kept here and written in bulk
+    by :meth:`flush` (executemany), which also runs before any other command so that
+    rows stay in order. The caller flushes before it commits."""
+
+    def __init__(self, session: Session, actor: Actor, commands: Sequence[BaseCommand],
+                 digests: Sequence[str] | None = None) -> None:
+        self.session, self.actor = session, actor
+        self._digests = {str(c.op_id): d for c, d in
+                         zip(commands, digests or [c.digest() for c in commands], strict=True)}
+        ids: set[int] = set()
+        for command in commands:
+            if isinstance(command, Command) and not command.creates:
+                ids.update((command.target_id, *command.also_locks()))
+        self.locked_ids = frozenset(ids)
+        self.members = lock_members(session, ids) if ids else {}
+        rows = session.execute(select(ProcessedCommand.op_id, ProcessedCommand.digest, ProcessedCommand.result)
+                               .where(ProcessedCommand.op_id.in_(sorted(self._digests))))
+        self._stored = {op_id: (digest, CommandResult.model_validate(result)) for op_id, digest, result in rows}
+        self._search_wanted = {c.target_id for c in commands
+                               if isinstance(c, Command) and c.target_id in self.members
+                               and c.direct() and c.changed_fields() & SEARCHED_FIELDS}
+        self._postcodes: dict[int, list[str]] = {}
+        self._pending: dict[type[Base], list[dict[str, Any]]] = {}
+        self._search: dict[int, dict[str, str]] = {}
+        #: A direct command failed part-way: only a rollback of the whole transaction
+        #: leaves nothing half-applied (PostgreSQL refuses anything else until then).
+        self.broken = False
+
+    def holds(self, command: BaseCommand) -> bool:
+        """Whether this batch has locked the command's member (and any other it names)."""
+        return (isinstance(command, Command) and not command.creates and command.target_id in self.members
+                and self.locked_ids.issuperset((command.target_id, *command.also_locks())))
+
+    def digest(self, command: BaseCommand) -> str:
+        return self._digests.get(str(command.op_id)) or command.digest()
+
+    def stored(self, op_id: str) -> tuple[str, CommandResult] | None:
+        """The digest and the result stored under ``op_id`` (earlier in this batch, too)."""
+        return self._stored.get(op_id)
+
+    def run(self, command: BaseCommand) -> CommandResult:
+        """``execute`` the next command. A refusal by role is answered ``rejected`` and
+        not stored (the right person may still send it).
+
+        A command on the ORM path runs in a SAVEPOINT of its own: if it raises, it alone
+        is rolled back and the exception propagates. A direct command runs without one
+        (a savepoint costs more than the command itself): its one write is the member's
+        UPDATE, a single statement, after every check; if it raises, :attr:`broken` is
+        set and the caller must roll back the whole transaction."""
+        op_id = str(command.op_id)
+        direct = isinstance(command, Command) and command.direct() and self.holds(command)
+        if not direct:
+            self.flush()
+        for attempt in range(2):
+            try:
+                with nullcontext() if direct else self.session.begin_nested():
+                    result = execute(self.session, command, self.actor, batch=self)
+                break
+            except NotPermitted as exc:
+                return CommandResult(op_id=op_id, status=Status.REJECTED, reason=exc.reason)
+            except OpIdReused:
+                raise  # found before anything is written
+            except IntegrityError:
+                # Another transaction stored this op_id meanwhile (no member to lock: a
+                # registration, an unknown member); the retry reads its result.
+                self.broken = direct
+                if attempt or self.holds(command):
+                    raise
+                found = _stored(self.session, op_id)
+                if found is not None:
+                    self._stored[op_id] = found
+            except Exception:
+                self.broken = direct
+                raise
+        if not direct and isinstance(command, Command):
+            self._postcodes.pop(command.target_id, None)  # the ORM may have changed its addresses
+        self._stored[op_id] = (self.digest(command), result)
+        return result
+
+    def add(self, model: type[Base], values: dict[str, Any]) -> None:
+        """A row for :meth:`flush` to insert."""
+        self._pending.setdefault(model, []).append(values)
+
+    def write_member(self, member: Member, change: DirectChange, field_versions: dict[str, Any]) -> None:
+        """The direct path's write: one UPDATE of the member, checked against its
+        version; the loaded member gets the new values as committed (so a later
+        command of the batch reads them), and the change's rows and the member's
+        search row wait for :meth:`flush`."""
+        values: dict[str, Any] = {**change.values, "version": member.version + 1, "updated_at": utcnow()}
+        if field_versions is not member.field_versions:
+            values["field_versions"] = field_versions
+        written = self.session.connection().execute(
+            _member_update(frozenset(values)), {**values, "_id": member.id, "_version": member.version})
+        if written.rowcount != 1:
+            raise StaleDataError(f"member {member.id} changed under its lock (version {member.version})")
+        for key, value in values.items():
+            set_committed_value(member, key, value)
+        for model, row in change.rows:
+            self.add(model, row)
+        if change.values.keys() & SEARCHED_FIELDS:
+            self._search[member.id] = search_fields(member, self._member_postcodes(member.id))
+
+    def _member_postcodes(self, member_id: int) -> list[str]:
+        if member_id not in self._postcodes:
+            wanted = {member_id} | (self._search_wanted - self._postcodes.keys())
+            found = member_postcodes(self.session, wanted)
+            self._postcodes.update({i: found.get(i, []) for i in wanted})
+        return self._postcodes[member_id]
+
+    def flush(self) -> None:
+        """Write the rows the direct path kept: the search rows, then one insert a
+        table (executemany)."""
+        rewrite_search_rows(self.session, self._search)
+        self._search = {}
+        connection = self.session.connection() if self._pending else None
+        for model, rows in self._pending.items():
+            assert connection is not None
+            connection.execute(insert(table_of(model)), rows)
+        self._pending = {}
+
+
+def _audit_of(command: BaseCommand, actor: Actor, details: dict[str, Any],
+              entity_id: int | str | None = None) -> AuditValues:
+    return AuditValues(
         actor_user_id=actor.user_id,
         actor_name=actor.username,
         action=command.action,
@@ -211,6 +383,11 @@ def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[s
         client_address=actor.client_address,
         origin=getattr(command, "origin", None) or "",
     )
+
+
+def _audit(session: Session, command: BaseCommand, actor: Actor, details: dict[str, Any],
+           entity_id: int | str | None = None) -> None:
+    record(session, **_audit_of(command, actor, details, entity_id))
 
 
 def _run_on_user(session: Session, command: UserCommand, user: User, actor: Actor) -> CommandResult:
@@ -255,7 +432,9 @@ def _create(session: Session, command: Command, actor: Actor) -> CommandResult:
                          member_id=member.id, member_no=member.member_no)
 
 
-def _run(session: Session, command: Command, member: Member, actor: Actor) -> CommandResult:
+def _run(session: Session, command: Command, member: Member, actor: Actor, direct: Batch | None = None) -> CommandResult:
+    """A member command on its locked member; ``direct``: the batch whose direct path
+    writes it (see :class:`Batch`)."""
     op_id = str(command.op_id)
     fields = command.changed_fields()
     if not command.never_conflicts and command.base_version is not None and command.base_version < member.version:
@@ -268,9 +447,13 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
                 reason="changed by someone else since: " + ", ".join(sorted(changed_since)),
                 server_values={f: field_value(member, f) for f in sorted(changed_since)},
             )
+    change: DirectChange | None = None
     try:
         command.check_in(session, member)
-        if command.apply_can_reject:
+        if direct is not None:
+            change = command.apply_direct(member, actor)
+            details = change.details
+        elif command.apply_can_reject:
             with session.begin_nested():
                 details = command.apply(session, member, actor)
         else:
@@ -279,9 +462,17 @@ def _run(session: Session, command: Command, member: Member, actor: Actor) -> Co
         return CommandResult(op_id=op_id, status=Status.REJECTED, member_version=member.version,
                              reason=exc.reason, fields=exc.fields)
     new_version = member.version + 1
+    field_versions = member.field_versions
     if not command.never_conflicts:
         stamp = [new_version, command.origin]
-        member.field_versions = {**member.field_versions, **{f: stamp for f in fields}}
+        field_versions = {**member.field_versions, **{f: stamp for f in fields}}
+    if direct is not None:
+        assert change is not None
+        direct.write_member(member, change, field_versions)
+        direct.add(AuditEvent, audit_values(**_audit_of(command, actor, {"member_no": member.member_no, **details})))
+        return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version)
+    if field_versions is not member.field_versions:
+        member.field_versions = field_versions
     session.flush()  # the version column moves member.version to new_version
     _audit(session, command, actor, {"member_no": member.member_no, **details})
     return CommandResult(op_id=op_id, status=Status.APPLIED, member_version=member.version)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -44,29 +44,39 @@ def _refuse_audit_changes(session: Session, flush_context: object, instances: ob
             raise AuditLogIsAppendOnly("audit events are never changed or deleted")
 
 
-def record(
-    session: Session,
-    *,
-    actor_user_id: int | None,
-    actor_name: str,
-    action: str,
-    entity_type: str = "",
-    entity_id: str | int = "",
-    details: dict[str, Any] | None = None,
-    impersonation_id: str | None = None,
-    client_address: str = "",
-    origin: str = "",
-) -> AuditEvent:
-    event_ = AuditEvent(
-        actor_user_id=actor_user_id,
-        actor_name=actor_name,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        details=details or {},
-        impersonation_id=impersonation_id,
-        client_address=client_address,
-        origin=origin,
-    )
+class AuditValues(TypedDict, total=False):
+    """The columns of one audit row, as :func:`record` takes them (``at`` is the
+    insert's default; ``actor_name`` and ``action`` are required)."""
+
+    actor_user_id: int | None
+    actor_name: str
+    action: str
+    entity_type: str
+    entity_id: str | int
+    details: dict[str, Any] | None
+    impersonation_id: str | None
+    client_address: str
+    origin: str
+
+
+def audit_values(**values: Unpack[AuditValues]) -> dict[str, Any]:
+    """One audit row's column values, with the defaults filled in: what :func:`record`
+    adds, and what a pushed batch's direct path inserts in bulk (docs/decisions/0039)."""
+    return {
+        "actor_user_id": values.get("actor_user_id"),
+        "actor_name": values["actor_name"],
+        "action": values["action"],
+        "entity_type": values.get("entity_type", ""),
+        "entity_id": str(values.get("entity_id", "")),
+        "details": values.get("details") or {},
+        "impersonation_id": values.get("impersonation_id"),
+        "client_address": values.get("client_address", ""),
+        "origin": values.get("origin", ""),
+    }
+
+
+def record(session: Session, **values: Unpack[AuditValues]) -> AuditEvent:
+    """Add an audit row to the session (the keywords of :class:`AuditValues`)."""
+    event_ = AuditEvent(**audit_values(**values))
     session.add(event_)
     return event_

@@ -153,17 +153,25 @@ def add_points(
     actor_user_id: int | None = None,
     at: dt.datetime | None = None,
 ) -> PointsEntry:
-    entry = PointsEntry(
-        member_id=member.id,
-        delta=delta,
-        points_type=points_type,
-        reason=reason,
-        actor_user_id=actor_user_id,
-        created_at=at or utcnow(),
-    )
+    entry = PointsEntry(**points_entry_values(member.id, delta, points_type, reason, actor_user_id, at))
     session.add(entry)
     member.points_balance = (member.points_balance or 0) + delta
     return entry
+
+
+def points_entry_values(
+    member_id: int,
+    delta: int,
+    points_type: PointsType,
+    reason: str = "",
+    actor_user_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, object]:
+    """One points entry's column values: what :func:`add_points` adds, and what a pushed
+    batch's direct path inserts in bulk while it moves ``points_balance`` by ``delta``
+    in the same transaction (docs/decisions/0039)."""
+    return {"member_id": member_id, "delta": delta, "points_type": points_type, "reason": reason,
+            "actor_user_id": actor_user_id, "created_at": at or utcnow()}
 
 
 class LedgerError(ValueError):

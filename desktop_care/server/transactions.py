@@ -4,13 +4,28 @@ committed transaction: the one write path of every router (``POST /sync/commands
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop_care.commands import Actor, BaseCommand, CommandResult, execute
+from desktop_care.commands.runner import Batch
+
+#: A pushed batch (at most ``MAX_BATCH``, 200, commands) commits at the latest once it
+#: has run this long, and goes on in a new transaction: its members' locks (and on
+#: SQLite the database's write lock) are never held much longer than this plus one
+#: command, whatever the machine's load (docs/decisions/0039).
+BATCH_SECONDS = 0.5
+
+#: Fault injection for the crash tests, as the workstation's ``DESKTOP_CARE_CRASH_AT``:
+#: ``push.mid_batch`` makes the server process die half-way through a pushed batch's
+#: transaction, before it commits.
+CRASH_ENV = "DESKTOP_CARE_SERVER_CRASH_AT"
+CRASH_EXIT_CODE = 87
 
 
 @contextmanager
@@ -50,3 +65,40 @@ def run_command(sessions: sessionmaker[Session], command: BaseCommand, actor: Ac
                 raise
     raise AssertionError("unreachable")
 
+
+
+def run_batch(sessions: sessionmaker[Session], commands: Sequence[BaseCommand], actor: Actor,
+              digests: Sequence[str], results: list[CommandResult]) -> None:
+    """Run a pushed batch in order, appending each command's result to ``results``:
+    in one write transaction (or one every ``BATCH_SECONDS``), each command in a
+    savepoint of its own (:class:`~desktop_care.commands.runner.Batch`).
+
+    A command that raises (a reused op_id, a bug, a lost database connection) is rolled
+    back alone; what ran before it is committed and the exception propagates, so
+    ``len(results)`` is its index (a direct command that fails after it started writing
+    rolls back its whole transaction instead: ``results`` then ends where that
+    transaction began, and a resend runs those commands again). A process that dies mid-transaction commits nothing
+    of it: a resend runs those commands as if for the first time."""
+    crash_at = os.environ.get(CRASH_ENV)
+    while len(results) < len(commands):
+        start = len(results)
+        failure: Exception | None = None
+        with transaction(sessions, write=True) as session:
+            batch = Batch(session, actor, commands[start:], digests[start:])
+            deadline = time.monotonic() + BATCH_SECONDS
+            for command in commands[start:]:
+                try:
+                    results.append(batch.run(command))
+                except Exception as exc:  # noqa: BLE001 (re-raised once the commands before it are committed)
+                    failure = exc
+                    break
+                if crash_at == "push.mid_batch" and len(results) - start == (len(commands) - start + 1) // 2:
+                    os._exit(CRASH_EXIT_CODE)
+                if time.monotonic() > deadline:
+                    break
+            if failure is not None and batch.broken:
+                del results[start:]
+                raise failure  # a direct command failed part-way: this transaction rolls back whole
+            batch.flush()
+        if failure is not None:
+            raise failure

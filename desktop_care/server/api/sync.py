@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, literal, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
-from desktop_care.commands import Actor, Command, CommandResult, NotPermitted, OpIdReused, ProvisionalMember, Status
+from desktop_care.commands import Command, CommandResult, OpIdReused, ProvisionalMember
 from desktop_care.commands.runner import check_target, error_field, kind_message
 from desktop_care.models import Member
 from desktop_care.models.base import MAX_SEQ
@@ -23,7 +23,7 @@ from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, F
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message
-from ..transactions import run_command, transaction
+from ..transactions import run_batch, transaction
 
 MAX_FEED_LIMIT = 5000
 #: ``after``: where a page of the feed starts (``GET /sync/changes`` and its compact form).
@@ -128,10 +128,11 @@ def changes(
                     epoch=epoch)
 
 
-def _check_op_ids(session: Session, commands: list[Command]) -> None:
+def _check_op_ids(session: Session, commands: list[Command]) -> list[str]:
     """Refuse the whole batch, before running any of it, if an op_id comes with a
     payload other than the one it was first seen with (earlier or in this batch), or a
-    command names a provisional member id other than its registration (``AddMember``)."""
+    command names a provisional member id other than its registration (``AddMember``).
+    Returns the commands' digests."""
     fields: dict[str, str] = {}
     seen: dict[str, str] = {}
     digests = [c.digest() for c in commands]
@@ -149,6 +150,7 @@ def _check_op_ids(session: Session, commands: list[Command]) -> None:
             fields[f"commands.{index}.op_id"] = f"{op_id} was already used for a different change"
     if fields:
         raise FieldsInvalid(fields)
+    return digests
 
 
 @router.post("/commands", operation_id="runCommands", response_model=CommandBatchResult)
@@ -159,21 +161,18 @@ def run_commands(
     staff: CurrentStaff,
     client: ClientAddress,
 ) -> CommandBatchResult:
-    """Run the commands in order, each in its own transaction, each at most once (by
-    ``op_id``): one result per command, in the same order."""
+    """Run the commands in order, each at most once (by ``op_id``) and each its own
+    outcome: one result per command, in the same order. The batch runs in one
+    transaction with a savepoint per command (docs/decisions/0039)."""
     commands: list[Command] = list(batch.commands)
-    _check_op_ids(session, commands)
+    digests = _check_op_ids(session, commands)
+    session.close()  # its read is done: the batch's write transaction is its own
     actor = staff_actor(staff, client)
-    return CommandBatchResult(results=[_run_one(sessions, command, actor, i) for i, command in enumerate(commands)])
-
-
-def _run_one(sessions: sessionmaker[Session], command: Command, actor: Actor, index: int) -> CommandResult:
+    results: list[CommandResult] = []
     try:
-        return run_command(sessions, command, actor)
-    except NotPermitted as exc:
-        # Not stored: the change stays the author's to resend, or to drop.
-        return CommandResult(op_id=str(command.op_id), status=Status.REJECTED, reason=exc.reason)
+        run_batch(sessions, commands, actor, digests, results)
     except OpIdReused as exc:
         # Only when another request stored this op_id after the batch was checked:
         # the commands before this one have run (a resend answers them `duplicate`).
-        raise FieldsInvalid({f"commands.{index}.op_id": str(exc)}) from None
+        raise FieldsInvalid({f"commands.{len(results)}.op_id": str(exc)}) from None
+    return CommandBatchResult(results=results)
