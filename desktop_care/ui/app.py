@@ -246,6 +246,7 @@ class DesktopCare(QObject):
         window.search_view.results_shown.connect(self._results_shown)
         window.workspace.status_changed.connect(self._status_changed)
         window.show()
+        collector.freeze_start_heap()
         self._mark("window")
         self._replace_window(window)
         self.main_window = window
