@@ -7,6 +7,7 @@ administrator; ``--server URL`` signs in to a central server instead.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -66,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = settings.load()  # once: the transport here, the look and the first server in the app
     apply_transport(options, saved)
 
+    # No cyclic collection while the app's modules load (a tenth or more of their time
+    # goes to passes that find almost nothing to free): the GUI thread's collector
+    # takes over once the window is up, the start-up heap frozen first (ui/collector.py,
+    # docs/decisions/0041).
+    gc.disable()
     from .ui.app import Options, run
 
     return run(Options(server=options.server, screenshot=options.screenshot, search=options.search, settings=saved))

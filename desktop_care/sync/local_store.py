@@ -112,6 +112,10 @@ def crash_point(name: str) -> None:
         os._exit(CRASH_EXIT_CODE)
 
 
+#: Each connection's page cache, in KiB when negative (SQLite's usual default, set explicitly).
+PAGE_CACHE_KIB = -2000
+
+
 def open_sqlite(path: Path) -> Engine:
     """An engine on a workstation SQLite file: WAL, full sync, one transaction per
     ``begin()``; connections with ``sqlite_immediate=True`` take the write lock at once."""
@@ -130,6 +134,10 @@ def open_sqlite(path: Path) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Memory stays bounded whatever the replica's size and the SQLite build's defaults:
+        # a 2 MiB page cache per connection, no memory-mapped file (docs/decisions/0041).
+        cursor.execute(f"PRAGMA cache_size={PAGE_CACHE_KIB}")
+        cursor.execute("PRAGMA mmap_size=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

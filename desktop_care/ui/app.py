@@ -140,10 +140,36 @@ class DesktopCare(QObject):
 
     def _opened_on_replica(self, session: StaffSession) -> None:
         self.open_main(session)
-        if self.main_window is not None:
-            self.main_window.connection_label.setText(SERVER_STARTING)
-            self.main_window.server_label.setText("Local server (starting)")
-        self.start_server_behind()
+        window = self.main_window
+        if window is None:
+            return
+        window.connection_label.setText(SERVER_STARTING)
+        window.server_label.setText("Local server (starting)")
+        self._start_server_after_first_results(window)
+
+    def _start_server_after_first_results(self, window: MainWindow) -> None:
+        """Start the server once the first search has answered from the replica (its
+        results, or why not, on screen and painted): the server's start (a Python process
+        loading FastAPI, SQLAlchemy and the migrations, about a second of CPU) would
+        otherwise compete with that search for the cores (docs/decisions/0041)."""
+        model = window.search_view.model
+        #: Times out once the events queued now (the table's repaint too) are handled.
+        after_paint = QTimer(self, singleShot=True, interval=0)
+        after_paint.timeout.connect(self._start_server_unless_quitting)
+        after_paint.timeout.connect(after_paint.deleteLater)
+
+        def answered() -> None:
+            if model.searching:
+                return
+            model.state_changed.disconnect(answered)
+            after_paint.start()
+
+        model.state_changed.connect(answered)
+        answered()  # already answered (nothing to wait for)
+
+    def _start_server_unless_quitting(self) -> None:
+        if not self._quitting:
+            self.start_server_behind()
 
     def start_server_behind(self) -> None:
         """Start the embedded server while the window is up; then point the session at it."""
@@ -246,6 +272,7 @@ class DesktopCare(QObject):
         window.search_view.results_shown.connect(self._results_shown)
         window.workspace.status_changed.connect(self._status_changed)
         window.show()
+        collector.freeze_start_heap()
         self._mark("window")
         self._replace_window(window)
         self.main_window = window

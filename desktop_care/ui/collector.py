@@ -5,6 +5,10 @@ If that is an op's worker thread and the garbage holds a Qt object owned by Pyth
 closed dialog in a reference cycle, say), the object is destroyed on the wrong thread and
 Qt crashes. So automatic collection is switched off and a timer on the GUI thread
 collects instead, as often as the thresholds would have (qutebrowser and Anki do the same).
+
+At start the app loads its modules with collection off and, once its first window is up,
+freezes what is alive then (:func:`freeze_start_heap`): those objects live as long as the
+process, and no pass ever walks them (docs/decisions/0041).
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ class GuiThreadCollector(QObject):
 
 
 _collector: GuiThreadCollector | None = None
+_start_heap_frozen = False
+
+
+def freeze_start_heap() -> None:
+    """Move every object alive now (modules, classes, the first window) out of the
+    collector's reach, without a pass over them (once per process; a full pass over the
+    start-up heap takes 100-300 ms of the GUI thread). Their few cycles of garbage from
+    loading are kept: about a thousand objects."""
+    global _start_heap_frozen
+    if not _start_heap_frozen:
+        _start_heap_frozen = True
+        gc.freeze()
 
 
 def install(app: QObject) -> GuiThreadCollector:

@@ -7,34 +7,18 @@ decision."""
 from __future__ import annotations
 
 import functools
+import sys
 import time
+from typing import TYPE_CHECKING, TypeGuard
 
 from .. import __version__
 from .. import settings as saved_settings
-from ..commands import Command
 from ..models import MemberStatus
 from ..schemas import Health, MemberDetail
-from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import message
-from .bulk_invite import BulkInviteDialog
-from .fraud.blocks_view import FraudStopView
-from .members.add_member import AddMemberDialog, open_add_member
-from .members.details_dialog import MemberDetailsView
-from .members.editing import CommandDialog, dialog_for
-from .members.payments import RefundApprovalsDialog
 from .members.search_view import SearchView
 from .ops import Op
-from .palette import (
-    MEMBER_LIMIT,
-    CommandPalette,
-    Entry,
-    ShortcutsDialog,
-    action_entries,
-    button_entries,
-    plain,
-    shortcut_rows,
-)
 from .portal.on_behalf import OnBehalfIndicator, on_behalf_windows
 from .qt import (
     PYSIDE_VERSION,
@@ -58,14 +42,28 @@ from .qt import (
 )
 from .resources import app_icon
 from .session import StaffSession
-from .settings_dialog import SettingsDialog
-from .sync_view import SyncIssuesPanel, SyncProgress, issues_button_text, status_text
+from .sync_view import SyncProgress, issues_button_text, status_text
 from .tabs import Record, WorkTabs, unsaved_edits
-from .tickets.ticket_view import TicketDetailsView
-from .tickets.tickets_view import TicketsView
-from .users.users_view import UsersView
 from .widgets import SearchPage, named
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    # The pages and dialogs not on the first screen load when first opened (imported in
+    # the methods that open them), not at start (docs/decisions/0041).
+    from ..commands import Command
+    from ..sync.local_store import SyncIssue
+    from .bulk_invite import BulkInviteDialog
+    from .fraud.blocks_view import FraudStopView
+    from .members.add_member import AddMemberDialog
+    from .members.details_dialog import MemberDetailsView
+    from .members.editing import CommandDialog
+    from .members.payments import RefundApprovalsDialog
+    from .palette import CommandPalette, Entry, ShortcutsDialog
+    from .settings_dialog import SettingsDialog
+    from .sync_view import SyncIssuesPanel
+    from .tickets.ticket_view import TicketDetailsView
+    from .tickets.tickets_view import TicketsView
+    from .users.users_view import UsersView
 
 ONLINE = "● Online"
 CHECKING = "● Connecting…"
@@ -73,6 +71,24 @@ CHECKING = "● Connecting…"
 
 #: The reason proposed when Add a customer goes on to acting on the new member's behalf.
 NEW_CUSTOMER_REASON = "New customer registered by phone: setting up their account"
+
+def _loaded_class(module: str, name: str) -> type | None:
+    """Class ``name`` of ``module`` (under ui/) once that module is loaded; None before
+    (when no instance of it can exist yet), without loading it to ask."""
+    loaded = sys.modules.get(f"{__package__}.{module}")
+    found = getattr(loaded, name, None)
+    return found if isinstance(found, type) else None
+
+
+def is_member_view(widget: object) -> TypeGuard[MemberDetailsView]:
+    cls = _loaded_class("members.details_dialog", "MemberDetailsView")
+    return cls is not None and isinstance(widget, cls)
+
+
+def is_ticket_view(widget: object) -> TypeGuard[TicketDetailsView]:
+    cls = _loaded_class("tickets.ticket_view", "TicketDetailsView")
+    return cls is not None and isinstance(widget, cls)
+
 
 class MainWindow(QMainWindow):
     """Signed-in staff's window onto one server."""
@@ -270,6 +286,8 @@ class MainWindow(QMainWindow):
     def show_users(self) -> UsersView:
         """The Society Users page (loaded the first time it is shown)."""
         if self.users_view is None:
+            from .users.users_view import UsersView
+
             self.users_view = UsersView(self.workspace, self)
             self.pages.addWidget(self.users_view)
             self.users_view.search_now()
@@ -280,13 +298,18 @@ class MainWindow(QMainWindow):
     def show_bulk_invite(self) -> BulkInviteDialog:
         """The Bulk invite dialog (one at a time; brought forward when open)."""
         if self.bulk_invite_dialog is None or not is_alive(self.bulk_invite_dialog):
+            from .bulk_invite import BulkInviteDialog
+
             self.bulk_invite_dialog = BulkInviteDialog(self.workspace, self)
         self.bulk_invite_dialog.show()
         self.bulk_invite_dialog.raise_()
         return self.bulk_invite_dialog
+
     def show_tickets(self) -> TicketsView:
         """The Tickets page (loaded the first time it is shown)."""
         if self.tickets_view is None:
+            from .tickets.tickets_view import TicketsView
+
             self.tickets_view = TicketsView(self.workspace, self)
             self.tickets_view.open_ticket_in = self.open_ticket
             self.pages.addWidget(self.tickets_view)
@@ -298,6 +321,8 @@ class MainWindow(QMainWindow):
     def show_fraud_stop(self) -> FraudStopView:
         """The Fraud stop page (loaded the first time it is shown)."""
         if self.fraud_view is None:
+            from .fraud.blocks_view import FraudStopView
+
             self.fraud_view = FraudStopView(self.workspace, self)
             self.pages.addWidget(self.fraud_view)
             self.fraud_view.search_now()
@@ -308,6 +333,8 @@ class MainWindow(QMainWindow):
     def show_refund_approvals(self) -> RefundApprovalsDialog:
         """Every refund waiting for a second staff member; each opens on its member's
         Payments tab."""
+        from .members.payments import RefundApprovalsDialog
+
         def open_payments(member_id: int) -> None:
             self.open_member(member_id).show_tab("Payments")
 
@@ -319,6 +346,8 @@ class MainWindow(QMainWindow):
 
     def open_member(self, member_id: int, *, front: bool = True) -> MemberDetailsView:
         """Open a member's details in a tab (or bring its tab forward)."""
+        from .members.details_dialog import MemberDetailsView
+
         record = Record("member", member_id)
         view = self.tabs.page(record)
         if not isinstance(view, MemberDetailsView):
@@ -335,6 +364,8 @@ class MainWindow(QMainWindow):
 
     def open_ticket(self, ticket_id: int, *, front: bool = True) -> TicketDetailsView:
         """Open a ticket in a tab (or bring its tab forward)."""
+        from .tickets.ticket_view import TicketDetailsView
+
         record = Record("ticket", ticket_id)
         view = self.tabs.page(record)
         if not isinstance(view, TicketDetailsView):
@@ -357,12 +388,12 @@ class MainWindow(QMainWindow):
     def _details(self) -> dict[int, MemberDetailsView]:
         """The members open in tabs, by id."""
         return {r.id: page for r in self.tabs.records()
-                if r.kind == "member" and isinstance(page := self.tabs.page(r), MemberDetailsView)}
+                if r.kind == "member" and is_member_view(page := self.tabs.page(r))}
 
     def member_in_front(self) -> MemberDetailsView | None:
         """The member of the tab in front (the palette's "member in front")."""
         page = self.tabs.currentWidget()
-        return page if isinstance(page, MemberDetailsView) else None
+        return page if is_member_view(page) else None
 
     def _ticket_changed(self, _ticket_id: int) -> None:
         if self.tickets_view is not None:
@@ -382,7 +413,7 @@ class MainWindow(QMainWindow):
 
     def _tabs_changed(self) -> None:
         page = self.tabs.currentWidget()
-        if isinstance(page, (MemberDetailsView, TicketDetailsView)):
+        if is_member_view(page) or is_ticket_view(page):
             self._retitle(page)
         else:
             self._set_title(self._home_title)
@@ -415,7 +446,7 @@ class MainWindow(QMainWindow):
             if record is None:
                 continue
             page = self.open_record_behind(record)
-            if record.kind == "member" and isinstance(page, MemberDetailsView):
+            if record.kind == "member" and is_member_view(page):
                 page.loaded.connect(lambda m, v=page: self._follow_merge(v, m),
                                     Qt.ConnectionType.SingleShotConnection)
             if text.startswith("*"):
@@ -492,6 +523,8 @@ class MainWindow(QMainWindow):
             self.add_member_dialog.raise_()
             self.add_member_dialog.activateWindow()
             return self.add_member_dialog
+        from .members.add_member import open_add_member
+
         dialog = open_add_member(self.workspace, self)
         dialog.open_member_requested.connect(self.open_member)
         dialog.registered.connect(self._customer_added)
@@ -527,7 +560,7 @@ class MainWindow(QMainWindow):
         """Members registered here got the server's ids: their open details follow."""
         for old, new in ids.items():
             dialog = self.tabs.page(Record("member", old))
-            if isinstance(dialog, MemberDetailsView):
+            if is_member_view(dialog):
                 self.tabs.rekey(Record("member", old), Record("member", new))
                 dialog.rekey(new)
                 if old in self._on_behalf_once_registered:
@@ -563,6 +596,8 @@ class MainWindow(QMainWindow):
 
     def menu_actions(self) -> list[tuple[str, QAction]]:
         """Every action of the menus, with its menu's title."""
+        from .palette import plain
+
         out: list[tuple[str, QAction]] = []
         for top in self.menuBar().actions():
             menu = top.menu()
@@ -575,16 +610,20 @@ class MainWindow(QMainWindow):
         page = self.pages.currentWidget()
         if self.tabs.currentIndex() != 0 or not isinstance(page, SearchPage):
             return []  # a member's or a ticket's tab is in front: no table to sort
+        from .palette import Entry
+
         where = self.windowTitle().rpartition(" — ")[2] or "Page"
         return [Entry(label=label, group=where, run=functools.partial(page.sort_by, sort))
                 for label, sort in page.sort_choices()]
 
     def show_palette(self) -> CommandPalette:
         """Ctrl+K: the menus' actions, those of the member in front, and members by ID or name."""
+        from .palette import MEMBER_LIMIT, CommandPalette, action_entries, button_entries
+
         entries = action_entries((group, a) for group, a in self.menu_actions() if a is not self.palette_action)
         front = QApplication.activeWindow()
         member = self.member_in_front() if front is self else front
-        if isinstance(member, MemberDetailsView) and member.member is not None:
+        if is_member_view(member) and member.member is not None:
             entries = button_entries(member, f"{member.member.first_name} {member.member.last_name} "
                                              f"({member.member.member_no})") + entries
         parent = front if isinstance(front, QWidget) else self
@@ -601,6 +640,8 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """?: every shortcut of the menus and of the windows open (a member's details)."""
+        from .palette import ShortcutsDialog, shortcut_rows
+
         labelled: list[tuple[str, QAction]] = list(self.menu_actions())
         for details in list(self._details.values())[:1]:  # the same in every member's window
             labelled.extend(("Member details", a) for a in details.actions())
@@ -611,6 +652,8 @@ class MainWindow(QMainWindow):
         return shortcuts
 
     def show_settings(self) -> SettingsDialog:
+        from .settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(saved_settings.load(), self)
         dialog.saved.connect(self.settings_saved.emit)
         dialog.setModal(True)
@@ -638,6 +681,8 @@ class MainWindow(QMainWindow):
 
     def show_sync_issues(self) -> SyncIssuesPanel:
         if self.issues_panel is None:
+            from .sync_view import SyncIssuesPanel
+
             panel = SyncIssuesPanel(self)
             panel.resolve_requested.connect(self._resolve_issue)
             panel.edit_requested.connect(self._edit_issue)
@@ -666,6 +711,8 @@ class MainWindow(QMainWindow):
     def _edit_issue(self, issue: SyncIssue) -> None:
         """Edit…: the matching edit dialog, prefilled with mine, over the member as the
         server has it now (read from the local store)."""
+        from .members.editing import dialog_for
+
         workspace = self.workspace
 
         def open_editor(member: MemberDetail | None) -> None:

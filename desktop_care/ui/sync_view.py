@@ -13,7 +13,6 @@ from typing import Any
 from ..sync.local_store import SyncIssue
 from ..sync.syncer import SyncStatus
 from . import format as fmt
-from .members.editing import editable
 from .qt import (
     ModelIndex,
     QAbstractTableModel,
@@ -352,6 +351,8 @@ class SyncIssuesPanel(QDialog):
             self.table.selectRow(row)
 
     def set_busy(self, busy: bool) -> None:
+        from .members.editing import editable  # the edit dialogs load with this panel, not at start
+
         issue = self.current_issue()
         for button in (self.keep_mine_button, self.take_theirs_button, self.edit_button):
             button.setEnabled(issue is not None and not busy)

@@ -216,3 +216,11 @@ def test_an_applied_change_stays_laid_over_until_the_feed_brings_its_version(sto
     assert (row.name, row.points_balance) == ("Ana Núñez2", 70)
     store.apply_feed(page(record(2, version=4, first_name="Bea", points_balance=70), start=6))
     assert store.search("nunez2").items[0].name == "Bea Núñez2"  # a later change elsewhere shows
+
+
+def test_memory_per_connection_is_bounded_whatever_the_replica_size(store):
+    """A million-member replica is a 1 GB file: each connection caches at most 2 MiB of
+    it and never maps it into memory (docs/decisions/0041)."""
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0

@@ -99,11 +99,20 @@ def test_embedded_default_starts_the_local_server_and_signs_in(qtbot, qapp, scre
 def _second_start_opens_on_the_replica(qtbot, qapp, screenshot) -> None:  # type: ignore[no-untyped-def]
     """A second start opens the window at once on the local replica, as the remembered
     admin, and searches it while the server has not answered (it is held at its start by
-    a write lock on its database, which it waits for); then the server comes up behind."""
+    a write lock on its database, which it waits for); the server is started once those
+    first results are on screen, and comes up behind them."""
     assert embedded.remembered_staff() is not None
     held = sqlite3.connect(config.data_dir() / "server.sqlite3", timeout=30)
     held.execute("BEGIN EXCLUSIVE")  # the server's start writes its bootstrap token: it waits
-    app = DesktopCare(qapp, Options(), embedded_factory=lambda: EmbeddedServer(seed_members=25))
+    #: What the window showed when the server was started: it waits for the first results.
+    shown_at_server_start: list[str] = []
+
+    def embedded_factory() -> EmbeddedServer:
+        window = app.main_window
+        shown_at_server_start.append(window.search_view.summary.text() if window is not None else "no window")
+        return EmbeddedServer(seed_members=25)
+
+    app = DesktopCare(qapp, Options(), embedded_factory=embedded_factory)
     try:
         app.start()
         qtbot.waitUntil(lambda: app.main_window is not None)
@@ -112,6 +121,8 @@ def _second_start_opens_on_the_replica(qtbot, qapp, screenshot) -> None:  # type
         assert app.startup_window is None  # no "Starting the local server…" window
         assert window.staff_label.text().endswith("· Society Admin")
         qtbot.waitUntil(lambda: window.search_view.summary.text() == "25 members")
+        qtbot.waitUntil(lambda: app.embedded is not None)
+        assert shown_at_server_start == ["25 members"]  # started after the first results
         assert app.embedded is not None and app.embedded.url is None  # not answering yet
         assert window.connection_label.text() == SERVER_STARTING
         assert window.server_label.text() == "Local server (starting)"
