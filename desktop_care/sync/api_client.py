@@ -514,9 +514,12 @@ class ApiClient:
         states: Sequence[str] = (),
         limit: int = 50,
         cursor: str | None = None,
+        sort: str | None = None,
     ) -> UserPage:
-        """One page of the Society Users list (``GET /users``)."""
+        """One page of the Society Users list (``GET /users``), by id or by ``sort``."""
         params: dict[str, str | int | list[str]] = {"q": q, "limit": limit}
+        if sort:
+            params["sort"] = sort
         if roles:
             params["role"] = list(roles)
         if states:
@@ -555,15 +558,15 @@ class ApiClient:
         """One ticket with its thread (``GET /tickets/{id}``)."""
         return self._call("GET", f"/tickets/{int(ticket_id)}", TicketDetail)
 
-    def fraud_blocks(self, q: str = "", *, kind: str | None = None, state: str = "active", limit: int = 50,
-                     cursor: str | None = None) -> FraudBlockPage:
-        """One page of fraud-stop blocks, newest first (``GET /fraud-blocks``); the
-        cursor is the ``next_cursor`` of the page before."""
-        params: dict[str, str | int] = {"q": q, "state": state, "limit": limit}
+    def fraud_blocks(self, q: str = "", *, kind: str | None = None, state: str = "active", sort: str = "-created",
+                     limit: int = 50, cursor: str | None = None) -> FraudBlockPage:
+        """One page of fraud-stop blocks, newest first or by ``sort``
+        (``GET /fraud-blocks``); the cursor is the ``next_cursor`` of the page before."""
+        params: dict[str, str | int] = {"q": q, "state": state, "sort": sort, "limit": limit}
         if kind:
             params["kind"] = kind
         if cursor is not None:
-            params["offset"] = int(cursor)
+            params["cursor"] = cursor
         return self._call("GET", "/fraud-blocks", FraudBlockPage, params=params)
 
     def fraud_stop(self, member_id: int, order_id: int | None = None) -> FraudStopOut:
