@@ -459,24 +459,32 @@ class ApiClient:
     def health(self) -> Health:
         return self._call("GET", "/health", Health)
 
-    def login(self, username: str, password: str) -> LoginResponse:
-        """Sign in; on success the client uses the new token for every later call."""
+    def login(self, username: str, password: str, *, remember: bool = False) -> LoginResponse:
+        """Sign in; on success the client uses the new token for every later call. With
+        ``remember`` the answer carries a remembered sign-in (for the keyring only)."""
         try:
-            body = LoginRequest(username=username, password=password)
+            body = LoginRequest(username=username, password=password, remember=remember)
         except ValidationError as exc:
             raise ValidationFailed(status=None, fields=_fields_of(exc)) from None
         response = self._call("POST", "/auth/login", LoginResponse, json=body.model_dump())
         self.token = response.access_token
         return response
 
+    def resume(self, remember_token: str) -> LoginResponse:
+        """Sign in with a remembered sign-in (``POST /auth/resume``); 401 when it ended."""
+        response = self._call("POST", "/auth/resume", LoginResponse, json={"remember_token": remember_token})
+        self.token = response.access_token
+        return response
+
     def me(self) -> StaffPublic:
         return self._call("GET", "/auth/me", StaffPublic)
 
-    def logout(self) -> None:
-        """End the session on the server (if it is still valid) and forget the token."""
+    def logout(self, remember_token: str | None = None) -> None:
+        """End the session on the server (if it is still valid), and this computer's
+        remembered sign-in ``remember_token`` with it, and forget the token."""
         try:
             if self.token is not None:
-                self._send("POST", "/auth/logout")
+                self._send("POST", "/auth/logout", json={"remember_token": remember_token})
         except Unauthorized:
             pass
         finally:
