@@ -42,6 +42,19 @@ class Health(Schema):
 class LoginRequest(Schema):
     username: str = Field(min_length=1, max_length=120)
     password: str = Field(min_length=1, max_length=1024)
+    #: "Remember me": also issue a long-lived credential for this workstation's keyring.
+    remember: bool = False
+
+
+class ResumeRequest(Schema):
+    """A workstation's remembered sign-in (``LoginResponse.remember_token``)."""
+
+    remember_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(Schema):
+    #: The workstation's remembered sign-in, to end with the session (sign out).
+    remember_token: str | None = Field(default=None, max_length=200)
 
 
 class StaffPublic(Schema):
@@ -57,6 +70,10 @@ class LoginResponse(Schema):
     token_type: str = "bearer"
     expires_at: dt.datetime
     user: StaffPublic
+    #: With ``remember``: the remembered sign-in, for the system keyring only; it can
+    #: only be exchanged at ``POST /auth/resume``, until ``remember_expires_at``.
+    remember_token: str | None = None
+    remember_expires_at: dt.datetime | None = None
 
 
 class MemberSummary(Schema):

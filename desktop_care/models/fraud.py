@@ -57,6 +57,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .audit import record
 from .base import Base, UTCDateTime, utcnow
+from .keyset import SortKey, folded, sort_index
+from .search import SortColumn
 
 #: How long an IP block lasts unless staff choose otherwise (addresses get reallocated).
 DEFAULT_IP_EXPIRY = dt.timedelta(days=183)
@@ -342,11 +344,54 @@ def describe(hits: Sequence[Hit]) -> str:
                      f"{h.block.reason_code.value}) matched {h.probe.kind.value} {h.probe.value}" for h in hits)
 
 
+# ---------------------------------------------------------------------- the page's sort
+
+
+class BlockSort(SortColumn):
+    """A column of the Fraud stop page, ascending; ``-`` first for descending
+    (``-created``, newest first, is the page's own order)."""
+
+    ID = "id"
+    ID_DESC = "-id"
+    KIND = "kind"
+    KIND_DESC = "-kind"
+    BY = "by"
+    BY_DESC = "-by"
+    CREATED = "created"
+    CREATED_DESC = "-created"
+    EXPIRES = "expires"
+    EXPIRES_DESC = "-expires"
+    HITS = "hits"
+    HITS_DESC = "-hits"
+
+    @property
+    def key(self) -> SortKey:
+        return BLOCK_SORT_KEYS[self.column_name]
+
+
+_b = FraudBlock.__table__.c
+#: How each sortable column sorts; a block that never expires comes last both ways.
+BLOCK_SORT_KEYS: dict[str, SortKey] = {
+    "id": SortKey(_b.id, _b.id, int),
+    "kind": SortKey(_b.kind, _b.id, str),
+    "by": SortKey(folded(_b.created_by), _b.id, str),
+    "created": SortKey(_b.created_at, _b.id, dt.datetime),
+    "expires": SortKey(_b.expires_at, _b.id, dt.datetime, nullable=True),
+    "hits": SortKey(_b.would_have_blocked, _b.id, int),
+}
+#: The indexes the walks need, each ending with the id (migration 0026; ``created`` has
+#: ``ix_fraud_block_created``, ``id`` the primary key).
+BLOCK_SORT_INDEXES: tuple[Index, ...] = tuple(
+    sort_index(f"ix_fraud_block_sort_{name}", BLOCK_SORT_KEYS[name]) for name in ("kind", "by", "expires", "hits"))
+
+
 __all__ = [
+    "BLOCK_SORT_KEYS",
     "DEFAULT_IP_EXPIRY",
     "Attempt",
     "BlockKind",
     "BlockReason",
+    "BlockSort",
     "BlockState",
     "FraudBlock",
     "Hit",

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Integer
 
+from .keyset import walk_parts
 from .member import Member
 from .search import (
     MAX_LIMIT,
@@ -263,13 +264,8 @@ def _page_query(
 def _ids(session: Session, key: _Key, descending: bool, restrict: Sequence[ColumnElement[bool]],
          after: tuple[tuple[Any, ...] | None, int] | None, n: int) -> list[int]:
     """Up to ``n`` ids after ``after``: the rows with a value, then those without."""
-    ids: list[int] = []
-    in_nulls = after is not None and after[0] is None
-    if not in_nulls:
-        ids = list(session.scalars(_page_query(key, descending, restrict, after, False, n)))
-    if key.nullable and len(ids) < n:
-        ids += session.scalars(_page_query(key, descending, restrict, after if in_nulls else None, True, n - len(ids)))
-    return ids
+    return walk_parts(session, lambda bound, empty, m: _page_query(key, descending, restrict, bound, empty, m),
+                      key.nullable, after, n)
 
 
 def _values(session: Session, key: _Key, member_id: int) -> tuple[Any, ...] | None:

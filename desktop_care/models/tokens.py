@@ -157,3 +157,53 @@ def end_portal_sessions(
         query = query.where(PortalSession.id != keep_id)
     result = session.execute(query.values(ended_at=now or utcnow()).execution_options(synchronize_session="fetch"))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+#: How long "Remember me" keeps a workstation signed in without a password.
+REMEMBERED_LIFETIME = dt.timedelta(days=30)
+
+
+class RememberedSignIn(Base):
+    """"Remember me" on one workstation (docs/decisions/0036): a long-lived credential
+    that can only be exchanged for a staff session (``POST /auth/resume``), never used
+    as a bearer token itself. Only its SHA-256 is stored; the secret lives in the
+    workstation's system keyring. It ends when it expires, at that workstation's sign
+    out, or when staff revoke it (``revoked_at``)."""
+
+    __tablename__ = "remembered_sign_in"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    def usable(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or utcnow())
+
+
+@dataclass(frozen=True)
+class IssuedRemembered:
+    row: RememberedSignIn
+    #: The secret itself: for the workstation's keyring, never stored here.
+    token: str
+
+
+def remember_sign_in(session: Session, user_id: int, *, now: dt.datetime | None = None) -> IssuedRemembered:
+    """A new remembered sign-in for the user (flushed, not committed)."""
+    now = now or utcnow()
+    token = new_secret()
+    row = RememberedSignIn(token_hash=digest(token), user_id=user_id, created_at=now,
+                           expires_at=now + REMEMBERED_LIFETIME)
+    session.add(row)
+    session.flush()
+    return IssuedRemembered(row, token)
+
+
+def find_remembered(session: Session, token: str) -> RememberedSignIn | None:
+    """The remembered sign-in of ``token``, usable or not (None if unknown)."""
+    if not token or len(token) > 200:
+        return None
+    return session.scalar(select(RememberedSignIn).where(RememberedSignIn.token_hash == digest(token)))

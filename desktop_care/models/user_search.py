@@ -20,12 +20,13 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, Text, column, event, func, select, table
+from sqlalchemy import ColumnElement, Connection, Index, Integer, Select, Text, column, event, func, select, table
 from sqlalchemy.orm import Mapper, Session
 
 from .base import utcnow
+from .keyset import SortKey, folded, sort_index, sorted_page
 from .member import Member
-from .search import MIN_TRIGRAM, decode_cursor, encode_cursor, normalize, tokenize
+from .search import MIN_TRIGRAM, SortColumn, decode_cursor, encode_cursor, normalize, tokenize
 from .user import SignInThrottle, User, UserRole, UserState
 
 #: Totals are counted up to this many matches; beyond it a total is "at least".
@@ -81,6 +82,45 @@ class StateFilter(enum.StrEnum):
     DISABLED = "disabled"
     REVOKED = "revoked"
     LOCKED = "locked"
+
+
+class UserSort(SortColumn):
+    """A column of the Users page, ascending; ``-`` first for descending
+    (``-last_login``: the latest sign-in first)."""
+
+    USERNAME = "username"
+    USERNAME_DESC = "-username"
+    NAME = "name"
+    NAME_DESC = "-name"
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+    ROLE = "role"
+    ROLE_DESC = "-role"
+    STATE = "state"
+    STATE_DESC = "-state"
+    LAST_LOGIN = "last_login"
+    LAST_LOGIN_DESC = "-last_login"
+
+    @property
+    def key(self) -> SortKey:
+        return SORT_KEYS[self.column_name]
+
+
+_u = User.__table__.c
+#: How each sortable column sorts (text: ASCII case ignored, byte order; see keyset.py).
+SORT_KEYS: dict[str, SortKey] = {
+    "username": SortKey(folded(_u.username), _u.id, str),
+    "name": SortKey(folded(_u.display_name), _u.id, str),
+    "email": SortKey(folded(_u.email), _u.id, str),
+    "role": SortKey(_u.role, _u.id, str),
+    "state": SortKey(_u.state, _u.id, str),
+    "last_login": SortKey(_u.last_login_at, _u.id, dt.datetime, nullable=True),
+}
+#: One index per sortable column, ending with the id (migration 0026; ``state`` has
+#: ``ix_app_user_state_id`` already).
+SORT_INDEXES: tuple[Index, ...] = tuple(
+    sort_index(f"ix_app_user_sort_{name}", SORT_KEYS[name]) for name in ("username", "name", "email", "role",
+                                                                       "last_login"))
 
 
 @dataclass(frozen=True)
@@ -192,30 +232,39 @@ def search_users(
     states: frozenset[StateFilter] = frozenset(),
     limit: int = 50,
     cursor: str | None = None,
+    sort: UserSort | None = None,
     now: dt.datetime | None = None,
 ) -> UserPage:
     """One page of users matching every word of ``q`` (in username, name, e-mail or
-    member ID) and any of ``roles`` and ``states`` (empty: all), in id order.
+    member ID) and any of ``roles`` and ``states`` (empty: all), in id order or by
+    ``sort`` (ties by id).
 
-    Raises :class:`desktop_care.models.search.InvalidCursor` for a cursor no page gave.
+    Raises :class:`desktop_care.models.search.InvalidCursor` for a cursor no page (of
+    this sort) gave.
     """
     now = now or utcnow()
-    after = decode_cursor(cursor) if cursor else 0
-    ids = _matching_ids(session, tokenize(q), roles, states, now)
-    id_column = ids.selected_columns[0]
-    page_ids = list(session.scalars(ids.where(id_column > after).limit(limit + 1)))
-    has_more = len(page_ids) > limit
-    page_ids = page_ids[:limit]
-    if not has_more and after == 0:
+    tokens = tokenize(q)
+    ids = _matching_ids(session, tokens, roles, states, now)
+    if sort is not None:
+        # The sort's index is walked, each row tested against the filters (their ids
+        # as a semi-join): a page costs a walk of ``limit`` matches.
+        base = select(_u.id)
+        if tokens or roles or states:
+            base = base.where(_u.id.in_(ids.order_by(None)))
+        page_ids, next_cursor = sorted_page(session, base, sort.key, sort, cursor, limit)
+        has_more, first = next_cursor is not None, cursor is None
+    else:
+        after = decode_cursor(cursor) if cursor else 0
+        id_column = ids.selected_columns[0]
+        page_ids = list(session.scalars(ids.where(id_column > after).limit(limit + 1)))
+        has_more, first = len(page_ids) > limit, after == 0
+        page_ids = page_ids[:limit]
+        next_cursor = encode_cursor(page_ids[-1]) if has_more else None
+    if not has_more and first:
         total, exact = len(page_ids), True
     else:
         capped = ids.order_by(None).limit(TOTAL_CAP + 1).subquery()
         counted = session.scalar(select(func.count()).select_from(capped)) or 0
         total, exact = min(counted, TOTAL_CAP), counted <= TOTAL_CAP
-    rows = user_rows(session, User.id.in_(page_ids)) if page_ids else []
-    return UserPage(
-        rows=rows,
-        total=total,
-        total_exact=exact,
-        next_cursor=encode_cursor(page_ids[-1]) if has_more else None,
-    )
+    found = {row.user.id: row for row in user_rows(session, User.id.in_(page_ids))} if page_ids else {}
+    return UserPage(rows=[found[i] for i in page_ids], total=total, total_exact=exact, next_cursor=next_cursor)

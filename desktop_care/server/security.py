@@ -42,6 +42,7 @@ from desktop_care.models import (
     record,
     utcnow,
 )
+from desktop_care.models.tokens import IssuedRemembered, find_remembered, remember_sign_in
 
 from .errors import ApiError, Forbidden, Unauthorized
 
@@ -332,13 +333,60 @@ class IssuedToken:
     expires_at: dt.datetime
 
 
-def sign_in(session: Session, username: str, password: str, *, client_address: str = "") -> IssuedToken:
-    """Staff sign-in: :func:`authenticate` on the staff channel, then a token. Commits."""
+    #: "Remember me": the workstation's long-lived credential (for its keyring only).
+    remembered: IssuedRemembered | None = None
+
+
+def sign_in(session: Session, username: str, password: str, *, client_address: str = "",
+            remember: bool = False) -> IssuedToken:
+    """Staff sign-in: :func:`authenticate` on the staff channel, then a token (and,
+    with ``remember``, a remembered sign-in). Commits."""
     user = authenticate(session, username, password, client_address, channel=Channel.STAFF)
     token = new_token()
     row = store_token(session, user, token)
+    remembered = remember_sign_in(session, user.id) if remember else None
+    session.commit()
+    return IssuedToken(user, token, row.expires_at, remembered)
+
+
+#: What a workstation is told when its remembered sign-in no longer works.
+REMEMBERED_ENDED = ("this computer's saved sign-in has expired or was revoked; sign in with your password")
+
+
+def resume(session: Session, secret: str, *, client_address: str = "") -> IssuedToken:
+    """A new staff session from a remembered sign-in (``POST /auth/resume``): 401 when
+    it is unknown, expired or revoked; 403 (and it is revoked) when its user may no
+    longer use the staff API. Commits."""
+    now = utcnow()
+    remembered = find_remembered(session, secret)
+    if remembered is None or not remembered.usable(now):
+        raise Unauthorized(REMEMBERED_ENDED)
+    user = session.get(User, remembered.user_id)
+    reason = refusal(user) if user is not None else REMEMBERED_ENDED
+    if user is None or reason is not None:
+        remembered.revoked_at = now
+        session.commit()
+        raise Forbidden(reason or REMEMBERED_ENDED)
+    remembered.last_used_at = now
+    session.execute(update(User).where(User.id == user.id).values(last_login_at=now))
+    session.refresh(user)
+    record(session, actor_user_id=user.id, actor_name=user.username, action="staff.login",
+           entity_type="user", entity_id=user.id, details={"with": "remembered sign-in", "remembered_id": remembered.id},
+           client_address=client_address)
+    token = new_token()
+    row = store_token(session, user, token, now=now)
     session.commit()
     return IssuedToken(user, token, row.expires_at)
+
+
+def forget(session: Session, user_id: int, secret: str) -> bool:
+    """End the user's remembered sign-in of ``secret`` (at sign out); False if it was
+    not theirs or already ended. Does not commit."""
+    remembered = find_remembered(session, secret)
+    if remembered is None or remembered.user_id != user_id or remembered.revoked_at is not None:
+        return False
+    remembered.revoked_at = utcnow()
+    return True
 
 
 @dataclass(frozen=True)

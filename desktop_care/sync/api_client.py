@@ -460,24 +460,32 @@ class ApiClient:
     def health(self) -> Health:
         return self._call("GET", "/health", Health)
 
-    def login(self, username: str, password: str) -> LoginResponse:
-        """Sign in; on success the client uses the new token for every later call."""
+    def login(self, username: str, password: str, *, remember: bool = False) -> LoginResponse:
+        """Sign in; on success the client uses the new token for every later call. With
+        ``remember`` the answer carries a remembered sign-in (for the keyring only)."""
         try:
-            body = LoginRequest(username=username, password=password)
+            body = LoginRequest(username=username, password=password, remember=remember)
         except ValidationError as exc:
             raise ValidationFailed(status=None, fields=_fields_of(exc)) from None
         response = self._call("POST", "/auth/login", LoginResponse, json=body.model_dump())
         self.token = response.access_token
         return response
 
+    def resume(self, remember_token: str) -> LoginResponse:
+        """Sign in with a remembered sign-in (``POST /auth/resume``); 401 when it ended."""
+        response = self._call("POST", "/auth/resume", LoginResponse, json={"remember_token": remember_token})
+        self.token = response.access_token
+        return response
+
     def me(self) -> StaffPublic:
         return self._call("GET", "/auth/me", StaffPublic)
 
-    def logout(self) -> None:
-        """End the session on the server (if it is still valid) and forget the token."""
+    def logout(self, remember_token: str | None = None) -> None:
+        """End the session on the server (if it is still valid), and this computer's
+        remembered sign-in ``remember_token`` with it, and forget the token."""
         try:
             if self.token is not None:
-                self._send("POST", "/auth/logout")
+                self._send("POST", "/auth/logout", json={"remember_token": remember_token})
         except Unauthorized:
             pass
         finally:
@@ -515,9 +523,12 @@ class ApiClient:
         states: Sequence[str] = (),
         limit: int = 50,
         cursor: str | None = None,
+        sort: str | None = None,
     ) -> UserPage:
-        """One page of the Society Users list (``GET /users``)."""
+        """One page of the Society Users list (``GET /users``), by id or by ``sort``."""
         params: dict[str, str | int | list[str]] = {"q": q, "limit": limit}
+        if sort:
+            params["sort"] = sort
         if roles:
             params["role"] = list(roles)
         if states:
@@ -556,15 +567,15 @@ class ApiClient:
         """One ticket with its thread (``GET /tickets/{id}``)."""
         return self._call("GET", f"/tickets/{int(ticket_id)}", TicketDetail)
 
-    def fraud_blocks(self, q: str = "", *, kind: str | None = None, state: str = "active", limit: int = 50,
-                     cursor: str | None = None) -> FraudBlockPage:
-        """One page of fraud-stop blocks, newest first (``GET /fraud-blocks``); the
-        cursor is the ``next_cursor`` of the page before."""
-        params: dict[str, str | int] = {"q": q, "state": state, "limit": limit}
+    def fraud_blocks(self, q: str = "", *, kind: str | None = None, state: str = "active", sort: str = "-created",
+                     limit: int = 50, cursor: str | None = None) -> FraudBlockPage:
+        """One page of fraud-stop blocks, newest first or by ``sort``
+        (``GET /fraud-blocks``); the cursor is the ``next_cursor`` of the page before."""
+        params: dict[str, str | int] = {"q": q, "state": state, "sort": sort, "limit": limit}
         if kind:
             params["kind"] = kind
         if cursor is not None:
-            params["offset"] = int(cursor)
+            params["cursor"] = cursor
         return self._call("GET", "/fraud-blocks", FraudBlockPage, params=params)
 
     def fraud_stop(self, member_id: int, order_id: int | None = None) -> FraudStopOut:

@@ -37,7 +37,7 @@ from .ops import Op
 from .qt import QApplication, QMessageBox, QObject, QSocketNotifier, QTimer, QWidget, Signal
 from .resources import apply_look
 from .session import StaffSession
-from .signin import SignInDialog
+from .signin import SignInDialog, sign_out
 from .startup import StartupWindow
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class DesktopCare(QObject):
             self.crash_notice = previous_crash_box(self.previous_crash, on_close=self._crash_notice_closed)
         server = self.options.server or self.settings.server_url
         if server is not None:
-            self.show_sign_in(server)
+            self.show_sign_in(server, resume=True)
         else:
             self.start_embedded()
 
@@ -247,7 +247,9 @@ class DesktopCare(QObject):
         else:
             self.start_embedded()
 
-    def show_sign_in(self, server_url: str, *, username: str = "", notice: str = "") -> None:
+    def show_sign_in(self, server_url: str, *, username: str = "", notice: str = "", resume: bool = False) -> None:
+        """The sign-in dialog; with ``resume``, it first tries this computer's remembered
+        sign-in ("Remember me", in the keyring) and only asks when there is none."""
         local = self.options.server is None
         dialog = SignInDialog(server_url, username=username or self.settings.username, offer_demo=local)
         dialog.signed_in.connect(self.open_main)
@@ -259,6 +261,8 @@ class DesktopCare(QObject):
         dialog.show()
         self._replace_window(dialog)
         self.sign_in_dialog = dialog
+        if resume:
+            dialog.resume_saved()
 
     def open_main(self, session: StaffSession) -> None:
         self.session = session
@@ -285,8 +289,9 @@ class DesktopCare(QObject):
             return
         self.session = None
         client = session.client
-        Op(self, client.logout).failure(lambda exc: log.info("sign-out: %s", exc)).run()
-        self.show_sign_in(session.server_url, username=session.staff.username)
+        Op(self, lambda: sign_out(client)).failure(lambda exc: log.info("sign-out: %s", exc)).run()
+        notice = "You are signed out; this computer no longer keeps your sign-in." if session.remembered else ""
+        self.show_sign_in(session.server_url, username=session.staff.username, notice=notice)
 
     def shutdown(self) -> None:
         """Stop the local server and let running ops finish (at quit)."""

@@ -183,7 +183,10 @@ class PagedTableModel(QAbstractTableModel):
         return self.header_data(self.columns[section], role)
 
     def header_data(self, column: Any, role: int) -> Any:
-        """A column header's value for ``role`` other than its text (None: none)."""
+        """A column header's value for ``role`` other than its text (None: none); a
+        column with a ``sort`` says it sorts."""
+        if role == Qt.ItemDataRole.ToolTipRole and getattr(column, "sort", None):
+            return "Click to sort"
         return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:

@@ -25,6 +25,9 @@ class StaffSession:
     #: replica as the person remembered from the last start; the client gets the server's
     #: address (:meth:`ApiClient.retarget`) once it answers, then the syncer starts.
     starting: bool = False
+    #: True when this computer keeps a remembered sign-in of this server for the staff
+    #: member ("Remember me", in the system keyring): sign out deletes it.
+    remembered: bool = False
 
     @property
     def server_url(self) -> str:

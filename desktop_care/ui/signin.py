@@ -6,6 +6,12 @@ reached, the password is checked against it and the main window opens offline. T
 verifier follows the server: a refused account (403) or a password the server no
 longer takes drops it; it lapses after ``OFFLINE_SIGN_IN_DAYS``; wrong passwords make
 the next try wait. The dialog says which, in plain words.
+
+"Remember me on this computer" keeps a remembered sign-in of the server in the system
+keyring (:mod:`desktop_care.sync.remembered`, decision 0036); the next start signs in
+with it without asking (:meth:`SignInDialog.resume_saved`). Sign out, or a remembered
+sign-in the server no longer takes, deletes it and the dialog says so. Without a usable
+keyring the box is disabled, its tooltip says why.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 
 from .. import config
 from ..schemas import LoginResponse, StaffPublic
+from ..sync import remembered
 from ..sync.api_client import (
     ApiClient,
     ApiError,
@@ -34,6 +41,7 @@ from ..sync.offline_auth import OfflineCheck, OfflineCredentials, OfflineResult
 from .errors import describe, sentence
 from .ops import Op
 from .qt import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -52,6 +60,10 @@ from .widgets import grow_to_fit, named
 
 log = logging.getLogger(__name__)
 
+#: A remembered sign-in the server no longer takes (it was deleted from the keyring).
+REMEMBERED_ENDED = ("Your saved sign-in has expired or was revoked, so this computer no longer keeps it. "
+                    "Sign in with your password.")
+
 
 @dataclass(frozen=True)
 class _Offline:
@@ -65,12 +77,14 @@ class _Offline:
     check: OfflineResult | None = None
 
 
-def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginResponse | _Offline, LocalStore | None]:
-    """Worker thread: sign in online (then remember a verifier), or, with the server out
-    of reach, check the password against the verifier of the last online sign-in. Once
-    signed in, open this server's local store here too, not on the GUI thread."""
+def sign_in(client: ApiClient, username: str, password: str,
+            remember: bool = False) -> tuple[LoginResponse | _Offline, LocalStore | None]:
+    """Worker thread: sign in online (then remember a verifier, and with ``remember``
+    keep the remembered sign-in in the keyring), or, with the server out of reach, check
+    the password against the verifier of the last online sign-in. Once signed in, open
+    this server's local store here too, not on the GUI thread."""
     try:
-        response = client.login(username, password)
+        response = client.login(username, password, remember=remember)
     except (Unreachable, TimedOut) as exc:
         credentials = OfflineCredentials()
         try:
@@ -93,7 +107,52 @@ def sign_in(client: ApiClient, username: str, password: str) -> tuple[LoginRespo
         log.warning("could not keep the offline sign-in verifier: %s", exc)
     finally:
         credentials.close()
+    _keep_remembered(client.base_url, username, response.remember_token)
     return response, LocalStore.for_server(client.base_url)
+
+
+def _keep_remembered(server_url: str, username: str, token: str | None) -> None:
+    """The keyring keeps ``token`` for the server (None: it keeps nothing for it)."""
+    try:
+        if token is None:
+            remembered.forget(server_url)
+        else:
+            remembered.save(server_url, username, token)
+    except Exception as exc:  # noqa: BLE001 - signing in must not fail because of the keyring
+        log.warning("could not update the remembered sign-in in the keyring: %s", exc)
+
+
+@dataclass(frozen=True)
+class _Resumed:
+    response: LoginResponse
+    store: LocalStore
+
+
+def resume(client: ApiClient, saved: remembered.Remembered) -> _Resumed:
+    """Worker thread: sign in with this computer's remembered sign-in ``saved`` of the
+    server. One the server refuses (expired, revoked, the user may no longer sign in) is
+    deleted from the keyring before the refusal is raised."""
+    try:
+        response = client.resume(saved.token)
+    except (Unauthorized, Forbidden):
+        remembered.forget(client.base_url)
+        raise
+    return _Resumed(response, LocalStore.for_server(client.base_url))
+
+
+def sign_out(client: ApiClient) -> bool:
+    """Worker thread: end the session on the server, and this computer's remembered
+    sign-in with it (on the server and in the keyring); True if one was deleted."""
+    try:
+        saved = remembered.load(client.base_url)
+    except Exception as exc:  # noqa: BLE001 - signing out must not fail because of the keyring
+        log.warning("could not read the keyring at sign out: %s", exc)
+        saved = None
+    try:
+        client.logout(saved.token if saved is not None else None)
+    finally:
+        forgotten = saved is not None and remembered.forget(client.base_url)
+    return forgotten
 
 
 def _follow_server(change: Callable[[OfflineCredentials], object]) -> None:
@@ -140,6 +199,10 @@ class SignInDialog(QDialog):
         form.addRow("Server:", self.server)
         form.addRow("Username:", self.username)
         form.addRow("Password:", self.password)
+        self.remember_box = named(QCheckBox("Remember me on this computer"), "rememberBox")
+        self.remember_box.setEnabled(False)
+        self.remember_box.setToolTip("Checking this computer's keyring…")
+        form.addRow("", self.remember_box)
 
         self.form_error = named(QLabel(), "formError")
         self.form_error.setProperty("role", "fieldError")
@@ -176,6 +239,12 @@ class SignInDialog(QDialog):
             field.edit.textEdited.connect(lambda _text, f=field: f.set_error(""))
         (self.password if username else self.username).edit.setFocus()
         self._busy = False
+        self._submitted = False
+        #: True while signing in with a remembered sign-in.
+        self.resuming = False
+        self.keyring_checked = False
+        Op(self, remembered.unavailable).success(self._keyring_checked).failure(
+            lambda exc: self._keyring_checked(remembered.NO_KEYRING)).run()
 
     @property
     def busy(self) -> bool:
@@ -185,6 +254,7 @@ class SignInDialog(QDialog):
         """Check the fields, then sign in off the GUI thread."""
         if self._busy:
             return
+        self._submitted = True
         self._clear_errors()
         try:
             url = normalize_server_url(self.server.edit.text())
@@ -202,15 +272,65 @@ class SignInDialog(QDialog):
         self.server.edit.setText(url)
         client = ApiClient(url)
         self._set_busy(True)
+        remember = self.remember_box.isEnabled() and self.remember_box.isChecked()
 
         (
-            Op(self, lambda: sign_in(client, username, password))
+            Op(self, lambda: sign_in(client, username, password, remember))
             .success(lambda outcome: self._signed_in(client, *outcome))
             .failure(self._failed)
             .run()
         )
 
+    def resume_saved(self) -> None:
+        """Sign in with this computer's remembered sign-in of the server, if it keeps
+        one: the keyring is read off the GUI thread while the dialog stays usable (a
+        password sent meanwhile wins); only a remembered sign-in found makes it busy."""
+        try:
+            url = normalize_server_url(self.server.edit.text())
+            check_transport(url, config.transport())
+        except ValueError:
+            return
+        client = ApiClient(url)
+        self._submitted = False
+        Op(self, lambda: remembered.load(url)).success(lambda saved: self._saved_found(client, saved)).failure(
+            lambda exc: log.warning("could not read the keyring: %s", exc)).run()
+
+    def _saved_found(self, client: ApiClient, saved: remembered.Remembered | None) -> None:
+        if saved is None or self._submitted or self._busy:
+            return
+        self.resuming = True
+        self._set_busy(True, "Signing in…")
+        self.username.edit.setText(saved.username)
+        Op(self, lambda: resume(client, saved)).success(lambda resumed: self._resumed(client, resumed)).failure(
+            self._resume_failed).run()
+
     # ----------------------------------------------------------------- internals
+
+    def _keyring_checked(self, reason: str | None) -> None:
+        self.keyring_checked = True
+        self.remember_box.setEnabled(reason is None)
+        self.remember_box.setToolTip(reason or "Stay signed in on this computer for 30 days: the system keyring "
+                                               "keeps the sign-in (Sign out ends it)")
+
+    def _resumed(self, client: ApiClient, resumed: _Resumed) -> None:
+        self.resuming = False
+        self._set_busy(False)
+        self.signed_in.emit(StaffSession(client, resumed.response.user, store=resumed.store, remembered=True))
+        self.accept()
+
+    def _resume_failed(self, exc: BaseException) -> None:
+        self.resuming = False
+        self._set_busy(False)
+        if isinstance(exc, Unauthorized):
+            self._form_error(REMEMBERED_ENDED)
+            self.password.edit.setFocus()
+        elif isinstance(exc, Forbidden):  # the account may no longer sign in: the server says why
+            self._form_error(f"{sentence(exc.message)} This computer no longer keeps your sign-in.")
+            self.password.edit.setFocus()
+        elif isinstance(exc, (Unreachable, TimedOut, TlsFailed)):
+            self._field_error(self.server, describe(exc).text)
+        else:
+            self._form_error(describe(exc).text)
 
     def _signed_in(self, client: ApiClient, response: LoginResponse | _Offline, store: LocalStore | None) -> None:
         self._set_busy(False)
@@ -223,7 +343,8 @@ class SignInDialog(QDialog):
             self.accept()
             return
         self.password.edit.clear()
-        self.signed_in.emit(StaffSession(client, response.user, store=store))
+        self.signed_in.emit(StaffSession(client, response.user, store=store,
+                                         remembered=response.remember_token is not None))
         self.accept()
 
     def _offline_refused(self, offline: _Offline) -> None:
@@ -267,12 +388,12 @@ class SignInDialog(QDialog):
         else:
             self._form_error(describe(exc).text)
 
-    def _set_busy(self, busy: bool) -> None:
+    def _set_busy(self, busy: bool, text: str = "Signing in…") -> None:
         self._busy = busy
         for field in (self.server, self.username, self.password):
             field.edit.setEnabled(not busy)
         self.sign_in_button.setEnabled(not busy)
-        self.sign_in_button.setText("Signing in…" if busy else "Sign in")
+        self.sign_in_button.setText(text if busy else "Sign in")
 
     def _clear_errors(self) -> None:
         for field in (self.server, self.username, self.password):

@@ -17,16 +17,19 @@ from desktop_care.models import Member, OnBehalfSession, Order, Payment, PortalS
 from desktop_care.models.base import MAX_ID
 from desktop_care.models.fraud import (
     BlockKind,
+    BlockSort,
     BlockState,
     FraudBlock,
     Probe,
     active_block_ids,
     ip_network,
 )
+from desktop_care.models.keyset import sorted_page
+from desktop_care.models.search import InvalidCursor
 from desktop_care.schemas import ErrorDetail, FraudBlockOut, FraudBlockPage, FraudStopCandidate, FraudStopOut
 
 from ..deps import CurrentStaff, MemberId, SessionDep
-from ..errors import ERROR_RESPONSES, NotFound
+from ..errors import ERROR_RESPONSES, InvalidInput, NotFound
 from .members import MAX_QUERY_LENGTH
 
 router = APIRouter(tags=["fraud"], responses=ERROR_RESPONSES)
@@ -57,12 +60,14 @@ def list_blocks(
     kind: Annotated[BlockKind | None, Query(description="Only this kind")] = None,
     state: Annotated[StateFilter, Query(description="`active` (default), `expired`, `lifted` or `all`")] = (
         StateFilter.ACTIVE),
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    sort: Annotated[BlockSort, Query(description="Column to sort by; a leading `-` sorts descending (ties by "
+                                                 "block number)")] = BlockSort.CREATED_DESC,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> FraudBlockPage:
-    """Blocks, newest first."""
+    """Blocks, newest first or by ``sort``, one keyset page at a time."""
     now = utcnow()
-    query = select(FraudBlock)
+    query = select(FraudBlock.id)
     if kind is not None:
         query = query.where(FraudBlock.kind == kind)
     if state == StateFilter.ACTIVE:
@@ -80,12 +85,13 @@ def list_blocks(
         query = query.where(or_(*found, func.lower(FraudBlock.value).like(pattern),
                                 func.lower(FraudBlock.note).like(pattern), func.lower(FraudBlock.source).like(pattern),
                                 func.lower(FraudBlock.created_by).like(pattern)))
+    try:
+        page_ids, next_cursor = sorted_page(session, query, sort.key, sort, cursor, limit)
+    except InvalidCursor as exc:
+        raise InvalidInput("cursor", str(exc)) from None
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(FraudBlock.created_at.desc(), FraudBlock.id.desc())
-                           .offset(offset).limit(limit))
-    items = [block_out(b) for b in rows]
-    more = offset + len(items) < total
-    return FraudBlockPage(items=items, total=total, next_cursor=str(offset + len(items)) if more else None)
+    blocks = {b.id: b for b in session.scalars(select(FraudBlock).where(FraudBlock.id.in_(page_ids)))}
+    return FraudBlockPage(items=[block_out(blocks[i]) for i in page_ids], total=total, next_cursor=next_cursor)
 
 
 def last_sign_in(session: Session, member_id: int) -> PortalSession | None:

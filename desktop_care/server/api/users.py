@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from desktop_care.models import UserRole, utcnow
 from desktop_care.models.search import InvalidCursor
-from desktop_care.models.user_search import MAX_LIMIT, StateFilter, UserRow, search_users
+from desktop_care.models.user_search import MAX_LIMIT, StateFilter, UserRow, UserSort, search_users
 from desktop_care.schemas import UserListItem, UserPage
 
 from ..deps import CurrentStaff, SessionDep
@@ -53,13 +53,18 @@ def list_users(
     ] = None,
     limit: Annotated[PageSize, Query(description="Page size", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+    sort: Annotated[
+        UserSort | None,
+        Query(description="Column to sort by; a leading `-` sorts descending (ties by id). Without it: by id"),
+    ] = None,
 ) -> UserPage:
-    """Every user (portal users of members, non-member users, staff), in id order,
-    one page at a time. Society Admin and Society Staff alike."""
+    """Every user (portal users of members, non-member users, staff), in id order or
+    by ``sort``, one page at a time. Society Admin and Society Staff alike."""
     now = utcnow()
     try:
         page = search_users(
-            session, q, roles=frozenset(role or ()), states=frozenset(state or ()), limit=limit, cursor=cursor, now=now
+            session, q, roles=frozenset(role or ()), states=frozenset(state or ()), limit=limit, cursor=cursor,
+            sort=sort, now=now,
         )
     except InvalidCursor as exc:
         raise InvalidInput("cursor", str(exc)) from None

@@ -47,6 +47,8 @@ class BlockQuery:
     text: str = ""
     kind: str | None = None
     state: str = "active"
+    #: The ``sort`` of ``GET /fraud-blocks`` (newest first unless a header says otherwise).
+    sort: str = "-created"
 
 
 def _expires(block: FraudBlockOut) -> str:
@@ -63,18 +65,20 @@ def _why(block: FraudBlockOut) -> str:
 class Column(NamedTuple):
     title: str
     text: Callable[[FraudBlockOut], str]
+    #: The ``sort`` of ``GET /fraud-blocks`` this column sorts by (None: not sortable).
+    sort: str | None = None
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("#", lambda b: str(b.id)),
-    Column("Kind", lambda b: KIND_WORDS[b.kind]),
+    Column("#", lambda b: str(b.id), "id"),
+    Column("Kind", lambda b: KIND_WORDS[b.kind], "kind"),
     Column("Blocked", lambda b: block_text(b.kind, b.value, b.card_brand, b.card_bin, b.card_last4)),
     Column("Why", _why),
-    Column("By", lambda b: b.created_by),
-    Column("When", lambda b: fmt.when(b.created_at)),
-    Column("Expires", _expires),
+    Column("By", lambda b: b.created_by, "by"),
+    Column("When", lambda b: fmt.when(b.created_at), "created"),
+    Column("Expires", _expires, "expires"),
     Column("State", lambda b: STATE_LABELS[b.state]),
-    Column("Would have blocked", lambda b: f"{b.would_have_blocked:,}"),
+    Column("Would have blocked", lambda b: f"{b.would_have_blocked:,}", "hits"),
 )
 _COUNT = len(COLUMNS) - 1
 #: The widest text each column expects (its title when wider).
@@ -92,7 +96,8 @@ class BlockTableModel(PagedTableModel):
 
     def fetch_page(self, request: Any, cursor: str | None, limit: int) -> FraudBlockPage:
         query: BlockQuery = request
-        return self._client.fraud_blocks(query.text, kind=query.kind, state=query.state, limit=limit, cursor=cursor)
+        return self._client.fraud_blocks(query.text, kind=query.kind, state=query.state, sort=query.sort, limit=limit,
+                                         cursor=cursor)
 
     @property
     def query(self) -> BlockQuery | None:
@@ -141,6 +146,9 @@ class FraudStopView(SearchPage):
                      default_sample="", padding=32, title_metrics=table.horizontalHeader().fontMetrics())
         self.setup_search(model, table, box_name="blockSearchBox", placeholder=PLACEHOLDER,
                           accessible_name="Filter blocks", summary_name="blocksSummary", debounce_ms=debounce_ms)
+        # Newest first, as before any click; the latest, the most refused first on a first click.
+        self.setup_sorting([column.sort for column in COLUMNS], initial="-created",
+                           descending_first=("created", "hits"))
         self.kind_box = named(QComboBox(), "blockKindFilter")
         self.kind_box.addItem("All kinds", None)
         for kind in BlockKind:
@@ -185,7 +193,7 @@ class FraudStopView(SearchPage):
 
     def current_query(self) -> BlockQuery:
         return BlockQuery(text=self.search_box.text().strip(), kind=self.kind_box.currentData(),
-                          state=self.state_box.currentData())
+                          state=self.state_box.currentData(), sort=self.sort or "-created")
 
     def search_now(self) -> None:
         self._debounce.stop()

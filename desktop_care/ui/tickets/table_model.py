@@ -121,8 +121,3 @@ class TicketTableModel(PagedTableModel):
         if role == TICKET_ID_ROLE:
             return ticket.id
         return None
-
-    def header_data(self, column: Any, role: int) -> Any:
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return "Click to sort" if column.sort else None
-        return None

@@ -26,7 +26,8 @@ _WARNING = QColor("#a23b16")
 
 class UserSource(Protocol):
     def list_users(
-        self, q: str = "", *, roles: Any = (), states: Any = (), limit: int = 50, cursor: str | None = None
+        self, q: str = "", *, roles: Any = (), states: Any = (), limit: int = 50, cursor: str | None = None,
+        sort: str | None = None,
     ) -> UserPage: ...
 
 
@@ -35,6 +36,8 @@ class UserFilter:
     text: str = ""
     roles: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
+    #: The ``sort`` of ``GET /users`` (None: by id).
+    sort: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -46,6 +49,8 @@ class Column:
     title: str
     text: Callable[[UserListItem], str]
     tooltip: Callable[[UserListItem], str] | None = None
+    #: The ``sort`` of ``GET /users`` this column sorts by (None: not sortable).
+    sort: str | None = None
 
 
 def _member(user: UserListItem) -> str:
@@ -53,13 +58,13 @@ def _member(user: UserListItem) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("Username", lambda u: u.username),
-    Column("Name", lambda u: u.display_name),
-    Column("Email", lambda u: u.email),
-    Column("Role", lambda u: fmt.role(u.role)),
+    Column("Username", lambda u: u.username, sort="username"),
+    Column("Name", lambda u: u.display_name, sort="name"),
+    Column("Email", lambda u: u.email, sort="email"),
+    Column("Role", lambda u: fmt.role(u.role), sort="role"),
     Column("Member ID", _member),
-    Column("State", state_text, tooltip=state_tooltip),
-    Column("Last sign-in", lambda u: fmt.when(u.last_login_at)),
+    Column("State", state_text, tooltip=state_tooltip, sort="state"),
+    Column("Last sign-in", lambda u: fmt.when(u.last_login_at), sort="last_login"),
     Column("Revoke", lambda u: "" if u.state == UserState.REVOKED else REVOKE),
 )
 REVOKE_COLUMN = len(COLUMNS) - 1
@@ -79,7 +84,7 @@ class UserTableModel(PagedTableModel):
     def fetch_page(self, request: Any, cursor: str | None, limit: int) -> UserPage:
         user_filter: UserFilter = request
         return self._source.list_users(user_filter.text, roles=user_filter.roles, states=user_filter.states,
-                                       limit=limit, cursor=cursor)
+                                       limit=limit, cursor=cursor, sort=user_filter.sort)
 
     @property
     def filter(self) -> UserFilter | None:

@@ -126,6 +126,8 @@ class UsersView(SearchPage):
 
         self.setup_search(model, UsersTable(model, self), box_name="userSearchBox", placeholder=PLACEHOLDER,
                           accessible_name="Filter users", summary_name="usersSummary", debounce_ms=debounce_ms)
+        # The latest sign-in first on the first click; text columns A to Z.
+        self.setup_sorting([column.sort for column in COLUMNS], descending_first=("last_login",))
         filters = QHBoxLayout()
         filters.addWidget(self.search_box, 3)
         filters.addWidget(self.role_filter, 1)
@@ -154,7 +156,7 @@ class UsersView(SearchPage):
 
     def current_filter(self) -> UserFilter:
         return UserFilter(self.search_box.text().strip(), tuple(self.role_filter.currentData() or ()),
-                          tuple(self.state_filter.currentData() or ()))
+                          tuple(self.state_filter.currentData() or ()), self.sort)
 
     def search_now(self) -> None:
         self._debounce.stop()
