@@ -63,6 +63,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     not_,
     or_,
     select,
@@ -143,6 +144,25 @@ TRIGRAM_INDEX = Index(
     "ix_member_search_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
 ).ddl_if(dialect="postgresql")
 
+#: Characters pg_trgm leaves out of its trigrams (it keeps letters and digits only), so
+#: ``a_b`` or ``n@example.`` look up only the trigrams of one-letter words, which nearly
+#: every row has. ``ix_member_search_symbols_trgm`` indexes the text with each of them
+#: made a letter that :func:`normalize` never leaves in it (it strips accents): the
+#: mapping is one to one on normalised text, so the index loses nothing (decision 0038).
+SYMBOLS = "@._-+'%"
+SYMBOL_LETTERS = "àáâãäåè"
+
+
+_TO_LETTERS = str.maketrans(SYMBOLS, SYMBOL_LETTERS)
+
+
+def _symbols_kept(text: ColumnElement[str]) -> ColumnElement[str]:
+    """``text`` with SYMBOLS made letters (constants in the SQL: the index's expression)."""
+    def constant(value: str) -> ColumnElement[str]:
+        return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+    return func.translate(text, constant(SYMBOLS), constant(SYMBOL_LETTERS))
+
 
 class MemberSearch(Base):
     """The searchable text of one member (kept up to date by :func:`reindex_member`)."""
@@ -170,8 +190,21 @@ class MemberSearch(Base):
             Index(f"ix_member_search_{name}", name, postgresql_ops={name: "text_pattern_ops"})
             for name in ("member_no", "first_key", "last_key", "email_key")
         ),
+        # Two short words (``n wo``): a first-name range checked against the last name
+        # in the same entry; ix_member_search_sort_name (last_key, first_key) serves
+        # the other way round (decision 0038).
+        Index("ix_member_search_first_last", "first_key", "last_key",
+              postgresql_ops={"first_key": "text_pattern_ops", "last_key": "text_pattern_ops"}),
         TRIGRAM_INDEX,
     )
+
+
+_SYMBOLS_KEPT = _symbols_kept(MemberSearch.__table__.c.text)
+#: PostgreSQL's trigram index on the text with SYMBOLS kept (migration 0027).
+SYMBOL_TRIGRAM_INDEX = Index(
+    "ix_member_search_symbols_trgm", _SYMBOLS_KEPT.label("symbols_kept"),
+    postgresql_using="gin", postgresql_ops={"symbols_kept": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 def search_fields(member: Member, postcodes: Iterable[str]) -> dict[str, str]:
@@ -398,6 +431,16 @@ def _fts_phrase(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
+def _symbol_windows(token: str) -> list[str]:
+    """The three characters around the token's first and last symbol (see SYMBOLS),
+    or nothing when it has none."""
+    at = [i for i, ch in enumerate(token) if ch in SYMBOLS]
+    if not at:
+        return []
+    starts = (min(max(0, i - 1), max(0, len(token) - MIN_TRIGRAM)) for i in (at[0], at[-1]))
+    return list(dict.fromkeys(token[i : i + MIN_TRIGRAM] for i in starts))
+
+
 def _starts_with_unindexed(key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
     """A prefix test no index serves: for walking the primary key in id order."""
     return func.substr(key, 1, len(prefix)) == prefix
@@ -458,8 +501,20 @@ class _TextSource(_Source):
         # pg_trgm intersects the posting lists of every trigram of a pattern, and a long
         # token often ends in very common ones (an email domain): look up its first
         # _TRIGRAM_WINDOW characters in the index, then check the whole token on the rows.
-        looked_up = [_ms.text.like(f"%{_escape_like(t[:_TRIGRAM_WINDOW])}%", escape="\\") for t in self.long_tokens]
-        checked = [t for t in self.long_tokens if len(t) > _TRIGRAM_WINDOW] + list(self.short_tokens)
+        # A token with symbols looks up the three characters around its first and last
+        # symbol in the index that keeps them (see SYMBOLS): "n@e", "e.o".
+        looked_up: list[ColumnElement[bool]] = []
+        checked = list(self.short_tokens)
+        for token in self.long_tokens:
+            windows = _symbol_windows(token)
+            if windows:
+                looked_up += [_SYMBOLS_KEPT.like(f"%{_escape_like(w.translate(_TO_LETTERS))}%", escape="\\")
+                              for w in windows]
+            else:
+                windows = [token[:_TRIGRAM_WINDOW]]
+                looked_up.append(_ms.text.like(f"%{_escape_like(windows[0])}%", escape="\\"))
+            if windows != [token]:
+                checked.append(token)
         return (
             select(_ms.member_id)
             .where(*looked_up, *(self.dialect.contains(_ms.text, t) for t in checked), *(not_(c) for c in excluding))
@@ -489,17 +544,33 @@ _PREFIX_KEYS = (_ms.first_key, _ms.last_key, _ms.email_key)
 
 @dataclass(frozen=True)
 class _NamePrefixSource(_Source):
-    """Queries of short tokens only: the first is a prefix of a name or the email."""
+    """Queries of short tokens only. One token: a prefix of the first name, the last
+    name or the email. Two or more: the first two start the first and the last name,
+    in either order (``n wo``: Nora Wood, Wolfgang Neumann), through the composite
+    name indexes; any others occur anywhere, as short tokens with a long one do."""
 
     prefix: str
     others: tuple[str, ...]
 
     def _filters(self) -> list[ColumnElement[bool]]:
-        return [self.dialect.contains(_ms.text, t) for t in self.others]
+        return [self.dialect.contains(_ms.text, t) for t in self.others[1:]]
+
+    def _matches(self) -> ColumnElement[bool]:
+        if not self.others:
+            return or_(*(self.dialect.starts_with(key, self.prefix) for key in _PREFIX_KEYS))
+        a, b = self.prefix, self.others[0]
+        return or_(self._pair(a, b), self._pair(b, a))
+
+    def _pair(self, first: str, last: str) -> ColumnElement[bool]:
+        """The first name starts with ``first`` and the last name with ``last``: a
+        range on the name with the longer (rarer) prefix, the other checked in the same
+        index entry ((first_key, last_key) or (last_key, first_key): no row is read)."""
+        if len(first) >= len(last):
+            return and_(self.dialect.starts_with(_ms.first_key, first), _starts_with_unindexed(_ms.last_key, last))
+        return and_(self.dialect.starts_with(_ms.last_key, last), _starts_with_unindexed(_ms.first_key, first))
 
     def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
-        prefixed = or_(*(self.dialect.starts_with(key, self.prefix) for key in _PREFIX_KEYS))
-        return select(_ms.member_id).where(prefixed, *self._filters(), *(not_(c) for c in excluding)).limit(n)
+        return select(_ms.member_id).where(self._matches(), *self._filters(), *(not_(c) for c in excluding)).limit(n)
 
     def subsets(self, n: int) -> list[Select[Any]]:
         if self.others:
@@ -507,7 +578,12 @@ class _NamePrefixSource(_Source):
         return [select(key).where(self.dialect.starts_with(key, self.prefix)).limit(n) for key in _PREFIX_KEYS]
 
     def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
-        prefixed = or_(*(_starts_with_unindexed(key, self.prefix) for key in _PREFIX_KEYS))
+        if not self.others:
+            prefixed = or_(*(_starts_with_unindexed(key, self.prefix) for key in _PREFIX_KEYS))
+        else:
+            a, b = self.prefix, self.others[0]
+            prefixed = or_(*(and_(_starts_with_unindexed(_ms.first_key, x), _starts_with_unindexed(_ms.last_key, y))
+                             for x, y in ((a, b), (b, a))))
         return self._ordered([prefixed, *self._filters()], after, exclude, n)
 
 
@@ -648,8 +724,12 @@ def _counted_page(
     One statement counts and pages: the index's matches (at most ``room + 1``) are
     counted by a window function and sorted in the database with the page's rows first,
     so no more than ``n`` ids ever become Python objects however many match."""
-    for subset in source.subsets(cap + 1):
-        if (session.scalar(select(func.count()).select_from(subset.subquery())) or 0) > cap:
+    subsets = source.subsets(cap + 1)
+    if subsets:  # counted in one statement: one round trip, however many subsets
+        counts = session.execute(
+            select(*(select(func.count()).select_from(s.subquery()).scalar_subquery() for s in subsets))
+        ).one()
+        if any((count or 0) > cap for count in counts):
             return None
     found = source.sample(room + 1, excluding).subquery()
     member_id = next(iter(found.c))

@@ -405,12 +405,16 @@ def resolve_token(session: Session, token: str | None, *, now: dt.datetime | Non
     """
     if not token:
         raise Unauthorized(SIGN_IN_REQUIRED)
-    row = session.scalar(select(StaffToken).where(StaffToken.token_hash == token_digest(token)))
+    # The token and its user in one statement: one round trip on every request.
+    found = session.execute(
+        select(StaffToken, User).join(User, User.id == StaffToken.user_id)
+        .where(StaffToken.token_hash == token_digest(token))
+    ).one_or_none()
     now = now or utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if found is None:
         raise Unauthorized(SESSION_EXPIRED)
-    user = session.get(User, row.user_id)
-    if user is None:
+    row, user = found.tuple()
+    if row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized(SESSION_EXPIRED)
     reason = refusal(user)
     if reason is not None:

@@ -178,6 +178,66 @@ def test_short_queries_match_name_and_email_prefixes(session: Session) -> None:
     assert names(session, "ovuo ai") == []
 
 
+def test_two_short_words_are_the_starts_of_the_first_and_last_name_in_either_order(session: Session) -> None:
+    make_member(session, "Nora", "Woodcock")
+    make_member(session, "Wolfgang", "Neumann")
+    make_member(session, "Nick", "Brown", email="nick.woods@pairs.example")  # "wo" only in the email
+    make_member(session, "Anna", "Swope")  # "wo" inside the last name
+    make_member(session, "Ned", "Smith", email="wo@pairs.example")  # "wo" starts only the email
+    page = search_members(session, "n wo")
+    assert sorted(f"{m.first_name} {m.last_name}" for m in page.rows) == ["Nora Woodcock", "Wolfgang Neumann"]
+    assert (page.total, page.total_exact) == (2, True)
+    assert names(session, "WO N") == names(session, "n wo")
+    assert names(session, "no wood") == ["Nora Woodcock"]  # "wood" is long: found anywhere
+    assert names(session, "ne wo") == ["Wolfgang Neumann"]
+    # A third short word occurs anywhere in the member's text.
+    assert names(session, "n wo ck") == ["Nora Woodcock"]
+    assert names(session, "n wo zz") == []
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_two_short_words_count_and_page_every_match(session: Session, limit: int) -> None:
+    made = [make_member(session, "Jo", f"Smith{i}").id for i in range(3)]
+    made += [make_member(session, "Smi", f"Jones{i}").id for i in range(2)]
+    make_member(session, "Jo", "Brown")
+    for cap, expected in ((10, (5, True)), (5, (5, True)), (4, (4, False))):
+        page = search_members(session, "jo sm", limit, total_cap=cap)
+        assert (page.total, page.total_exact) == expected, cap
+        assert every_page(session, "jo sm", limit, total_cap=cap) == sorted(made), cap
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("n@example.", ["Ann Lane", "Ben Quinn"]),
+        ("@example.org", ["Ann Lane", "Cai Moss"]),
+        ("e@example.c", []),
+        ("a_b", ["Dee Under"]),
+        ("_bo", ["Dee Under"]),
+        ("l.m", ["Lou Dot"]),
+        ("n-l", ["Jo Hyphen-Lee"]),
+        ("o'b", ["Mo O'Brien"]),
+        ("+4420", ["Pam Plus"]),
+        ("s@symbols", ["Sam Symbol"]),
+    ],
+)
+def test_symbols_in_a_term_match_literally(session: Session, query: str, expected: list[str]) -> None:
+    """Symbols pg_trgm leaves out of its trigrams are matched as typed, on both databases."""
+    make_member(session, "Ann", "Lane", email="ann@example.org")
+    make_member(session, "Ben", "Quinn", email="quinn@example.net")
+    make_member(session, "Cai", "Moss", email="cai.moss@example.org")
+    make_member(session, "Dee", "Under", email="da_bo@example.com")
+    make_member(session, "Lou", "Dot", email="lou.l.m@dot.example")
+    make_member(session, "Jo", "Hyphen-Lee", email="jhl@dash.example")
+    make_member(session, "Mo", "O'Brien", email="mo@quote.example")
+    make_member(session, "Pam", "Plus", phone="+442079460000")
+    make_member(session, "Sam", "Symbol", email="sams@symbols.example")
+    make_member(session, "Abe", "Ambig", email="ab@example.co")  # "a_b" must not match "ab" or "a b"
+    page = search_members(session, query)
+    assert sorted(f"{m.first_name} {m.last_name}" for m in page.rows) == expected
+    assert (page.total, page.total_exact) == (len(expected), True)
+
+
 def test_merged_members_are_not_found(session: Session) -> None:
     kept = make_member(session, "Merged", "Keeper", member_no="7781001")
     gone = make_member(session, "Merged", "Keeperduplicate", member_no="7781002")
@@ -360,11 +420,24 @@ def test_short_queries_use_the_prefix_indexes(session: Session) -> None:
         plan = " ".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
         # Each key's prefix index, or a sort index leading with that key (byte-wise, so
         # it serves LIKE 'ab%' too: decision 0028).
-        served = {"first_key": ("ix_member_search_first_key",),
+        served = {"first_key": ("ix_member_search_first_key", "ix_member_search_first_last"),
                   "last_key": ("ix_member_search_last_key", "ix_member_search_sort_name"),
                   "email_key": ("ix_member_search_email_key", "ix_member_search_sort_email")}
         for key, indexes in served.items():
             assert any(index in plan for index in indexes), (key, plan)
+
+
+def test_terms_with_symbols_use_the_index_that_keeps_them_on_postgresql(session: Session) -> None:
+    from desktop_care.models.search import _Dialect, _TextSource
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite's FTS5 trigram table keeps every character")
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    for token in ("a_b", "n@example.", "o'b"):
+        compiled = _TextSource(_Dialect.POSTGRESQL, (token,), ()).sample(10).compile(session.get_bind())
+        rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        plan = " ".join(row[0] for row in rows)
+        assert "ix_member_search_symbols_trgm" in plan, (token, plan)
 
 
 def test_reindexed_rows_equal_the_fields(session: Session) -> None:
