@@ -5,7 +5,7 @@ with the characters pg_trgm drops (``@ . _ - + ' %``) made letters, so that ``a_
 ``n@example.`` look up trigrams that hold their symbols.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
