@@ -19,6 +19,9 @@ at once (``POST /commands``):
    with the real actor, and the result is stored under the ``op_id``.
 
 All of it happens in the caller's transaction: commit once, or roll back everything.
+A pushed batch runs its commands through :class:`Batch`, in one transaction: the
+members locked and the stored results read once for all of them, and the hot kinds
+written by a direct path of Core statements (docs/decisions/0039).
 """
 
 from __future__ import annotations
