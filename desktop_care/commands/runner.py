@@ -19,6 +19,9 @@ at once (``POST /commands``):
    with the real actor, and the result is stored under the ``op_id``.
 
 All of it happens in the caller's transaction: commit once, or roll back everything.
+A pushed batch runs its commands through :class:`Batch`, in one transaction: the
+members locked and the stored results read once for all of them, and the hot kinds
+written by a direct path of Core statements (docs/decisions/0039).
 """
 
 from __future__ import annotations
@@ -167,6 +170,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor, batch: Batch |
     # result at the unique op_id (IntegrityError; ``run_command`` retries and finds it).
     target: Member | User | None
     held = batch is not None and batch.holds(command)
+    direct = batch if held and isinstance(command, Command) and command.direct() else None
     if isinstance(command, RecordCommand) or (isinstance(command, Command) and command.creates):
         target = None  # a record or a setting: its row is written by the command
     elif held:
@@ -200,7 +204,7 @@ def execute(session: Session, command: BaseCommand, actor: Actor, batch: Batch |
                                reason=f"no {command.target_type} with id {command.target_id}")
     elif isinstance(command, Command):
         assert isinstance(target, Member)
-        result = _run(session, command, target, actor, batch if held and command.direct() else None)
+        result = _run(session, command, target, actor, direct)
     else:
         assert isinstance(command, UserCommand) and isinstance(target, User)
         result = _run_on_user(session, command, target, actor)
@@ -214,11 +218,11 @@ def execute(session: Session, command: BaseCommand, actor: Actor, batch: Batch |
         "actor_user_id": actor.user_id,
         "result": result.model_dump(mode="json"),
     }
-    if held:
+    if direct is not None:
         # No other transaction can store this op_id before this one commits: it would
-        # have to lock the member first. So the row waits for the batch's bulk insert.
-        assert batch is not None
-        batch.add(ProcessedCommand, stored)
+        # have to lock the member first. So the row waits for the batch's bulk insert
+        # (a command on the ORM path stores its own, in its savepoint: rolled back with it).
+        direct.add(ProcessedCommand, stored)
     else:
         session.add(ProcessedCommand(**stored))
     return result

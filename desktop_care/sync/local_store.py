@@ -485,6 +485,9 @@ class LocalStore:
             entries = {
                 row.op_id: row for row in conn.execute(select(_outbox).where(_outbox.c.op_id.in_(op_ids)))
             }
+            # Applied commands leave the outbox together (a run of them: three statements
+            # in all, not three each); anything else first sees the outbox without them.
+            applied: list[tuple[Any, int | None]] = []
             for result in results:
                 entry = entries.pop(result.op_id, None)
                 if entry is None:  # already recorded (an answer seen twice)
@@ -492,16 +495,20 @@ class LocalStore:
                 status = result.status
                 if status is Status.DUPLICATE:
                     status = result.original_status or Status.APPLIED
-                conn.execute(delete(_outbox).where(_outbox.c.seq == entry.seq))
                 recorded.member_ids.add(entry.member_id)
+                creates = entry.kind in _CREATE_KINDS and entry.member_id < 0 and result.member_id is not None
+                if status is Status.APPLIED and not creates:
+                    recorded.applied.append(result.op_id)
+                    applied.append((entry, result.member_version))
+                    continue
+                _leave_outbox(conn, applied)
+                conn.execute(delete(_outbox).where(_outbox.c.seq == entry.seq))
                 if status is Status.APPLIED:
                     recorded.applied.append(result.op_id)
-                    if entry.kind in _CREATE_KINDS and entry.member_id < 0 and result.member_id is not None:
-                        _rekey(conn, entry.member_id, result.member_id, result.member_no or "")
-                        recorded.rekeyed[entry.member_id] = result.member_id
-                        recorded.member_ids.add(result.member_id)
-                        continue
-                    _keep_laid_over(conn, entry, result.member_version)
+                    assert result.member_id is not None
+                    _rekey(conn, entry.member_id, result.member_id, result.member_no or "")
+                    recorded.rekeyed[entry.member_id] = result.member_id
+                    recorded.member_ids.add(result.member_id)
                     continue
                 command = parse_command(entry.payload)
                 values = _member_values_conn(conn, command.member_id) or {}
@@ -528,6 +535,7 @@ class LocalStore:
                     )
                 )
                 recorded.issues.append(result.op_id)
+            _leave_outbox(conn, applied)
         return recorded
 
     # ------------------------------------------------------------------ Sync issues
@@ -953,15 +961,24 @@ def _laid_over(values: dict[str, Any], applied: Sequence[_Applied], queued: Sequ
     return values
 
 
-def _keep_laid_over(conn: Connection, entry: Any, member_version: int | None) -> None:
-    """Keep an applied command laid over until the feed brings ``member_version``."""
-    if member_version is None:  # nothing says when the directory catches up: let it go
+def _leave_outbox(conn: Connection, applied: list[tuple[Any, int | None]]) -> None:
+    """Take applied commands (outbox entries, each with the member version the server
+    answered) out of the outbox, and keep each laid over until the feed brings that
+    version; empties ``applied``."""
+    if not applied:
         return
-    known = conn.scalar(select(_member.c.version).where(_member.c.id == entry.member_id))
-    if known is not None and known >= member_version:
-        return
-    conn.execute(insert(_applied).values(op_id=entry.op_id, member_id=entry.member_id, payload=entry.payload,
-                                         member_version=member_version, applied_at=dt.datetime.now(dt.UTC)))
+    conn.execute(delete(_outbox).where(_outbox.c.seq.in_([entry.seq for entry, _ in applied])))
+    known = dict(conn.execute(select(_member.c.id, _member.c.version)
+                              .where(_member.c.id.in_({entry.member_id for entry, _ in applied}))).all())
+    now = dt.datetime.now(dt.UTC)
+    kept = [{"op_id": entry.op_id, "member_id": entry.member_id, "payload": entry.payload,
+             "member_version": version, "applied_at": now}
+            for entry, version in applied
+            # No version: nothing says when the directory catches up, so it goes now.
+            if version is not None and (known.get(entry.member_id) is None or known[entry.member_id] < version)]
+    if kept:
+        conn.execute(insert(_applied), kept)
+    applied.clear()
 
 
 def _transient_member(values: dict[str, Any]) -> Member:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from desktop_care.commands import AddressIn, Command, SetEmailPreference, UpdateContact
+from desktop_care.commands import Actor, AddressIn, Command, CommandResult, SetEmailPreference, UpdateContact
 from desktop_care.models import AuditEvent, PointsEntry
 from desktop_care.models.sync import ProcessedCommand
+from desktop_care.server import transactions
 from desktop_care.server.transactions import CRASH_ENV, CRASH_EXIT_CODE
 from tests.support.servers import LiveServer, start_server
 
@@ -147,3 +148,28 @@ def test_a_server_that_dies_mid_batch_applied_none_of_it_and_the_resend_applies_
     assert (after.points_balance, after.first_name, after.email_offers) == (65, "Crashed", True)
     assert db.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.member_id == member.id)) == 6
     assert found(server, auth, "Crashed")
+
+
+def test_a_batch_that_runs_past_its_time_commits_and_goes_on_in_a_new_transaction(
+    server: LiveServer, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock bound: with no time at all allowed, every command commits on its own,
+    and the outcomes are what one transaction would have given."""
+    monkeypatch.setattr(transactions, "BATCH_SECONDS", 0.0)
+    member = member_with_points(db, 10)
+    batch: list[Command] = [
+        points(member, 1),
+        points(member, -100, "too many"),
+        UpdateContact(member_id=member.id, base_version=member.version, first_name="Chunked"),
+        points(member, 2),
+    ]
+    sessions = sessionmaker(server.engine())
+    commits: list[int] = []
+    event.listen(sessions, "after_commit", lambda session: commits.append(1))
+    out: list[CommandResult] = []
+    transactions.run_batch(sessions, batch, Actor(user_id=None, username="chunk-test"),
+                           [c.digest() for c in batch], out)
+    assert [r.status.value for r in out] == ["applied", "rejected", "applied", "applied"]
+    assert len(commits) == len(batch)
+    now = fresh(db, member)
+    assert (now.points_balance, now.first_name) == (13, "Chunked")
