@@ -28,6 +28,11 @@ app with a 1,000,000-member replica, not a pull of a million).
 
     .venv/bin/python bench/startup.py                 # both sizes, 3 warm runs each
     .venv/bin/python bench/startup.py --sizes 3000 --runs 5
+
+``--baseline DIR`` also launches the app from another checkout (say main's, from
+``git worktree add /tmp/main main``) on the same data, its warm launches interleaved
+with this checkout's, so that a change is measured against the code before it under
+the same load (a shared machine's load moves a lone figure by several times).
 """
 
 from __future__ import annotations
@@ -79,10 +84,10 @@ def drop_file_cache() -> bool:
         return False
 
 
-def launch(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+def launch(command: list[str], env: dict[str, str], timeout: float, cwd: Path = REPO) -> dict[str, Any]:
     """Run ``command``; the seconds from launch to each mark and its memory (MB)."""
     started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(cwd))
     marks: dict[str, Any] = {}
     for line in result.stderr.splitlines():
         if line.startswith("desktop-care-mark "):
@@ -107,13 +112,15 @@ def python_env(pycache: Path | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def app_env(data_dir: Path, pycache: Path | None) -> dict[str, str]:
+def app_env(data_dir: Path, pycache: Path | None, code: Path = REPO) -> dict[str, str]:
     return python_env(pycache, DESKTOP_CARE_DATA_DIR=str(data_dir), DESKTOP_CARE_STARTUP_MARKS="1",
-                      DESKTOP_CARE_QUIT_AFTER="synced", PYTHONPATH=str(REPO))
+                      DESKTOP_CARE_QUIT_AFTER="synced", PYTHONPATH=str(code))
 
 
-def run_app(data_dir: Path, pycache: Path | None = None) -> dict[str, Any]:
-    return launch([sys.executable, "-m", "desktop_care"], app_env(data_dir, pycache), timeout=900)
+def run_app(data_dir: Path, pycache: Path | None = None, code: Path = REPO) -> dict[str, Any]:
+    """Launch the app of the checkout ``code`` (this one by default) on ``data_dir``."""
+    return launch([sys.executable, "-m", "desktop_care"], app_env(data_dir, pycache, code), timeout=900,
+                  cwd=code)
 
 
 def run_floor(pycache: Path | None = None) -> dict[str, Any]:
@@ -233,15 +240,18 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
     for label, floor in (("cold", result["floor"]["cold"]), ("warm", result["floor"]["warm"])):
         lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {floor['window']['rss_mb']:.0f} | |")
     for size, data in result["sizes"].items():
-        for label in ("cold", "warm"):
-            m = data[label]
+        for name, runs in (("", data), (" (baseline)", data.get("baseline"))):
+            if runs is None:
+                continue
+            for label in ("cold", "warm"):
+                m = runs[label]
 
-            def s(name: str, marks: dict[str, Any] = m) -> str:
-                return f"{marks[name]['s']:.2f}" if name in marks else "—"
+                def s(mark: str, marks: dict[str, Any] = m) -> str:
+                    return f"{marks[mark]['s']:.2f}" if mark in marks else "—"
 
-            peak = m.get("synced", m["results"])["peak_mb"]
-            lines.append(f"| {int(size):,} | {label} | {s('window')} | {s('results')} | {s('server')} | "
-                         f"{s('synced')} | {m['results']['rss_mb']:.0f} | {peak:.0f} |")
+                peak = m.get("synced", m["results"])["peak_mb"]
+                lines.append(f"| {int(size):,}{name} | {label} | {s('window')} | {s('results')} | {s('server')} | "
+                             f"{s('synced')} | {m['results']['rss_mb']:.0f} | {peak:.0f} |")
     lines += ["", "## Against the targets", ""]
     warm_floor = result["floor"]["warm"]["window"]["s"]
     for size, data in result["sizes"].items():
@@ -252,6 +262,11 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
                      f"{warm['results']['rss_mb']:.0f} MB at the first results, peak "
                      f"{warm.get('synced', warm['results'])['peak_mb']:.0f} MB by the end of the first sync "
                      f"(target 200 MB)")
+        base = data.get("baseline")
+        if base is not None:
+            lines.append(f"  - the baseline ({result['baseline']}), its warm launches interleaved with these: window "
+                         f"{base['warm']['window']['s']:.2f} s, first results {base['warm']['results']['s']:.2f} s, "
+                         f"resident {base['warm']['results']['rss_mb']:.0f} MB")
     if result.get("first_start"):
         first = result["first_start"]
         lines += ["", f"The first start ever (seeding {SMALL:,} demo members, then the first pull), when the "
@@ -260,11 +275,19 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
     return output / f"{stem}.md"
 
 
+def _describe_checkout(path: Path) -> str:
+    """``path`` and its commit, for the report."""
+    found = subprocess.run(["git", "-C", str(path), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return f"{path}" + (f", {found.stdout.strip()[:80]}" if found.returncode == 0 and found.stdout.strip() else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=f"{SMALL},1000000", help="replica sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="warm launches per size")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also launch the app of this checkout (e.g. main's), interleaved with this one's")
     parser.add_argument("--drop-caches", action="store_true",
                         help="drop the OS file cache before cold launches (root only; slows everything else "
                         "on the machine for a while: not on a shared one)")
@@ -273,6 +296,9 @@ def main() -> int:
     dirs = {size: small_dir() if size == SMALL else big_dir(size) for size in sizes}
     info = machine(None)
     result: dict[str, Any] = {"date": dt.date.today().isoformat(), "runs": args.runs, "sizes": {}}
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+    if baseline is not None:
+        result["baseline"] = _describe_checkout(baseline)
     first = CACHE / f"startup-{SMALL}" / "first-start.json"
     if first.exists():
         result["first_start"] = json.loads(first.read_text())
@@ -289,8 +315,19 @@ def main() -> int:
                 drop_file_cache()
             cold = run_app(path, Path(tmp) / f"pycache-{size}")
             run_app(path)  # fills the warm bytecode cache (not counted)
-            warm = [run_app(path) for _ in range(args.runs)]
+            base_cold: dict[str, Any] | None = None
+            if baseline is not None:
+                base_cold = run_app(path, Path(tmp) / f"baseline-pycache-{size}", code=baseline)
+                run_app(path, code=baseline)
+            warm, base_warm = [], []
+            for _ in range(args.runs):
+                if baseline is not None:
+                    base_warm.append(run_app(path, code=baseline))
+                warm.append(run_app(path))
             result["sizes"][str(size)] = {"cold": cold, "warm": median_marks(warm), "warm_runs": warm}
+            if base_cold is not None:
+                result["sizes"][str(size)]["baseline"] = {"cold": base_cold, "warm": median_marks(base_warm),
+                                                          "warm_runs": base_warm}
             m = result["sizes"][str(size)]["warm"]
             print(f"{size:,}: cold window {cold['window']['s']:.2f} s results {cold['results']['s']:.2f} s; "
                   f"warm window {m['window']['s']:.2f} s results {m['results']['s']:.2f} s, "
