@@ -3,14 +3,14 @@ warm, and resident memory, with 3,000 and 1,000,000 members in the local replica
 
 The real app (``python -m desktop_care``, the embedded default, offscreen) is launched
 as a child process with ``DESKTOP_CARE_STARTUP_MARKS=1``: it writes each point of its
-start to stderr with the system's monotonic clock and its resident memory
-(``desktop_care/logs.py`` ``mark``), and quits once its first sync round after the
-server answered is done (``DESKTOP_CARE_QUIT_AFTER=synced``). Measured from just
+start to stderr with the system's monotonic clock, its resident memory and the CPU
+time it has used (``desktop_care/logs.py`` ``mark``), and quits once its first sync
+round after the server answered is done (``DESKTOP_CARE_QUIT_AFTER=synced``). Measured from just
 before the launch:
 
 - **window**: the main window is shown (its search box answers from the replica);
 - **results**: the first page of results is on screen;
-- **server**: the embedded server answers (it starts behind the window);
+- **server**: the embedded server answers (it starts once the first results are on screen);
 - **synced**: the first sync round after that is done.
 
 *Cold* is the first launch of a run with no compiled bytecode (a fresh
@@ -70,7 +70,8 @@ window.resize(1280, 760)
 window.show()
 app.processEvents()
 rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:'))
-print(f"desktop-care-mark window {time.monotonic():.4f} {rss} {rss}", file=sys.stderr, flush=True)
+print(f"desktop-care-mark window {time.monotonic():.4f} {rss} {rss} {time.process_time():.3f}", file=sys.stderr,
+      flush=True)
 """
 
 
@@ -91,9 +92,9 @@ def launch(command: list[str], env: dict[str, str], timeout: float, cwd: Path = 
     marks: dict[str, Any] = {}
     for line in result.stderr.splitlines():
         if line.startswith("desktop-care-mark "):
-            _, name, at, rss, peak = line.split()
+            name, at, rss, peak, *cpu = line.split()[1:]  # CPU time: not from a baseline before it was added
             marks[name] = {"s": round(float(at) - started, 3), "rss_mb": round(int(rss) / 1024, 1),
-                           "peak_mb": round(int(peak) / 1024, 1)}
+                           "peak_mb": round(int(peak) / 1024, 1), **({"cpu_s": float(cpu[0])} if cpu else {})}
     if result.returncode != 0 or "window" not in marks:
         raise RuntimeError(f"{command[-1][:40]!r} exited {result.returncode}: {result.stderr[-3000:]}")
     marks["total_s"] = round(time.monotonic() - started, 3)
@@ -217,8 +218,8 @@ def median_marks(runs: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         present = [r[name] for r in runs if name in r]
         if present:
-            out[name] = {key: round(statistics.median(m[key] for m in present), 3 if key == "s" else 1)
-                         for key in ("s", "rss_mb", "peak_mb")}
+            out[name] = {key: round(statistics.median(m[key] for m in present), 1 if key.endswith("_mb") else 3)
+                         for key in ("s", "rss_mb", "peak_mb", "cpu_s") if all(key in m for m in present)}
     return out
 
 
@@ -230,15 +231,22 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
              "## Method", "",
              "The real app (embedded default, offscreen) launched as a child process; seconds from just "
              "before the launch to each mark it prints (`desktop_care/logs.py`, `mark`); resident memory "
-             "(VmRSS) at the mark. Cold: first launch with no compiled bytecode"
+             "(VmRSS) at the mark; CPU: the CPU time the app's process had used by then (all its threads; "
+             "a loaded machine moves it far less than the time since launch). Cold: first launch with no compiled bytecode"
              f"{' and the OS file cache dropped' if result['dropped_file_cache'] else ' (the OS file cache could not be dropped here)'}; "
              f"warm: median of {result['runs']} launches. Floor: a bare `python -c` showing an empty "
              "PySide6 QMainWindow, measured the same way in the same run.", "",
              "## Results", "",
-             "| replica | run | window s | results s | server s | synced s | RSS at results MB | peak by synced MB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| replica | run | window s | results s | server s | synced s | window CPU s | results CPU s "
+             "| RSS at results MB | peak by synced MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cpu(mark: str, marks: dict[str, Any]) -> str:
+        return f"{marks[mark]['cpu_s']:.2f}" if "cpu_s" in marks.get(mark, {}) else "—"
+
     for label, floor in (("cold", result["floor"]["cold"]), ("warm", result["floor"]["warm"])):
-        lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {floor['window']['rss_mb']:.0f} | |")
+        lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {cpu('window', floor)} | | "
+                     f"{floor['window']['rss_mb']:.0f} | |")
     for size, data in result["sizes"].items():
         for name, runs in (("", data), (" (baseline)", data.get("baseline"))):
             if runs is None:
@@ -251,7 +259,8 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
 
                 peak = m.get("synced", m["results"])["peak_mb"]
                 lines.append(f"| {int(size):,}{name} | {label} | {s('window')} | {s('results')} | {s('server')} | "
-                             f"{s('synced')} | {m['results']['rss_mb']:.0f} | {peak:.0f} |")
+                             f"{s('synced')} | {cpu('window', m)} | {cpu('results', m)} | "
+                             f"{m['results']['rss_mb']:.0f} | {peak:.0f} |")
     lines += ["", "## Against the targets", ""]
     warm_floor = result["floor"]["warm"]["window"]["s"]
     for size, data in result["sizes"].items():
