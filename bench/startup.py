@@ -3,14 +3,14 @@ warm, and resident memory, with 3,000 and 1,000,000 members in the local replica
 
 The real app (``python -m desktop_care``, the embedded default, offscreen) is launched
 as a child process with ``DESKTOP_CARE_STARTUP_MARKS=1``: it writes each point of its
-start to stderr with the system's monotonic clock and its resident memory
-(``desktop_care/logs.py`` ``mark``), and quits once its first sync round after the
-server answered is done (``DESKTOP_CARE_QUIT_AFTER=synced``). Measured from just
+start to stderr with the system's monotonic clock, its resident memory and the CPU
+time it has used (``desktop_care/logs.py`` ``mark``), and quits once its first sync
+round after the server answered is done (``DESKTOP_CARE_QUIT_AFTER=synced``). Measured from just
 before the launch:
 
 - **window**: the main window is shown (its search box answers from the replica);
 - **results**: the first page of results is on screen;
-- **server**: the embedded server answers (it starts behind the window);
+- **server**: the embedded server answers (it starts once the first results are on screen);
 - **synced**: the first sync round after that is done.
 
 *Cold* is the first launch of a run with no compiled bytecode (a fresh
@@ -28,6 +28,11 @@ app with a 1,000,000-member replica, not a pull of a million).
 
     .venv/bin/python bench/startup.py                 # both sizes, 3 warm runs each
     .venv/bin/python bench/startup.py --sizes 3000 --runs 5
+
+``--baseline DIR`` also launches the app from another checkout (say main's, from
+``git worktree add /tmp/main main``) on the same data, its warm launches interleaved
+with this checkout's, so that a change is measured against the code before it under
+the same load (a shared machine's load moves a lone figure by several times).
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ window.resize(1280, 760)
 window.show()
 app.processEvents()
 rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:'))
-print(f"desktop-care-mark window {time.monotonic():.4f} {rss} {rss}", file=sys.stderr, flush=True)
+print(f"desktop-care-mark window {time.monotonic():.4f} {rss} {rss} {time.process_time():.3f}", file=sys.stderr,
+      flush=True)
 """
 
 
@@ -79,16 +85,16 @@ def drop_file_cache() -> bool:
         return False
 
 
-def launch(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+def launch(command: list[str], env: dict[str, str], timeout: float, cwd: Path = REPO) -> dict[str, Any]:
     """Run ``command``; the seconds from launch to each mark and its memory (MB)."""
     started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(cwd))
     marks: dict[str, Any] = {}
     for line in result.stderr.splitlines():
         if line.startswith("desktop-care-mark "):
-            _, name, at, rss, peak = line.split()
+            name, at, rss, peak, *cpu = line.split()[1:]  # CPU time: not from a baseline before it was added
             marks[name] = {"s": round(float(at) - started, 3), "rss_mb": round(int(rss) / 1024, 1),
-                           "peak_mb": round(int(peak) / 1024, 1)}
+                           "peak_mb": round(int(peak) / 1024, 1), **({"cpu_s": float(cpu[0])} if cpu else {})}
     if result.returncode != 0 or "window" not in marks:
         raise RuntimeError(f"{command[-1][:40]!r} exited {result.returncode}: {result.stderr[-3000:]}")
     marks["total_s"] = round(time.monotonic() - started, 3)
@@ -107,13 +113,15 @@ def python_env(pycache: Path | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def app_env(data_dir: Path, pycache: Path | None) -> dict[str, str]:
+def app_env(data_dir: Path, pycache: Path | None, code: Path = REPO) -> dict[str, str]:
     return python_env(pycache, DESKTOP_CARE_DATA_DIR=str(data_dir), DESKTOP_CARE_STARTUP_MARKS="1",
-                      DESKTOP_CARE_QUIT_AFTER="synced", PYTHONPATH=str(REPO))
+                      DESKTOP_CARE_QUIT_AFTER="synced", PYTHONPATH=str(code))
 
 
-def run_app(data_dir: Path, pycache: Path | None = None) -> dict[str, Any]:
-    return launch([sys.executable, "-m", "desktop_care"], app_env(data_dir, pycache), timeout=900)
+def run_app(data_dir: Path, pycache: Path | None = None, code: Path = REPO) -> dict[str, Any]:
+    """Launch the app of the checkout ``code`` (this one by default) on ``data_dir``."""
+    return launch([sys.executable, "-m", "desktop_care"], app_env(data_dir, pycache, code), timeout=900,
+                  cwd=code)
 
 
 def run_floor(pycache: Path | None = None) -> dict[str, Any]:
@@ -210,8 +218,8 @@ def median_marks(runs: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         present = [r[name] for r in runs if name in r]
         if present:
-            out[name] = {key: round(statistics.median(m[key] for m in present), 3 if key == "s" else 1)
-                         for key in ("s", "rss_mb", "peak_mb")}
+            out[name] = {key: round(statistics.median(m[key] for m in present), 1 if key.endswith("_mb") else 3)
+                         for key in ("s", "rss_mb", "peak_mb", "cpu_s") if all(key in m for m in present)}
     return out
 
 
@@ -223,25 +231,36 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
              "## Method", "",
              "The real app (embedded default, offscreen) launched as a child process; seconds from just "
              "before the launch to each mark it prints (`desktop_care/logs.py`, `mark`); resident memory "
-             "(VmRSS) at the mark. Cold: first launch with no compiled bytecode"
+             "(VmRSS) at the mark; CPU: the CPU time the app's process had used by then (all its threads; "
+             "a loaded machine moves it far less than the time since launch). Cold: first launch with no compiled bytecode"
              f"{' and the OS file cache dropped' if result['dropped_file_cache'] else ' (the OS file cache could not be dropped here)'}; "
              f"warm: median of {result['runs']} launches. Floor: a bare `python -c` showing an empty "
              "PySide6 QMainWindow, measured the same way in the same run.", "",
              "## Results", "",
-             "| replica | run | window s | results s | server s | synced s | RSS at results MB | peak by synced MB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| replica | run | window s | results s | server s | synced s | window CPU s | results CPU s "
+             "| RSS at results MB | peak by synced MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cpu(mark: str, marks: dict[str, Any]) -> str:
+        return f"{marks[mark]['cpu_s']:.2f}" if "cpu_s" in marks.get(mark, {}) else "—"
+
     for label, floor in (("cold", result["floor"]["cold"]), ("warm", result["floor"]["warm"])):
-        lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {floor['window']['rss_mb']:.0f} | |")
+        lines.append(f"| floor | {label} | {floor['window']['s']:.2f} | | | | {cpu('window', floor)} | | "
+                     f"{floor['window']['rss_mb']:.0f} | |")
     for size, data in result["sizes"].items():
-        for label in ("cold", "warm"):
-            m = data[label]
+        for name, runs in (("", data), (" (baseline)", data.get("baseline"))):
+            if runs is None:
+                continue
+            for label in ("cold", "warm"):
+                m = runs[label]
 
-            def s(name: str, marks: dict[str, Any] = m) -> str:
-                return f"{marks[name]['s']:.2f}" if name in marks else "—"
+                def s(mark: str, marks: dict[str, Any] = m) -> str:
+                    return f"{marks[mark]['s']:.2f}" if mark in marks else "—"
 
-            peak = m.get("synced", m["results"])["peak_mb"]
-            lines.append(f"| {int(size):,} | {label} | {s('window')} | {s('results')} | {s('server')} | "
-                         f"{s('synced')} | {m['results']['rss_mb']:.0f} | {peak:.0f} |")
+                peak = m.get("synced", m["results"])["peak_mb"]
+                lines.append(f"| {int(size):,}{name} | {label} | {s('window')} | {s('results')} | {s('server')} | "
+                             f"{s('synced')} | {cpu('window', m)} | {cpu('results', m)} | "
+                             f"{m['results']['rss_mb']:.0f} | {peak:.0f} |")
     lines += ["", "## Against the targets", ""]
     warm_floor = result["floor"]["warm"]["window"]["s"]
     for size, data in result["sizes"].items():
@@ -252,6 +271,11 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
                      f"{warm['results']['rss_mb']:.0f} MB at the first results, peak "
                      f"{warm.get('synced', warm['results'])['peak_mb']:.0f} MB by the end of the first sync "
                      f"(target 200 MB)")
+        base = data.get("baseline")
+        if base is not None:
+            lines.append(f"  - the baseline ({result['baseline']}), its warm launches interleaved with these: window "
+                         f"{base['warm']['window']['s']:.2f} s, first results {base['warm']['results']['s']:.2f} s, "
+                         f"resident {base['warm']['results']['rss_mb']:.0f} MB")
     if result.get("first_start"):
         first = result["first_start"]
         lines += ["", f"The first start ever (seeding {SMALL:,} demo members, then the first pull), when the "
@@ -260,11 +284,19 @@ def write_report(result: dict[str, Any], output: Path) -> Path:
     return output / f"{stem}.md"
 
 
+def _describe_checkout(path: Path) -> str:
+    """``path`` and its commit, for the report."""
+    found = subprocess.run(["git", "-C", str(path), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return f"{path}" + (f", {found.stdout.strip()[:80]}" if found.returncode == 0 and found.stdout.strip() else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=f"{SMALL},1000000", help="replica sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="warm launches per size")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also launch the app of this checkout (e.g. main's), interleaved with this one's")
     parser.add_argument("--drop-caches", action="store_true",
                         help="drop the OS file cache before cold launches (root only; slows everything else "
                         "on the machine for a while: not on a shared one)")
@@ -273,6 +305,9 @@ def main() -> int:
     dirs = {size: small_dir() if size == SMALL else big_dir(size) for size in sizes}
     info = machine(None)
     result: dict[str, Any] = {"date": dt.date.today().isoformat(), "runs": args.runs, "sizes": {}}
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+    if baseline is not None:
+        result["baseline"] = _describe_checkout(baseline)
     first = CACHE / f"startup-{SMALL}" / "first-start.json"
     if first.exists():
         result["first_start"] = json.loads(first.read_text())
@@ -289,8 +324,19 @@ def main() -> int:
                 drop_file_cache()
             cold = run_app(path, Path(tmp) / f"pycache-{size}")
             run_app(path)  # fills the warm bytecode cache (not counted)
-            warm = [run_app(path) for _ in range(args.runs)]
+            base_cold: dict[str, Any] | None = None
+            if baseline is not None:
+                base_cold = run_app(path, Path(tmp) / f"baseline-pycache-{size}", code=baseline)
+                run_app(path, code=baseline)
+            warm, base_warm = [], []
+            for _ in range(args.runs):
+                if baseline is not None:
+                    base_warm.append(run_app(path, code=baseline))
+                warm.append(run_app(path))
             result["sizes"][str(size)] = {"cold": cold, "warm": median_marks(warm), "warm_runs": warm}
+            if base_cold is not None:
+                result["sizes"][str(size)]["baseline"] = {"cold": base_cold, "warm": median_marks(base_warm),
+                                                          "warm_runs": base_warm}
             m = result["sizes"][str(size)]["warm"]
             print(f"{size:,}: cold window {cold['window']['s']:.2f} s results {cold['results']['s']:.2f} s; "
                   f"warm window {m['window']['s']:.2f} s results {m['results']['s']:.2f} s, "

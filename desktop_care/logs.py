@@ -62,9 +62,10 @@ def tail(path: Path | None = None, lines: int = 40) -> list[str]:
 # How long after the process was launched the app reached a point of its start
 # ("window", "results", "server", "synced"), with its resident memory, in the log. With
 # ``DESKTOP_CARE_STARTUP_MARKS=1`` each mark also goes to stderr as
-# ``desktop-care-mark NAME MONOTONIC RSS_KB PEAK_KB`` (``time.monotonic()`` is the
+# ``desktop-care-mark NAME MONOTONIC RSS_KB PEAK_KB CPU_S`` (``time.monotonic()`` is the
 # system's clock, so the process that launched the app can subtract its own reading:
-# bench/startup.py).
+# bench/startup.py; CPU_S is the CPU time the process has used so far, all its threads,
+# which a loaded machine moves far less than the time since launch).
 
 _marks_log = logging.getLogger("desktop_care.start")
 
@@ -113,9 +114,9 @@ def mark(name: str) -> None:
     if name in _seen:
         return
     _seen.add(name)
-    now, rss, peak = time.monotonic(), resident_kb(), peak_kb()
+    now, rss, peak, cpu = time.monotonic(), resident_kb(), peak_kb(), time.process_time()
     since = seconds_since_launch()
     _marks_log.info("%s %s after launch (resident %d MB, peak %d MB)", name,
              f"{since:.2f} s" if since is not None else "?", rss // 1024, peak // 1024)
     if os.environ.get(MARKS_ENV):
-        print(f"desktop-care-mark {name} {now:.4f} {rss} {peak}", file=sys.stderr, flush=True)
+        print(f"desktop-care-mark {name} {now:.4f} {rss} {peak} {cpu:.3f}", file=sys.stderr, flush=True)
