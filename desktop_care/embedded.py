@@ -41,6 +41,7 @@ from pydantic import ValidationError
 
 from . import config
 from .schemas import StaffPublic
+from .seed_progress import SeedProgress, clear_progress, read_progress
 from .sync.api_client import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ class EmbeddedServerError(RuntimeError):
         self.log_path = log_path
 
 
+class SeedingCancelled(EmbeddedServerError):
+    """:meth:`EmbeddedServer.cancel` stopped the first run's seeding: the seeding is one
+    transaction, so the database keeps no demo member, and the next start seeds again."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -116,10 +122,15 @@ class EmbeddedServer:
     startup_timeout: float = 180.0
     port_attempts: int = 3
     log_path: Path = field(default_factory=lambda: config.log_dir() / "embedded-server.log")
+    #: Where the server tells how far the first run's seeding has got.
+    progress_path: Path = field(default_factory=lambda: config.data_dir() / "workstation" / "seed-progress.json")
+    #: Called (on the thread running :meth:`start`) with each new :class:`SeedProgress`.
+    on_progress: Callable[[SeedProgress], None] | None = field(default=None, repr=False)
 
     url: str | None = field(default=None, init=False)
     token: str | None = field(default=None, init=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _cancelled: bool = field(default=False, init=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -134,6 +145,7 @@ class EmbeddedServer:
         if self.running:
             assert self.url is not None
             return self.url
+        self._cancelled = False
         for attempt in range(1, self.port_attempts + 1):
             token = secrets.token_urlsafe(32)
             port = free_port()
@@ -152,6 +164,13 @@ class EmbeddedServer:
             f"The local server could not find a free port after {self.port_attempts} tries.",
             self.log_path,
         )
+
+    def cancel(self) -> None:
+        """Stop a start that is still seeding (blocks until the process has gone):
+        :meth:`start` raises :class:`SeedingCancelled`. The seeding's one transaction is
+        never committed, so nothing of it stays."""
+        self._cancelled = True
+        self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Revoke the bootstrap token, then stop the server (terminate; kill if it
@@ -203,7 +222,10 @@ class EmbeddedServer:
             "--port", str(port),
             "--seed-demo-if-empty", str(self.seed_members),
             "--embedded-by", str(os.getpid()),
+            "--progress-file", str(self.progress_path),
         )
+        config.private_dir(self.progress_path.parent)
+        clear_progress(self.progress_path)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env[BOOTSTRAP_TOKEN_ENV] = token
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -236,10 +258,17 @@ class EmbeddedServer:
     def _wait_until_ready(self, process: subprocess.Popen[bytes], url: str) -> None:
         probe = ApiClient(url, timeouts=config.Timeouts(connect=1.0, read=5.0), retries=0)
         deadline = time.monotonic() + self.startup_timeout
+        reported: SeedProgress | None = None
         try:
             while True:
                 if self._process is not process:
+                    if self._cancelled:
+                        raise SeedingCancelled("Creating the demo data was cancelled.", self.log_path)
                     raise EmbeddedServerError("The local server was stopped while starting.", self.log_path)
+                progress = read_progress(self.progress_path)
+                if progress is not None and progress != reported and self.on_progress is not None:
+                    reported = progress
+                    self.on_progress(progress)
                 code = process.poll()
                 if code is not None:
                     self._process = None
@@ -254,6 +283,7 @@ class EmbeddedServer:
                     )
                 try:
                     probe.health()
+                    clear_progress(self.progress_path)
                     return
                 except ApiError:
                     pass

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, FunctionElement, Index, Select, String, literal, select, tuple_
+from sqlalchemy import ColumnElement, FunctionElement, Index, Select, String, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -97,9 +97,14 @@ def _part(base: Select[Any], key: SortKey, descending: bool, after: tuple[Any, i
         return query.order_by(key.id.desc() if descending else key.id.asc()).limit(n)
     query = base.where(key.expression.is_not(None)) if key.nullable else base
     if after is not None:
-        row = tuple_(key.expression, key.id)
-        bound = tuple_(literal(after[0], key.expression.type), literal(after[1]))
-        query = query.where(row < bound if descending else row > bound)
+        # (value, id) past the bound, written so that the leading ``value <= :v`` (or
+        # ``>=``) seeks the index on both databases (SQLite scans an expression index
+        # for a row-value comparison).
+        value, row_id = literal(after[0], key.expression.type), literal(after[1])
+        if descending:
+            query = query.where(key.expression <= value, or_(key.expression < value, key.id < row_id))
+        else:
+            query = query.where(key.expression >= value, or_(key.expression > value, key.id > row_id))
     order = (key.expression, key.id)
     return query.order_by(*(c.desc() if descending else c.asc() for c in order)).limit(n)
 

@@ -30,6 +30,7 @@ import signal
 import ssl
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 from desktop_care import __version__, config
 from desktop_care.models import Member, UserRole
 
+from ..seed_progress import FINISHING, MEMBERS, SeedProgress, write_progress
 from .accounts import AccountError, create_staff, install_bootstrap_token
 from .app import (
     BOOTSTRAP_TOKEN_ENV,
@@ -118,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_at_least(1), default=1, help="worker processes (default: 1)")
     serve.add_argument(
         "--seed-demo-if-empty", type=_at_least(1), metavar="N", help="add N demo members if there are no members yet"
+    )
+    serve.add_argument(
+        "--progress-file", metavar="FILE",
+        help="while --seed-demo-if-empty seeds, keep how far it got in FILE (JSON: stage, done, total)",
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--tls-cert", metavar="FILE",
@@ -199,6 +205,24 @@ def _engine(args: argparse.Namespace) -> Engine:
 def _print_progress(done: int, total: int) -> None:
     if done == total or done % 100_000 == 0:
         print(f"  {done:,} / {total:,} members", file=sys.stderr, flush=True)
+
+
+#: Batches of the first-run seeding with a progress file: about this many reports.
+_PROGRESS_STEPS = 30
+
+
+def _seed_progress(path: str | None, members: int) -> dict[str, Any]:
+    """``seed_demo``'s progress arguments for ``serve --progress-file``: smaller batches,
+    each reported in the file (one transaction still: a stop leaves no member behind)."""
+    if path is None:
+        return {}
+    target = Path(path)
+
+    def report(done: int, total: int) -> None:
+        write_progress(target, SeedProgress(FINISHING if done >= total else MEMBERS, done, total))
+
+    write_progress(target, SeedProgress(MEMBERS, 0, members))
+    return {"progress": report, "batch_size": max(100, min(10_000, members // _PROGRESS_STEPS))}
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -352,7 +376,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         empty = session.scalar(select(Member.id).limit(1)) is None
     if args.seed_demo_if_empty and empty:
         log.info("the database has no members: adding %d demo members", args.seed_demo_if_empty)
-        report = seed_demo(engine, args.seed_demo_if_empty)
+        report = seed_demo(engine, args.seed_demo_if_empty, **_seed_progress(args.progress_file,
+                                                                              args.seed_demo_if_empty))
         log.info("added %d demo members in %.1f s", report.members, report.seconds)
     engine.dispose()
 

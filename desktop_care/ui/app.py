@@ -23,9 +23,10 @@ from pathlib import Path
 
 from .. import __version__, crash
 from .. import settings as saved_settings
-from ..embedded import EmbeddedServer, remember_staff, remembered_staff
+from ..embedded import EmbeddedServer, SeedingCancelled, remember_staff, remembered_staff
 from ..logs import QUIT_AFTER_ENV, mark
 from ..schemas import StaffPublic
+from ..seed_progress import SeedProgress
 from ..sync.api_client import DEFAULT_RETRIES, ApiClient
 from ..sync.local_store import LocalStore
 from ..sync.syncer import SyncStatus
@@ -72,6 +73,8 @@ class DesktopCare(QObject):
     """
 
     finished = Signal(int)
+    #: The first run's seeding progress, from the worker starting the local server.
+    seed_progress = Signal(object)
 
     def __init__(
         self,
@@ -97,6 +100,7 @@ class DesktopCare(QObject):
         self.main_window: MainWindow | None = None
         self._quitting = False
         message.bridge.sign_in_required.connect(self._session_ended)
+        self.seed_progress.connect(self._show_seeding)
         app.aboutToQuit.connect(self.shutdown)
 
     # ----------------------------------------------------------------- flow
@@ -121,10 +125,12 @@ class DesktopCare(QObject):
             self.startup_window = StartupWindow()
             self.startup_window.retry_requested.connect(self.start_embedded)
             self.startup_window.quit_requested.connect(lambda: self._exit(0))
+            self.startup_window.cancel_requested.connect(self._cancel_seeding)
         self.startup_window.show_starting()
         self.startup_window.show()
         if self.embedded is None:
             self.embedded = self._embedded_factory()
+            self.embedded.on_progress = self.seed_progress.emit  # from the worker: queued to here
         embedded = self.embedded
         Op(self, lambda: _sign_in_locally(embedded)).success(self.open_main).failure(self._startup_failed).run()
 
@@ -346,7 +352,23 @@ class DesktopCare(QObject):
     def _settings_saved(self, settings: saved_settings.Settings) -> None:
         self.settings = settings
 
+    def _show_seeding(self, progress: SeedProgress) -> None:
+        if self.startup_window is not None and self.session is None:
+            self.startup_window.show_seeding(progress)
+
+    def _cancel_seeding(self) -> None:
+        """Cancel on the first run's seeding: stop the local server (off the GUI thread);
+        the start then fails with SeedingCancelled (decision 0037)."""
+        embedded = self.embedded
+        if embedded is not None:
+            Op(self, embedded.cancel).failure(lambda exc: log.warning("cancelling the seeding: %s", exc)).run()
+
     def _startup_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, SeedingCancelled):
+            log.info("the first run's demo seeding was cancelled; it runs again on the next start")
+            if self.startup_window is not None:
+                self.startup_window.show_cancelled()
+            return
         problem = describe(exc)
         log.error("the local server did not start: %s\n%s", problem.text, problem.details)
         if self.options.screenshot is not None:

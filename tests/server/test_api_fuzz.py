@@ -42,7 +42,7 @@ SEMANTIC_RULES = (
     re.compile(r"^is (not a|not a valid|too short to be a|too long to be a) phone number"),  # phonenumbers decides
     re.compile(r"^is not a (UK postcode|ZIP code)"),  # the country's own rules, checked once spaces are tidied
     re.compile(r"^must be 2 to 10 letters or digits$"),  # any other country's postcode, spaces and hyphens aside
-    re.compile(r"^is not a cursor from a previous page$"),  # opaque: only the server makes them
+    re.compile(r"^is not a cursor from a previous page( of this sort)?$"),  # opaque: only the server makes them
     re.compile(r" was already used for a different change$"),  # an op_id is used once, ever
     re.compile(r"^must be a two-letter country code such as"),  # two letters ISO 3166 has assigned
     re.compile(r"^must say why the member is blocked"),  # a reason is required only to block
