@@ -190,16 +190,31 @@ class MemberSearch(Base):
             Index(f"ix_member_search_{name}", name, postgresql_ops={name: "text_pattern_ops"})
             for name in ("member_no", "first_key", "last_key", "email_key")
         ),
-        # Two short words (``n wo``): a first-name range checked against the last name
-        # in the same entry; ix_member_search_sort_name (last_key, first_key) serves
-        # the other way round (decision 0038).
-        Index("ix_member_search_first_last", "first_key", "last_key",
-              postgresql_ops={"first_key": "text_pattern_ops", "last_key": "text_pattern_ops"}),
         TRIGRAM_INDEX,
     )
 
 
 _SYMBOLS_KEPT = _symbols_kept(MemberSearch.__table__.c.text)
+_email_key = MemberSearch.__table__.c.email_key
+#: Indexes of migration 0027 (decision 0038). Two short words (``n wo``): the first and last name
+#: ranges in one entry (ix_member_search_sort_name, (last_key, first_key), serves the
+#: other order). E-mail domains (``@example.org``): the key from its "@" on.
+SEARCH_INDEXES: tuple[Index, ...] = (
+    Index("ix_member_search_first_last", MemberSearch.__table__.c.first_key, MemberSearch.__table__.c.last_key,
+          postgresql_ops={"first_key": "text_pattern_ops", "last_key": "text_pattern_ops"}),
+    Index("ix_member_search_email_domain", func.substr(_email_key, func.instr(_email_key, literal_column("'@'", Text))))
+    .ddl_if(dialect="sqlite"),
+    Index("ix_member_search_email_domain",
+          func.substr(_email_key, func.strpos(_email_key, literal_column("'@'", Text))).label("domain"),
+          postgresql_ops={"domain": "text_pattern_ops"})
+    .ddl_if(dialect="postgresql"),
+)
+#: The same on a workstation's replica made before them (SQLite reflects no expression
+#: index, so ``checkfirst`` cannot tell): built once, not pulled again.
+REPLICA_INDEX_DDL: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS ix_member_search_first_last ON member_search (first_key, last_key)",
+    "CREATE INDEX IF NOT EXISTS ix_member_search_email_domain ON member_search (substr(email_key, instr(email_key, '@')))",
+)
 #: PostgreSQL's trigram index on the text with SYMBOLS kept (migration 0027).
 SYMBOL_TRIGRAM_INDEX = Index(
     "ix_member_search_symbols_trgm", _SYMBOLS_KEPT.label("symbols_kept"),
@@ -391,6 +406,12 @@ class _Dialect(enum.Enum):
         function = func.instr if self is _Dialect.SQLITE else func.strpos
         return function(haystack, needle) > 0
 
+    def email_domain(self) -> ColumnElement[str]:
+        """The e-mail key from its "@" on (the whole key if it has none): the expression
+        of ``ix_member_search_email_domain`` (migration 0027)."""
+        position = func.instr if self is _Dialect.SQLITE else func.strpos
+        return func.substr(_ms.email_key, position(_ms.email_key, literal_column("'@'", Text)))
+
     def starts_with(self, key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
         """A prefix test served by the key's B-tree index."""
         if self is _Dialect.SQLITE:
@@ -412,6 +433,8 @@ def _symbol_windows(token: str) -> list[str]:
     at = [i for i, ch in enumerate(token) if ch in SYMBOLS]
     if not at:
         return []
+    if "@" in token:  # the domain after it repeats in many rows: "n@e", not also "le."
+        at = [token.index("@")]
     starts = (min(max(0, i - 1), max(0, len(token) - MIN_TRIGRAM)) for i in (at[0], at[-1]))
     return list(dict.fromkeys(token[i : i + MIN_TRIGRAM] for i in starts))
 
@@ -463,9 +486,15 @@ class _TextSource(_Source):
     short_tokens: tuple[str, ...]
 
     def _fts_query(self, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
-        match = " AND ".join(_fts_phrase(t) for t in self.long_tokens)
+        # FTS5 reads the posting list of every trigram of a phrase: of an e-mail's domain
+        # (``n@example.``) they hold most rows. Such a token looks up the three
+        # characters around its "@" ("n@e") and is checked in full on the rows found.
+        looked_up = [(_symbol_windows(t)[0] if "@" in t else t) for t in self.long_tokens]
+        checked = [t for t, w in zip(self.long_tokens, looked_up, strict=True) if t != w]
+        match = " AND ".join(_fts_phrase(t) for t in dict.fromkeys(looked_up))
         query = select(_fts.c.rowid.label("member_id")).where(_fts.c.member_fts.op("MATCH")(match))
-        filters = [*(self.dialect.contains(_ms.text, t) for t in self.short_tokens), *(not_(c) for c in excluding)]
+        filters = [*(self.dialect.contains(_ms.text, t) for t in (*checked, *self.short_tokens)),
+                   *(not_(c) for c in excluding)]
         if filters:
             query = query.join(MemberSearch, _ms.member_id == _fts.c.rowid).where(*filters)
         return query
@@ -501,6 +530,9 @@ class _TextSource(_Source):
         if len(self.long_tokens) != 1 or self.short_tokens:
             return []
         (token,) = self.long_tokens
+        if token.startswith("@"):  # an e-mail domain: "@example.org" starts the domain of each
+            return [select(self.dialect.email_domain()).where(self.dialect.starts_with(self.dialect.email_domain(),
+                                                                                      token)).limit(n)]
         return [select(key).where(self.dialect.starts_with(key, token)).limit(n) for key in _PREFIX_KEYS]
 
     def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
@@ -537,12 +569,9 @@ class _NamePrefixSource(_Source):
         return or_(self._pair(a, b), self._pair(b, a))
 
     def _pair(self, first: str, last: str) -> ColumnElement[bool]:
-        """The first name starts with ``first`` and the last name with ``last``: a
-        range on the name with the longer (rarer) prefix, the other checked in the same
-        index entry ((first_key, last_key) or (last_key, first_key): no row is read)."""
-        if len(first) >= len(last):
-            return and_(self.dialect.starts_with(_ms.first_key, first), _starts_with_unindexed(_ms.last_key, last))
-        return and_(self.dialect.starts_with(_ms.last_key, last), _starts_with_unindexed(_ms.first_key, first))
+        """The first name starts with ``first`` and the last name with ``last``: one
+        composite index answers both ((first_key, last_key) or (last_key, first_key))."""
+        return and_(self.dialect.starts_with(_ms.first_key, first), self.dialect.starts_with(_ms.last_key, last))
 
     def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         return select(_ms.member_id).where(self._matches(), *self._filters(), *(not_(c) for c in excluding)).limit(n)
@@ -739,6 +768,8 @@ def _load(session: Session, ids: list[int]) -> list[Member]:
 
 __all__ = [
     "MAX_LIMIT",
+    "REPLICA_INDEX_DDL",
+    "SEARCH_INDEXES",
     "SQLITE_FTS_DDL",
     "TOTAL_CAP",
     "TRIGRAM_INDEX",
