@@ -428,13 +428,16 @@ def _fts_phrase(token: str) -> str:
 
 
 def _symbol_windows(token: str) -> list[str]:
-    """The three characters around the token's first and last symbol (see SYMBOLS),
-    or nothing when it has none."""
+    """What of the token to look up in a trigram index: the three characters around its
+    first and last symbol (see SYMBOLS), or around its "@"; nothing when it has none."""
     at = [i for i, ch in enumerate(token) if ch in SYMBOLS]
     if not at:
         return []
-    if "@" in token:  # the domain after it repeats in many rows: "n@e", not also "le."
-        at = [token.index("@")]
+    if "@" in token:
+        # The domain after it repeats in many rows, the local part before it rarely: up
+        # to four characters before it and one after ("ryn@e", "n@e"), not also "le.".
+        i = token.index("@")
+        return [token[max(0, i - 4) : i + 2]]
     starts = (min(max(0, i - 1), max(0, len(token) - MIN_TRIGRAM)) for i in (at[0], at[-1]))
     return list(dict.fromkeys(token[i : i + MIN_TRIGRAM] for i in starts))
 
@@ -486,15 +489,9 @@ class _TextSource(_Source):
     short_tokens: tuple[str, ...]
 
     def _fts_query(self, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
-        # FTS5 reads the posting list of every trigram of a phrase: of an e-mail's domain
-        # (``n@example.``) they hold most rows. Such a token looks up the three
-        # characters around its "@" ("n@e") and is checked in full on the rows found.
-        looked_up = [(_symbol_windows(t)[0] if "@" in t else t) for t in self.long_tokens]
-        checked = [t for t, w in zip(self.long_tokens, looked_up, strict=True) if t != w]
-        match = " AND ".join(_fts_phrase(t) for t in dict.fromkeys(looked_up))
+        match = " AND ".join(_fts_phrase(t) for t in self.long_tokens)
         query = select(_fts.c.rowid.label("member_id")).where(_fts.c.member_fts.op("MATCH")(match))
-        filters = [*(self.dialect.contains(_ms.text, t) for t in (*checked, *self.short_tokens)),
-                   *(not_(c) for c in excluding)]
+        filters = [*(self.dialect.contains(_ms.text, t) for t in self.short_tokens), *(not_(c) for c in excluding)]
         if filters:
             query = query.join(MemberSearch, _ms.member_id == _fts.c.rowid).where(*filters)
         return query
@@ -505,8 +502,8 @@ class _TextSource(_Source):
         # pg_trgm intersects the posting lists of every trigram of a pattern, and a long
         # token often ends in very common ones (an email domain): look up its first
         # _TRIGRAM_WINDOW characters in the index, then check the whole token on the rows.
-        # A token with symbols looks up the three characters around its first and last
-        # symbol in the index that keeps them (see SYMBOLS): "n@e", "e.o".
+        # A token with symbols looks up the characters around its first and last symbol,
+        # or its "@", in the index that keeps them (see SYMBOLS): "a_b", "e.o", "ryn@e".
         looked_up: list[ColumnElement[bool]] = []
         checked = list(self.short_tokens)
         for token in self.long_tokens:
