@@ -190,16 +190,27 @@ class MemberSearch(Base):
             Index(f"ix_member_search_{name}", name, postgresql_ops={name: "text_pattern_ops"})
             for name in ("member_no", "first_key", "last_key", "email_key")
         ),
-        # Two short words (``n wo``): a first-name range checked against the last name
-        # in the same entry; ix_member_search_sort_name (last_key, first_key) serves
-        # the other way round (decision 0038).
-        Index("ix_member_search_first_last", "first_key", "last_key",
-              postgresql_ops={"first_key": "text_pattern_ops", "last_key": "text_pattern_ops"}),
         TRIGRAM_INDEX,
     )
 
 
 _SYMBOLS_KEPT = _symbols_kept(MemberSearch.__table__.c.text)
+_email_key = MemberSearch.__table__.c.email_key
+#: Indexes of migration 0027 (decision 0038). Two short words (``n wo``): the first and last name
+#: ranges in one entry (ix_member_search_sort_name, (last_key, first_key), serves the
+#: other order). E-mail domains (``@example.org``) on SQLite: the key from its "@" on.
+SEARCH_INDEXES: tuple[Index, ...] = (
+    Index("ix_member_search_first_last", MemberSearch.__table__.c.first_key, MemberSearch.__table__.c.last_key,
+          postgresql_ops={"first_key": "text_pattern_ops", "last_key": "text_pattern_ops"}),
+    Index("ix_member_search_email_domain", func.substr(_email_key, func.instr(_email_key, literal_column("'@'", Text))))
+    .ddl_if(dialect="sqlite"),
+)
+#: The same on a workstation's replica made before them (SQLite reflects no expression
+#: index, so ``checkfirst`` cannot tell): built once, not pulled again.
+REPLICA_INDEX_DDL: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS ix_member_search_first_last ON member_search (first_key, last_key)",
+    "CREATE INDEX IF NOT EXISTS ix_member_search_email_domain ON member_search (substr(email_key, instr(email_key, '@')))",
+)
 #: PostgreSQL's trigram index on the text with SYMBOLS kept (migration 0027).
 SYMBOL_TRIGRAM_INDEX = Index(
     "ix_member_search_symbols_trgm", _SYMBOLS_KEPT.label("symbols_kept"),
@@ -416,6 +427,11 @@ class _Dialect(enum.Enum):
         function = func.instr if self is _Dialect.SQLITE else func.strpos
         return function(haystack, needle) > 0
 
+    def email_domain(self) -> ColumnElement[str]:
+        """The e-mail key from its "@" on (the whole key if it has none): the expression
+        of SQLite's ``ix_member_search_email_domain`` (migration 0027)."""
+        return func.substr(_ms.email_key, func.instr(_ms.email_key, literal_column("'@'", Text)))
+
     def starts_with(self, key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
         """A prefix test served by the key's B-tree index."""
         if self is _Dialect.SQLITE:
@@ -432,11 +448,16 @@ def _fts_phrase(token: str) -> str:
 
 
 def _symbol_windows(token: str) -> list[str]:
-    """The three characters around the token's first and last symbol (see SYMBOLS),
-    or nothing when it has none."""
+    """What of the token to look up in a trigram index: the three characters around its
+    first and last symbol (see SYMBOLS), or around its "@"; nothing when it has none."""
     at = [i for i, ch in enumerate(token) if ch in SYMBOLS]
     if not at:
         return []
+    if "@" in token:
+        # The domain after it repeats in many rows, the local part before it rarely: up
+        # to four characters before it and one after ("ryn@e", "n@e"), not also "le.".
+        i = token.index("@")
+        return [token[max(0, i - 4) : max(i + 2, MIN_TRIGRAM)]]
     starts = (min(max(0, i - 1), max(0, len(token) - MIN_TRIGRAM)) for i in (at[0], at[-1]))
     return list(dict.fromkeys(token[i : i + MIN_TRIGRAM] for i in starts))
 
@@ -501,8 +522,8 @@ class _TextSource(_Source):
         # pg_trgm intersects the posting lists of every trigram of a pattern, and a long
         # token often ends in very common ones (an email domain): look up its first
         # _TRIGRAM_WINDOW characters in the index, then check the whole token on the rows.
-        # A token with symbols looks up the three characters around its first and last
-        # symbol in the index that keeps them (see SYMBOLS): "n@e", "e.o".
+        # A token with symbols looks up the characters around its first and last symbol,
+        # or its "@", in the index that keeps them (see SYMBOLS): "a_b", "e.o", "ryn@e".
         looked_up: list[ColumnElement[bool]] = []
         checked = list(self.short_tokens)
         for token in self.long_tokens:
@@ -526,6 +547,12 @@ class _TextSource(_Source):
         if len(self.long_tokens) != 1 or self.short_tokens:
             return []
         (token,) = self.long_tokens
+        # An e-mail domain on SQLite: "@example.org" starts the domain of each. (PostgreSQL
+        # cannot answer an expression index from the index alone and plans a scan of the
+        # table for it, 8 s for a domain nobody has: there the symbol index serves.)
+        if token.startswith("@") and self.dialect is _Dialect.SQLITE:
+            return [select(self.dialect.email_domain()).where(self.dialect.starts_with(self.dialect.email_domain(),
+                                                                                      token)).limit(n)]
         return [select(key).where(self.dialect.starts_with(key, token)).limit(n) for key in _PREFIX_KEYS]
 
     def walk(self, after: int, exclude: int | None, n: int) -> Select[Any]:
@@ -562,12 +589,9 @@ class _NamePrefixSource(_Source):
         return or_(self._pair(a, b), self._pair(b, a))
 
     def _pair(self, first: str, last: str) -> ColumnElement[bool]:
-        """The first name starts with ``first`` and the last name with ``last``: a
-        range on the name with the longer (rarer) prefix, the other checked in the same
-        index entry ((first_key, last_key) or (last_key, first_key): no row is read)."""
-        if len(first) >= len(last):
-            return and_(self.dialect.starts_with(_ms.first_key, first), _starts_with_unindexed(_ms.last_key, last))
-        return and_(self.dialect.starts_with(_ms.last_key, last), _starts_with_unindexed(_ms.first_key, first))
+        """The first name starts with ``first`` and the last name with ``last``: one
+        composite index answers both ((first_key, last_key) or (last_key, first_key))."""
+        return and_(self.dialect.starts_with(_ms.first_key, first), self.dialect.starts_with(_ms.last_key, last))
 
     def sample(self, n: int, excluding: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         return select(_ms.member_id).where(self._matches(), *self._filters(), *(not_(c) for c in excluding)).limit(n)
@@ -764,6 +788,8 @@ def _load(session: Session, ids: list[int]) -> list[Member]:
 
 __all__ = [
     "MAX_LIMIT",
+    "REPLICA_INDEX_DDL",
+    "SEARCH_INDEXES",
     "SQLITE_FTS_DDL",
     "TOTAL_CAP",
     "TRIGRAM_INDEX",

@@ -61,7 +61,7 @@ from .. import config
 from ..commands import AddMember, Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberSort, MemberStatus
 from ..models.duplicates import likely_duplicates
-from ..models.search import SQLITE_FTS_DDL, normalize, search_members
+from ..models.search import REPLICA_INDEX_DDL, SQLITE_FTS_DDL, normalize, search_members
 from ..models.search_sort import SORT_INDEXES
 from ..schemas import (
     CompactFeedPage,
@@ -249,6 +249,8 @@ class LocalStore:
             add_missing_columns(conn, _outbox)
             if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
                 _rebuild_replica(conn)
+            for ddl in REPLICA_INDEX_DDL:  # a replica made before them: built once
+                conn.exec_driver_sql(ddl)
             for index in SORT_INDEXES:  # a replica made before sorting: built once, not pulled again
                 index.create(conn, checkfirst=True)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))

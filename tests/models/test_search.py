@@ -238,6 +238,15 @@ def test_symbols_in_a_term_match_literally(session: Session, query: str, expecte
     assert (page.total, page.total_exact) == (len(expected), True)
 
 
+def test_an_email_domain_is_counted_exactly_up_to_the_cap(session: Session) -> None:
+    made = [make_member(session, "Domain", f"Member{i}", email=f"m{i}@domain-count.example").id for i in range(6)]
+    make_member(session, "Other", "Domain", email="m@other-count.example")
+    for cap, expected in ((10, (6, True)), (6, (6, True)), (5, (5, False))):
+        page = search_members(session, "@domain-count.", 4, total_cap=cap)
+        assert (page.total, page.total_exact) == expected, cap
+        assert every_page(session, "@domain-count.", 4, total_cap=cap) == made, cap
+
+
 def test_merged_members_are_not_found(session: Session) -> None:
     kept = make_member(session, "Merged", "Keeper", member_no="7781001")
     gone = make_member(session, "Merged", "Keeperduplicate", member_no="7781002")

@@ -163,7 +163,8 @@ def test_openapi_has_stable_operation_ids(server: LiveServer) -> None:
         op["operationId"] for path in document["paths"].values() for op in path.values() if "operationId" in op
     }
     assert operations == {
-        "getHealth", "login", "getMe", "logout", "searchMembers", "getMember", "getChanges", "runCommands",
+        "getHealth", "login", "resumeSignIn", "getMe", "logout", "searchMembers", "getMember", "getChanges",
+        "getCompactChanges", "runCommands",
             "runCommand", "getMemberPoints", "getMemberHistory", "getMemberTimeline", "listUsers", "getMergePlan", "getMerges",
             "resetPassword", "inviteUser", "resendInvitation", "cancelInvitation", "getMemberMail", "inviteStaff",
             "actOnBehalf", "getOnBehalf", "endOnBehalf", "getOnBehalfSettings", "setOnBehalfSettings",

@@ -46,18 +46,22 @@ def test_the_replica_sorts_like_the_server_and_reads_its_cursors(server: LiveSer
         ws.close()
 
 
+#: The search's indexes of migration 0027 (decision 0038).
+NEW_SEARCH_INDEXES = ("ix_member_search_first_last", "ix_member_search_email_domain")
+
+
 def test_a_replica_made_before_sorting_gains_the_sort_indexes_without_a_new_pull(tmp_path) -> None:
     path = tmp_path / "old.sqlite3"
     LocalStore(path).close()
     with sqlite3.connect(path) as old:
-        for index in SORT_INDEXES:
-            old.execute(f"DROP INDEX {index.name}")
+        for name in (*(index.name for index in SORT_INDEXES), *NEW_SEARCH_INDEXES):
+            old.execute(f"DROP INDEX {name}")
         old.execute("UPDATE sync_state SET value = '42' WHERE key = 'cursor'")  # as after a pull
     store = LocalStore(path)
     store.close()
     with sqlite3.connect(path) as reopened:
         names = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {index.name for index in SORT_INDEXES} <= names
+        assert {index.name for index in SORT_INDEXES} | set(NEW_SEARCH_INDEXES) <= names
         plan = " ".join(str(r) for r in reopened.execute(
             "EXPLAIN QUERY PLAN SELECT id FROM member ORDER BY account_balance_cents DESC, id DESC LIMIT 51"))
         assert "ix_member_sort_balance" in plan and "TEMP B-TREE" not in plan

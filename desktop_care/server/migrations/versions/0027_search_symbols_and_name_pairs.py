@@ -2,7 +2,8 @@
 queries of two short words (``n wo``: a first-name range checked against the last name
 in the same index entry), and on PostgreSQL a second trigram index over the search text
 with the characters pg_trgm drops (``@ . _ - + ' %``) made letters, so that ``a_b`` and
-``n@example.`` look up trigrams that hold their symbols.
+``n@example.`` look up trigrams that hold their symbols; on SQLite an index on the e-mail
+domain (the key from its "@" on), which counts ``@example.org`` without reading rows.
 
 Revision ID: 0027
 Revises: 0026
@@ -33,9 +34,12 @@ def upgrade() -> None:
         op.execute(f"CREATE INDEX ix_member_search_symbols_trgm ON member_search USING gin ({_SYMBOLS_KEPT} gin_trgm_ops)")
     else:
         op.execute("CREATE INDEX ix_member_search_first_last ON member_search (first_key, last_key)")
+        op.execute("CREATE INDEX ix_member_search_email_domain ON member_search (substr(email_key, instr(email_key, '@')))")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_member_search_symbols_trgm")
+    else:
+        op.execute("DROP INDEX ix_member_search_email_domain")
     op.execute("DROP INDEX ix_member_search_first_last")
