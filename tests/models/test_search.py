@@ -436,7 +436,7 @@ def test_short_queries_use_the_prefix_indexes(session: Session) -> None:
             assert any(index in plan for index in indexes), (key, plan)
 
 
-@pytest.mark.parametrize("backend", ["postgres"])  # SQLite's FTS5 trigram table keeps every character
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite's FTS5 trigram table keeps every character
 def test_terms_with_symbols_use_the_index_that_keeps_them_on_postgresql(session: Session) -> None:
     from desktop_care.models.search import _Dialect, _TextSource
 
