@@ -202,6 +202,19 @@ def remember_sign_in(session: Session, user_id: int, *, now: dt.datetime | None 
     return IssuedRemembered(row, token)
 
 
+def end_remembered(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
+    """Revoke every remembered sign-in of the user that still works; returns how many."""
+    now = now or utcnow()
+    result = session.execute(
+        update(RememberedSignIn)
+        .where(RememberedSignIn.user_id == user_id, RememberedSignIn.revoked_at.is_(None),
+               RememberedSignIn.expires_at > now)
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def find_remembered(session: Session, token: str) -> RememberedSignIn | None:
     """The remembered sign-in of ``token``, usable or not (None if unknown)."""
     if not token or len(token) > 200:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
-from .tokens import end_portal_sessions
+from .tokens import end_portal_sessions, end_remembered
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -164,14 +164,22 @@ def clear_sign_in_throttle(session: Session, username: str) -> SignInThrottle | 
     return row
 
 
-def end_sessions(session: Session, user_id: int, *, now: dt.datetime | None = None) -> int:
-    """End every session of a user at once (Revoke, Disable): their staff tokens and
-    their member-portal sessions, so that enabling the account later brings none of
-    them back. Returns how many were ended; the caller commits."""
+def end_sessions(
+    session: Session, user_id: int, *, keep_portal_session_id: int | None = None, now: dt.datetime | None = None
+) -> int:
+    """End every session of a user at once (Revoke, Disable, a new password): their
+    staff tokens, their workstations' remembered sign-ins and their member-portal
+    sessions (all but ``keep_portal_session_id``, the one changing its password), so
+    that enabling the account later brings none of them back. Returns how many were
+    ended; the caller commits."""
     now = now or utcnow()
     result = session.execute(
         update(StaffToken)
         .where(StaffToken.user_id == user_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
         .values(revoked_at=now)
     )
-    return int(getattr(result, "rowcount", 0) or 0) + end_portal_sessions(session, user_id, now=now)
+    return (
+        int(getattr(result, "rowcount", 0) or 0)
+        + end_remembered(session, user_id, now=now)
+        + end_portal_sessions(session, user_id, keep_id=keep_portal_session_id, now=now)
+    )

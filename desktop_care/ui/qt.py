@@ -41,6 +41,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QPalette,
+    QShowEvent,
 )
 from PySide6.QtNetwork import QSslCertificate, QSslConfiguration
 from PySide6.QtWidgets import (
@@ -163,6 +164,7 @@ __all__ = [
     "QRect",
     "QRunnable",
     "QScrollArea",
+    "QShowEvent",
     "QSize",
     "QSocketNotifier",
     "QSplitter",

@@ -30,6 +30,8 @@ from .qt import (
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QShowEvent,
+    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -96,6 +98,7 @@ class SettingsDialog(QDialog):
                                     "Leave it empty to use the local server on this computer. "
                                     "A change applies at the next sign-in."), "dialogIntro")
         servers_note.setWordWrap(True)
+        servers_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.ca_file = FieldBox("caFile", QLineEdit(str(current.ca_file or "")))
         self.ca_file.edit.setPlaceholderText("Only if your organisation runs its own certificate authority")
         self.ca_file.edit.setAccessibleName("Certificate authority file")
@@ -110,6 +113,7 @@ class SettingsDialog(QDialog):
         insecure_note = named(QLabel("Only on a network you trust: over plain http:// passwords and member "
                                      "data travel unencrypted."), "dialogIntro")
         insecure_note.setWordWrap(True)
+        insecure_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         server_form = QFormLayout(server_box)
         server_form.addRow("Addresses:", self.servers)
         server_form.addRow("", servers_note)
@@ -159,6 +163,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(sign_in_box)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        grow_to_fit(self)
 
     def chosen_theme(self) -> Theme:
         return next(theme for theme, button in self.theme_buttons.items() if button.isChecked())

@@ -128,7 +128,10 @@ def grow_to_fit(widget: QWidget) -> None:
     layout = widget.layout()
     if layout is not None:
         layout.activate()
-    height = max(widget.height(), widget.sizeHint().height())
+    # Wrapped text needs the height for the width it has, not for the width its size
+    # hint assumed (a form's wrapped note is otherwise cut off at the bottom).
+    needed = widget.heightForWidth(widget.width()) if widget.hasHeightForWidth() else -1
+    height = max(widget.height(), widget.sizeHint().height(), needed)
     if height > widget.height():
         widget.resize(widget.width(), height)
 

@@ -112,6 +112,29 @@ def test_disable_then_enable(server: LiveServer, make_staff: Callable[..., Staff
     assert already["reason"] == "this account is already enabled and not locked"
 
 
+def test_disabling_staff_ends_their_remembered_sign_ins_for_good(
+    server: LiveServer, make_staff: Callable[..., Staff], db: Session
+) -> None:
+    admin = token_of(server, make_staff(UserRole.SOCIETY_ADMIN))
+    agent = make_staff()
+    signed_in = requests.post(f"{server.api}/auth/login", timeout=10,
+                              json={"username": agent.username, "password": agent.password, "remember": True})
+    assert signed_in.status_code == 200, signed_in.text
+    remembered = {"remember_token": signed_in.json()["remember_token"]}
+    assert requests.post(f"{server.api}/auth/resume", json=remembered, timeout=10).status_code == 200
+
+    assert run(server, admin, DisableUser(user_id=agent.id)).json()["status"] == "applied"
+    assert run(server, admin, EnableUser(user_id=agent.id)).json()["status"] == "applied"
+    # Enabled again, the agent signs in with their password; the workstation that was
+    # remembered before the Disable is not signed in by itself.
+    resumed = requests.post(f"{server.api}/auth/resume", json=remembered, timeout=10)
+    assert resumed.status_code == 401, resumed.text
+    assert login(server, agent.username, agent.password).status_code == 200
+    audit = db.scalars(select(AuditEvent).where(AuditEvent.action == "user.disable",
+                                                AuditEvent.entity_id == str(agent.id))).one()
+    assert audit.details["sessions_ended"] == 3  # the two staff tokens and the remembered sign-in
+
+
 def test_unlock_and_enable_clear_a_throttle_and_are_audited(
     server: LiveServer, make_staff: Callable[..., Staff], db: Session
 ) -> None:

@@ -16,7 +16,7 @@ from desktop_care import settings as store
 from desktop_care.settings import Settings, Theme
 from desktop_care.ui.app import DesktopCare, Options
 from desktop_care.ui.main_window import MainWindow
-from desktop_care.ui.qt import QApplication, QPalette, Qt
+from desktop_care.ui.qt import QApplication, QLabel, QPalette, Qt
 from desktop_care.ui.resources import apply_look, current_look
 from desktop_care.ui.session import StaffSession
 from desktop_care.ui.settings_dialog import SettingsDialog
@@ -127,6 +127,20 @@ def test_the_ca_file_must_hold_a_certificate(qtbot, tmp_path: Path) -> None:
         dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
     assert store.load().ca_file == good.resolve()
     assert config.transport().ca_file == good.resolve()
+
+
+@pytest.mark.parametrize("text_size", [100, 130])
+def test_every_note_of_the_dialog_is_shown_whole(qtbot, qapp, text_size: int) -> None:
+    apply_look(qapp, Theme.LIGHT, text_size)
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    notes = [label for label in dialog.findChildren(QLabel) if label.wordWrap() and label.text()]
+    assert len(notes) == 2
+    for note in notes:
+        # The last line of a wrapped note is not cut off at the bottom.
+        assert note.height() >= note.heightForWidth(note.width()), note.text()
 
 
 def test_follow_the_system_takes_the_platforms_scheme(qapp) -> None:

@@ -18,6 +18,7 @@ from desktop_care.models import (
     User,
     UserCredential,
     UserState,
+    end_sessions,
     queue_mail,
     record,
     utcnow,
@@ -26,7 +27,6 @@ from desktop_care.models.fraud import Attempt
 from desktop_care.models.tokens import (
     TokenPurpose,
     UserToken,
-    end_portal_sessions,
     find_link,
 )
 
@@ -271,7 +271,7 @@ def reset(
         session.rollback()
         return _link_invalid(request, TokenPurpose.PASSWORD_RESET)
     _set_password(session, user, password)
-    ended = end_portal_sessions(session, user.id)
+    ended = end_sessions(session, user.id)
     member = session.get(Member, user.member_id) if user.member_id is not None else None
     record(session, actor_user_id=user.id, actor_name=user.username, action="portal.password_reset",
            entity_type="member" if member else "user", entity_id=member.id if member else user.id,

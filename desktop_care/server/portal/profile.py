@@ -20,12 +20,12 @@ from desktop_care.commands import Status, UpdateContact
 from desktop_care.models import (
     EmailCategory,
     UserCredential,
+    end_sessions,
     queue_mail,
     record,
     utcnow,
 )
 from desktop_care.models.contact import InvalidContact, display_phone, normalize_phone
-from desktop_care.models.tokens import end_portal_sessions
 
 from .. import on_behalf
 from ..deps import ClientAddress, SessionDep, Sessions
@@ -205,7 +205,7 @@ def change_password(
         return _password_page(request, current, 400, errors=errors, refused=False)
     assert credential is not None
     credential.password_hash, credential.changed_at = hash_password(password), utcnow()
-    ended = end_portal_sessions(session, user.id, keep_id=current.portal_session.id)
+    ended = end_sessions(session, user.id, keep_portal_session_id=current.portal_session.id)
     record(session, actor_user_id=user.id, actor_name=user.username, action="portal.password_changed",
            entity_type="member", entity_id=current.member.id, client_address=client,
            details={"user_id": user.id, "username": user.username, "sessions_ended": ended})
