@@ -65,7 +65,8 @@ def test_users_sorted_by_header_clicks_kept_on_filtering_and_scrolling(
     click_header(qtbot, view.table, "Name")
     qtbot.waitUntil(lambda: not view.model.loading and view.model.filter.sort == "name")
     assert indicator(view) == ("Name", Qt.SortOrder.AscendingOrder)
-    assert shown() == ["Alice", "bob"]  # the first page; case does not matter
+    # The first page (the view may already be fetching the next one); case does not matter.
+    assert shown()[:2] == ["Alice", "bob"]
     every_row(qtbot, view)
     assert shown() == ["Alice", "bob", "carol", "Dave", "erin"]
     shot(window, "users-sorted-by-name")
