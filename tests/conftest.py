@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import os
 
+from desktop_care.hashing import FAST_HASHES_ENV
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 # No test (nor an app it starts) touches the keyring of the person running the tests:
 # "no keyring" unless a test sets its own backend (keyring.set_keyring).
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+# argon2id with test-only parameters in this process and every server and app it starts
+# (desktop_care/hashing.py): the standard ones cost ~0.16 s of CPU per sign-in.
+os.environ[FAST_HASHES_ENV] = "1"
 
 import pytest
 

@@ -1,7 +1,7 @@
 """Passwords, staff bearer tokens, and sign-in with its throttle.
 
-Passwords are hashed with argon2id (argon2-cffi's defaults, re-hashed on sign-in when
-those change). Tokens are opaque: ``secrets.token_urlsafe(32)`` is given to the client
+Passwords are hashed with argon2id (argon2-cffi's defaults, :mod:`desktop_care.hashing`;
+re-hashed on sign-in when those change). Tokens are opaque: ``secrets.token_urlsafe(32)`` is given to the client
 once and only its SHA-256 digest is stored, with an expiry. Sign-in takes the same time
 whether or not the username exists (unknown users are checked against a dummy hash).
 
@@ -24,13 +24,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from desktop_care.hashing import password_hasher
 from desktop_care.models import (
     MAX_FAILED_LOGINS,
     SignInThrottle,
@@ -66,22 +66,19 @@ _STATE_REFUSALS = {
     UserState.INVITED: "this account is not activated yet; accept the invitation first",
 }
 
-_hasher = PasswordHasher()
-
-
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return password_hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return password_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return password_hasher().check_needs_rehash(password_hash)
 
 
 @functools.cache

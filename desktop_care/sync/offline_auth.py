@@ -32,11 +32,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
 from .. import config
+from ..hashing import password_hasher
 from ..schemas import StaffPublic
 from .api_client import normalize_server_url
 from .local_models import OfflineCredential
@@ -120,7 +120,7 @@ class OfflineCredentials:
         self.path = path or config.data_dir() / "workstation" / "offline_credentials.sqlite3"
         self.engine = open_sqlite(self.path)
         self._writer = self.engine.execution_options(sqlite_immediate=True)
-        self._hasher = PasswordHasher()
+        self._hasher = password_hasher()
         with self._writer.begin() as conn:
             OfflineCredential.metadata.create_all(conn, tables=[_table])
             add_missing_columns(conn, _table)
