@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from desktop_care.models.courses import Certificate
 
 
@@ -17,6 +15,8 @@ def certificate_pdf(certificate: Certificate, *, name: str, organisation: str, v
     registration = certificate.registration
     course_session = registration.session
     course = course_session.course
+    from fpdf import FPDF  # on first use: fpdf2 costs half a second of every server's start
+
     pdf = FPDF(orientation="L", format="A4")
     pdf.set_title(_latin1(f"Certificate {certificate.code}"))
     pdf.set_author(_latin1(organisation))

@@ -53,7 +53,6 @@ from .app import (
     mail_settings,
 )
 from .db import DatabaseUrlError, make_engine, upgrade
-from .demo import seed_demo
 from .lifeline import follow_parent
 from .mail import SmtpUrlError
 from .mail.sender import SMTP_PASSWORD_ENV
@@ -285,6 +284,8 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         raise UsageError("--password-stdin: only with --staff-password")
     engine = _engine(args)
     upgrade(engine)
+    from .demo import seed_demo  # Faker and the seeder, only when seeding
+
     report = seed_demo(engine, args.members, seed=args.seed, staff_password=staff_password, progress=_print_progress)
     staff = f"; staff: {', '.join(report.staff)}" if report.staff else ""
     print(
@@ -376,6 +377,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         empty = session.scalar(select(Member.id).limit(1)) is None
     if args.seed_demo_if_empty and empty:
         log.info("the database has no members: adding %d demo members", args.seed_demo_if_empty)
+        from .demo import seed_demo  # Faker and the seeder, only when seeding
+
         report = seed_demo(engine, args.seed_demo_if_empty, **_seed_progress(args.progress_file,
                                                                               args.seed_demo_if_empty))
         log.info("added %d demo members in %.1f s", report.members, report.seconds)
