@@ -162,13 +162,21 @@ def _reserve_attempt(session: Session, username: str, now: dt.datetime) -> None:
     after the other, and the lock is gone before the slow password check.
     """
     session.commit()
-    _insert_ignoring_conflict(session, username, now)
-    row = session.scalars(
-        select(SignInThrottle)
-        .where(SignInThrottle.username == username)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    row = None
+    # A parallel successful sign-in may delete the row between our insert and our lock
+    # (PostgreSQL, READ COMMITTED): then insert it again.
+    for _ in range(5):
+        _insert_ignoring_conflict(session, username, now)
+        row = session.scalars(
+            select(SignInThrottle)
+            .where(SignInThrottle.username == username)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if row is not None:
+            break
+    if row is None:
+        raise RuntimeError(f"the sign-in throttle row of {username!r} kept disappearing")
     if row.blocked_until is not None and row.blocked_until > now:
         until = row.blocked_until
         session.commit()
