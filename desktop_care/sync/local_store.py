@@ -249,10 +249,11 @@ class LocalStore:
             add_missing_columns(conn, _outbox)
             if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
                 _rebuild_replica(conn)
-            for ddl in REPLICA_INDEX_DDL:  # a replica made before them: built once
-                conn.exec_driver_sql(ddl)
-            for index in SORT_INDEXES:  # a replica made before sorting: built once, not pulled again
-                index.create(conn, checkfirst=True)
+            if not _index_build_owed(conn):  # else the first sync's last page builds them
+                for ddl in REPLICA_INDEX_DDL:  # a replica made before them: built once
+                    conn.exec_driver_sql(ddl)
+                for index in SORT_INDEXES:  # a replica made before sorting: built once, not pulled again
+                    index.create(conn, checkfirst=True)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -707,22 +708,50 @@ def _rebuild_replica(conn: Connection) -> None:
     Member.metadata.create_all(conn, tables=_ENTITY_TABLES)
     for ddl in SQLITE_FTS_DDL:
         conn.exec_driver_sql(ddl)
+    # Made afresh, indexes and triggers with them: nothing an interrupted first sync owed.
+    conn.execute(delete(_state).where(_state.c.key.in_((_SEARCH_INDEX_OWED, _INDEXES_OWED))))
     _forget_directory(conn)
     _set_state(conn, "replica_schema", REPLICA_SCHEMA)
 
 
-# ---------------------------------------------------------------------- the search index during a first sync
+# ---------------------------------------------------------------------- the indexes during a first sync
 #
 # The FTS5 trigram index (``member_fts``) is kept in step with ``member_search`` by
-# triggers, row by row: on a first sync that is most of the time spent (bench/sync.py:
-# feeding it row by row costs about three times building it once from the rows). So the
-# first page of a first sync drops the triggers, the pages load ``member_search`` alone,
-# and the last page builds the index from the rows in its transaction and puts the
-# triggers back. The state key says a build is owed: a sync killed between pages
-# resumes with the triggers still off and builds the index when it ends. Until then a
-# search finds the pulled members by member ID, not yet by name or e-mail.
+# triggers, row by row, and the replica's secondary indexes (sorting, name and e-mail
+# keys) take each row as it comes: on a first sync that is most of the time spent. The
+# rows arrive in member order and their keys in no order, so every page writes into
+# every part of every index, and once the indexes outgrow the page cache each page costs
+# more than the last (bench/sync.py: 200,000 members load in 10 s without them, 44 s
+# with them; decision 0043). So the first page of a first sync drops the FTS triggers
+# and those indexes, the pages load the rows alone, and the last page builds the indexes
+# (a sort each) and the FTS index from the rows in its transaction and puts the triggers
+# back. The state keys say a build is owed and which indexes: a sync killed between
+# pages resumes without them and builds them when it ends. Until then a search finds
+# the pulled members by member ID (its index is kept, as is the address rows' member
+# index that each page's replacement of rows uses), not yet by name or e-mail, and a
+# sorted list reads the table instead of an index.
 
 _SEARCH_INDEX_OWED = "search_index_owed"
+_INDEXES_OWED = "indexes_owed"
+#: Kept through a first sync: what the pages themselves and an ID search look rows up by.
+_KEPT_DURING_FIRST_SYNC = frozenset({"ix_member_search_member_no", "ix_address_member_id"})
+_DEFERRED_TABLES = frozenset({"member", "member_search", "address"})
+#: The replica's indexes with their SQL (a constraint's own index has none), for
+#: :func:`deferred_indexes`.
+INDEXES_SQL = "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+
+
+def deferred_indexes(indexes: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
+    """Of the (name, table, SQL) rows of :data:`INDEXES_SQL`, the (name, SQL) of those a
+    first sync builds at its end: plain indexes of the directory's tables (a UNIQUE one
+    checks what is written) but the ones it looks rows up by."""
+    return [(name, sql) for name, table, sql in indexes
+            if table in _DEFERRED_TABLES and name not in _KEPT_DURING_FIRST_SYNC
+            and not sql.upper().startswith("CREATE UNIQUE")]
+
+
+def _index_build_owed(conn: Connection) -> bool:
+    return conn.scalar(select(_state.c.value).where(_state.c.key == _SEARCH_INDEX_OWED)) is not None
 
 
 def _defer_search_index(conn: Connection) -> None:
@@ -730,18 +759,27 @@ def _defer_search_index(conn: Connection) -> None:
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'member_search'").scalars().all()
     for name in triggers:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    deferred = deferred_indexes(conn.exec_driver_sql(INDEXES_SQL).all())
+    for name, _ in deferred:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    _set_state(conn, _INDEXES_OWED, json.dumps(deferred))
     _set_state(conn, _SEARCH_INDEX_OWED, "1")
 
 
 def _build_deferred_search_index(conn: Connection) -> None:
-    """Build the index from ``member_search`` and restore its triggers, if a first sync
-    deferred them (else nothing)."""
-    if conn.scalar(select(_state.c.value).where(_state.c.key == _SEARCH_INDEX_OWED)) is None:
+    """Build the indexes a first sync deferred and the FTS index from the rows, and
+    restore its triggers, if a first sync deferred them (else nothing)."""
+    if not _index_build_owed(conn):
         return
+    owed = conn.scalar(select(_state.c.value).where(_state.c.key == _INDEXES_OWED))
+    for name, sql in json.loads(owed or "[]"):
+        exists = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+        if exists.first() is None:
+            conn.exec_driver_sql(sql)
     conn.exec_driver_sql("INSERT INTO member_fts (member_fts) VALUES ('rebuild')")
     for ddl in SQLITE_FTS_DDL:
         conn.exec_driver_sql(ddl)  # IF NOT EXISTS: the table stays, the triggers come back
-    conn.execute(delete(_state).where(_state.c.key == _SEARCH_INDEX_OWED))
+    conn.execute(delete(_state).where(_state.c.key.in_((_SEARCH_INDEX_OWED, _INDEXES_OWED))))
 
 
 def _forget_directory(conn: Connection) -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from desktop_care.commands import AdjustPoints, CommandResult, SetEmailPreference, Status, UpdateContact
-from desktop_care.models import PointsType
+from desktop_care.models import MemberSort, PointsType
 from desktop_care.schemas import AddressOut, FeedChange, FeedPage, MemberRecord, StaffPublic
 from desktop_care.sync import LocalStore, OfflineCredentials
 from desktop_care.sync.local_store import Author
@@ -224,3 +224,42 @@ def test_memory_per_connection_is_bounded_whatever_the_replica_size(store):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
         assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
+
+
+def _indexes(store: LocalStore) -> set[tuple[str, str]]:
+    with store.engine.connect() as conn:
+        return {tuple(row) for row in conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+
+def _plan(store: LocalStore, sql: str) -> str:
+    with store.engine.connect() as conn:
+        return " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_a_first_sync_over_pages_ends_with_every_index_and_sorted_lists_use_them(tmp_path):
+    """A first sync builds the sort, name and e-mail indexes once, on its last page
+    (decision 0043); a restart between pages changes nothing of that, and meanwhile an
+    ID search still finds the pulled members."""
+    fresh = LocalStore(tmp_path / "fresh.sqlite3")
+    expected = _indexes(fresh)
+    fresh.close()
+    assert {"ix_member_sort_balance", "ix_member_search_sort_name", "ix_member_search_email_domain"} <= {
+        name for name, _ in expected}
+
+    path = tmp_path / "ws.sqlite3"
+    store = LocalStore(path)
+    first = page(record(1), record(2, last_name="Zed"))
+    store.apply_feed(first.model_copy(update={"has_more": True}))
+    store.close()
+    store = LocalStore(path)  # the app restarted in the middle of its first sync
+    assert [m.id for m in store.search("5002").items] == [2]
+    store.apply_feed(page(record(3, account_balance_cents=900), record(4, account_balance_cents=50), start=3))
+
+    assert _indexes(store) == expected
+    by_balance = store.search("", sort=MemberSort("-balance"))
+    assert [m.id for m in by_balance.items][:2] == [3, 4]
+    assert "ix_member_sort_balance" in _plan(
+        store, "SELECT id FROM member ORDER BY account_balance_cents DESC, id DESC LIMIT 50")
+    assert [m.id for m in store.search("zed").items] == [2]  # the FTS index too
+    store.close()
