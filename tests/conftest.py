@@ -19,10 +19,13 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 # (desktop_care/hashing.py): the standard ones cost ~0.16 s of CPU per sign-in.
 os.environ[FAST_HASHES_ENV] = "1"
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.support.servers import (
     DatabaseFactory,
+    Kept,
     LiveServer,
     start_server,
 )
@@ -38,10 +41,18 @@ def _isolated_data_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory) -> DatabaseFactory:
+def databases(tmp_path_factory) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(tmp_path_factory.mktemp("db"))
     yield factory
     factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def kept(databases: DatabaseFactory) -> Iterator[Kept]:
+    """Servers and engines kept for the whole process (stopped before the databases go)."""
+    things = Kept()
+    yield things
+    things.stop_all()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -51,12 +62,14 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(databases, backend, tmp_path_factory) -> LiveServer:
+def server(kept: Kept, databases, backend, tmp_path_factory) -> LiveServer:
     """The real server, in its own process, on a loopback port, on a fresh database
     of each backend. Shared by the tests of a session: tests create their own data."""
-    srv = start_server(databases.create(backend), tmp_path_factory.mktemp(f"server-{backend}"))
-    yield srv
-    srv.stop()
+    return kept.get(
+        ("server", backend),
+        lambda: start_server(databases.create(backend), tmp_path_factory.mktemp(f"server-{backend}")),
+        LiveServer.stop,
+    )
 
 
 @pytest.fixture(scope="session")

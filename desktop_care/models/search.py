@@ -306,7 +306,11 @@ def _reindex_changed_members(session: Session, flush_context: UOWTransaction) ->
     deleted_members = {obj.id for obj in session.deleted if isinstance(obj, Member)}
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Member):
-            if obj.id not in deleted_members and (obj in session.new or _changed(obj, _INDEXED_ATTRIBUTES)):
+            # ``addresses``: an address taken out of the collection is deleted as an
+            # orphan by the flush, and such deletes never show in ``session.deleted``.
+            if obj.id not in deleted_members and (
+                obj in session.new or _changed(obj, (*_INDEXED_ATTRIBUTES, "addresses"))
+            ):
                 members[obj.id] = obj
         elif isinstance(obj, Address):
             if obj in session.dirty and not _changed(obj, ("postcode", "member_id")):

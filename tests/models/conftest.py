@@ -12,17 +12,21 @@ from sqlalchemy.orm import Session
 
 from desktop_care.models import Address, AddressKind, Member, MemberStatus
 from desktop_care.server.db import make_engine, upgrade
-from tests.support.servers import DatabaseFactory
+from tests.support.servers import DatabaseFactory, Kept
 
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def engine(databases: DatabaseFactory, backend: str) -> Iterator[Engine]:
-    engine = make_engine(databases.create(backend))
+def _migrated(database_url: str) -> Engine:
+    engine = make_engine(database_url)
     upgrade(engine)
-    yield engine
-    engine.dispose()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engine(kept: Kept, databases: DatabaseFactory, backend: str) -> Engine:
+    """A migrated database of ``backend``, made once per test process."""
+    return kept.get(("models-engine", backend), lambda: _migrated(databases.create(backend)), Engine.dispose)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from desktop_care.models import Address, MailMessage, MailState, Member, User, UserCredential, UserRole
 from desktop_care.server.accounts import create_staff
 from desktop_care.server.security import hash_password
-from tests.support.servers import LiveServer, start_server
+from tests.support.servers import Kept, LiveServer, start_server
 from tests.support.smtp import SmtpSink, start_smtp
 
 PASSWORD = "correct horse battery"
@@ -105,12 +105,14 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def mail_server(databases, backend, smtp: SmtpSink, tmp_path_factory) -> Iterator[LiveServer]:
+def mail_server(kept: Kept, databases, backend, smtp: SmtpSink, tmp_path_factory) -> LiveServer:
     """The real server delivering its mail to ``smtp`` (retries after 0.3 s)."""
-    srv = start_server(databases.create(backend), tmp_path_factory.mktemp(f"mail-server-{backend}"),
-                       "--smtp-url", f"smtp://127.0.0.1:{smtp.port}", "--mail-retry-seconds", "0.3")
-    yield srv
-    srv.stop()
+    return kept.get(
+        ("mail-server", backend),
+        lambda: start_server(databases.create(backend), tmp_path_factory.mktemp(f"mail-server-{backend}"),
+                             "--smtp-url", f"smtp://127.0.0.1:{smtp.port}", "--mail-retry-seconds", "0.3"),
+        LiveServer.stop,
+    )
 
 
 @pytest.fixture

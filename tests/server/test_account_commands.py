@@ -63,6 +63,10 @@ def test_edit_info_writes_every_address_kind_and_stores_the_phone_in_e164(
     drop = UpdateContact(member_id=member.id, base_version=now.version, remove_addresses=["billing"])
     assert results(push(server, auth, drop))[0]["status"] == "applied"
     assert sorted(a.kind.value for a in fresh(db, member).addresses) == ["home", "postal"]
+    # ... and the member is no longer found by the postcode of the address removed.
+    for q, found_ids in (("75002", []), ("TD5 7AB", [member.id])):
+        found = requests.get(f"{server.api}/members", params={"q": q}, headers=auth, timeout=10).json()
+        assert [item["id"] for item in found["items"] if item["id"] == member.id] == found_ids, q
 
 
 def test_stale_edits_conflict_per_address_kind(server: LiveServer, auth: dict[str, str], db: Session) -> None:

@@ -14,8 +14,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import requests
 from sqlalchemy import create_engine, text
@@ -66,6 +68,34 @@ class DatabaseFactory:
         with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
             for name in self._pg_databases:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+T = TypeVar("T")
+
+
+class Kept:
+    """What a test process starts once per backend and keeps to its end.
+
+    A session fixture that depends on the parametrised :func:`backend` is torn down
+    whenever the next test wants the other backend, and with ``--dist loadfile`` that
+    is at every test file: each file started both servers again (about 6 s each).
+    Fixtures take their server from here instead, so a process starts each one once.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, Any] = {}
+        self._stops: list[Callable[[], None]] = []
+
+    def get(self, key: Hashable, make: Callable[[], T], stop: Callable[[T], None]) -> T:
+        if key not in self._kept:
+            thing = make()
+            self._kept[key] = thing
+            self._stops.append(lambda: stop(thing))
+        return self._kept[key]
+
+    def stop_all(self) -> None:
+        while self._stops:
+            self._stops.pop()()
 
 
 @dataclass

@@ -10,9 +10,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from desktop_care.models import Address, AddressKind, Member
+from desktop_care.models import Address, AddressKind, Member, MemberStatus
+from desktop_care.models.sync import backfill_feed
 from desktop_care.sync import LocalStore
 from desktop_care.sync.page_rows import FeedFormatError, stored_time
 from tests.sync.workstations import members_on_server, workstation
@@ -76,6 +78,23 @@ def test_a_member_changed_during_a_first_sync_ends_up_current(server, tmp_path) 
     assert ws.sync(), ws.syncer.last_error
     assert {ws.store.member_detail(member_id).first_name for member_id in ids} == {"Changed"}  # type: ignore[union-attr]
     assert [m.id for m in ws.store.search("Changed").items if m.id in ids] == ids
+    ws.close()
+
+
+def test_a_member_merged_in_sql_is_not_found_after_a_first_sync(server, tmp_path) -> None:
+    """A merge written in SQL (past the ORM that keeps the server's search rows) leaves
+    the merged member's search row behind; the compact feed must not bring it."""
+    last = unique("MergedSql")
+    survivor, merged = members_on_server(server, last, 2)
+    with Session(server.engine()) as session:
+        session.execute(update(Member).where(Member.id == merged)
+                        .values(status=MemberStatus.MERGED, merged_into_id=survivor))
+        backfill_feed(session)
+        session.commit()
+    ws = workstation(server, tmp_path / "ws.sqlite3")
+    assert ws.sync(), ws.syncer.last_error
+    assert [m.id for m in ws.store.search(last).items] == [survivor]
+    assert ws.store.member_detail(merged).status is MemberStatus.MERGED  # type: ignore[union-attr]
     ws.close()
 
 

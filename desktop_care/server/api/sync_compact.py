@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import BigInteger, ColumnElement, Enum, String, and_, literal, select, type_coerce
 
-from desktop_care.models import Address, Member
+from desktop_care.models import Address, Member, MemberStatus
 from desktop_care.models.base import UTCDateTime
 from desktop_care.models.search import MemberSearch
 from desktop_care.models.sync import SyncChange, feed_epoch, latest_sequence
@@ -107,7 +107,9 @@ def compact_changes(
                    *member_layout.selected)
             .select_from(SyncChange)
             .outerjoin(_member, and_(SyncChange.entity == "member", _member.c.id == SyncChange.entity_id))
-            .outerjoin(_search, _search.c.member_id == _member.c.id)
+            # A merged member is never found, whatever its search row says (one left by an
+            # update made in SQL, past the ORM that keeps the rows): as the object feed.
+            .outerjoin(_search, and_(_search.c.member_id == _member.c.id, _member.c.status != MemberStatus.MERGED))
             # The cursor as a 64-bit value whatever the column's width (no overflow).
             .where(SyncChange.seq > literal(after, BigInteger))
             .order_by(SyncChange.seq)
