@@ -662,9 +662,25 @@ class LocalStore:
                 _set_state(conn, "cursor", str(compact.cursor))
             if compact.epoch is not None:
                 _set_state(conn, "epoch", compact.epoch)
-            if not compact.has_more:
-                _build_deferred_search_index(conn)
+        if not compact.has_more:
+            self._build_owed_indexes()
         return set(ids)
+
+    def _build_owed_indexes(self) -> None:
+        """After a first sync's last page: the indexes it deferred, each in a transaction
+        of its own, then the FTS index (nothing when none is owed). A change queued
+        meanwhile waits for one index to be built, not for all of them; a build killed
+        half-way resumes with the indexes not yet there, at the next pull."""
+        with self._write() as conn:
+            missing = _missing_indexes(conn)
+        if missing is None:
+            return
+        for sql in missing:
+            with self._write() as conn:
+                conn.exec_driver_sql(sql)
+            crash_point("pull.mid_index_build")
+        with self._write() as conn:
+            _build_search_index(conn)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -709,7 +725,7 @@ def _rebuild_replica(conn: Connection) -> None:
     for ddl in SQLITE_FTS_DDL:
         conn.exec_driver_sql(ddl)
     # Made afresh, indexes and triggers with them: nothing an interrupted first sync owed.
-    conn.execute(delete(_state).where(_state.c.key.in_((_SEARCH_INDEX_OWED, _INDEXES_OWED))))
+    conn.execute(delete(_state).where(_state.c.key.in_(_OWED_KEYS)))
     _forget_directory(conn)
     _set_state(conn, "replica_schema", REPLICA_SCHEMA)
 
@@ -723,16 +739,20 @@ def _rebuild_replica(conn: Connection) -> None:
 # every part of every index, and once the indexes outgrow the page cache each page costs
 # more than the last (bench/sync.py: 200,000 members load in 10 s without them, 44 s
 # with them; decision 0043). So the first page of a first sync drops the FTS triggers
-# and those indexes, the pages load the rows alone, and the last page builds the indexes
-# (a sort each) and the FTS index from the rows in its transaction and puts the triggers
-# back. The state keys say a build is owed and which indexes: a sync killed between
-# pages resumes without them and builds them when it ends. Until then a search finds
+# and those indexes, the pages load the rows alone, and after the last page the indexes
+# are built (a sort each, a transaction each), then the FTS index from the rows, and
+# the triggers come back. A state key says a build is owed and which indexes: a sync
+# killed between pages, or while building, resumes and builds what is missing at its end. Until then a search finds
 # the pulled members by member ID (its index is kept, as is the address rows' member
 # index that each page's replacement of rows uses), not yet by name or e-mail, and a
 # sorted list reads the table instead of an index.
 
-_SEARCH_INDEX_OWED = "search_index_owed"
+#: The state key a first sync sets while it owes the indexes: the (name, SQL) of those
+#: it dropped, as JSON (the FTS index is owed with them).
 _INDEXES_OWED = "indexes_owed"
+#: What versions before decision 0043 set instead ("1": the FTS index alone is owed).
+_SEARCH_INDEX_OWED = "search_index_owed"
+_OWED_KEYS = (_INDEXES_OWED, _SEARCH_INDEX_OWED)
 #: Kept through a first sync: what the pages themselves and an ID search look rows up by.
 _KEPT_DURING_FIRST_SYNC = frozenset({"ix_member_search_member_no", "ix_address_member_id"})
 _DEFERRED_TABLES = frozenset({"member", "member_search", "address"})
@@ -750,8 +770,25 @@ def deferred_indexes(indexes: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
             and not sql.upper().startswith("CREATE UNIQUE")]
 
 
+def _owed_indexes(conn: Connection) -> list[tuple[str, str]] | None:
+    """The (name, SQL) of the indexes a first sync owes; None when it owes no build."""
+    owed = dict(conn.execute(select(_state.c.key, _state.c.value).where(_state.c.key.in_(_OWED_KEYS))).tuples().all())
+    if not owed:
+        return None
+    return [(name, sql) for name, sql in json.loads(owed.get(_INDEXES_OWED) or "[]")]
+
+
 def _index_build_owed(conn: Connection) -> bool:
-    return conn.scalar(select(_state.c.value).where(_state.c.key == _SEARCH_INDEX_OWED)) is not None
+    return _owed_indexes(conn) is not None
+
+
+def _missing_indexes(conn: Connection) -> list[str] | None:
+    """The SQL of the owed indexes not built yet; None when no build is owed."""
+    owed = _owed_indexes(conn)
+    if owed is None:
+        return None
+    built = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+    return [sql for name, sql in owed if name not in built]
 
 
 def _defer_search_index(conn: Connection) -> None:
@@ -763,23 +800,23 @@ def _defer_search_index(conn: Connection) -> None:
     for name, _ in deferred:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     _set_state(conn, _INDEXES_OWED, json.dumps(deferred))
-    _set_state(conn, _SEARCH_INDEX_OWED, "1")
 
 
-def _build_deferred_search_index(conn: Connection) -> None:
-    """Build the indexes a first sync deferred and the FTS index from the rows, and
-    restore its triggers, if a first sync deferred them (else nothing)."""
-    if not _index_build_owed(conn):
-        return
-    owed = conn.scalar(select(_state.c.value).where(_state.c.key == _INDEXES_OWED))
-    for name, sql in json.loads(owed or "[]"):
-        exists = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
-        if exists.first() is None:
-            conn.exec_driver_sql(sql)
+def _build_search_index(conn: Connection) -> None:
+    """The FTS index from the rows, its triggers back, and nothing owed any more."""
     conn.exec_driver_sql("INSERT INTO member_fts (member_fts) VALUES ('rebuild')")
     for ddl in SQLITE_FTS_DDL:
         conn.exec_driver_sql(ddl)  # IF NOT EXISTS: the table stays, the triggers come back
-    conn.execute(delete(_state).where(_state.c.key.in_((_SEARCH_INDEX_OWED, _INDEXES_OWED))))
+    conn.execute(delete(_state).where(_state.c.key.in_(_OWED_KEYS)))
+
+
+def _build_deferred_search_index(conn: Connection) -> None:
+    """What a first sync owes, all in this transaction (of an emptied directory: quick)."""
+    missing = _missing_indexes(conn)
+    if missing is not None:
+        for sql in missing:
+            conn.exec_driver_sql(sql)
+        _build_search_index(conn)
 
 
 def _forget_directory(conn: Connection) -> None:

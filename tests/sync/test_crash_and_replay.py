@@ -127,10 +127,12 @@ def test_replaying_commands_after_a_restart_applies_them_once(server, tmp_path):
     again.close()
 
 
-def test_first_sync_killed_between_pages_resumes_and_builds_the_search_index(sqlite_server, tmp_path):
-    """A first sync defers the search index to its last page (docs/decisions/0033): one
-    killed after its first page resumes where it stopped, and then finds every member
-    by name, with the index equal to the rows."""
+@pytest.mark.parametrize("killed", ["pull.after_store", "pull.mid_index_build"])
+def test_first_sync_killed_between_pages_resumes_and_builds_the_search_index(sqlite_server, tmp_path, killed):
+    """A first sync defers the indexes to its end (docs/decisions/0033, 0043): one killed
+    after its first page, or after its last page with one index of many built, resumes
+    where it stopped, and then finds every member by name, with the index equal to the
+    rows and every index of a fresh replica there."""
     server = sqlite_server
     last = unique("Firstsync")
     ids = members_on_server(server, last, 3)
@@ -138,17 +140,18 @@ def test_first_sync_killed_between_pages_resumes_and_builds_the_search_index(sql
     assert token is not None
     path = tmp_path / "ws.sqlite3"
 
-    crashed = run_client(server, path, token, "pull.after_store", page_size=2)
+    crashed = run_client(server, path, token, killed, page_size=2)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stdout + crashed.stderr
     store = LocalStore(path)
-    first_page = store.cursor()
-    assert first_page > 0  # the first page and its cursor were stored
+    stopped_at = store.cursor()
+    assert stopped_at > 0  # the first page and its cursor were stored
     store.close()
 
     restarted = run_client(server, path, token, None, page_size=500)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     store = LocalStore(path)
-    assert store.cursor() > first_page
+    if killed == "pull.after_store":
+        assert store.cursor() > stopped_at
     assert [m.id for m in store.search(last, limit=50).items] == ids
     assert [m.id for m in store.search(last[:-2].lower(), limit=50).items][-3:] == ids  # a substring: the FTS
     with store.engine.begin() as conn:
@@ -159,4 +162,9 @@ def test_first_sync_killed_between_pages_resumes_and_builds_the_search_index(sql
         triggers = conn.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'member_search'").scalar_one()
         assert triggers == 3  # later changes feed the index again
+        indexes = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
     store.close()
+    fresh = LocalStore(tmp_path / "fresh.sqlite3")
+    with fresh.engine.begin() as conn:
+        assert indexes == set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+    fresh.close()

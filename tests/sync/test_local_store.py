@@ -263,3 +263,22 @@ def test_a_first_sync_over_pages_ends_with_every_index_and_sorted_lists_use_them
         store, "SELECT id FROM member ORDER BY account_balance_cents DESC, id DESC LIMIT 50")
     assert [m.id for m in store.search("zed").items] == [2]  # the FTS index too
     store.close()
+
+
+def test_a_first_sync_left_by_an_older_version_still_gets_its_search_index(tmp_path):
+    """Versions before decision 0043 said "the FTS index is owed" with a key of its own
+    and dropped only the FTS triggers: such a file, pulled on, is searched by name."""
+    path = tmp_path / "ws.sqlite3"
+    store = LocalStore(path)
+    with store.engine.begin() as conn:  # as the older version left it after its first page
+        for name in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'member_search'").scalars():
+            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        conn.exec_driver_sql("INSERT INTO sync_state (key, value) VALUES ('search_index_owed', '1')")
+    store.close()
+    store = LocalStore(path)
+    store.apply_feed(page(record(1, last_name="Older"), record(2)))
+    assert [m.id for m in store.search("older").items] == [1]
+    with store.engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sync_state WHERE key LIKE '%owed'").scalar_one() == 0
+    store.close()
