@@ -134,16 +134,22 @@ def pending_invitation(session: Session, user_id: int) -> UserToken | None:
 PORTAL_SESSION_LIFETIME = dt.timedelta(hours=8)
 
 
-class PortalSession(Base):
-    """A member's signed-in portal session: the cookie's SHA-256, never the cookie."""
-
-    __tablename__ = "portal_session"
+class HashedToken:
+    """The columns of a secret handed to one user and kept only as its SHA-256: staff
+    sessions, portal sessions and remembered sign-ins."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PortalSession(HashedToken, Base):
+    """A member's signed-in portal session: the cookie's SHA-256, never the cookie."""
+
+    __tablename__ = "portal_session"
+
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     client_address: Mapped[str] = mapped_column(String(64), default="")
 
@@ -163,7 +169,7 @@ def end_portal_sessions(
 REMEMBERED_LIFETIME = dt.timedelta(days=30)
 
 
-class RememberedSignIn(Base):
+class RememberedSignIn(HashedToken, Base):
     """"Remember me" on one workstation (docs/decisions/0036): a long-lived credential
     that can only be exchanged for a staff session (``POST /auth/resume``), never used
     as a bearer token itself. Only its SHA-256 is stored; the secret lives in the
@@ -172,11 +178,6 @@ class RememberedSignIn(Base):
 
     __tablename__ = "remembered_sign_in"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
-from .tokens import end_portal_sessions, end_remembered
+from .tokens import HashedToken, end_portal_sessions, end_remembered
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -126,16 +126,11 @@ class UserCredential(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class StaffToken(Base):
+class StaffToken(HashedToken, Base):
     """Server only: an opaque bearer token, stored as its SHA-256 digest."""
 
     __tablename__ = "staff_token"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 

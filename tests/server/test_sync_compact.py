@@ -72,7 +72,11 @@ def test_compact_pages_carry_what_the_object_feed_carries(
         assert got == record
         assert addresses.get(change.id, []) == [a.model_dump(mode="json") for a in change.member.addresses]
 
-    search = {row.member_id: row for row in feed_db.scalars(select(MemberSearch))}
+    # The server's search rows, less any a merged member left behind (one merged in SQL by
+    # another test of the same server): a merged member is never found.
+    search = {row.member_id: row for row in feed_db.scalars(
+        select(MemberSearch).join(Member, Member.id == MemberSearch.member_id)
+        .where(Member.status != MemberStatus.MERGED))}
     for member_id, row in rows.items():
         got_search = dict(zip(pages[0].search_columns, row[width:], strict=True))
         if member_id in search:
