@@ -42,11 +42,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.search import machine
+from desktop_care.command_schemas import BulkRowIn
 from desktop_care.commands import Actor
 from desktop_care.commands.bulk_invite import apply_rows, plan, read_csv
 from desktop_care.config import Timeouts
 from desktop_care.models import UserRole
-from desktop_care.schemas import BulkRowIn
 from desktop_care.server.accounts import create_staff
 from desktop_care.server.db import make_engine, upgrade
 from desktop_care.server.transactions import transaction

@@ -13,11 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from .commands import AnyCommand, CommandResult, QueueableCommand
-from .commands.accounts import PortalRole
-from .commands.base import JsonInt
-from .commands.bulk_invite import MAX_CHUNK, MAX_FILE_BYTES, MAX_ROWS, Outcome, RowError
-from .commands.merge import MergeInfo, MergePlan  # noqa: F401  (part of the contract)
 from .models.animals import AnimalStatus, EventKind, Sex, TransferState
 from .models.fraud import BlockKind, BlockReason, BlockState
 from .models.ledger import PaymentMethod, PointsType, TxnKind, TxnStatus
@@ -291,22 +286,6 @@ class CompactFeedPage(BaseModel):
     epoch: str | None = None
 
 
-class CommandBatch(BaseModel):
-    """``POST /sync/commands``: commands to run in order, each once (by op_id)."""
-
-    commands: list[QueueableCommand] = Field(min_length=1, max_length=200)
-
-
-class CommandRequest(BaseModel):
-    """``POST /commands``: one command of any kind, run at once."""
-
-    command: AnyCommand
-
-
-class CommandBatchResult(Schema):
-    results: list[CommandResult]
-
-
 class PointsEntryOut(Schema):
     """One line of a member's points ledger (the Points tab)."""
 
@@ -437,14 +416,6 @@ class OnlineCommandIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     op_id: uuid.UUID | None = None
-
-
-class InvitationIn(OnlineCommandIn):
-    """``POST /members/{id}/invitations``: who to invite to the member's portal account."""
-
-    email: str = Field(min_length=3, max_length=254)
-    display_name: str = Field(min_length=1, max_length=200)
-    role: PortalRole
 
 
 class StaffInvitationIn(BaseModel):
@@ -592,78 +563,6 @@ class LikelyDuplicate(Schema):
 
 class DuplicateList(Schema):
     items: list[LikelyDuplicate]
-# ---------------------------------------------------------------- bulk invite (decision 0015)
-
-#: Base64 makes 4 characters of every 3 bytes.
-MAX_BASE64 = (MAX_FILE_BYTES + 2) // 3 * 4
-
-
-class BulkFileIn(BaseModel):
-    """``POST /bulk-invitations/dry-run``: the CSV file as the person chose it."""
-
-    model_config = ConfigDict(extra="forbid")
-    filename: str = Field(default="", max_length=255, description="Shown back in messages only")
-    content_base64: str = Field(min_length=1, max_length=MAX_BASE64,
-                                description=f"The file's bytes, base64 (at most {MAX_FILE_BYTES} bytes)")
-
-
-class BulkRowPlanOut(Schema):
-    """What the run would do with one row. ``row``: its row number in a spreadsheet
-    (the header is row 1)."""
-
-    row: int
-    member_id: str
-    member_name: str
-    email: str
-    role: str
-    name: str
-    action: Literal["invite", "error"]
-    error: RowError | None = None
-    message: str
-
-
-class BulkPlanOut(Schema):
-    """The dry run: every row, and how the file was read."""
-
-    filename: str
-    encoding: str
-    delimiter: str
-    columns: list[str]
-    total: int
-    to_invite: int
-    errors: int
-    rows: list[BulkRowPlanOut]
-
-
-class BulkRowIn(BaseModel):
-    """One row to invite, as the dry run gave it back."""
-
-    model_config = ConfigDict(extra="forbid")
-    row: JsonInt = Field(ge=1, le=10 * MAX_ROWS)
-    member_id: str = Field(max_length=40)
-    email: str = Field(max_length=254)
-    role: str = Field(max_length=40)
-    name: str = Field(default="", max_length=200)
-
-
-class BulkRunIn(BaseModel):
-    """``POST /bulk-invitations/run``: one chunk of rows (one transaction)."""
-
-    model_config = ConfigDict(extra="forbid")
-    rows: list[BulkRowIn] = Field(min_length=1, max_length=MAX_CHUNK)
-
-
-class BulkRowResultOut(Schema):
-    row: int
-    member_id: str
-    email: str
-    outcome: Outcome
-    error: RowError | None = None
-    message: str
-
-
-class BulkRunOut(Schema):
-    results: list[BulkRowResultOut]
 # ---------------------------------------------------------------------- fraud stop (decision 0022)
 
 

@@ -7,6 +7,7 @@ Importing this package imports every command module, so that each kind is regist
 
 from typing import TYPE_CHECKING
 
+from ..models import load_all
 from . import (  # noqa: F401
     accounts,
     add_member,
@@ -64,6 +65,9 @@ from .tickets import (
     SetPriority,
     UndoTicketMerge,
 )
+
+# The commands reach every table (a merge re-points every member reference): every model.
+load_all()
 
 if TYPE_CHECKING:
     QueueableCommand = Command

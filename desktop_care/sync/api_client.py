@@ -22,29 +22,17 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-import requests
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
 from .. import __version__, config
-from ..commands import BaseCommand, Command, CommandResult
 from ..models.search_sort import MemberSort
 from ..schemas import (
     AccountActionOut,
     AnimalDetail,
     AnimalList,
-    BulkPlanOut,
-    BulkRowIn,
-    BulkRunOut,
-    CommandBatchResult,
     CompactFeedPage,
     DuplicateCheckIn,
     DuplicateList,
@@ -60,8 +48,6 @@ from ..schemas import (
     MemberCourses,
     MemberDetail,
     MemberPage,
-    MergeInfo,
-    MergePlan,
     OnBehalfOut,
     OnBehalfSettings,
     OnBehalfState,
@@ -76,9 +62,15 @@ from ..schemas import (
     UserPage,
 )
 
+if TYPE_CHECKING:
+    import requests
+
+    from ..command_schemas import BulkPlanOut, BulkRowIn, BulkRunOut
+    from ..commands import BaseCommand, Command, CommandResult
+    from ..commands.merge import MergeInfo, MergePlan
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: How many times an idempotent call is retried by default.
 DEFAULT_RETRIES = 3
 
@@ -241,56 +233,6 @@ def tls_context(transport: config.Transport) -> ssl.SSLContext:
     return context
 
 
-class _TlsAdapter(HTTPAdapter):
-    """Requests' adapter, verifying with our SSL context (the system's trust store, not
-    the certificate bundle that ships with requests)."""
-
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._context = context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-
-class IdempotentRetry(Retry):
-    """urllib3 ``Retry`` that never re-sends a non-idempotent request.
-
-    Plain ``Retry`` re-sends any method after a *connection* error; for a sign-in or a
-    command we rather report the failure and let the person decide.
-    """
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        if error is not None and (method or "").upper() not in IDEMPOTENT_METHODS:
-            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def _retry_policy(retries: int, backoff: float) -> Retry:
-    return IdempotentRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        backoff_factor=backoff,
-        backoff_max=5.0,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=IDEMPOTENT_METHODS,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-
-
 def _error_body(response: requests.Response) -> tuple[str | None, dict[str, str]]:
     """``(detail, fields)`` from an error answer: our ``ErrorDetail`` shape, or
     FastAPI's default ``{"detail": [{"loc": [...], "msg": ...}]}``."""
@@ -394,6 +336,9 @@ def _tls_error(exc: requests.RequestException, server: str) -> TlsFailed:
 
 def _network_error(exc: requests.RequestException, server: str) -> ApiError:
     """The typed error for a request that got no answer."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+
     if isinstance(exc, requests.exceptions.SSLError):
         return _tls_error(exc, server)
     if isinstance(exc, requests.ConnectTimeout):
@@ -585,11 +530,15 @@ class ApiClient:
 
     def merge_plan(self, merged_id: int, survivor_id: int) -> MergePlan:
         """What merging ``merged_id`` into ``survivor_id`` would do, or why it can't."""
+        from ..commands.merge import MergePlan  # the command classes load after the first screen (decision 0044)
+
         return self._call("GET", f"/members/{int(merged_id)}/merge-plan", MergePlan,
                           params={"into": int(survivor_id)})
 
     def merges(self, member_id: int) -> list[MergeInfo]:
         """The merges the member took part in, each saying whether it can be undone."""
+        from ..commands.merge import MergeInfo
+
         response = self._send("GET", f"/members/{int(member_id)}/merges")
         return [MergeInfo.model_validate(item) for item in response.json()]
 
@@ -700,6 +649,8 @@ class ApiClient:
         command carries its ``op_id``, so a command the server already ran comes back as
         ``duplicate`` and is not applied again.
         """
+        from ..command_schemas import CommandBatchResult
+
         body = {"commands": [command.payload() for command in commands]}
         return self._post_replay_safe("/sync/commands", CommandBatchResult, body).results
 
@@ -710,6 +661,8 @@ class ApiClient:
         makes a repeat a ``duplicate``). Raises :class:`Forbidden` when the signed-in
         role may not run this kind.
         """
+        from ..commands import CommandResult
+
         return self._post_replay_safe("/commands", CommandResult, {"command": command.payload()})
 
     # ----------------------------------------------------------------- acting on behalf
@@ -737,6 +690,8 @@ class ApiClient:
     def bulk_invite_dry_run(self, content: bytes, filename: str = "") -> BulkPlanOut:
         """What inviting the rows of this CSV file would do (``POST
         /bulk-invitations/dry-run``); nothing is written."""
+        from ..command_schemas import BulkPlanOut
+
         body = {"filename": filename[-255:], "content_base64": base64.b64encode(content).decode("ascii")}
         return self._call("POST", "/bulk-invitations/dry-run", BulkPlanOut, json=body)
 
@@ -744,6 +699,8 @@ class ApiClient:
         """Invite one chunk of rows (``POST /bulk-invitations/run``). Re-sent after a
         connection failure or a time-out: each row's op id comes from its member and
         e-mail, so a repeat invites nobody twice."""
+        from ..command_schemas import BulkRunOut
+
         body = {"rows": [row.model_dump() for row in rows]}
         return self._post_replay_safe("/bulk-invitations/run", BulkRunOut, body)
 
@@ -760,12 +717,9 @@ class ApiClient:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            retry = _retry_policy(self._retries, self._backoff)
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", _TlsAdapter(self._tls_context(), max_retries=retry))
-            session.headers["User-Agent"] = f"desktop-care/{__version__}"
-            session.headers["Accept"] = "application/json"
+            from .transport import new_session
+
+            session = new_session(self._retries, self._backoff, self._tls_context(), f"desktop-care/{__version__}")
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
@@ -806,6 +760,8 @@ class ApiClient:
             ) from exc
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        import requests
+
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             response = self._session().request(

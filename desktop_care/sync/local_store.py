@@ -24,6 +24,7 @@ WAL lets searches run while the syncer writes a page.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import (
@@ -58,7 +59,6 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.schema import CreateTable
 
 from .. import config
-from ..commands import AddMember, Command, CommandResult, Rejected, Status, kinds, parse_command
 from ..models import Address, Member, MemberSearch, MemberSort, MemberStatus
 from ..models.duplicates import likely_duplicates
 from ..models.search import REPLICA_INDEX_DDL, SQLITE_FTS_DDL, normalize, search_members
@@ -78,6 +78,9 @@ from ..schemas import (
 from .api_client import normalize_server_url
 from .local_models import AppliedChange, CachedDetail, LocalBase, OutboxEntry, SyncIssueRow, SyncState
 from .page_rows import FeedFormatError, compact_page, table_rows
+
+if TYPE_CHECKING:
+    from ..commands import AddMember, Command, CommandResult, Status
 
 #: Fault injection for the crash tests: ``DESKTOP_CARE_CRASH_AT=<point>`` makes the
 #: process exit abruptly (no clean-up, like a power cut of the app) at that point.
@@ -160,6 +163,7 @@ def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def _errors_in_words(exc: ValidationError) -> str:
+    from ..commands import kinds
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"] if p not in kinds())
@@ -267,6 +271,7 @@ class LocalStore:
         with self.engine.connect() as conn:
             unowned = list(conn.scalars(select(_outbox.c.op_id).where(_outbox.c.author_id.is_(None))))
         if unowned:
+            from ..commands import CommandResult, Status
             self.record_results([CommandResult(op_id=op_id, status=Status.REJECTED, reason=UNOWNED_REASON)
                                  for op_id in unowned])
 
@@ -396,6 +401,7 @@ class LocalStore:
             return self._enqueue(conn, command, author)
 
     def _enqueue(self, conn: Connection, command: Command, author: Author, *, keep_id: bool = False) -> Command:
+        from ..commands import AddMember, Command, Rejected, parse_command
         if not isinstance(author, Author):
             raise TypeError(f"a queued change needs its author, not {author!r}")
         if not isinstance(command, Command):
@@ -445,11 +451,12 @@ class LocalStore:
         ``author_id``: only the ones that person may send now — theirs, not behind an
         earlier queued change of someone else for the same member, and not for a member
         registered here that the server has not registered yet."""
+        from ..commands import parse_command
         query = select(_outbox.c.payload).order_by(_outbox.c.seq).limit(limit)
         if author_id is not None:
             # A change to a member registered here waits until the registration is
             # answered and has re-keyed it with the server's id.
-            query = query.where(or_(_outbox.c.member_id > 0, _outbox.c.kind.in_(_CREATE_KINDS)))
+            query = query.where(or_(_outbox.c.member_id > 0, _outbox.c.kind.in_(_create_kinds())))
             earlier = _outbox.alias("earlier")
             query = query.where(
                 _outbox.c.author_id == author_id,
@@ -479,6 +486,7 @@ class LocalStore:
     def record_results(self, results: Sequence[CommandResult]) -> RecordedResults:
         """Record the server's answers in one transaction: applied (and duplicates of
         applied) leave the outbox; conflicts and rejections move to the Sync issues."""
+        from ..commands import Status, parse_command
         recorded = RecordedResults()
         if not results:
             return recorded
@@ -499,7 +507,7 @@ class LocalStore:
                 if status is Status.DUPLICATE:
                     status = result.original_status or Status.APPLIED
                 recorded.member_ids.add(entry.member_id)
-                creates = entry.kind in _CREATE_KINDS and entry.member_id < 0 and result.member_id is not None
+                creates = entry.kind in _create_kinds() and entry.member_id < 0 and result.member_id is not None
                 if status is Status.APPLIED and not creates:
                     recorded.applied.append(result.op_id)
                     applied.append((entry, result.member_version))
@@ -568,6 +576,7 @@ class LocalStore:
         queues ``edited``. The issue is kept, marked with the choice. Returns the
         command queued, if any. A change queued again is ``author``'s: the person who
         chose to send it (whoever made the first one)."""
+        from ..commands import parse_command
         if choice not in ("keep_mine", "take_theirs", "edit"):
             raise ValueError(f"unknown choice {choice!r}")
         if choice != "take_theirs" and author is None:
@@ -595,7 +604,7 @@ class LocalStore:
                     raise ValueError("the edited change is for another member")
                 assert author is not None
                 queued = self._enqueue(conn, edited, author)
-            elif row.kind in _CREATE_KINDS and row.member_id < 0:
+            elif row.kind in _create_kinds() and row.member_id < 0:
                 _drop_provisional(conn, row.member_id)
             conn.execute(
                 update(_issue).where(_issue.c.id == issue_id).values(
@@ -820,6 +829,7 @@ def _build_deferred_search_index(conn: Connection) -> None:
 
 
 def _forget_directory(conn: Connection) -> None:
+    from ..commands import AddMember, parse_command
     for table in (_search, _address, _member, _cached, _applied):
         conn.execute(delete(table))
     _build_deferred_search_index(conn)  # of the now empty rows: a first sync starts afresh
@@ -827,7 +837,7 @@ def _forget_directory(conn: Connection) -> None:
     conn.execute(delete(_state).where(_state.c.key == "epoch"))
     # Members registered here and not yet on the server are the person's work, not the
     # server's directory: their provisional rows come back from the outbox.
-    for payload in conn.scalars(select(_outbox.c.payload).where(_outbox.c.kind.in_(_CREATE_KINDS))
+    for payload in conn.scalars(select(_outbox.c.payload).where(_outbox.c.kind.in_(_create_kinds()))
                                 .order_by(_outbox.c.seq)):
         command = parse_command(payload)
         if isinstance(command, AddMember) and _member_values_conn(conn, command.member_id) is None:
@@ -836,8 +846,11 @@ def _forget_directory(conn: Connection) -> None:
 
 # ---------------------------------------------------------------------- provisional members
 
-#: The kinds that register a member (the only ones sent for a provisional member id).
-_CREATE_KINDS = tuple(kind for kind, cls in kinds(queueable=True).items() if issubclass(cls, Command) and cls.creates)
+@functools.cache
+def _create_kinds() -> tuple[str, ...]:
+    """The kinds that register a member (the only ones sent for a provisional member id)."""
+    from ..commands import Command, kinds
+    return tuple(kind for kind, cls in kinds(queueable=True).items() if issubclass(cls, Command) and cls.creates)
 
 
 def provisional_member_no(member_id: int) -> str:
@@ -877,6 +890,7 @@ DROPPED_REGISTRATION = ("The new member this change was for was not registered: 
 def _drop_provisional(conn: Connection, member_id: int) -> None:
     """A refused registration was dropped ("take theirs"): its provisional member leaves
     the directory, and the changes queued to it become Sync issues (never lost silently)."""
+    from ..commands import Status, parse_command
     values = _member_values_conn(conn, member_id) or {}
     now = dt.datetime.now(dt.UTC)
     for entry in conn.execute(select(_outbox).where(_outbox.c.member_id == member_id).order_by(_outbox.c.seq)):
@@ -936,6 +950,7 @@ def _set_state(conn: Connection, key: str, value: str) -> None:
 
 
 def _default_reason(status: Status, theirs: dict[str, Any]) -> str:
+    from ..commands import Status
     if status is Status.CONFLICT:
         return f"Changed on the server in the meantime: {', '.join(sorted(theirs)) or 'the same fields'}."
     return "The server refused this change."
@@ -991,6 +1006,14 @@ def _member_values_conn(conn: Connection, member_id: int) -> dict[str, Any] | No
     return _summary_values(values)
 
 
+def _parse_command(payload: dict[str, Any]) -> Command:
+    """A stored command's payload as its command (the command classes load here, on first
+    use: a start with nothing queued never needs them, decision 0044)."""
+    from ..commands import parse_command
+
+    return parse_command(payload)
+
+
 def _queued_by_member(
     conn: Connection, member_ids: Sequence[int], *, before: int | None = None
 ) -> dict[int, list[Command]]:
@@ -1003,7 +1026,7 @@ def _queued_by_member(
             query = query.where(_outbox.c.seq < before)
         rows = conn.execute(query.order_by(_outbox.c.seq))
         for member_id, payload in rows:
-            out[member_id].append(parse_command(payload))
+            out[member_id].append(_parse_command(payload))
     return out
 
 
@@ -1022,7 +1045,7 @@ def _applied_by_member(conn: Connection, member_ids: Sequence[int]) -> dict[int,
             .where(_applied.c.member_id.in_(chunk)).order_by(_applied.c.id)
         )
         for member_id, payload, version in rows:
-            out[member_id].append(_Applied(parse_command(payload), version))
+            out[member_id].append(_Applied(_parse_command(payload), version))
     return out
 
 

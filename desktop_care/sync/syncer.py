@@ -30,8 +30,8 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..commands import Command, CommandResult, Status
 from ..schemas import CompactFeedPage
 from .api_client import (
     ApiClient,
@@ -47,6 +47,9 @@ from .api_client import (
 )
 from .local_store import Author, LocalStore, crash_point
 from .offline_auth import forget_refused_account
+
+if TYPE_CHECKING:
+    from ..commands import Command, CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -407,6 +410,7 @@ class Syncer:
     def _push_one_by_one(self, batch: Sequence[Command], error: ValidationFailed) -> list[CommandResult]:
         """A batch refused as a whole (422): find the command(s) at fault, so that one
         bad command is reported as a Sync issue instead of blocking the queue."""
+        from ..commands import CommandResult, Status
         log.warning("a batch was refused (%s %s); pushing one by one", error.message, error.fields)
         results: list[CommandResult] = []
         for command in batch:

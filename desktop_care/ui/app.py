@@ -12,6 +12,7 @@ accepts) goes back to the sign-in dialog.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -99,6 +100,8 @@ class DesktopCare(QObject):
         self.sign_in_dialog: SignInDialog | None = None
         self.main_window: MainWindow | None = None
         self._quitting = False
+        #: Whether the modules left out of the start are loading (or loaded) behind the window.
+        self._rest_loading = False
         message.bridge.sign_in_required.connect(self._session_ended)
         self.seed_progress.connect(self._show_seeding)
         app.aboutToQuit.connect(self.shutdown)
@@ -323,6 +326,11 @@ class DesktopCare(QObject):
 
     def _results_shown(self) -> None:
         self._mark("results")
+        if not self._rest_loading:
+            # The command classes, which the first screen did without (decision 0044), load
+            # behind it, so that the first dialog or change opened does not wait for them.
+            self._rest_loading = True
+            Op(self, load_the_rest).failure(lambda exc: log.warning("loading the commands: %s", exc)).run()
 
     def _status_changed(self, status: SyncStatus) -> None:
         session = self.session
@@ -411,6 +419,13 @@ class DesktopCare(QObject):
     def _exit(self, code: int) -> None:
         self.exit_code = code
         self.finished.emit(code)
+
+
+def load_the_rest() -> None:
+    """Worker thread: load the command classes and the wire shapes that carry them, left
+    out of the start (docs/decisions/0044); Python's import lock makes a GUI thread that
+    needs one meanwhile wait for this load rather than repeat it."""
+    importlib.import_module("desktop_care.command_schemas")  # with it, every command
 
 
 def _sign_in_locally(embedded: EmbeddedServer) -> StaffSession:

@@ -24,14 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..command_schemas import BulkPlanOut, BulkRowIn, BulkRowPlanOut, BulkRowResultOut, BulkRunOut
 from ..commands.bulk_invite import UNREADABLE, BulkInvite
-from ..schemas import (
-    BulkPlanOut,
-    BulkRowIn,
-    BulkRowPlanOut,
-    BulkRowResultOut,
-    BulkRunOut,
-)
 from ..sync.api_client import ApiClient, ValidationFailed
 from ..sync.syncer import SyncStatus
 from .errors import describe

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from .. import config
-from ..commands import AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
 from ..models.contact import display_phone as display_phone  # re-exported for the views
 from ..models.ledger import TxnStatus
 from ..models.member import AddressKind, MemberStatus
@@ -114,8 +114,8 @@ def workstation(origin: str, client_address: str = "") -> str:
     return short or client_address or NONE
 
 
-_ACTION_LABELS: dict[str, str] = {
-    **{cls.action: cls.label for cls in (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)},
+#: The actions audited under a name of their own (a command's are its label).
+_OTHER_ACTION_LABELS: dict[str, str] = {
     "mail.queued": "E-mail sent",
     "ticket.open": "Ticket opened", "ticket.note": "Ticket note added", "ticket.reply": "Ticket reply sent",
     "ticket.assign": "Ticket assigned", "ticket.state": "Ticket state changed",
@@ -126,6 +126,16 @@ _ACTION_LABELS: dict[str, str] = {
     "portal.password_changed": "Password changed in the portal",
     "portal.password_change_failed": "Wrong current password in the portal",
 }
+
+
+@functools.cache
+def _action_labels() -> dict[str, str]:
+    """Every audited action's label: the commands' own, with the others (the command
+    classes load on first use, not at start: decision 0044)."""
+    from ..commands import AdjustPoints, BlockForPayment, SetEmailPreference, UpdateContact
+
+    commands = (UpdateContact, SetEmailPreference, AdjustPoints, BlockForPayment)
+    return {**{cls.action: cls.label for cls in commands}, **_OTHER_ACTION_LABELS}
 
 #: Why an on-behalf session ended, in words (``on_behalf.end`` ``why``).
 _ON_BEHALF_ENDS = {
@@ -142,7 +152,7 @@ _FIELD_LABELS = {
 
 def action_label(action: str) -> str:
     """``"member.update_contact"`` → ``"Edit contact details"``; unknown ones readably."""
-    known = _ACTION_LABELS.get(action)
+    known = _action_labels().get(action)
     if known:
         return known
     words = action.split(".", 1)[-1].replace("_", " ")
@@ -164,6 +174,8 @@ def _value(field: str, value: Any) -> str:
 
 def history_lines(action: str, details: dict[str, Any]) -> list[str]:
     """What an audited action changed, one line per field (``"E-mail: a → b"``)."""
+    from ..commands import AdjustPoints, BlockForPayment, SetEmailPreference
+
     if action == "mail.queued":
         lines = [f"Template: {details.get('template', '?')}", f"To: {details.get('to', '?')}"]
         if details.get("subject"):

@@ -16,9 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..commands import AddMember, BaseCommand, Command, CommandResult, Status
 from ..models import AddressKind, MemberSort
 from ..schemas import (
     AnimalDetail,
@@ -43,6 +42,9 @@ from ..sync.syncer import IssuesChanged, MembersChanged, MembersRekeyed, Session
 from .ops import Op
 from .qt import QObject, Qt, Signal, Slot, is_alive
 from .session import StaffSession
+
+if TYPE_CHECKING:
+    from ..commands import AddMember, BaseCommand, Command, CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +340,7 @@ class Workspace(QObject):
         applies, ``member_id`` (or a member command's own member) is announced as
         changed. ``on_done`` gets the result whatever its status; ``on_failed`` the
         error when there was no answer (offline, refused: 403, …)."""
+        from ..commands import Command, Status
         client = self.client
         changed = member_id if member_id is not None else (
             command.member_id if isinstance(command, Command) else None)

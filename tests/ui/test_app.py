@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -174,6 +175,18 @@ def test_screenshot_command_renders_the_main_window(tmp_path) -> None:
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (1280, 760)
     assert "answering at http://127.0.0.1:" in (tmp_path / "data" / "logs" / "desktop-care.log").read_text()
+
+    # A second start on that data opens on the replica and shows its first results before
+    # the command classes are loaded (decision 0044): they are not on the first screen.
+    probe = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "support" / "start_probe.py"), "--search", "a"],
+        capture_output=True, text=True, timeout=180, env={**env, "DESKTOP_CARE_QUIT_AFTER": "results"},
+    )
+    assert probe.returncode == 0, probe.stderr
+    (line,) = [line for line in probe.stdout.splitlines() if line.startswith("{")]
+    loaded = json.loads(line)["loaded_at_results"]
+    assert "desktop_care.sync.local_store" in loaded  # the results came from the replica
+    assert [m for m in loaded if m.startswith(("desktop_care.commands", "desktop_care.command_schemas"))] == []
 
 
 def test_version(capsys) -> None:

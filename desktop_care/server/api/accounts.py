@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from desktop_care.command_schemas import InvitationIn
 from desktop_care.commands import (
     CancelInvitation,
     Command,
@@ -45,7 +46,6 @@ from desktop_care.models.tokens import (
 from desktop_care.schemas import (
     AccountActionOut,
     ErrorDetail,
-    InvitationIn,
     MailOut,
     MailPage,
     OnlineCommandIn,

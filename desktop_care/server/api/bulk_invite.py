@@ -12,6 +12,14 @@ import binascii
 
 from fastapi import APIRouter
 
+from desktop_care.command_schemas import (
+    BulkFileIn,
+    BulkPlanOut,
+    BulkRowPlanOut,
+    BulkRowResultOut,
+    BulkRunIn,
+    BulkRunOut,
+)
 from desktop_care.commands import NotPermitted
 from desktop_care.commands.bulk_invite import (
     UNREADABLE,
@@ -21,14 +29,6 @@ from desktop_care.commands.bulk_invite import (
     apply_rows,
     plan,
     read_csv,
-)
-from desktop_care.schemas import (
-    BulkFileIn,
-    BulkPlanOut,
-    BulkRowPlanOut,
-    BulkRowResultOut,
-    BulkRunIn,
-    BulkRunOut,
 )
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from desktop_care.command_schemas import CommandRequest
 from desktop_care.commands import CommandResult, NotPermitted, OpIdReused, ProvisionalMember
-from desktop_care.schemas import CommandRequest
 
 from ..deps import ClientAddress, CurrentStaff, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, Forbidden, InvalidInput

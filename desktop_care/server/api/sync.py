@@ -14,12 +14,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from desktop_care.command_schemas import CommandBatch, CommandBatchResult
 from desktop_care.commands import Command, CommandResult, OpIdReused, ProvisionalMember
 from desktop_care.commands.runner import check_target, error_field, kind_message
 from desktop_care.models import Member
 from desktop_care.models.base import MAX_SEQ
 from desktop_care.models.sync import ProcessedCommand, SyncChange, feed_epoch, latest_sequence
-from desktop_care.schemas import CommandBatch, CommandBatchResult, FeedChange, FeedPage, MemberRecord
+from desktop_care.schemas import FeedChange, FeedPage, MemberRecord
 
 from ..deps import ClientAddress, CurrentStaff, SessionDep, Sessions, staff_actor
 from ..errors import ERROR_RESPONSES, FieldsInvalid, plain_message

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from ...commands import ActOnBehalf
 from ...schemas import OnBehalfOut
 from ...sync.api_client import ApiClient, Forbidden, ValidationFailed
 from ..errors import describe, sentence
@@ -409,6 +408,7 @@ def start_acting_on_behalf(
 
 def act_on_behalf_refusal(role_refusal: str | None, online: bool, merged: bool) -> str | None:
     """Why Act on behalf is greyed out here and now (None when it is not)."""
+    from ...commands import ActOnBehalf
     if role_refusal is not None:
         return role_refusal
     if merged:
