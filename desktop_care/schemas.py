@@ -13,15 +13,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from .models.animals import AnimalStatus, EventKind, Sex, TransferState
-from .models.fraud import BlockKind, BlockReason, BlockState
-from .models.ledger import PaymentMethod, PointsType, TxnKind, TxnStatus
-from .models.mail import MailState
+from .models.choices import (
+    AnimalStatus,
+    BlockKind,
+    BlockReason,
+    BlockState,
+    EntryKind,
+    EventKind,
+    MailState,
+    PaymentMethod,
+    PointsType,
+    RefundState,
+    Sex,
+    TicketPriority,
+    TicketState,
+    TransferState,
+    TxnKind,
+    TxnStatus,
+    UserRole,
+    UserState,
+)
 from .models.member import AddressKind, EmailCategory, MemberStatus
-from .models.refunds import RefundState
 from .models.search import MemberSearch
-from .models.tickets import EntryKind, TicketPriority, TicketState
-from .models.user import UserRole, UserState
 
 
 class Schema(BaseModel):

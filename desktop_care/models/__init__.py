@@ -1,9 +1,9 @@
 """Entities and the pure rules that guard them. No Qt, no FastAPI.
 
 The names below load with their module on first use. A name of the member directory's
-modules (the member, its search and sort rows, its status rules) loads only those: the
-workstation's first screen needs no more (docs/decisions/0044). Any other name, ``Base``
-among them, loads every model module first, so that ``Base.metadata`` and the mappers
+modules (the member, its search and sort rows, its status rules) or of the plain enums
+(``choices``) loads only those: the workstation's first screen needs no more
+(docs/decisions/0044, 0045). Any other name, ``Base`` among them, loads every model module first, so that ``Base.metadata`` and the mappers
 always know every table.
 """
 
@@ -165,10 +165,10 @@ __all__ = [
 ]
 
 #: The model modules of the member directory (light: what the replica's search needs).
-_LIGHT = ("base", "member", "search", "search_sort", "status")
+_LIGHT = ("base", "choices", "member", "search", "search_sort", "status")
 #: Every model module (their tables make ``Base.metadata``).
 _ALL = (
-    "animals", "audit", "base", "courses", "fraud", "ledger", "mail", "member", "merge",
+    "animals", "audit", "base", "choices", "courses", "fraud", "ledger", "mail", "member", "merge",
     "on_behalf", "orders", "payments", "refunds", "search", "search_sort", "status", "tickets", "tokens", "user", "user_search",
 )
 _MISSING = object()

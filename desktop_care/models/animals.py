@@ -28,55 +28,12 @@ from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, Integer, String, Uni
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .choices import AnimalStatus, EventKind, Sex, TransferState
 from .merge import member_reference
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-class Sex(enum.StrEnum):
-    MALE = "male"
-    FEMALE = "female"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class AnimalStatus(enum.StrEnum):
-    REGISTERED = "registered"
-    DECEASED = "deceased"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class TransferState(enum.StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class EventKind(enum.StrEnum):
-    REGISTERED = "registered"
-    CORRECTED = "corrected"
-    TRANSFER_OFFERED = "transfer_offered"
-    TRANSFER_ACCEPTED = "transfer_accepted"
-    TRANSFER_DECLINED = "transfer_declined"
-    TRANSFER_CANCELLED = "transfer_cancelled"
-    TRANSFER_EXPIRED = "transfer_expired"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
 
 #: How long the recipient has to accept a transfer.

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .audit import record
 from .base import Base, UTCDateTime, utcnow
+from .choices import BlockKind, BlockReason, BlockState
 from .keyset import SortKey, folded, sort_index
 from .search import SortColumn
 
@@ -68,41 +69,6 @@ MAX_VALUE = 254
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-class BlockKind(enum.StrEnum):
-    IP = "ip"
-    CARD = "card"
-    EMAIL = "email"
-
-    @property
-    def label(self) -> str:
-        return {"ip": "IP address or range", "card": "Card", "email": "E-mail address or domain"}[self.value]
-
-
-class BlockReason(enum.StrEnum):
-    """Why a block was made: the fixed list staff choose from (the note says more)."""
-
-    CHARGEBACK = "chargeback"
-    STOLEN_CARD = "stolen_card"
-    CARD_TESTING = "card_testing"
-    FAKE_ACCOUNT = "fake_account"
-    ABUSE = "abuse"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return {
-            "chargeback": "Chargeback or disputed payment", "stolen_card": "Stolen card",
-            "card_testing": "Card testing", "fake_account": "Fake or duplicate account",
-            "abuse": "Abuse of staff or members", "other": "Other (see the note)",
-        }[self.value]
-
-
-class BlockState(enum.StrEnum):
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    LIFTED = "lifted"
 
 
 class Attempt(enum.StrEnum):

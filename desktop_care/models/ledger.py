@@ -23,68 +23,12 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .choices import PaymentMethod, PointsType, TxnKind, TxnStatus
 from .member import Member
-
-
-class PointsType(enum.StrEnum):
-    BASE = "base"
-    BONUS = "bonus"
-    PROMOTIONAL = "promotional"
-    GOODWILL = "goodwill"
-    CORRECTION = "correction"
-    REDEMPTION = "redemption"
-
-
-class TxnStatus(enum.StrEnum):
-    SETTLED = "settled"
-    PENDING = "pending"
-    #: A pending transaction that never happened (a refund the provider failed): it
-    #: counts in no balance and stays in the ledger for the record.
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class TxnKind(enum.StrEnum):
-    """What a money transaction is. Charges are positive (the member owes more),
-    payments negative, refunds positive (money paid back to the member: what the payment
-    had taken off the balance comes back), credit notes negative (what the member owes
-    is reduced without money moving)."""
-
-    CHARGE = "charge"
-    PAYMENT = "payment"
-    REFUND = "refund"
-    CREDIT_NOTE = "credit_note"
-
-    @property
-    def label(self) -> str:
-        return {"charge": "Charge", "payment": "Payment", "refund": "Refund",
-                "credit_note": "Credit note"}[self.value]
-
 
 #: The sign each kind's amount must have (+1: owed, -1: paid).
 KIND_SIGN = {TxnKind.CHARGE: 1, TxnKind.PAYMENT: -1, TxnKind.REFUND: 1, TxnKind.CREDIT_NOTE: -1}
 
-
-class PaymentMethod(enum.StrEnum):
-    """How money moved: by card through the provider, or by hand at the desk. A refund
-    goes back by the method of the payment it refunds."""
-
-    CARD = "card"
-    CASH = "cash"
-    CHEQUE = "cheque"
-    BANK_TRANSFER = "bank_transfer"
-
-    @property
-    def label(self) -> str:
-        return {"card": "Card", "cash": "Cash", "cheque": "Cheque", "bank_transfer": "Bank transfer"}[self.value]
-
-    @property
-    def manual(self) -> bool:
-        """Taken by hand (recorded by staff), not through the provider."""
-        return self != PaymentMethod.CARD
 
 #: The currency every member account is kept in (ISO 4217; amounts in its minor unit).
 ACCOUNT_CURRENCY = "GBP"

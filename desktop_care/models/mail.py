@@ -13,7 +13,6 @@ writes nothing for a member who opted out of the message's category. Service mai
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .audit import record
 from .base import Base, UTCDateTime, utcnow
+from .choices import MailState
 from .member import EmailCategory, Member
 
 #: Key in ``Session.info`` set when a transaction queued mail (the server wakes its
@@ -29,14 +29,6 @@ from .member import EmailCategory, Member
 QUEUED_KEY = "mail.queued"
 #: The domain of generated Message-IDs.
 MESSAGE_ID_DOMAIN = "desktop-care.invalid"
-
-
-class MailState(enum.StrEnum):
-    QUEUED = "queued"
-    #: Claimed by a sender that is delivering it now.
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class MailMessage(Base):

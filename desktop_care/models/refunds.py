@@ -14,34 +14,15 @@ cancelled if the provider failed it).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .choices import RefundState
 from .ledger import ACCOUNT_CURRENCY, AccountTransaction, PaymentMethod, TxnKind, _enum
 from .merge import member_reference
 from .on_behalf import SETTING_DEFAULTS, setting
-
-
-class RefundState(enum.StrEnum):
-    #: Above the threshold: waits for another staff member (no money moves yet).
-    AWAITING_APPROVAL = "awaiting_approval"
-    #: Turned down by the approver (nothing was refunded).
-    REJECTED = "rejected"
-    #: Gone ahead; the provider has not yet said the money went back.
-    PENDING = "pending"
-    #: The money went back (the refund transaction is settled).
-    SETTLED = "settled"
-    #: The provider could not refund it (the refund transaction is cancelled).
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return {"awaiting_approval": "Awaiting approval", "rejected": "Rejected", "pending": "Pending",
-                "settled": "Refunded", "failed": "Failed"}[self.value]
-
 
 #: States that hold their amount against the payment (what is refundable shrinks).
 RESERVING = (RefundState.AWAITING_APPROVAL, RefundState.PENDING, RefundState.SETTLED)

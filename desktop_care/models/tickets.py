@@ -27,52 +27,13 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base, UTCDateTime, utcnow
+from .choices import EntryKind, TicketPriority, TicketState
 from .merge import member_reference
 from .search import normalize
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-class TicketPriority(enum.StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def rank(self) -> int:
-        """0 (low) to 3 (urgent), for sorting."""
-        return list(TicketPriority).index(self)
-
-
-class TicketState(enum.StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    #: Waiting for the member (the due clock keeps running: see the decision record).
-    PENDING = "pending"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    #: Merged into another ticket (``merged_into_id``), whose thread shows this one's
-    #: too; reversible (:class:`TicketMerge`).
-    MERGED = "merged"
-
-    @property
-    def is_open(self) -> bool:
-        return self in OPEN_STATES
-
-
-OPEN_STATES = frozenset({TicketState.NEW, TicketState.OPEN, TicketState.PENDING})
-
-
-class EntryKind(enum.StrEnum):
-    #: To the member: e-mailed through the outbox.
-    REPLY = "reply"
-    #: Staff only: never sent, never shown to the member.
-    NOTE = "note"
-    #: From the member (the portal's Contact us).
-    MESSAGE = "message"
 
 
 #: The only kinds of entry the member ever sees (the portal reads these and nothing

@@ -24,55 +24,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
+from .choices import UserRole, UserState
 from .tokens import HashedToken, end_portal_sessions, end_remembered
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-class UserRole(enum.StrEnum):
-    #: Portal user of a member account who may invite further users to it.
-    FULL = "full"
-    #: Portal user of a member account.
-    STANDARD = "standard"
-    #: A user with no membership (e.g. saves animal searches).
-    NON_MEMBER = "non_member"
-    #: Staff: everything, including inviting and revoking staff.
-    SOCIETY_ADMIN = "society_admin"
-    #: Staff: member work, no staff administration.
-    SOCIETY_STAFF = "society_staff"
-
-    @property
-    def is_staff(self) -> bool:
-        return self in (UserRole.SOCIETY_ADMIN, UserRole.SOCIETY_STAFF)
-
-    @property
-    def label(self) -> str:
-        return {
-            UserRole.FULL: "Full",
-            UserRole.STANDARD: "Standard",
-            UserRole.NON_MEMBER: "Non-member",
-            UserRole.SOCIETY_ADMIN: "Society Admin",
-            UserRole.SOCIETY_STAFF: "Society Staff",
-        }[self]
-
-
-class UserState(enum.StrEnum):
-    """What staff made of an account. Too many failed sign-ins are not a state but a
-    time-limited throttle (:class:`SignInThrottle`), so no stranger can lock anyone
-    out for good."""
-
-    INVITED = "invited"
-    ACTIVE = "active"
-    #: Disabled by staff; staff can enable it again.
-    DISABLED = "disabled"
-    #: Access revoked; the user must be invited again.
-    REVOKED = "revoked"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 #: Failed sign-ins in a row allowed before each further attempt must wait (see

@@ -7,11 +7,10 @@ import functools
 from typing import Any
 
 from .. import config
+from ..models.choices import TxnStatus, UserRole, UserState
 from ..models.contact import display_phone as display_phone  # re-exported for the views
-from ..models.ledger import TxnStatus
 from ..models.member import AddressKind, MemberStatus
 from ..models.status import STATUS_LABELS
-from ..models.user import UserRole, UserState
 
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$",
             "IEP": "£", "ZAR": "R", "JPY": "¥", "INR": "₹", "CHF": "CHF "}
