@@ -3,8 +3,8 @@
 The names below load with their module on first use. A name of the member directory's
 modules (the member, its search and sort rows, its status rules) or of the plain enums
 (``choices``) loads only those: the workstation's first screen needs no more
-(docs/decisions/0044, 0045). Any other name, ``Base`` among them, loads every model module first, so that ``Base.metadata`` and the mappers
-always know every table.
+(docs/decisions/0044, 0045). Any other name, ``Base`` among them, loads every model
+module first, so that ``Base.metadata`` and the mappers always know every table.
 """
 
 from __future__ import annotations
