@@ -256,8 +256,13 @@ class LocalStore:
             if not _index_build_owed(conn):  # else the first sync's last page builds them
                 for ddl in REPLICA_INDEX_DDL:  # a replica made before them: built once
                     conn.exec_driver_sql(ddl)
-                for index in SORT_INDEXES:  # a replica made before sorting: built once, not pulled again
-                    index.create(conn, checkfirst=True)
+                # A replica made before sorting: built once, not pulled again. One look at
+                # the catalogue, not a reflection per table (which SQLite's expression
+                # indexes make warn).
+                present = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+                for index in SORT_INDEXES:
+                    if index.name not in present:
+                        index.create(conn)
             found = conn.scalar(select(_state.c.value).where(_state.c.key == "workstation_id"))
             if found is None:
                 found = str(uuid.uuid4())
@@ -781,7 +786,7 @@ def deferred_indexes(indexes: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
 
 def _owed_indexes(conn: Connection) -> list[tuple[str, str]] | None:
     """The (name, SQL) of the indexes a first sync owes; None when it owes no build."""
-    owed = dict(conn.execute(select(_state.c.key, _state.c.value).where(_state.c.key.in_(_OWED_KEYS))).tuples().all())
+    owed = dict(conn.execute(select(_state.c.key, _state.c.value).where(_state.c.key.in_(_OWED_KEYS))).all())
     if not owed:
         return None
     return [(name, sql) for name, sql in json.loads(owed.get(_INDEXES_OWED) or "[]")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import warnings
 
 from sqlalchemy import text
 
@@ -67,3 +68,13 @@ def test_a_replica_made_before_sorting_gains_the_sort_indexes_without_a_new_pull
         assert "ix_member_sort_balance" in plan and "TEMP B-TREE" not in plan
         # The directory is kept: a new pull would have started from 0.
         assert reopened.execute("SELECT value FROM sync_state WHERE key = 'cursor'").fetchone() == ("42",)
+
+
+def test_reopening_a_replica_checks_its_indexes_without_a_warning(tmp_path) -> None:
+    """Each start opens the replica; the check for the sort indexes used to reflect the
+    tables, and SQLAlchemy warned of the expression index it cannot reflect."""
+    path = tmp_path / "ws.sqlite3"
+    LocalStore(path).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LocalStore(path).close()

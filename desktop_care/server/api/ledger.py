@@ -71,7 +71,7 @@ def ledger(member_id: MemberId, session: SessionDep, staff: CurrentStaff, limit:
         for payment_id, state, cents in session.execute(
                 select(Refund.payment_txn_id, Refund.state, func.sum(Refund.amount_cents))
                 .where(Refund.payment_txn_id.in_(payments), Refund.state.in_(RESERVING))
-                .group_by(Refund.payment_txn_id, Refund.state)).tuples():
+                .group_by(Refund.payment_txn_id, Refund.state)):
             into = waiting if state == RefundState.AWAITING_APPROVAL else refunded
             into[payment_id] = into.get(payment_id, 0) + int(cents)
     orders = {o.id: o.order_no for o in session.scalars(select(Order).where(
@@ -124,7 +124,7 @@ def awaiting_approval(session: SessionDep, staff: CurrentStaff, limit: Limit = 5
     where = Refund.state == RefundState.AWAITING_APPROVAL
     total = session.scalar(select(func.count()).select_from(Refund).where(where)) or 0
     rows = session.execute(select(Refund, Member).join(Member, Member.id == Refund.member_id).where(where)
-                           .order_by(Refund.requested_at, Refund.id).limit(limit)).tuples().all()
+                           .order_by(Refund.requested_at, Refund.id).limit(limit)).all()
     return RefundList(items=[_refund_out(r, m) for r, m in rows], total=total)
 
 

@@ -131,7 +131,7 @@ def ticket_detail(ticket_id: TicketId, session: SessionDep, staff: CurrentStaff)
     entries = thread(session, ticket)
     mail_ids = [e.mail_id for e in entries if e.mail_id is not None]
     states = dict(session.execute(select(MailMessage.id, MailMessage.state).where(MailMessage.id.in_(mail_ids)))
-                  .tuples().all()) if mail_ids else {}
+                  .all()) if mail_ids else {}
     return TicketDetail(
         **_summary_fields(ticket, member, names, now),
         created_by=ticket.created_by,
