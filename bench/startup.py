@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -156,6 +157,16 @@ def big_dir(members: int) -> Path:
     _fill_replica(path, members)
     (path / "replica.ready").write_text(f"{members} members, {time.monotonic() - started:.0f} s\n")
     return path
+
+
+def _check_replica(path: Path, members: int) -> None:
+    """Stop when the replica no longer holds ``members`` members: a version whose replica
+    fingerprint differed (docs/decisions/0046) dropped it and pulled the server's again."""
+    with sqlite3.connect(path / "workstation" / "embedded.sqlite3") as conn:
+        have = conn.execute("SELECT count(*) FROM member").fetchone()[0]
+    if have < members:
+        raise RuntimeError(f"the replica in {path} holds {have:,} members, not {members:,}: it was pulled again; "
+                           f"delete the directory to build it anew")
 
 
 def _fill_replica(path: Path, members: int) -> None:
@@ -333,6 +344,7 @@ def main() -> int:
                 if baseline is not None:
                     base_warm.append(run_app(path, code=baseline))
                 warm.append(run_app(path))
+            _check_replica(path, size)  # a launch that pulled the directory again measured another size
             result["sizes"][str(size)] = {"cold": cold, "warm": median_marks(warm), "warm_runs": warm}
             if base_cold is not None:
                 result["sizes"][str(size)]["baseline"] = {"cold": base_cold, "warm": median_marks(base_warm),

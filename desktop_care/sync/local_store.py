@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     Connection,
     Engine,
@@ -251,7 +251,10 @@ class LocalStore:
         with self._write() as conn:
             LocalBase.metadata.create_all(conn)
             add_missing_columns(conn, _outbox)
-            if conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema")) != REPLICA_SCHEMA:
+            laid_out = conn.scalar(select(_state.c.value).where(_state.c.key == "replica_schema"))
+            if laid_out in _SAME_LAYOUT.get(REPLICA_SCHEMA, ()):
+                _set_state(conn, "replica_schema", REPLICA_SCHEMA)
+            elif laid_out != REPLICA_SCHEMA:
                 _rebuild_replica(conn)
             if not _index_build_owed(conn):  # else the first sync's last page builds them
                 for ddl in REPLICA_INDEX_DDL:  # a replica made before them: built once
@@ -716,20 +719,42 @@ def add_missing_columns(conn: Connection, table: Table) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
-def _replica_fingerprint() -> str:
+def replica_fingerprint(details: type[BaseModel] = MemberDetail) -> str:
     """What the replica's layout depends on: the entity tables' DDL, the FTS set-up,
     the kept details' schema, and the format of the values stored (bump
-    ``_REPLICA_FORMAT`` when a value is stored differently, as search keys were)."""
+    ``_REPLICA_FORMAT`` when a value is stored differently, as search keys were).
+
+    The details' schema counts without its descriptions: they are the docstrings of the
+    schemas and enums, and a reworded docstring must not cost every workstation a new pull
+    of the whole directory (docs/decisions/0046)."""
     parts = [str(CreateTable(t).compile(dialect=sqlite_dialect())) for t in _ENTITY_TABLES]
-    parts += [*SQLITE_FTS_DDL, json.dumps(MemberDetail.model_json_schema(), sort_keys=True), _REPLICA_FORMAT]
+    shape = json.dumps(without_descriptions(details.model_json_schema()), sort_keys=True)
+    parts += [*SQLITE_FTS_DDL, shape, _REPLICA_FORMAT]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def without_descriptions(schema: Any) -> Any:
+    """A JSON schema without its ``description`` texts, at every level."""
+    if isinstance(schema, dict):
+        return {key: without_descriptions(value) for key, value in schema.items() if key != "description"}
+    if isinstance(schema, list):
+        return [without_descriptions(value) for value in schema]
+    return schema
 
 
 #: Version of how replica values are stored (2: member_search.member_no normalised).
 _REPLICA_FORMAT = "2"
 #: A store whose replica was laid out otherwise (an older version of the app) drops it
 #: and pulls the directory again; the outbox and the Sync issues are kept.
-REPLICA_SCHEMA = _replica_fingerprint()
+REPLICA_SCHEMA = replica_fingerprint()
+#: Fingerprints that versions before 0046 wrote, when the descriptions counted, for the
+#: layout they share with the fingerprint they map to: a replica with one of them is kept
+#: and marked anew, not pulled again. Once the layout changes, REPLICA_SCHEMA is another
+#: value and they no longer apply.
+_SAME_LAYOUT: dict[str, frozenset[str]] = {
+    # 5cadf2…: up to da4b65c; 0fc9df…: 2e8c811, whose only change was a docstring.
+    "c585cbeab240a092": frozenset({"5cadf2aea90d8f96", "0fc9df2c234d03af"}),
+}
 
 
 def _rebuild_replica(conn: Connection) -> None:

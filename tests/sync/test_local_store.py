@@ -4,14 +4,17 @@ pages, and offline sign-in."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, Field, create_model
 
 from desktop_care.commands import AdjustPoints, CommandResult, SetEmailPreference, Status, UpdateContact
 from desktop_care.models import MemberSort, PointsType
 from desktop_care.schemas import AddressOut, FeedChange, FeedPage, MemberRecord, StaffPublic
 from desktop_care.sync import LocalStore, OfflineCredentials
-from desktop_care.sync.local_store import Author
+from desktop_care.sync.local_store import Author, replica_fingerprint
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 ADA = Author(7, "ada")
@@ -73,6 +76,38 @@ def test_a_replica_made_by_an_older_version_is_pulled_again_keeping_queued_work(
         assert reopened.search("nunez2").items[0].points_balance == 105
     finally:
         reopened.close()
+
+
+def test_an_upgrade_that_keeps_the_layout_keeps_the_directory(store, tmp_path):
+    """The versions before decision 0046 wrote a fingerprint that counted docstrings; one
+    whose layout is this version's keeps its directory, with no new pull."""
+    with store.engine.begin() as conn:  # as da4b65c left it
+        conn.exec_driver_sql("UPDATE sync_state SET value = '5cadf2aea90d8f96' WHERE key = 'replica_schema'")
+    store.close()
+    reopened = LocalStore(tmp_path / "ws.sqlite3")
+    try:
+        assert reopened.cursor() == 3
+        assert reopened.search("").total == 3
+    finally:
+        reopened.close()
+    again = LocalStore(tmp_path / "ws.sqlite3")  # marked with this version's fingerprint
+    try:
+        assert again.search("").total == 3
+    finally:
+        again.close()
+
+
+def _details(doc: str, **fields: Any) -> type[BaseModel]:
+    kind = enum.Enum("Kind", {"A": "a", "B": "b"})  # type: ignore[misc]
+    kind.__doc__ = doc
+    return create_model("Details", __doc__=doc, kind=(kind, Field(description=doc)), **fields)
+
+
+def test_a_reworded_docstring_does_not_cost_a_new_pull() -> None:
+    """The replica's fingerprint counts the kept details' schema, not its descriptions."""
+    base = replica_fingerprint(_details("What staff made of an account."))
+    assert replica_fingerprint(_details("What staff made of an account (reworded).")) == base
+    assert replica_fingerprint(_details("What staff made of an account.", note=(str, ""))) != base
 
 
 def test_a_queued_change_shows_at_once_and_survives_a_restart(store, tmp_path):
